@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef COMMON_NETNS_H
+#define COMMON_NETNS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Where `ip netns add NAME` mounts a namespace. */
+#define NETNS_RUN_DIR "/var/run/netns"
+
+/*
+ * A namespace is named by the (device, inode) of its nsfs file: the same
+ * pair `stat -L /var/run/netns/NAME` and `readlink /proc/PID/ns/net` show.
+ * The inode can be reused once the namespace is freed, so an identity is
+ * only meaningful while something holds the namespace alive.
+ */
+struct nsid {
+	dev_t	dev;
+	ino_t	ino;
+};
+
+/* Turn a netns argument into a path like `ip netns` does: anything with a
+ * '/' is a path, anything else a name under NETNS_RUN_DIR.  -1/EINVAL for
+ * an impossible name, -1/ENAMETOOLONG if it does not fit. */
+int	netns_resolve(const char *arg, char *path, size_t size);
+
+/* open(2) a namespace file read-only and close-on-exec. */
+int	netns_open(const char *path);
+
+/* Our own network namespace, to return to after netns_enter(). */
+int	netns_open_self(void);
+
+/* Succeed only for a network namespace; fill *id.  -1/EINVAL: some other
+ * kind of file or namespace. */
+int	netns_check(int fd, struct nsid *id);
+
+/* setns(fd, CLONE_NEWNET) for the calling thread. */
+int	netns_enter(int fd);
+
+/* Find the name under NETNS_RUN_DIR that is mounted on this namespace, as
+ * `ip netns identify` does.  -1/ENOENT if none is. */
+int	netns_identify(const struct nsid *id, char *name, size_t size);
+
+int	nsid_equal(const struct nsid *a, const struct nsid *b);
+
+#endif

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * udsock.c: listening on and connecting to Unix sockets by path.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "udsock.h"
+
+static int
+fill_addr(struct sockaddr_un *sun, const char *path)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun->sun_path, path, strlen(path) + 1);
+	return 0;
+}
+
+/* Is someone accepting connections on the socket at path?  1 yes, 0 no
+ * (stale), -1 cannot tell (errno set). */
+static int
+socket_is_live(const struct sockaddr_un *sun)
+{
+	int fd, rc, err;
+
+	/* Non-blocking, so that a listener with a full backlog answers
+	 * EAGAIN at once instead of holding us up: it is alive. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	err = errno;
+	close(fd);
+	if (rc == 0)
+		return 1;
+	switch (err) {
+	case EAGAIN:
+	case EPROTOTYPE:	/* alive, but SOCK_SEQPACKET or DGRAM */
+		return 1;
+	case ECONNREFUSED:	/* the file outlived its listener */
+		return 0;
+	default:
+		errno = err;
+		return -1;
+	}
+}
+
+int
+udsock_listen(const char *path, int type, mode_t mode, ino_t *ino)
+{
+	struct sockaddr_un	sun;
+	struct stat		st;
+	mode_t			oldmask;
+	int			fd, live, err;
+
+	if (fill_addr(&sun, path) == -1)
+		return -1;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			errno = EEXIST;
+			return -1;
+		}
+		if ((live = socket_is_live(&sun)) != 0) {
+			if (live == 1)
+				errno = EADDRINUSE;
+			return -1;
+		}
+		if (unlink(path) == -1 && errno != ENOENT)
+			return -1;
+	} else if (errno != ENOENT) {
+		return -1;
+	}
+
+	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	/* bind gives the file 0777 & ~umask: exactly mode, from the start. */
+	oldmask = umask(0777 & ~mode);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		err = errno;
+		umask(oldmask);
+		goto fail;
+	}
+	umask(oldmask);
+	if (lstat(path, &st) == -1 || listen(fd, SOMAXCONN) == -1) {
+		err = errno;
+		unlink(path);
+		goto fail;
+	}
+	*ino = st.st_ino;
+	return fd;
+fail:
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+int
+udsock_unlink(const char *path, ino_t ino)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	/* Someone replaced our socket (e.g. a second daemon after ours was
+	 * declared stale): theirs is not ours to remove. */
+	if (!S_ISSOCK(st.st_mode) || st.st_ino != ino)
+		return 0;
+	return unlink(path);
+}
+
+int
+udsock_connect(const char *path, int type)
+{
+	struct sockaddr_un	sun;
+	int			fd, err;
+
+	if (fill_addr(&sun, path) == -1)
+		return -1;
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * util.c: clocks and number parsing shared by both programs.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "util.h"
+
+uint64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	/* Cannot fail with a valid clock id and pointer. */
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int
+parse_ulong(const char *s, int base, unsigned long max, unsigned long *out)
+{
+	unsigned long	 v;
+	char		*end;
+
+	/* strtoul would accept leading space and a minus sign. */
+	if (!isdigit((unsigned char)s[0])) {
+		errno = EINVAL;
+		return -1;
+	}
+	errno = 0;
+	v = strtoul(s, &end, base);
+	if (*end != '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	if (errno == ERANGE || v > max) {
+		errno = ERANGE;
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out)
+{
+	uint64_t	ms = 0, scale = 100;
+	const char     *p = s;
+
+	if (!isdigit((unsigned char)*p)) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (; isdigit((unsigned char)*p); p++) {
+		ms = ms * 10 + (uint64_t)(*p - '0') * 1000;
+		if (ms > max_ms) {
+			errno = ERANGE;
+			return -1;
+		}
+	}
+	if (*p == '.') {
+		/* Milliseconds are enough: further digits are ignored. */
+		for (p++; isdigit((unsigned char)*p); p++, scale /= 10)
+			ms += (uint64_t)(*p - '0') * scale;
+	}
+	if (*p != '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ms > max_ms) {
+		errno = ERANGE;
+		return -1;
+	}
+	*out = ms;
+	return 0;
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef COMMON_UTIL_H
+#define COMMON_UTIL_H
+
+#include <stdint.h>
+
+/* Milliseconds on CLOCK_MONOTONIC: for deadlines and ages, immune to
+ * changes of the wall clock. */
+uint64_t	monotonic_ms(void);
+
+/* Parse a whole string as an unsigned number in [0, max] in the given
+ * base (0: C rules).  -1/EINVAL for junk, -1/ERANGE past max. */
+int		parse_ulong(const char *s, int base, unsigned long max,
+		    unsigned long *out);
+
+/* Parse seconds with an optional fraction ("2", "0.5") into milliseconds,
+ * at most max_ms.  -1/EINVAL or -1/ERANGE. */
+int		parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out);
+
+#endif

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ztunnel-emulator: plays Istio's ztunnel.  Receives pods' network
+ * namespaces over a Unix socket and opens listeners inside them, without
+ * ever moving into them for longer than a handoff.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "udsock.h"
+#include "util.h"
+#include "ztunnel.h"
+
+#ifndef VERSION
+#define VERSION "0.0.0"
+#endif
+
+#define EXIT_USAGE	1
+#define EPOLL_BATCH	64
+
+static volatile sig_atomic_t quit;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: ztunnel-emulator [-qv] <uds_path>\n");
+}
+
+static void
+help(void)
+{
+	usage(stdout);
+	printf("\n"
+	    "Listen on the Unix socket <uds_path> for network namespaces sent\n"
+	    "by cni-emulator, and open listeners on 127.0.0.1:15008, :15006\n"
+	    "and :15001 inside each.  Prints \"listeners ready\" on stdout for\n"
+	    "each pod set up; logs one line per event on stderr.\n"
+	    "\n"
+	    "  -q, --quiet     log errors only\n"
+	    "  -v, --verbose   log debug detail\n"
+	    "  -h, --help      show this help\n"
+	    "  -V, --version   show the version\n"
+	    "\n"
+	    "Exit status: 0 stopped by SIGINT/SIGTERM, 1 usage, 2 failure.\n");
+}
+
+static void
+on_signal(int sig)
+{
+	quit = sig;
+}
+
+/* Block SIGINT and SIGTERM except while waiting in epoll_pwait, so that a
+ * signal can never slip in between checking `quit` and going to sleep.
+ * Returns the mask to wait with. */
+static sigset_t
+setup_signals(void)
+{
+	struct sigaction	sa;
+	sigset_t		block, waitmask;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	/* A peer that hangs up must never kill us: writes get EPIPE. */
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		fatal("sigaction SIGPIPE");
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1)
+		fatal("sigaction");
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &block, &waitmask) == -1)
+		fatal("sigprocmask");
+	sigdelset(&waitmask, SIGINT);
+	sigdelset(&waitmask, SIGTERM);
+	return waitmask;
+}
+
+/* Thousands of pods are thousands of listeners: take all the descriptors
+ * the hard limit allows. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit RLIMIT_NOFILE");
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+	}
+	log_debug("descriptor limit %ju", (uintmax_t)rl.rlim_cur);
+}
+
+int
+ev_watch(struct ztunnel *zt, int fd, uint32_t events, struct evsrc *src)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = src };
+
+	return epoll_ctl(zt->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int
+ev_modify(struct ztunnel *zt, int fd, uint32_t events, struct evsrc *src)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = src };
+
+	return epoll_ctl(zt->epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/*
+ * accept4() that never leaves a connection queued because we are out of
+ * descriptors: a level-triggered listener would wake us again at once,
+ * forever.  Give up the reserve descriptor for a moment to accept the
+ * connection, tell it (busy) and close it.
+ */
+int
+accept_or_shed(struct ztunnel *zt, int lfd, const char *busy)
+{
+	int fd;
+
+	for (;;) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1)
+			return fd;
+		switch (errno) {
+		case EINTR:
+		case ECONNABORTED:
+			continue;
+		case EAGAIN:
+			return -1;
+		case EMFILE:
+		case ENFILE:
+			break;
+		default:
+			log_warn("accept");
+			return -1;
+		}
+		log_warnx("out of file descriptors: refusing a connection");
+		if (zt->reserve_fd != -1)
+			close(zt->reserve_fd);
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd != -1) {
+			if (busy != NULL)
+				(void)send(fd, busy, strlen(busy),
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(fd);
+		}
+		zt->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		return -1;
+	}
+}
+
+static void
+setup(struct ztunnel *zt, const char *path)
+{
+	memset(zt, 0, sizeof(*zt));
+	TAILQ_INIT(&zt->peers);
+	TAILQ_INIT(&zt->dead_peers);
+	TAILQ_INIT(&zt->dead_pods);
+	zt->ctl_fd = -1;
+	zt->ctl_path = path;
+	zt->ctl_src.kind = SRC_CONTROL;
+
+	if (pods_init(&zt->pods) == -1)
+		fatal("pod table");
+	if ((zt->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
+	/* Opened once, before any handoff: the way home from every pod. */
+	if ((zt->home_ns = netns_open_self()) == -1)
+		fatal("open /proc/thread-self/ns/net");
+	if (netns_check(zt->home_ns, &zt->home_id) == -1)
+		fatal("own network namespace");
+	if ((zt->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		fatal("open /dev/null");
+
+	zt->ctl_fd = udsock_listen(path, SOCK_STREAM, 0600, &zt->ctl_ino);
+	if (zt->ctl_fd == -1) {
+		switch (errno) {
+		case EADDRINUSE:
+			fatalx("%s: already in use by a running daemon "
+			    "(stop it first, or choose another path)", path);
+		case EEXIST:
+			fatalx("%s: exists and is not a socket; refusing to "
+			    "replace it (remove it yourself if it is junk)",
+			    path);
+		case ENAMETOOLONG:
+			fatalx("%s: path too long for a Unix socket (at most "
+			    "107 bytes)", path);
+		default:
+			fatal("listen on %s", path);
+		}
+	}
+	if (ev_watch(zt, zt->ctl_fd, EPOLLIN, &zt->ctl_src) == -1)
+		fatal("epoll_ctl");
+	log_info("listening on %s (own netns net:[%ju])", path,
+	    (uintmax_t)zt->home_id.ino);
+}
+
+static void
+dispatch(struct ztunnel *zt, const struct epoll_event *ev)
+{
+	struct evsrc *src = ev->data.ptr;
+
+	switch (src->kind) {
+	case SRC_CONTROL:
+		control_accept(zt);
+		break;
+	case SRC_PEER:
+		control_event(zt, EVSRC_OWNER(src, struct peer), ev->events);
+		break;
+	case SRC_LISTENER:
+		listen_serve(zt, EVSRC_OWNER(src, struct listener));
+		break;
+	}
+}
+
+static void
+run(struct ztunnel *zt, const sigset_t *waitmask)
+{
+	struct epoll_event	evs[EPOLL_BATCH];
+	int			i, n;
+
+	while (!quit) {
+		n = epoll_pwait(zt->epfd, evs, EPOLL_BATCH,
+		    control_timeout(zt, monotonic_ms()), waitmask);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("epoll_wait");
+		}
+		for (i = 0; i < n; i++)
+			dispatch(zt, &evs[i]);
+		control_expire(zt, monotonic_ms());
+		/* Only now is nothing in evs[] left to point at them. */
+		control_reap(zt);
+		pods_reap(zt);
+	}
+}
+
+static void
+shutdown_all(struct ztunnel *zt)
+{
+	struct pod *pod;
+
+	log_info("%s: shutting down (pods: %zu)", strsignal(quit),
+	    zt->pods.count);
+	control_close_all(zt);
+	control_reap(zt);
+	while ((pod = TAILQ_FIRST(&zt->pods.all)) != NULL)
+		pod_drop(zt, pod);
+	pods_reap(zt);
+	pods_free(&zt->pods);
+	close(zt->ctl_fd);
+	if (udsock_unlink(zt->ctl_path, zt->ctl_ino) == -1)
+		log_warn("unlink %s", zt->ctl_path);
+	close(zt->reserve_fd);
+	close(zt->home_ns);
+	close(zt->epfd);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help",	no_argument,	NULL, 'h' },
+		{ "quiet",	no_argument,	NULL, 'q' },
+		{ "verbose",	no_argument,	NULL, 'v' },
+		{ "version",	no_argument,	NULL, 'V' },
+		{ NULL,		0,		NULL, 0 },
+	};
+	enum log_level	level = LOG_LEVEL_INFO;
+	struct ztunnel	zt;
+	sigset_t	waitmask;
+	int		ch;
+
+	log_init(argv[0], level);
+	while ((ch = getopt_long(argc, argv, "hqvV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			help();
+			return EXIT_SUCCESS;
+		case 'q':
+			level = LOG_LEVEL_ERROR;
+			break;
+		case 'v':
+			level = LOG_LEVEL_DEBUG;
+			break;
+		case 'V':
+			printf("ztunnel-emulator %s\n", VERSION);
+			return EXIT_SUCCESS;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	log_setlevel(level);
+
+	/* "listeners ready" must reach a pipe or a file line by line. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	waitmask = setup_signals();
+	raise_nofile();
+	setup(&zt, argv[0]);
+	run(&zt, &waitmask);
+	shutdown_all(&zt);
+	return EXIT_SUCCESS;
+}

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ZTUNNEL_H
+#define ZTUNNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "netns.h"
+#include "wire.h"
+
+#define ZT_NPORTS		3	/* 15008 inbound HBONE, 15006 inbound, 15001 outbound */
+#define CONTROL_DEADLINE_MS	2000	/* a peer's time to send its request, or read our reply */
+#define CONTROL_MAX_PEERS	64	/* peers in flight; the oldest is dropped for a new one */
+#define ACCEPT_BATCH		32	/* accepts per wake-up, so no socket starves the others */
+
+extern const uint16_t zt_ports[ZT_NPORTS];
+
+/*
+ * Everything registered with epoll starts with an evsrc, and epoll hands
+ * back a pointer to it: the kind says which handler owns the object.
+ */
+enum src_kind {
+	SRC_CONTROL,
+	SRC_PEER,
+	SRC_LISTENER,
+};
+
+struct evsrc {
+	enum src_kind	kind;
+};
+
+/* The object that embeds an evsrc as its member `src`. */
+#define EVSRC_OWNER(s, type) \
+	((type *)(void *)((char *)(s) - offsetof(type, src)))
+
+struct pod;
+
+struct listener {
+	struct evsrc	 src;
+	int		 fd;		/* -1 once closed */
+	uint16_t	 port;
+	struct pod	*pod;
+};
+
+/*
+ * A pod is its listeners.  The daemon keeps no descriptor for the pod's
+ * namespace: each listening socket holds a reference to it, so the
+ * namespace (and its inode number, hence our nsid) lives exactly as long
+ * as the listeners do.
+ */
+struct pod {
+	TAILQ_ENTRY(pod)	 entry;		/* podtab.all, oldest first */
+	struct pod		*next_byname;	/* hash chains */
+	struct pod		*next_byns;
+	struct nsid		 ns;
+	uint64_t		 added_ms;
+	uint64_t		 served;	/* connections answered */
+	struct listener		 lis[ZT_NPORTS];
+	char			 name[];
+};
+
+TAILQ_HEAD(podlist, pod);
+
+struct podtab {
+	struct podlist	  all;
+	struct pod	**byname;
+	struct pod	**byns;
+	size_t		  nbuckets;	/* a power of two */
+	size_t		  count;
+};
+
+/* A client on the control socket, from accept to close. */
+struct peer {
+	struct evsrc		 src;
+	TAILQ_ENTRY(peer)	 entry;		/* ztunnel.peers, by deadline */
+	int			 fd;		/* -1 once closed */
+	int			 passfd;	/* the descriptor it sent, or -1 */
+	uid_t			 uid;
+	pid_t			 pid;
+	uint64_t		 deadline;
+	size_t			 inlen;
+	unsigned char		 in[WIRE_REQ_MAX];
+	char			*out;		/* the reply; NULL while reading */
+	size_t			 outlen, outoff;
+};
+
+TAILQ_HEAD(peerlist, peer);
+
+struct ztunnel {
+	int		 epfd;
+	int		 home_ns;	/* our own netns: where every handoff returns */
+	struct nsid	 home_id;
+	int		 reserve_fd;	/* spent to shed a connection when out of fds */
+
+	const char	*ctl_path;
+	int		 ctl_fd;
+	ino_t		 ctl_ino;
+	struct evsrc	 ctl_src;
+
+	struct peerlist	 peers;		/* earliest deadline first */
+	unsigned	 npeers;
+	struct podtab	 pods;
+
+	/* Closed this round but possibly still named by an event of the
+	 * current epoll batch: freed once the batch is done. */
+	struct peerlist	 dead_peers;
+	struct podlist	 dead_pods;
+};
+
+/* main.c */
+int		ev_watch(struct ztunnel *, int fd, uint32_t events,
+		    struct evsrc *);
+int		ev_modify(struct ztunnel *, int fd, uint32_t events,
+		    struct evsrc *);
+int		accept_or_shed(struct ztunnel *, int lfd, const char *busy);
+
+/* control.c: the seed-protocol socket and its peers */
+void		control_accept(struct ztunnel *);
+void		control_event(struct ztunnel *, struct peer *, uint32_t);
+int		control_timeout(struct ztunnel *, uint64_t now);
+void		control_expire(struct ztunnel *, uint64_t now);
+void		control_close_all(struct ztunnel *);
+void		control_reap(struct ztunnel *);
+
+/* listen.c: a pod's listeners */
+struct listen_error {
+	const char	*what;		/* "setns", "socket", "bind", ... */
+	uint16_t	 port;		/* 0: not about one port */
+	int		 err;		/* errno */
+};
+int		listen_open(struct ztunnel *, struct pod *, int nsfd,
+		    struct listen_error *);
+void		listen_close(struct pod *);
+void		listen_serve(struct ztunnel *, struct listener *);
+
+/* podtab.c: the pod table */
+int		pods_init(struct podtab *);
+struct pod     *pod_new(const char *name, const struct nsid *);
+struct pod     *pods_byname(const struct podtab *, const char *name);
+struct pod     *pods_byns(const struct podtab *, const struct nsid *);
+int		pods_insert(struct podtab *, struct pod *);
+void		pods_remove(struct podtab *, struct pod *);
+void		pods_free(struct podtab *);
+
+/* pods.c: a pod's life */
+#define POD_NAME_MAX	253	/* a Kubernetes object name */
+int		pod_add(struct ztunnel *, const char *name, int nsfd,
+		    char *err, size_t errlen);
+const char     *pod_derive_name(const struct nsid *, char *, size_t);
+int		pod_name_ok(const char *);
+/* Remove a pod and close its listeners; the memory goes at the end of the
+ * current event batch. */
+void		pod_drop(struct ztunnel *, struct pod *);
+void		pods_reap(struct ztunnel *);
+
+#endif

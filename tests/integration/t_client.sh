@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# cni-emulator: acknowledgements, exit codes, and the seed's daemon.
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+# run_cni EXPECTED_STATUS args...: output in $WORK/cni.out / cni.err.
+run_cni() {
+	local want=$1 rc
+	shift
+	# timeout: a client that hangs fails the test instead of the run.
+	timeout 60 "$CNI" "$@" >"$WORK/cni.out" 2>"$WORK/cni.err"
+	rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		echo "    cni-emulator $* exited $rc, expected $want" >&2
+		sed 's/^/      /' "$WORK/cni.err" >&2
+		return 1
+	fi
+}
+
+t_success_is_silent_and_zero() {
+	mkns pod
+	start_daemon
+	expect "exit 0" run_cni 0 "$SOCK" "$NS"
+	expect "nothing on stdout" test ! -s "$WORK/cni.out"
+	expect "nothing on stderr" test ! -s "$WORK/cni.err"
+}
+
+t_verbose_prints_the_ack() {
+	mkns pod
+	start_daemon
+	expect "exit 0" run_cni 0 -v "$SOCK" "$NS"
+	expect "ack printed" file_has "$WORK/cni.out" "listeners ready"
+}
+
+t_refusal_is_exit_3_on_stderr() {
+	mkns pod down
+	start_daemon
+	expect "exit 3" run_cni 3 "$SOCK" "$NS"
+	expect "one line" test "$(wc -l <"$WORK/cni.err")" -eq 1
+	expect "program: what failed: why" \
+	    file_has "$WORK/cni.err" "^cni-emulator: daemon: loopback is down"
+}
+
+# The seed's daemon reads the fd and never answers nor closes.
+t_against_seed_daemon_times_out() {
+	mkns pod
+	bg peer seed-daemon "$SOCK" >/dev/null
+	expect "fake seed daemon up" wait_for 5 test -S "$SOCK"
+	expect "ends by itself with exit 4" run_cni 4 -t 1 "$SOCK" "$NS"
+	expect "says no acknowledgement" file_has "$WORK/cni.err" "no acknowledgement"
+}
+
+t_against_seed_daemon_no_wait() {
+	mkns pod
+	bg peer seed-daemon "$SOCK" >"$WORK/seed.out"
+	expect "fake seed daemon up" wait_for 5 test -S "$SOCK"
+	expect "exit 0" run_cni 0 --no-wait "$SOCK" "$NS"
+	expect "the seed daemon got 0x01 and one fd" \
+	    wait_for 5 file_has "$WORK/seed.out" "received 01 with 1 fd"
+}
+
+t_missing_netns_is_exit_2() {
+	start_daemon
+	expect "exit 2" run_cni 2 "$SOCK" "$RUN_ID-nonexistent"
+	expect "names the path and the fix" \
+	    file_has "$WORK/cni.err" "open /var/run/netns/$RUN_ID-nonexistent.*ip netns list"
+}
+
+t_not_a_netns_is_exit_2() {
+	start_daemon
+	expect "exit 2" run_cni 2 "$SOCK" /etc/hostname
+	expect "says why" file_has "$WORK/cni.err" "not a network namespace"
+	expect "exit 2 for another namespace type" run_cni 2 "$SOCK" /proc/self/ns/mnt
+}
+
+t_no_daemon_is_exit_2() {
+	mkns pod
+	expect "exit 2" run_cni 2 "$SOCK" "$NS"
+	expect "hint" file_has "$WORK/cni.err" "is ztunnel-emulator running"
+}
+
+t_usage_is_exit_1() {
+	expect "no args" run_cni 1
+	expect "one arg" run_cni 1 "$SOCK"
+	expect "three args" run_cni 1 "$SOCK" a b
+	expect "bad option" run_cni 1 --bogus "$SOCK" a
+	expect "bad timeout" run_cni 1 -t zero "$SOCK" a
+	expect "usage line" file_has "$WORK/cni.err" "^usage: cni-emulator"
+	expect "daemon: no args" test "$("$ZT" 2>/dev/null; echo $?)" -eq 1
+	expect "daemon: two args" test "$("$ZT" a b 2>/dev/null; echo $?)" -eq 1
+}
+
+t_help_and_version() {
+	expect "cni --help" run_cni 0 --help
+	expect "help on stdout" file_has "$WORK/cni.out" "Exit status"
+	expect "cni --version" run_cni 0 --version
+	expect "version" file_has "$WORK/cni.out" "^cni-emulator [0-9]"
+	expect "zt --help" "$ZT" --help >/dev/null
+	expect "zt --version" "$ZT" --version >/dev/null
+}
+
+run_tests t_success_is_silent_and_zero t_verbose_prints_the_ack \
+    t_refusal_is_exit_3_on_stderr t_against_seed_daemon_times_out \
+    t_against_seed_daemon_no_wait t_missing_netns_is_exit_2 \
+    t_not_a_netns_is_exit_2 t_no_daemon_is_exit_2 t_usage_is_exit_1 \
+    t_help_and_version

@@ -1,0 +1,197 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Sourced by tests/integration/t_*.sh.  Each test is a function run in its
+# own subshell: `expect` ends it at the first broken assertion, and its
+# daemons and namespaces are cleaned up when it ends, pass or fail.
+#
+# Everything a run creates carries a per-run prefix ($RUN_ID): namespace
+# names, socket paths, the work directory.  Nothing else is touched.
+
+set -u
+
+# Used by the scripts that source this file.
+# shellcheck disable=SC2034
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ZT=$TOP/ztunnel-emulator/ztunnel-emulator
+# shellcheck disable=SC2034
+CNI=$TOP/cni-emulator/cni-emulator
+PEER=$TOP/tests/helpers/peer.py
+GROUP=$(basename "$0" .sh)
+GROUP=${GROUP#t_}
+RUN_ID=zt$$$RANDOM
+WORK=$(mktemp -d "/tmp/$RUN_ID.XXXXXX")
+SOCK=$WORK/zt.sock
+
+# Delete every namespace of this run (or of one test: $1 is a prefix).
+delete_netns() {
+	local ns
+	for ns in $(ip netns list | awk '{print $1}' | grep "^${1:-$RUN_ID}-"); do
+		ip netns del "$ns" 2>/dev/null
+	done
+}
+
+cleanup_run() {
+	# Daemons started by tests that died before their own cleanup.
+	pkill -KILL -f "$WORK/" 2>/dev/null
+	delete_netns
+	rm -rf "$WORK"
+}
+trap cleanup_run EXIT
+trap 'exit 130' INT TERM
+
+# --- inside a test ---------------------------------------------------------
+
+PIDS=()
+
+# expect "what should hold" command args...
+expect() {
+	local what=$1
+	shift
+	if ! "$@"; then
+		echo "    FAILED: $what" >&2
+		echo "    (command: $*)" >&2
+		exit 1
+	fi
+}
+
+# expect_not "what should not hold" command args...
+expect_not() {
+	local what=$1
+	shift
+	if "$@"; then
+		echo "    FAILED: $what" >&2
+		echo "    (command succeeded: $*)" >&2
+		exit 1
+	fi
+}
+
+# wait_for SECONDS command args...: poll until the command succeeds.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.02
+	done
+}
+
+# mkns SUFFIX [down]: create namespace $RUN_ID-$TEST-SUFFIX, lo up unless
+# told otherwise; its name is in $NS.
+mkns() {
+	NS=$RUN_ID-$TEST_NO-$1
+	ip netns add "$NS" || exit 1
+	[ "${2:-}" = down ] || ip -n "$NS" link set lo up || exit 1
+}
+
+# start_daemon [args...]: ztunnel-emulator on $SOCK; pid in $ZPID, output
+# in $WORK/zt.out and $WORK/zt.err.  Ready once it says it is listening.
+start_daemon() {
+	: >"$WORK/zt.err"
+	"$ZT" "$@" "$SOCK" >"$WORK/zt.out" 2>"$WORK/zt.err" &
+	ZPID=$!
+	PIDS+=("$ZPID")
+	expect "daemon starts" wait_for 5 grep -q "listening on" "$WORK/zt.err"
+}
+
+# bg command args...: run in the background, pid in $BGPID.
+bg() {
+	"$@" &
+	BGPID=$!
+	PIDS+=("$BGPID")
+}
+
+daemon_alive() { kill -0 "$ZPID" 2>/dev/null; }
+
+# The pod's namespace answers "ok" on PORT (bash's /dev/tcp: no nc needed).
+connect_ok() {
+	ip netns exec "$1" timeout 5 bash -c \
+	    "exec 3<>/dev/tcp/127.0.0.1/$2 && read -r line <&3 && [ \"\$line\" = ok ]" \
+	    2>/dev/null
+}
+
+connect_refused() {
+	! ip netns exec "$1" timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$2" \
+	    2>/dev/null
+}
+
+# Listening TCP ports in a namespace, one per line, sorted.
+listening_ports() {
+	ip netns exec "$1" ss -Hntl | awk '{ n = split($4, a, ":"); print a[n] }' | sort -n
+}
+
+# The three listeners, and nothing else, in namespace $1.
+has_listeners() {
+	[ "$(listening_ports "$1" | tr '\n' ' ')" = "15001 15006 15008 " ]
+}
+
+no_listeners() {
+	[ -z "$(listening_ports "$1")" ]
+}
+
+fd_count() {
+	local n
+	n=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+	echo "$n"
+}
+
+# The daemon is in the namespace it started in (all its threads).
+daemon_at_home() {
+	local home t
+	home=$(readlink /proc/self/ns/net)
+	for t in /proc/"$ZPID"/task/*; do
+		[ "$(readlink "$t/ns/net")" = "$home" ] || return 1
+	done
+}
+
+peer() { python3 "$PEER" "$@"; }
+
+file_has() { grep -q -- "$2" "$1"; }
+
+count_lines() { grep -c -- "$2" "$1"; }
+
+# Stop the daemon as an operator would.  It must exit 0: under the
+# sanitizers that also means no leak and no error at exit.
+stop_daemon() {
+	local rc
+	daemon_alive || return 0
+	kill -TERM "$ZPID"
+	wait "$ZPID"
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "    FAILED: daemon exited $rc on SIGTERM" >&2
+		return 1
+	fi
+}
+
+end_test() {
+	local rc=$? pid
+	if [ -n "${ZPID:-}" ] && ! stop_daemon; then
+		rc=1
+	fi
+	for pid in "${PIDS[@]}"; do
+		{ kill -KILL "$pid" && wait "$pid"; } 2>/dev/null
+	done
+	if [ "$rc" -ne 0 ] && [ -s "$WORK/zt.err" ]; then
+		echo "    daemon log (last lines):" >&2
+		tail -n 8 "$WORK/zt.err" | sed 's/^/      /' >&2
+	fi
+	delete_netns "$RUN_ID-$TEST_NO"
+	rm -f "$SOCK"
+	exit "$rc"
+}
+
+# run_tests name...: each in a subshell, one "ok"/"not ok" line each.
+# TESTS=regex (from the environment) runs only the matching ones.
+run_tests() {
+	local t n=0
+	for t in "$@"; do
+		n=$((n + 1))
+		[[ "$GROUP/${t#t_}" =~ ${TESTS:-.} ]] || continue
+		if (TEST_NO=$n; trap end_test EXIT; "$t"); then
+			echo "ok $GROUP/${t#t_}"
+		else
+			echo "not ok $GROUP/${t#t_}"
+		fi
+	done
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# make test: the unit tests, then the integration tests (root: real
+# namespaces).  Prints "ok ..." / "not ok ..." per test, and as its last
+# line "N passed, N failed".  Without root the integration tests are
+# skipped, and say so; with CI=true they never are.  TESTS=regex picks
+# integration tests by group/name, e.g. TESTS=walkthrough/.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+run() { "$@" 2>&1 | tee -a "$log"; }
+
+run tests/unit/unit-tests
+
+missing=()
+for tool in ip ss python3; do
+	command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ "$(id -u)" -ne 0 ] || [ ${#missing[@]} -gt 0 ]; then
+	why="not root"
+	[ ${#missing[@]} -gt 0 ] && why="missing: ${missing[*]}"
+	if [ "${CI:-}" = true ]; then
+		run echo "not ok integration: CI=true, but cannot run ($why)"
+	else
+		echo "# integration tests SKIPPED ($why): run 'sudo make test'"
+	fi
+else
+	for t in tests/integration/t_*.sh; do
+		run bash "$t"
+	done
+fi
+
+passed=$(grep -c '^ok ' "$log")
+failed=$(grep -c '^not ok ' "$log")
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * netns (what needs no root), udsock, util.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "netns.h"
+#include "udsock.h"
+#include "unit.h"
+#include "util.h"
+
+static void
+test_netns_resolve(void)
+{
+	char	path[64], longname[100];
+
+	CHECK(netns_resolve("ns2", path, sizeof(path)) == 0);
+	CHECK(strcmp(path, "/var/run/netns/ns2") == 0);
+	CHECK(netns_resolve("/proc/1/ns/net", path, sizeof(path)) == 0);
+	CHECK(strcmp(path, "/proc/1/ns/net") == 0);
+	CHECK(netns_resolve("./x", path, sizeof(path)) == 0);
+	CHECK(strcmp(path, "./x") == 0);
+	CHECK(netns_resolve("", path, sizeof(path)) == -1 && errno == EINVAL);
+	CHECK(netns_resolve(".", path, sizeof(path)) == -1 && errno == EINVAL);
+	CHECK(netns_resolve("..", path, sizeof(path)) == -1 &&
+	    errno == EINVAL);
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	CHECK(netns_resolve(longname, path, sizeof(path)) == -1 &&
+	    errno == ENAMETOOLONG);
+}
+
+static void
+test_netns_check_own(void)
+{
+	struct nsid	id;
+	struct stat	st;
+	int		fd;
+
+	CHECK((fd = netns_open_self()) != -1);
+	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	CHECK(netns_check(fd, &id) == 0);
+	CHECK(stat("/proc/self/ns/net", &st) == 0);
+	CHECK(id.dev == st.st_dev && id.ino == st.st_ino);
+}
+
+/* The type check itself: a namespace, but not a network one. */
+static void
+test_netns_check_other_type(void)
+{
+	static const char *const others[] = {
+		"/proc/self/ns/mnt", "/proc/self/ns/uts", "/proc/self/ns/ipc",
+	};
+	struct nsid	id;
+	size_t		i;
+	int		fd;
+
+	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		CHECK((fd = netns_open(others[i])) != -1);
+		CHECK(netns_check(fd, &id) == -1 && errno == EINVAL);
+		close(fd);
+	}
+}
+
+static void
+test_netns_check_not_ns(void)
+{
+	struct nsid	id;
+	int		fd, p[2], sv[2];
+
+	CHECK((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) != -1);
+	CHECK(netns_check(fd, &id) == -1 && errno == EINVAL);
+	close(fd);
+	CHECK((fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) != -1);
+	CHECK(netns_check(fd, &id) == -1 && errno == EINVAL);
+	close(fd);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	CHECK(netns_check(p[0], &id) == -1 && errno == EINVAL);
+	unit_socketpair(SOCK_STREAM, sv);
+	CHECK(netns_check(sv[0], &id) == -1 && errno == EINVAL);
+	CHECK(netns_check(-1, &id) == -1 && errno == EBADF);
+}
+
+static void
+temp_path(char *buf, size_t size, const char *what)
+{
+	snprintf(buf, size, "/tmp/zt-unit-%ld-%s", (long)getpid(), what);
+	unlink(buf);
+}
+
+static void
+test_udsock_create_0600(void)
+{
+	struct stat	st;
+	char		path[108];
+	ino_t		ino;
+	int		fd, c;
+
+	temp_path(path, sizeof(path), "mode");
+	CHECK((fd = udsock_listen(path, SOCK_STREAM, 0600, &ino)) != -1);
+	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	CHECK(lstat(path, &st) == 0);
+	CHECK(S_ISSOCK(st.st_mode));
+	CHECK((st.st_mode & 07777) == 0600);
+	CHECK(st.st_ino == ino);
+	CHECK((c = udsock_connect(path, SOCK_STREAM)) != -1);
+	CHECK(fcntl(c, F_GETFD) & FD_CLOEXEC);
+	CHECK(udsock_unlink(path, ino) == 0);
+	CHECK(lstat(path, &st) == -1 && errno == ENOENT);
+}
+
+static void
+test_udsock_live_refused(void)
+{
+	char	path[108];
+	ino_t	ino, ino2;
+	int	fd;
+
+	temp_path(path, sizeof(path), "live");
+	CHECK((fd = udsock_listen(path, SOCK_STREAM, 0600, &ino)) != -1);
+	CHECK(udsock_listen(path, SOCK_STREAM, 0600, &ino2) == -1);
+	CHECK(errno == EADDRINUSE);
+	/* A live listener of another type is just as live. */
+	CHECK(udsock_listen(path, SOCK_SEQPACKET, 0600, &ino2) == -1);
+	CHECK(errno == EADDRINUSE);
+	unlink(path);
+}
+
+static void
+test_udsock_stale_replaced(void)
+{
+	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
+	struct stat		st;
+	char			path[108];
+	ino_t			ino;
+	int			s, fd;
+
+	temp_path(path, sizeof(path), "stale");
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	CHECK((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1);
+	CHECK(bind(s, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	close(s);	/* the file stays behind, nobody listens */
+	CHECK((fd = udsock_listen(path, SOCK_STREAM, 0600, &ino)) != -1);
+	CHECK(lstat(path, &st) == 0 && st.st_ino == ino);
+	unlink(path);
+}
+
+static void
+test_udsock_not_a_socket_kept(void)
+{
+	struct stat	st;
+	char		path[108];
+	ino_t		ino;
+	int		fd;
+
+	temp_path(path, sizeof(path), "file");
+	CHECK((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) != -1);
+	CHECK(write(fd, "keep", 4) == 4);
+	close(fd);
+	CHECK(udsock_listen(path, SOCK_STREAM, 0600, &ino) == -1);
+	CHECK(errno == EEXIST);
+	CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 4);
+	unlink(path);
+}
+
+/* Only our own socket is removed, not one that replaced it. */
+static void
+test_udsock_unlink_only_ours(void)
+{
+	struct stat	st;
+	char		path[108];
+	ino_t		ino;
+	int		fd;
+
+	temp_path(path, sizeof(path), "ours");
+	CHECK((fd = udsock_listen(path, SOCK_STREAM, 0600, &ino)) != -1);
+	CHECK(udsock_unlink(path, ino + 1) == 0);
+	CHECK(lstat(path, &st) == 0);
+	CHECK(udsock_unlink(path, ino) == 0);
+	CHECK(lstat(path, &st) == -1);
+}
+
+static void
+test_udsock_path_too_long(void)
+{
+	char	path[200];
+	ino_t	ino;
+
+	memset(path, 'x', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	CHECK(udsock_listen(path, SOCK_STREAM, 0600, &ino) == -1);
+	CHECK(errno == ENAMETOOLONG);
+	CHECK(udsock_connect(path, SOCK_STREAM) == -1);
+	CHECK(errno == ENAMETOOLONG);
+}
+
+static void
+test_parse_seconds(void)
+{
+	uint64_t ms;
+
+	CHECK(parse_seconds_ms("5", 10000, &ms) == 0 && ms == 5000);
+	CHECK(parse_seconds_ms("0.5", 10000, &ms) == 0 && ms == 500);
+	CHECK(parse_seconds_ms("1.25", 10000, &ms) == 0 && ms == 1250);
+	CHECK(parse_seconds_ms("2.0001", 10000, &ms) == 0 && ms == 2000);
+	CHECK(parse_seconds_ms("11", 10000, &ms) == -1 && errno == ERANGE);
+	CHECK(parse_seconds_ms("99999999999999999999", 10000, &ms) == -1 &&
+	    errno == ERANGE);
+	CHECK(parse_seconds_ms("", 10000, &ms) == -1 && errno == EINVAL);
+	CHECK(parse_seconds_ms("-1", 10000, &ms) == -1 && errno == EINVAL);
+	CHECK(parse_seconds_ms("1s", 10000, &ms) == -1 && errno == EINVAL);
+	CHECK(parse_seconds_ms(".5", 10000, &ms) == -1 && errno == EINVAL);
+}
+
+static void
+test_parse_ulong(void)
+{
+	unsigned long v;
+
+	CHECK(parse_ulong("0", 10, 10, &v) == 0 && v == 0);
+	CHECK(parse_ulong("65534", 10, UINT_MAX, &v) == 0 && v == 65534);
+	CHECK(parse_ulong("0660", 8, 07777, &v) == 0 && v == 0660);
+	CHECK(parse_ulong("11", 10, 10, &v) == -1 && errno == ERANGE);
+	CHECK(parse_ulong("-1", 10, 10, &v) == -1 && errno == EINVAL);
+	CHECK(parse_ulong(" 1", 10, 10, &v) == -1 && errno == EINVAL);
+	CHECK(parse_ulong("1x", 10, 10, &v) == -1 && errno == EINVAL);
+	CHECK(parse_ulong("", 10, 10, &v) == -1 && errno == EINVAL);
+}
+
+const struct unit_test misc_tests[] = {
+	UNIT_TEST(test_netns_resolve),
+	UNIT_TEST(test_netns_check_own),
+	UNIT_TEST(test_netns_check_other_type),
+	UNIT_TEST(test_netns_check_not_ns),
+	UNIT_TEST(test_udsock_create_0600),
+	UNIT_TEST(test_udsock_live_refused),
+	UNIT_TEST(test_udsock_stale_replaced),
+	UNIT_TEST(test_udsock_not_a_socket_kept),
+	UNIT_TEST(test_udsock_unlink_only_ours),
+	UNIT_TEST(test_udsock_path_too_long),
+	UNIT_TEST(test_parse_seconds),
+	UNIT_TEST(test_parse_ulong),
+	UNIT_END
+};

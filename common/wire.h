@@ -5,27 +5,36 @@
 #include <stddef.h>
 
 /*
- * The seed protocol, on a SOCK_STREAM Unix socket, one request per
- * connection:
+ * The control protocol of ztunnel-emulator, on a SOCK_STREAM Unix socket,
+ * one request per connection.  The first byte tells the two forms apart:
  *
- *   request:  0x01, with the pod's netns fd attached (SCM_RIGHTS)
- *   reply:    "listeners ready\n"  or  "error: <what failed>\n"
+ *   0x01                 the seed's request: add the pod whose netns fd
+ *                        is attached (SCM_RIGHTS); the daemon names it
+ *   "add NAME\n"         the same, with the pod's name; fd attached
+ *   "del NAME\n"         remove the pod and close its listeners
+ *   "list\n"             list the pods
  *
- * The seed's own client sends the byte and hangs up without reading; the
- * reply is for clients that wait for it.
+ * Replies are text: "listeners ready\n" (add), "removed NAME\n" (del), a
+ * table (list), or for any request "error: <what failed>\n".  The daemon
+ * closes the connection after its reply, which is how a list ends.
  */
 #define WIRE_SEED_ADD		0x01
-#define WIRE_REQ_MAX		512	/* longest request we buffer */
+#define WIRE_REQ_MAX		512	/* longest request line, newline included */
 #define WIRE_REPLY_MAX		512	/* longest one-line reply */
+#define WIRE_NAME_MAX		253	/* a Kubernetes object name */
 #define WIRE_READY		"listeners ready"
+#define WIRE_REMOVED		"removed"
 #define WIRE_ERROR		"error: "
 
 enum wire_op {
 	WIRE_OP_ADD,		/* fd attached */
+	WIRE_OP_DEL,
+	WIRE_OP_LIST,
 };
 
 struct wire_req {
 	enum wire_op	op;
+	char		name[WIRE_NAME_MAX + 1];	/* "": seed add, derive it */
 };
 
 enum wire_status {
@@ -38,5 +47,14 @@ enum wire_status {
  * one-line reason. */
 enum wire_status wire_parse(const unsigned char *buf, size_t len,
 		    struct wire_req *req, char *why, size_t whylen);
+
+/* Format a request line ("add NAME\n" ...).  Returns its length, or -1
+ * (EINVAL: bad name; ENOSPC: buffer too small). */
+int		wire_format(char *buf, size_t size, enum wire_op op,
+		    const char *name);
+
+/* A pod name: 1 to WIRE_NAME_MAX printable ASCII characters, no spaces, so
+ * that it fits a log line, a column of a list, and a request line. */
+int		wire_name_ok(const char *name);
 
 #endif

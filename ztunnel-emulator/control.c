@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * control.c: the seed-protocol socket.  Each peer is one connection and one
- * request: read it (with the descriptor it carries), act, write one reply,
+ * control.c: the control socket.  Each peer is one connection and one
+ * request: read it (with the descriptor it carries), act, write the reply,
  * close.  Nothing here blocks: a peer that is slow or silent only runs out
  * its own deadline.
  */
@@ -22,11 +22,56 @@
 static void	peer_read(struct ztunnel *, struct peer *);
 static void	peer_write(struct ztunnel *, struct peer *);
 static void	peer_close(struct ztunnel *, struct peer *);
+static void	peer_send(struct ztunnel *, struct peer *, char *, size_t);
 static void	peer_reply(struct ztunnel *, struct peer *, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	handle(struct ztunnel *, struct peer *,
 		    const struct wire_req *);
-static void	handle_add(struct ztunnel *, struct peer *);
+static void	handle_list(struct ztunnel *, struct peer *);
+
+static int
+peer_allowed(const struct ztunnel *zt, uid_t uid)
+{
+	size_t i;
+
+	if (uid == 0 || uid == geteuid())
+		return 1;
+	for (i = 0; i < zt->nallow; i++)
+		if (zt->allow[i] == uid)
+			return 1;
+	return 0;
+}
+
+static struct peer *
+peer_new(struct ztunnel *zt, int fd, const struct ucred *cred)
+{
+	struct peer *p;
+
+	/* A bound, not a queue: make room by dropping the oldest peer,
+	 * which is the one nearest its deadline anyway. */
+	if (zt->npeers >= CONTROL_MAX_PEERS) {
+		p = TAILQ_FIRST(&zt->peers);
+		log_warnx("control: %d peers in flight, dropping pid %ld",
+		    CONTROL_MAX_PEERS, (long)p->pid);
+		peer_reply(zt, p, WIRE_ERROR "daemon busy, try again");
+		peer_close(zt, p);
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->src.kind = SRC_PEER;
+	p->fd = fd;
+	p->passfd = -1;
+	p->uid = cred->uid;
+	p->pid = cred->pid;
+	p->deadline = monotonic_ms() + CONTROL_DEADLINE_MS;
+	if (ev_watch(zt, fd, EPOLLIN, &p->src) == -1) {
+		free(p);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&zt->peers, p, entry);
+	zt->npeers++;
+	return p;
+}
 
 void
 control_accept(struct ztunnel *zt)
@@ -46,36 +91,21 @@ control_accept(struct ztunnel *zt)
 			close(fd);
 			continue;
 		}
-		/* A bound, not a queue: make room by dropping the oldest,
-		 * which is the one nearest its deadline anyway. */
-		if (zt->npeers >= CONTROL_MAX_PEERS) {
-			p = TAILQ_FIRST(&zt->peers);
-			log_warnx("control: too many peers, dropping pid %ld",
-			    (long)p->pid);
-			peer_reply(zt, p, WIRE_ERROR "daemon busy, try again");
-			peer_close(zt, p);
-		}
-		if ((p = calloc(1, sizeof(*p))) == NULL) {
-			log_warn("control: peer");
+		if ((p = peer_new(zt, fd, &cred)) == NULL) {
+			log_warn("control: new peer");
 			close(fd);
 			continue;
 		}
-		p->src.kind = SRC_PEER;
-		p->fd = fd;
-		p->passfd = -1;
-		p->uid = cred.uid;
-		p->pid = cred.pid;
-		p->deadline = monotonic_ms() + CONTROL_DEADLINE_MS;
-		if (ev_watch(zt, fd, EPOLLIN, &p->src) == -1) {
-			log_warn("control: epoll_ctl");
-			close(fd);
-			free(p);
+		log_debug("control: pid %ld uid %ld connected", (long)p->pid,
+		    (long)p->uid);
+		if (!peer_allowed(zt, p->uid)) {
+			log_warnx("control: refused pid %ld: uid %ld is not "
+			    "allowed", (long)p->pid, (long)p->uid);
+			peer_reply(zt, p, WIRE_ERROR "uid %ld is not allowed "
+			    "here (the daemon's --allow-uid option admits it)",
+			    (long)p->uid);
 			continue;
 		}
-		TAILQ_INSERT_TAIL(&zt->peers, p, entry);
-		zt->npeers++;
-		log_debug("control: peer pid %ld uid %ld connected",
-		    (long)p->pid, (long)p->uid);
 		/* Clients send right after connecting: read now rather than
 		 * after another trip through epoll_wait. */
 		peer_read(zt, p);
@@ -103,11 +133,6 @@ peer_read(struct ztunnel *zt, struct peer *p)
 	int		fd;
 
 	for (;;) {
-		if (p->inlen == sizeof(p->in)) {
-			peer_reply(zt, p, WIRE_ERROR "request longer than %zu "
-			    "bytes", sizeof(p->in));
-			return;
-		}
 		n = fdpass_recv(p->fd, p->in + p->inlen,
 		    sizeof(p->in) - p->inlen, &fd);
 		if (n == -1 && errno == EAGAIN)
@@ -139,7 +164,7 @@ peer_read(struct ztunnel *zt, struct peer *p)
 		p->inlen += (size_t)n;
 		switch (wire_parse(p->in, p->inlen, &req, why, sizeof(why))) {
 		case WIRE_INCOMPLETE:
-			continue;
+			continue;	/* wire_parse bounds the line */
 		case WIRE_MALFORMED:
 			log_warnx("control: pid %ld: %s", (long)p->pid, why);
 			peer_reply(zt, p, WIRE_ERROR "%s", why);
@@ -154,58 +179,140 @@ peer_read(struct ztunnel *zt, struct peer *p)
 static void
 handle(struct ztunnel *zt, struct peer *p, const struct wire_req *req)
 {
+	char		 err[WIRE_REPLY_MAX];
+	struct pod	*pod;
+
+	log_debug("control: pid %ld uid %ld: %s %s", (long)p->pid,
+	    (long)p->uid, req->op == WIRE_OP_ADD ? "add" :
+	    req->op == WIRE_OP_DEL ? "del" : "list", req->name);
+	if (req->op != WIRE_OP_ADD && p->passfd != -1) {
+		peer_reply(zt, p, WIRE_ERROR "a descriptor came with a "
+		    "request that takes none");
+		return;
+	}
 	switch (req->op) {
 	case WIRE_OP_ADD:
-		handle_add(zt, p);
+		if (pod_add(zt, req->name[0] != '\0' ? req->name : NULL,
+		    p->passfd, err, sizeof(err)) == -1)
+			peer_reply(zt, p, WIRE_ERROR "%s", err);
+		else
+			peer_reply(zt, p, WIRE_READY);
+		break;
+	case WIRE_OP_DEL:
+		if ((pod = pods_byname(&zt->pods, req->name)) == NULL) {
+			log_warnx("del %s: no such pod", req->name);
+			peer_reply(zt, p, WIRE_ERROR "no pod named %s",
+			    req->name);
+			break;
+		}
+		pod_del(zt, pod);
+		peer_reply(zt, p, WIRE_REMOVED " %s", req->name);
+		break;
+	case WIRE_OP_LIST:
+		handle_list(zt, p);
 		break;
 	}
 }
 
+/* "45s", "12m", "5h", "3d": as kubectl shows ages. */
 static void
-handle_add(struct ztunnel *zt, struct peer *p)
+format_age(uint64_t ms, char *buf, size_t size)
 {
-	char err[WIRE_REPLY_MAX];
+	uint64_t s = ms / 1000;
 
-	log_debug("control: add from pid %ld uid %ld", (long)p->pid,
-	    (long)p->uid);
-	if (pod_add(zt, NULL, p->passfd, err, sizeof(err)) == -1) {
-		peer_reply(zt, p, WIRE_ERROR "%s", err);
-		return;
-	}
-	peer_reply(zt, p, WIRE_READY);
+	if (s < 120)
+		snprintf(buf, size, "%jus", (uintmax_t)s);
+	else if (s < 2 * 3600)
+		snprintf(buf, size, "%jum", (uintmax_t)(s / 60));
+	else if (s < 2 * 86400)
+		snprintf(buf, size, "%juh", (uintmax_t)(s / 3600));
+	else
+		snprintf(buf, size, "%jud", (uintmax_t)(s / 86400));
 }
 
-/* Queue one line and start writing it; the peer is closed once it is
- * written.  Only the first reply to a peer counts. */
+/* The whole table at once, in add order: one pass to size the name
+ * column, one to write.  The peer then drains it at its own pace. */
+static void
+handle_list(struct ztunnel *zt, struct peer *p)
+{
+	static const char	 hdr[] = "%-*s  %-18s  %-17s  %8s  %s\n";
+	uint64_t		 now = monotonic_ms();
+	struct pod		*pod;
+	size_t			 width = 4, size, len = 0;
+	char			*buf, netns[32], age[16];
+	int			 n;
+
+	TAILQ_FOREACH(pod, &zt->pods.all, entry)
+		if (strlen(pod->name) > width)
+			width = strlen(pod->name);
+	/* Each line is at most the name plus 80 bytes of columns. */
+	size = (zt->pods.count + 1) * (width + 80);
+	if ((buf = malloc(size)) == NULL) {
+		peer_reply(zt, p, WIRE_ERROR "out of memory");
+		return;
+	}
+	n = snprintf(buf, size, hdr, (int)width, "NAME", "NETNS", "PORTS",
+	    "SERVED", "AGE");
+	len = (size_t)n;
+	TAILQ_FOREACH(pod, &zt->pods.all, entry) {
+		snprintf(netns, sizeof(netns), "net:[%ju]",
+		    (uintmax_t)pod->ns.ino);
+		format_age(now - pod->added_ms, age, sizeof(age));
+		n = snprintf(buf + len, size - len,
+		    "%-*s  %-18s  %u,%u,%u  %8ju  %s\n", (int)width, pod->name,
+		    netns, zt_ports[0], zt_ports[1], zt_ports[2],
+		    (uintmax_t)pod->served, age);
+		len += (size_t)n;
+	}
+	log_debug("control: pid %ld: listed %zu pods", (long)p->pid,
+	    zt->pods.count);
+	peer_send(zt, p, buf, len);
+}
+
+/* Queue one line (see peer_send). */
 static void
 peer_reply(struct ztunnel *zt, struct peer *p, const char *fmt, ...)
 {
-	va_list	ap;
-	char	line[WIRE_REPLY_MAX];
-	int	n;
+	va_list	 ap;
+	char	*line;
+	int	 n;
 
-	if (p->out != NULL)
-		return;
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	n = vasprintf(&line, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	if ((p->out = malloc((size_t)n)) == NULL) {
+	if (n < 0) {
 		peer_close(zt, p);
 		return;
 	}
-	memcpy(p->out, line, (size_t)n);
-	p->outlen = (size_t)n;
+	/* vasprintf leaves room for the NUL; the newline takes it. */
+	line[n++] = '\n';
+	peer_send(zt, p, line, (size_t)n);
+}
+
+/*
+ * Start writing the reply buf (ours now); the peer is closed once it is
+ * written.  Only the first reply to a peer counts.  The peer gets a fresh
+ * deadline to read it, and moves to the end of the list, which stays
+ * sorted by deadline.
+ */
+static void
+peer_send(struct ztunnel *zt, struct peer *p, char *buf, size_t len)
+{
+	if (p->out != NULL || p->fd == -1) {
+		free(buf);
+		return;
+	}
+	p->out = buf;
+	p->outlen = len;
 	p->outoff = 0;
 	/* The descriptor has done its job (or failed to). */
 	if (p->passfd != -1) {
 		close(p->passfd);
 		p->passfd = -1;
 	}
+	p->deadline = monotonic_ms() + CONTROL_DEADLINE_MS;
+	TAILQ_REMOVE(&zt->peers, p, entry);
+	TAILQ_INSERT_TAIL(&zt->peers, p, entry);
 	peer_write(zt, p);
 	if (p->fd != -1 && ev_modify(zt, p->fd, EPOLLOUT, &p->src) == -1)
 		peer_close(zt, p);
@@ -267,13 +374,16 @@ control_expire(struct ztunnel *zt, uint64_t now)
 {
 	struct peer *p;
 
-	/* Deadlines are set in accept order, so the list is sorted. */
 	while ((p = TAILQ_FIRST(&zt->peers)) != NULL && p->deadline <= now) {
-		log_warnx("control: pid %ld: no complete request within %d ms",
-		    (long)p->pid, CONTROL_DEADLINE_MS);
-		if (p->out == NULL)
+		if (p->out == NULL) {
+			log_warnx("control: pid %ld: no complete request "
+			    "within %d ms", (long)p->pid, CONTROL_DEADLINE_MS);
 			peer_reply(zt, p, WIRE_ERROR "timed out waiting for "
 			    "the request");
+		} else {
+			log_warnx("control: pid %ld: did not read its reply "
+			    "within %d ms", (long)p->pid, CONTROL_DEADLINE_MS);
+		}
 		peer_close(zt, p);
 	}
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +31,19 @@
 
 static volatile sig_atomic_t quit;
 
+struct options {
+	const char	*path;
+	mode_t		 mode;
+	uid_t		 allow[CONTROL_MAX_ALLOW];
+	size_t		 nallow;
+	enum log_level	 level;
+};
+
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: ztunnel-emulator [-qv] <uds_path>\n");
+	fprintf(f, "usage: ztunnel-emulator [-qv] [--allow-uid uid]... "
+	    "[--socket-mode mode] <uds_path>\n");
 }
 
 static void
@@ -46,10 +56,14 @@ help(void)
 	    "and :15001 inside each.  Prints \"listeners ready\" on stdout for\n"
 	    "each pod set up; logs one line per event on stderr.\n"
 	    "\n"
-	    "  -q, --quiet     log errors only\n"
-	    "  -v, --verbose   log debug detail\n"
-	    "  -h, --help      show this help\n"
-	    "  -V, --version   show the version\n"
+	    "  --allow-uid U     also accept requests from user U (a uid or\n"
+	    "                    a name; repeatable); root and the daemon's\n"
+	    "                    own uid always may\n"
+	    "  --socket-mode M   mode of the socket file (octal, default 0600)\n"
+	    "  -q, --quiet       log errors only\n"
+	    "  -v, --verbose     log debug detail\n"
+	    "  -h, --help        show this help\n"
+	    "  -V, --version     show the version\n"
 	    "\n"
 	    "Exit status: 0 stopped by SIGINT/SIGTERM, 1 usage, 2 failure.\n");
 }
@@ -166,9 +180,13 @@ accept_or_shed(struct ztunnel *zt, int lfd, const char *busy)
 }
 
 static void
-setup(struct ztunnel *zt, const char *path)
+setup(struct ztunnel *zt, const struct options *o)
 {
+	const char *path = o->path;
+
 	memset(zt, 0, sizeof(*zt));
+	memcpy(zt->allow, o->allow, sizeof(zt->allow));
+	zt->nallow = o->nallow;
 	TAILQ_INIT(&zt->peers);
 	TAILQ_INIT(&zt->dead_peers);
 	TAILQ_INIT(&zt->dead_pods);
@@ -188,7 +206,7 @@ setup(struct ztunnel *zt, const char *path)
 	if ((zt->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		fatal("open /dev/null");
 
-	zt->ctl_fd = udsock_listen(path, SOCK_STREAM, 0600, &zt->ctl_ino);
+	zt->ctl_fd = udsock_listen(path, SOCK_STREAM, o->mode, &zt->ctl_ino);
 	if (zt->ctl_fd == -1) {
 		switch (errno) {
 		case EADDRINUSE:
@@ -207,8 +225,8 @@ setup(struct ztunnel *zt, const char *path)
 	}
 	if (ev_watch(zt, zt->ctl_fd, EPOLLIN, &zt->ctl_src) == -1)
 		fatal("epoll_ctl");
-	log_info("listening on %s (own netns net:[%ju])", path,
-	    (uintmax_t)zt->home_id.ino);
+	log_info("listening on %s (mode %04o, own netns net:[%ju])", path,
+	    (unsigned)o->mode, (uintmax_t)zt->home_id.ino);
 }
 
 static void
@@ -273,54 +291,105 @@ shutdown_all(struct ztunnel *zt)
 	close(zt->epfd);
 }
 
-int
-main(int argc, char *argv[])
+/* A uid, or a user name looked up in the passwd database. */
+static int
+parse_uid(const char *arg, uid_t *uid)
+{
+	struct passwd	*pw;
+	unsigned long	 v;
+
+	if (parse_ulong(arg, 10, (uid_t)-2, &v) == 0) {
+		*uid = (uid_t)v;
+		return 0;
+	}
+	if ((pw = getpwnam(arg)) == NULL)
+		return -1;
+	*uid = pw->pw_uid;
+	return 0;
+}
+
+static int
+parse_args(int argc, char *argv[], struct options *o)
 {
 	static const struct option longopts[] = {
-		{ "help",	no_argument,	NULL, 'h' },
-		{ "quiet",	no_argument,	NULL, 'q' },
-		{ "verbose",	no_argument,	NULL, 'v' },
-		{ "version",	no_argument,	NULL, 'V' },
-		{ NULL,		0,		NULL, 0 },
+		{ "allow-uid",	 required_argument,	NULL, 'u' },
+		{ "help",	 no_argument,		NULL, 'h' },
+		{ "quiet",	 no_argument,		NULL, 'q' },
+		{ "socket-mode", required_argument,	NULL, 'm' },
+		{ "verbose",	 no_argument,		NULL, 'v' },
+		{ "version",	 no_argument,		NULL, 'V' },
+		{ NULL,		 0,			NULL, 0 },
 	};
-	enum log_level	level = LOG_LEVEL_INFO;
-	struct ztunnel	zt;
-	sigset_t	waitmask;
+	unsigned long	mode;
 	int		ch;
 
-	log_init(argv[0], level);
+	memset(o, 0, sizeof(*o));
+	o->mode = 0600;
+	o->level = LOG_LEVEL_INFO;
 	while ((ch = getopt_long(argc, argv, "hqvV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			help();
-			return EXIT_SUCCESS;
+			exit(EXIT_SUCCESS);
+		case 'm':
+			if (parse_ulong(optarg, 8, 0777, &mode) == -1) {
+				log_warnx("bad socket mode: %s (octal, at most "
+				    "0777)", optarg);
+				return -1;
+			}
+			o->mode = (mode_t)mode;
+			break;
 		case 'q':
-			level = LOG_LEVEL_ERROR;
+			o->level = LOG_LEVEL_ERROR;
+			break;
+		case 'u':
+			if (o->nallow == CONTROL_MAX_ALLOW) {
+				log_warnx("at most %d --allow-uid",
+				    CONTROL_MAX_ALLOW);
+				return -1;
+			}
+			if (parse_uid(optarg, &o->allow[o->nallow]) == -1) {
+				log_warnx("bad --allow-uid: %s (no such user)",
+				    optarg);
+				return -1;
+			}
+			o->nallow++;
 			break;
 		case 'v':
-			level = LOG_LEVEL_DEBUG;
+			o->level = LOG_LEVEL_DEBUG;
 			break;
 		case 'V':
 			printf("ztunnel-emulator %s\n", VERSION);
-			return EXIT_SUCCESS;
+			exit(EXIT_SUCCESS);
 		default:
-			usage(stderr);
-			return EXIT_USAGE;
+			return -1;
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc != 1) {
+	if (argc - optind != 1)
+		return -1;
+	o->path = argv[optind];
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct options	o;
+	struct ztunnel	zt;
+	sigset_t	waitmask;
+
+	log_init(argv[0], LOG_LEVEL_INFO);
+	if (parse_args(argc, argv, &o) == -1) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	log_setlevel(level);
+	log_setlevel(o.level);
 
 	/* "listeners ready" must reach a pipe or a file line by line. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	waitmask = setup_signals();
 	raise_nofile();
-	setup(&zt, argv[0]);
+	setup(&zt, &o);
 	run(&zt, &waitmask);
 	shutdown_all(&zt);
 	return EXIT_SUCCESS;

@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,27 +90,9 @@ pod_add(struct ztunnel *zt, const char *name, int nsfd, char *err,
 const char *
 pod_derive_name(const struct nsid *id, char *name, size_t size)
 {
-	if (netns_identify(id, name, size) == -1 || !pod_name_ok(name))
+	if (netns_identify(id, name, size) == -1 || !wire_name_ok(name))
 		snprintf(name, size, "ns-%ju", (uintmax_t)id->ino);
 	return name;
-}
-
-/* Names go into log lines and list output, and come back in commands:
- * keep them to one printable word. */
-int
-pod_name_ok(const char *name)
-{
-	size_t i, len = strlen(name);
-
-	if (len == 0 || len > POD_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c <= ' ' || c >= 0x7f)
-			return 0;
-	}
-	return 1;
 }
 
 static int
@@ -145,6 +130,16 @@ explain(const struct listen_error *e, const char *name, char *err,
 		    strerror(e->err));
 }
 
+/* Remove a pod on request: its listeners close, and with them the last
+ * references the daemon held to its namespace. */
+void
+pod_del(struct ztunnel *zt, struct pod *p)
+{
+	log_info("del %s net:[%ju]: listeners closed after %ju connections",
+	    p->name, (uintmax_t)p->ns.ino, (uintmax_t)p->served);
+	pod_drop(zt, p);
+}
+
 void
 pod_drop(struct ztunnel *zt, struct pod *p)
 {
@@ -161,5 +156,20 @@ pods_reap(struct ztunnel *zt)
 	while ((p = TAILQ_FIRST(&zt->dead_pods)) != NULL) {
 		TAILQ_REMOVE(&zt->dead_pods, p, entry);
 		free(p);
+		zt->freed_since_trim++;
 	}
+#ifdef __GLIBC__
+	/*
+	 * free() gives back only the top of the heap; pods freed below a
+	 * live allocation keep their pages.  After a wave of removals, hand
+	 * free pages back for real: once per POD_TRIM_EVERY removals, and
+	 * when the last pod goes.  Amortised, removing stays as cheap as
+	 * adding.
+	 */
+	if (zt->freed_since_trim >= POD_TRIM_EVERY ||
+	    (zt->freed_since_trim > 0 && zt->pods.count == 0)) {
+		malloc_trim(0);
+		zt->freed_since_trim = 0;
+	}
+#endif
 }

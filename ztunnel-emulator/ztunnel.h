@@ -12,7 +12,8 @@
 
 #define ZT_NPORTS		3	/* 15008 inbound HBONE, 15006 inbound, 15001 outbound */
 #define CONTROL_DEADLINE_MS	2000	/* a peer's time to send its request, or read our reply */
-#define CONTROL_MAX_PEERS	64	/* peers in flight; the oldest is dropped for a new one */
+#define CONTROL_MAX_PEERS	512	/* peers in flight; the oldest is dropped for a new one */
+#define CONTROL_MAX_ALLOW	32	/* --allow-uid entries */
 #define ACCEPT_BATCH		32	/* accepts per wake-up, so no socket starves the others */
 
 extern const uint16_t zt_ports[ZT_NPORTS];
@@ -98,6 +99,8 @@ struct ztunnel {
 	int		 ctl_fd;
 	ino_t		 ctl_ino;
 	struct evsrc	 ctl_src;
+	uid_t		 allow[CONTROL_MAX_ALLOW];	/* besides 0 and our own uid */
+	size_t		 nallow;
 
 	struct peerlist	 peers;		/* earliest deadline first */
 	unsigned	 npeers;
@@ -107,6 +110,7 @@ struct ztunnel {
 	 * current epoll batch: freed once the batch is done. */
 	struct peerlist	 dead_peers;
 	struct podlist	 dead_pods;
+	unsigned	 freed_since_trim;	/* see pods_reap() */
 };
 
 /* main.c */
@@ -145,13 +149,13 @@ void		pods_remove(struct podtab *, struct pod *);
 void		pods_free(struct podtab *);
 
 /* pods.c: a pod's life */
-#define POD_NAME_MAX	253	/* a Kubernetes object name */
+#define POD_TRIM_EVERY	256	/* removals between returns of memory to the kernel */
 int		pod_add(struct ztunnel *, const char *name, int nsfd,
 		    char *err, size_t errlen);
 const char     *pod_derive_name(const struct nsid *, char *, size_t);
-int		pod_name_ok(const char *);
-/* Remove a pod and close its listeners; the memory goes at the end of the
- * current event batch. */
+void		pod_del(struct ztunnel *, struct pod *);
+/* Remove a pod and close its listeners, silently; the memory goes at the
+ * end of the current event batch. */
 void		pod_drop(struct ztunnel *, struct pod *);
 void		pods_reap(struct ztunnel *);
 

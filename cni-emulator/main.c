@@ -2,10 +2,11 @@
 /*
  * cni-emulator: plays Istio's CNI node agent.  Opens a pod's network
  * namespace and hands the descriptor to ztunnel-emulator over a Unix socket,
- * then waits for its answer.
+ * then waits for its answer.  Also removes and lists pods.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,11 +37,15 @@ enum {
 
 #define DEFAULT_TIMEOUT_MS	5000
 #define MAX_TIMEOUT_MS		(3600 * 1000)
+#define MAX_REPLY		(64 << 20)	/* a list of ~500k pods */
 
 struct options {
+	enum wire_op	 op;
 	const char	*sock_path;
-	const char	*netns;
+	const char	*arg;		/* netns (add) or pod name (del) */
+	const char	*name;		/* --name */
 	uint64_t	 timeout_ms;
+	int		 seed;		/* the seed's bare 0x01 request */
 	int		 wait;
 	int		 verbose;
 };
@@ -48,8 +53,11 @@ struct options {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: cni-emulator [-v] [--no-wait] [-t seconds] "
-	    "<uds_path> <netns>\n");
+	fprintf(f,
+	    "usage: cni-emulator [-v] [-t seconds] [--no-wait] "
+	    "[--name name | --seed] <uds_path> <netns>\n"
+	    "       cni-emulator [-v] [-t seconds] --del <uds_path> <name>\n"
+	    "       cni-emulator [-t seconds] --list <uds_path>\n");
 }
 
 static void
@@ -59,8 +67,15 @@ help(void)
 	printf("\n"
 	    "Open the network namespace <netns> (a path, or a name under\n"
 	    "%s) and send its descriptor to ztunnel-emulator at\n"
-	    "<uds_path>; wait for its answer.\n"
+	    "<uds_path>; wait for its answer.  The pod is named after the\n"
+	    "namespace (ns2 for ns2 or /var/run/netns/ns2, pid-1234 for\n"
+	    "/proc/1234/ns/net) unless --name says otherwise.\n"
 	    "\n"
+	    "  -n, --name NAME  the pod's name\n"
+	    "      --seed       send the seed's one-byte request (0x01); the\n"
+	    "                   daemon names the pod\n"
+	    "  -d, --del        remove the pod <name>: close its listeners\n"
+	    "  -l, --list       list the daemon's pods\n"
 	    "  -t, --timeout S  wait at most S seconds for the answer "
 	    "(default %d)\n"
 	    "      --no-wait    send and exit, like the seed's client\n"
@@ -68,8 +83,8 @@ help(void)
 	    "  -h, --help       show this help\n"
 	    "  -V, --version    show the version\n"
 	    "\n"
-	    "Exit status: 0 listeners ready, 1 usage, 2 local failure (open,\n"
-	    "connect, send), 3 the daemon refused, 4 no answer from the daemon.\n",
+	    "Exit status: 0 done, 1 usage, 2 local failure (open, connect,\n"
+	    "send), 3 the daemon refused, 4 no answer from the daemon.\n",
 	    NETNS_RUN_DIR, DEFAULT_TIMEOUT_MS / 1000);
 }
 
@@ -77,23 +92,44 @@ static int
 parse_args(int argc, char *argv[], struct options *o)
 {
 	static const struct option longopts[] = {
+		{ "del",	no_argument,		NULL, 'd' },
 		{ "help",	no_argument,		NULL, 'h' },
+		{ "list",	no_argument,		NULL, 'l' },
+		{ "name",	required_argument,	NULL, 'n' },
 		{ "no-wait",	no_argument,		NULL, 'W' },
+		{ "seed",	no_argument,		NULL, 'S' },
 		{ "timeout",	required_argument,	NULL, 't' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 },
 	};
-	int ch;
+	int ch, nargs;
 
 	memset(o, 0, sizeof(*o));
+	o->op = WIRE_OP_ADD;
 	o->timeout_ms = DEFAULT_TIMEOUT_MS;
 	o->wait = 1;
-	while ((ch = getopt_long(argc, argv, "ht:vV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "dhln:t:vV", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
+		case 'd':
+			o->op = WIRE_OP_DEL;
+			break;
 		case 'h':
 			help();
 			exit(EXIT_OK);
+		case 'l':
+			o->op = WIRE_OP_LIST;
+			break;
+		case 'n':
+			if (!wire_name_ok(optarg)) {
+				log_warnx("bad pod name: %s (1 to %d printable "
+				    "characters, no spaces)", optarg,
+				    WIRE_NAME_MAX);
+				return -1;
+			}
+			o->name = optarg;
+			break;
 		case 't':
 			if (parse_seconds_ms(optarg, MAX_TIMEOUT_MS,
 			    &o->timeout_ms) == -1 || o->timeout_ms == 0) {
@@ -108,6 +144,9 @@ parse_args(int argc, char *argv[], struct options *o)
 		case 'V':
 			printf("cni-emulator %s\n", VERSION);
 			exit(EXIT_OK);
+		case 'S':
+			o->seed = 1;
+			break;
 		case 'W':
 			o->wait = 0;
 			break;
@@ -115,18 +154,49 @@ parse_args(int argc, char *argv[], struct options *o)
 			return -1;
 		}
 	}
-	if (argc - optind != 2)
+	nargs = o->op == WIRE_OP_LIST ? 1 : 2;
+	if (argc - optind != nargs)
 		return -1;
+	if (o->op != WIRE_OP_ADD && (o->name != NULL || !o->wait || o->seed)) {
+		log_warnx("--name, --seed and --no-wait go with adding a pod");
+		return -1;
+	}
+	if (o->seed && o->name != NULL) {
+		log_warnx("--seed sends no name: it cannot go with --name");
+		return -1;
+	}
 	o->sock_path = argv[optind];
-	o->netns = argv[optind + 1];
+	o->arg = nargs == 2 ? argv[optind + 1] : NULL;
 	return 0;
+}
+
+/* The pod's default name, from how the namespace was named to us. */
+static const char *
+default_name(const char *arg, const char *path, char *buf, size_t size)
+{
+	const char	*base;
+	unsigned long	 pid;
+	char		 digits[24];
+	int		 end = 0;
+
+	if (strchr(arg, '/') == NULL)
+		return arg;		/* an `ip netns` name */
+	/* /proc/PID/ns/net: the pod is the process. */
+	if (sscanf(path, "/proc/%23[0-9]/ns/net%n", digits, &end) == 1 &&
+	    end > 0 && path[end] == '\0' &&
+	    parse_ulong(digits, 10, INT_MAX, &pid) == 0) {
+		snprintf(buf, size, "pid-%lu", pid);
+		return buf;
+	}
+	base = strrchr(path, '/') + 1;
+	return *base != '\0' ? base : path;
 }
 
 /* Open and check the namespace; one line and EXIT_LOCAL on failure. */
 static int
 open_netns(const char *arg)
 {
-	char		path[4096];
+	char		path[PATH_MAX];
 	struct nsid	id;
 	int		fd;
 
@@ -135,12 +205,9 @@ open_netns(const char *arg)
 		exit(EXIT_LOCAL);
 	}
 	if ((fd = netns_open(path)) == -1) {
-		if (errno == ENOENT)
-			log_warn("open %s (list them: ip netns list)", path);
-		else if (errno == EACCES)
-			log_warn("open %s (run as root)", path);
-		else
-			log_warn("open %s", path);
+		log_warnx("open %s: %s%s", path, strerror(errno),
+		    errno == ENOENT ? " (list them: ip netns list)" :
+		    errno == EACCES ? " (run as root)" : "");
 		exit(EXIT_LOCAL);
 	}
 	if (netns_check(fd, &id) == -1) {
@@ -158,79 +225,159 @@ connect_daemon(const char *path)
 {
 	int fd;
 
+	const char *hint = "";
+
 	if ((fd = udsock_connect(path, SOCK_STREAM)) != -1)
 		return fd;
 	switch (errno) {
 	case ENOENT:
-		log_warn("connect %s (is ztunnel-emulator running?)", path);
+		hint = " (is ztunnel-emulator running?)";
 		break;
 	case ECONNREFUSED:
-		log_warn("connect %s (a stale socket: no daemon behind it)",
-		    path);
+		hint = " (a stale socket: no daemon behind it)";
 		break;
 	case EACCES:
-		log_warn("connect %s (the socket is mode 0600: run as its "
-		    "owner, or as root)", path);
+		hint = " (the socket's mode keeps you out: run as its owner or "
+		    "root, or see the daemon's --socket-mode)";
 		break;
 	default:
-		log_warn("connect %s", path);
+		break;
 	}
+	log_warnx("connect %s: %s%s", path, strerror(errno), hint);
 	exit(EXIT_LOCAL);
 }
 
 /*
- * Read one reply line within the deadline.  Returns its length (the line
- * without its newline, NUL-terminated), 0 if the daemon hung up without
- * one, -1 with errno ETIMEDOUT or another error.
+ * Read the reply within the deadline: up to the first newline, or (whole)
+ * to the end of the stream.  Returns the reply, NUL-terminated, with *lenp
+ * its length (0: the daemon hung up without a word); NULL with errno
+ * ETIMEDOUT or another error.
  */
-static ssize_t
-read_reply(int fd, char *buf, size_t size, uint64_t timeout_ms)
+static char *
+read_reply(int fd, int whole, uint64_t timeout_ms, size_t *lenp)
 {
-	uint64_t	deadline = monotonic_ms() + timeout_ms, now;
-	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
-	size_t		len = 0;
-	ssize_t		n;
-	char	       *nl;
+	uint64_t	 deadline = monotonic_ms() + timeout_ms, now;
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	size_t		 len = 0, size = WIRE_REPLY_MAX;
+	char		*buf, *nbuf;
+	ssize_t		 n;
 
-	while (len < size - 1) {
-		now = monotonic_ms();
-		if (now >= deadline) {
+	if ((buf = malloc(size + 1)) == NULL)
+		return NULL;
+	for (;;) {
+		if ((now = monotonic_ms()) >= deadline) {
 			errno = ETIMEDOUT;
-			return -1;
+			goto fail;
 		}
 		n = poll(&pfd, 1, (int)(deadline - now));
+		if (n == -1 && errno != EINTR)
+			goto fail;
+		if (n <= 0)
+			continue;
+		if (len == size) {
+			if (!whole || size >= MAX_REPLY) {
+				errno = EMSGSIZE;
+				goto fail;
+			}
+			if ((nbuf = realloc(buf, size * 2 + 1)) == NULL)
+				goto fail;
+			buf = nbuf;
+			size *= 2;
+		}
+		n = read(fd, buf + len, size - len);
 		if (n == -1 && errno == EINTR)
 			continue;
+		/* A daemon that answers before reading our request (it
+		 * refused us at the door) resets the connection when it
+		 * closes; its answer comes first and is whole. */
+		if (n == -1 && errno == ECONNRESET && len > 0)
+			break;
 		if (n == -1)
-			return -1;
-		if (n == 0)
-			continue;	/* the deadline check ends it */
-		n = read(fd, buf + len, size - 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
+			goto fail;
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		buf[len] = '\0';
-		if ((nl = memchr(buf, '\n', len)) != NULL) {
-			*nl = '\0';
-			return nl - buf;
-		}
+		if (!whole && memchr(buf, '\n', len) != NULL)
+			break;
 	}
 	buf[len] = '\0';
-	return (ssize_t)len;
+	*lenp = len;
+	return buf;
+fail:
+	free(buf);
+	return NULL;
+}
+
+/* Send one request (with fd, or -1), wait for the reply, and turn it into
+ * an exit status; a good reply goes to stdout when show is set. */
+static int
+exchange(const struct options *o, const char *req, size_t reqlen, int fd,
+    int show)
+{
+	size_t	 len;
+	char	*reply, *nl;
+	int	 sock, status = EXIT_OK, send_err = 0;
+
+	sock = connect_daemon(o->sock_path);
+	if (fdpass_send(sock, req, reqlen, fd) == -1) {
+		send_err = errno;
+		/* Closed on us: it may have said why before it did. */
+		if (send_err != EPIPE && send_err != ECONNRESET) {
+			log_warnx("send to %s: %s", o->sock_path,
+			    fdpass_strerror(send_err));
+			exit(EXIT_LOCAL);
+		}
+	}
+	/* The daemon has its own reference now; ours has done its job. */
+	if (fd != -1)
+		close(fd);
+	if (!o->wait && send_err == 0) {
+		close(sock);
+		return EXIT_OK;
+	}
+	reply = read_reply(sock, o->op == WIRE_OP_LIST, o->timeout_ms, &len);
+	close(sock);
+	if ((reply == NULL || len == 0) && send_err != 0) {
+		log_warnx("send to %s: %s", o->sock_path, strerror(send_err));
+		exit(EXIT_LOCAL);
+	}
+	if (reply == NULL) {
+		if (errno == ETIMEDOUT)
+			log_warnx("no acknowledgement from %s within %ju ms "
+			    "(the request was delivered; a daemon that never "
+			    "answers, like the seed's, needs --no-wait)",
+			    o->sock_path, (uintmax_t)o->timeout_ms);
+		else
+			log_warn("read from %s", o->sock_path);
+		return EXIT_NOACK;
+	}
+	if (len == 0) {
+		log_warnx("%s closed the connection without an "
+		    "acknowledgement", o->sock_path);
+		status = EXIT_NOACK;
+	} else if (strncmp(reply, WIRE_ERROR, strlen(WIRE_ERROR)) == 0) {
+		if ((nl = strchr(reply, '\n')) != NULL)
+			*nl = '\0';
+		log_warnx("daemon: %s", reply + strlen(WIRE_ERROR));
+		status = EXIT_REFUSED;
+	} else if (reply[len - 1] != '\n') {
+		log_warnx("%s: reply cut short", o->sock_path);
+		status = EXIT_NOACK;
+	} else if (show) {
+		fputs(reply, stdout);
+	}
+	free(reply);
+	return status;
 }
 
 int
 main(int argc, char *argv[])
 {
-	static const unsigned char	req = WIRE_SEED_ADD;
-	struct options			o;
-	char				reply[WIRE_REPLY_MAX + 1];
-	ssize_t				n;
-	int				nsfd, sock;
+	struct options	 o;
+	char		 req[WIRE_REQ_MAX], buf[WIRE_NAME_MAX + 1];
+	const char	*name = NULL;
+	char		 path[PATH_MAX];
+	int		 len, fd = -1;
 
 	log_init(argv[0], LOG_LEVEL_INFO);
 	if (parse_args(argc, argv, &o) == -1) {
@@ -238,45 +385,32 @@ main(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 
-	nsfd = open_netns(o.netns);
-	sock = connect_daemon(o.sock_path);
-	if (fdpass_send(sock, &req, sizeof(req), nsfd) == -1) {
-		log_warnx("send to %s: %s", o.sock_path,
-		    fdpass_strerror(errno));
-		return EXIT_LOCAL;
+	switch (o.op) {
+	case WIRE_OP_ADD:
+		fd = open_netns(o.arg);
+		if (o.seed) {
+			req[0] = WIRE_SEED_ADD;
+			return exchange(&o, req, 1, fd, o.verbose);
+		}
+		name = o.name;
+		if (name == NULL && netns_resolve(o.arg, path, sizeof(path)) == 0)
+			name = default_name(o.arg, path, buf, sizeof(buf));
+		if (name == NULL || !wire_name_ok(name)) {
+			log_warnx("cannot name the pod after %s: use --name",
+			    o.arg);
+			return EXIT_USAGE;
+		}
+		break;
+	case WIRE_OP_DEL:
+		name = o.arg;
+		break;
+	case WIRE_OP_LIST:
+		break;
 	}
-	/* The daemon has its own reference now; ours has done its job. */
-	close(nsfd);
-	if (!o.wait)
-		return EXIT_OK;
-
-	n = read_reply(sock, reply, sizeof(reply), o.timeout_ms);
-	close(sock);
-	if (n == -1 && errno == ETIMEDOUT) {
-		log_warnx("no acknowledgement from %s within %ju ms (the "
-		    "descriptor was delivered; a daemon that never answers, "
-		    "like the seed's, needs --no-wait)", o.sock_path,
-		    (uintmax_t)o.timeout_ms);
-		return EXIT_NOACK;
+	if ((len = wire_format(req, sizeof(req), o.op, name)) == -1) {
+		log_warnx("bad pod name: %s", name);
+		return EXIT_USAGE;
 	}
-	if (n == -1) {
-		log_warn("read from %s", o.sock_path);
-		return EXIT_NOACK;
-	}
-	if (n == 0) {
-		log_warnx("%s closed the connection without an "
-		    "acknowledgement", o.sock_path);
-		return EXIT_NOACK;
-	}
-	if (strncmp(reply, WIRE_ERROR, strlen(WIRE_ERROR)) == 0) {
-		log_warnx("daemon: %s", reply + strlen(WIRE_ERROR));
-		return EXIT_REFUSED;
-	}
-	if (strstr(reply, WIRE_READY) == NULL) {
-		log_warnx("unexpected answer from %s: %s", o.sock_path, reply);
-		return EXIT_REFUSED;
-	}
-	if (o.verbose)
-		printf("%s\n", reply);
-	return EXIT_OK;
+	return exchange(&o, req, (size_t)len, fd,
+	    o.verbose || o.op == WIRE_OP_LIST);
 }

@@ -5,8 +5,9 @@
   peer.py send SOCK [--hex HEX] [--fd PATH]... [--hangup] [--timeout S]
       connect, send the bytes with the descriptors attached in one
       message, print the reply (until EOF), or hang up at once
-  peer.py hold SOCK [--hex HEX] --seconds S
-      connect, send the bytes (maybe none), hold the connection open
+  peer.py hold SOCK [--hex HEX] [--count N] --seconds S
+      open N connections (default 1), send the bytes (maybe none) on
+      each, print "holding N" once all are open, hold them
   peer.py flood SOCK --count N
       open N connections at once and hold them until stdin closes
   peer.py seed-daemon SOCK
@@ -57,12 +58,14 @@ def cmd_send(a):
 
 
 def cmd_hold(a):
-    s = connect(a.sock)
-    if a.hex:
-        s.sendall(bytes.fromhex(a.hex))
-    print("holding", flush=True)
+    conns = []
+    for _ in range(a.count):
+        s = connect(a.sock)
+        if a.hex:
+            s.sendall(bytes.fromhex(a.hex))
+        conns.append(s)
+    print(f"holding {len(conns)}", flush=True)
     time.sleep(a.seconds)
-    s.close()
     return 0
 
 
@@ -115,6 +118,7 @@ def main():
     s = sub.add_parser("hold")
     s.add_argument("sock")
     s.add_argument("--hex", default="")
+    s.add_argument("--count", type=int, default=1)
     s.add_argument("--seconds", type=float, required=True)
     s.set_defaults(fn=cmd_hold)
     s = sub.add_parser("flood")

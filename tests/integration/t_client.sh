@@ -56,8 +56,25 @@ t_against_seed_daemon_no_wait() {
 	bg peer seed-daemon "$SOCK" >"$WORK/seed.out"
 	expect "fake seed daemon up" wait_for 5 test -S "$SOCK"
 	expect "exit 0" run_cni 0 --no-wait "$SOCK" "$NS"
+	expect "the seed daemon got the fd" \
+	    wait_for 5 file_has "$WORK/seed.out" "received .* with 1 fd"
+}
+
+# --seed: the seed's request byte for byte, to either daemon.
+t_seed_request_option() {
+	mkns pod
+	bg peer seed-daemon "$SOCK" >"$WORK/seed.out"
+	expect "fake seed daemon up" wait_for 5 test -S "$SOCK"
+	expect "exit 0" run_cni 0 --seed --no-wait "$SOCK" "$NS"
 	expect "the seed daemon got 0x01 and one fd" \
 	    wait_for 5 file_has "$WORK/seed.out" "received 01 with 1 fd"
+	kill "$BGPID"
+	rm -f "$SOCK"
+	start_daemon
+	expect "our daemon acknowledges it" run_cni 0 --seed "$SOCK" "$NS"
+	expect "and names the pod after the netns" \
+	    grep -q "^$NS " <("$CNI" --list "$SOCK")
+	expect "--seed with --name is a usage error" run_cni 1 --seed --name x "$SOCK" "$NS"
 }
 
 t_missing_netns_is_exit_2() {
@@ -102,6 +119,6 @@ t_help_and_version() {
 
 run_tests t_success_is_silent_and_zero t_verbose_prints_the_ack \
     t_refusal_is_exit_3_on_stderr t_against_seed_daemon_times_out \
-    t_against_seed_daemon_no_wait t_missing_netns_is_exit_2 \
+    t_against_seed_daemon_no_wait t_seed_request_option t_missing_netns_is_exit_2 \
     t_not_a_netns_is_exit_2 t_no_daemon_is_exit_2 t_usage_is_exit_1 \
     t_help_and_version

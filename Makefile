@@ -43,6 +43,7 @@ UNIT_OBJS	= tests/unit/main.o tests/unit/test_fdpass.o \
 CNI		= cni-emulator/cni-emulator
 ZT		= ztunnel-emulator/ztunnel-emulator
 UNIT		= tests/unit/unit-tests
+LOAD		= tests/bench/zt-load
 
 all: $(CNI) $(ZT)
 
@@ -55,6 +56,9 @@ $(ZT): $(ZT_OBJS) $(COMMON_OBJS)
 $(UNIT): $(UNIT_OBJS) $(COMMON_OBJS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
 
+$(LOAD): tests/bench/zt-load.o $(COMMON_OBJS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
+
 %.o: %.c
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -62,12 +66,16 @@ tests/unit/%.o: tests/unit/%.c
 	$(CC) $(ALL_CFLAGS) -Iztunnel-emulator -MMD -MP -c -o $@ $<
 
 -include $(COMMON_OBJS:.o=.d) $(CNI_OBJS:.o=.d) $(ZT_OBJS:.o=.d) \
-	 $(UNIT_OBJS:.o=.d)
+	 $(UNIT_OBJS:.o=.d) tests/bench/zt-load.d
 
 # Last line of output: "N passed, N failed".  Root tests are skipped (and
 # say so) without root, and never skipped when CI=true.
 test: all $(UNIT)
 	@tests/run.sh
+
+# One daemon, PODS=1000 pods (root): functional checks plus measurements.
+test-scale: all $(LOAD)
+	@scripts/scale.sh
 
 demo: all
 	@scripts/demo.sh
@@ -80,6 +88,6 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/cni-emulator $(DESTDIR)$(BINDIR)/ztunnel-emulator
 
 clean:
-	rm -f $(CNI) $(ZT) $(UNIT) */*.o */*.d tests/*/*.o tests/*/*.d
+	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) */*.o */*.d tests/*/*.o tests/*/*.d
 
-.PHONY: all test demo install uninstall clean
+.PHONY: all test test-scale demo install uninstall clean

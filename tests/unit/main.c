@@ -77,7 +77,7 @@ int
 main(int argc, char *argv[])
 {
 	static const struct unit_test *suites[] = {
-		fdpass_tests, wire_tests, misc_tests, podtab_tests,
+		fdpass_tests, wire_tests, misc_tests, podtab_tests, zds_tests,
 	};
 	const struct unit_test	*t;
 	size_t			 i;

@@ -34,5 +34,6 @@ extern const struct unit_test fdpass_tests[];
 extern const struct unit_test wire_tests[];
 extern const struct unit_test misc_tests[];
 extern const struct unit_test podtab_tests[];
+extern const struct unit_test zds_tests[];
 
 #endif

@@ -179,6 +179,7 @@ peer_read(struct ztunnel *zt, struct peer *p)
 static void
 handle(struct ztunnel *zt, struct peer *p, const struct wire_req *req)
 {
+	struct pod_req	 add = { POD_CONTROL, NULL, "", -1 };
 	char		 err[WIRE_REPLY_MAX];
 	struct pod	*pod;
 
@@ -192,8 +193,9 @@ handle(struct ztunnel *zt, struct peer *p, const struct wire_req *req)
 	}
 	switch (req->op) {
 	case WIRE_OP_ADD:
-		if (pod_add(zt, req->name[0] != '\0' ? req->name : NULL,
-		    p->passfd, err, sizeof(err)) == -1)
+		add.key = req->name[0] != '\0' ? req->name : NULL;
+		add.nsfd = p->passfd;
+		if (pod_add(zt, &add, &pod, err, sizeof(err)) == POD_REFUSED)
 			peer_reply(zt, p, WIRE_ERROR "%s", err);
 		else
 			peer_reply(zt, p, WIRE_READY);
@@ -205,7 +207,14 @@ handle(struct ztunnel *zt, struct peer *p, const struct wire_req *req)
 			    req->name);
 			break;
 		}
-		pod_del(zt, pod);
+		/* The node agent owns its pods: a removal behind its back
+		 * would come back at the next snapshot anyway. */
+		if (pod->origin == POD_ZDS) {
+			peer_reply(zt, p, WIRE_ERROR "%s is managed over ZDS by "
+			    "the node agent; remove it there", req->name);
+			break;
+		}
+		pod_del(zt, pod, "listeners closed");
 		peer_reply(zt, p, WIRE_REMOVED " %s", req->name);
 		break;
 	case WIRE_OP_LIST:
@@ -235,33 +244,37 @@ format_age(uint64_t ms, char *buf, size_t size)
 static void
 handle_list(struct ztunnel *zt, struct peer *p)
 {
-	static const char	 hdr[] = "%-*s  %-18s  %-17s  %8s  %s\n";
+	static const char	 hdr[] = "%-*s  %-7s  %-18s  %-17s  %8s  %5s  %s\n";
 	uint64_t		 now = monotonic_ms();
 	struct pod		*pod;
-	size_t			 width = 4, size, len = 0;
+	size_t			 width = 4, size, len;
 	char			*buf, netns[32], age[16];
 	int			 n;
 
 	TAILQ_FOREACH(pod, &zt->pods.all, entry)
-		if (strlen(pod->name) > width)
-			width = strlen(pod->name);
-	/* Each line is at most the name plus 80 bytes of columns. */
-	size = (zt->pods.count + 1) * (width + 80);
+		if (strlen(pod_label(pod)) > width)
+			width = strlen(pod_label(pod));
+	/* A line is at most the label, the uid and 100 bytes of columns. */
+	size = (zt->pods.count + 1) * (width + WIRE_NAME_MAX + 100);
 	if ((buf = malloc(size)) == NULL) {
 		peer_reply(zt, p, WIRE_ERROR "out of memory");
 		return;
 	}
-	n = snprintf(buf, size, hdr, (int)width, "NAME", "NETNS", "PORTS",
-	    "SERVED", "AGE");
+	n = snprintf(buf, size, hdr, (int)width, "NAME", "STATE", "NETNS",
+	    "PORTS", "SERVED", "AGE", "VIA");
 	len = (size_t)n;
 	TAILQ_FOREACH(pod, &zt->pods.all, entry) {
 		snprintf(netns, sizeof(netns), "net:[%ju]",
 		    (uintmax_t)pod->ns.ino);
 		format_age(now - pod->added_ms, age, sizeof(age));
 		n = snprintf(buf + len, size - len,
-		    "%-*s  %-18s  %u,%u,%u  %8ju  %s\n", (int)width, pod->name,
-		    netns, zt_ports[0], zt_ports[1], zt_ports[2],
-		    (uintmax_t)pod->served, age);
+		    "%-*s  %-7s  %-18s  %u,%u,%u  %8ju  %5s  %s%s\n",
+		    (int)width, pod_label(pod),
+		    pod->state == POD_UP ? "up" : "pending", netns,
+		    zt_ports[0], zt_ports[1], zt_ports[2],
+		    (uintmax_t)pod->served, age,
+		    pod->origin == POD_ZDS ? "zds:" : "control",
+		    pod->origin == POD_ZDS ? pod->name : "");
 		len += (size_t)n;
 	}
 	log_debug("control: pid %ld: listed %zu pods", (long)p->pid,

@@ -20,11 +20,9 @@
 #include "log.h"
 #include "udsock.h"
 #include "util.h"
+#include "version.h"
 #include "ztunnel.h"
 
-#ifndef VERSION
-#define VERSION "0.0.0"
-#endif
 
 #define EXIT_USAGE	1
 #define EPOLL_BATCH	64
@@ -32,7 +30,8 @@
 static volatile sig_atomic_t quit;
 
 struct options {
-	const char	*path;
+	const char	*path;		/* the control socket, or NULL */
+	const char	*zds_path;	/* --zds: the node agent's socket */
 	mode_t		 mode;
 	uid_t		 allow[CONTROL_MAX_ALLOW];
 	size_t		 nallow;
@@ -43,7 +42,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: ztunnel-emulator [-qv] [--allow-uid uid]... "
-	    "[--socket-mode mode] <uds_path>\n");
+	    "[--socket-mode mode] <uds_path>\n"
+	    "       ztunnel-emulator [-qv] [options] --zds <agent_path> "
+	    "[<uds_path>]\n");
 }
 
 static void
@@ -56,6 +57,8 @@ help(void)
 	    "and :15001 inside each.  Prints \"listeners ready\" on stdout for\n"
 	    "each pod set up; logs one line per event on stderr.\n"
 	    "\n"
+	    "  --zds PATH        also (or only) take pods from an Istio node\n"
+	    "                    agent over ZDS: connect to its socket PATH\n"
 	    "  --allow-uid U     also accept requests from user U (a uid or\n"
 	    "                    a name; repeatable); root and the daemon's\n"
 	    "                    own uid always may\n"
@@ -179,6 +182,8 @@ accept_or_shed(struct ztunnel *zt, int lfd, const char *busy)
 	}
 }
 
+static void	setup_control(struct ztunnel *, const struct options *);
+
 static void
 setup(struct ztunnel *zt, const struct options *o)
 {
@@ -190,7 +195,9 @@ setup(struct ztunnel *zt, const struct options *o)
 	TAILQ_INIT(&zt->peers);
 	TAILQ_INIT(&zt->dead_peers);
 	TAILQ_INIT(&zt->dead_pods);
+	TAILQ_INIT(&zt->pending);
 	zt->ctl_fd = -1;
+	zt->zds_fd = -1;
 	zt->ctl_path = path;
 	zt->ctl_src.kind = SRC_CONTROL;
 
@@ -205,6 +212,16 @@ setup(struct ztunnel *zt, const struct options *o)
 		fatal("own network namespace");
 	if ((zt->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		fatal("open /dev/null");
+	if (path != NULL)
+		setup_control(zt, o);
+	if (o->zds_path != NULL)
+		zds_start(zt, o->zds_path);
+}
+
+static void
+setup_control(struct ztunnel *zt, const struct options *o)
+{
+	const char *path = o->path;
 
 	zt->ctl_fd = udsock_listen(path, SOCK_STREAM, o->mode, &zt->ctl_ino);
 	if (zt->ctl_fd == -1) {
@@ -244,18 +261,38 @@ dispatch(struct ztunnel *zt, const struct epoll_event *ev)
 	case SRC_LISTENER:
 		listen_serve(zt, EVSRC_OWNER(src, struct listener));
 		break;
+	case SRC_ZDS:
+		zds_event(zt, ev->events);
+		break;
 	}
+}
+
+/* The nearest of all deadlines, -1 for none: idle means no wake-ups. */
+static int
+next_timeout(struct ztunnel *zt)
+{
+	uint64_t	now = monotonic_ms();
+	int		t[3], i, best = -1;
+
+	t[0] = control_timeout(zt, now);
+	t[1] = zds_timeout(zt, now);
+	t[2] = pods_retry_timeout(zt, now);
+	for (i = 0; i < 3; i++)
+		if (t[i] != -1 && (best == -1 || t[i] < best))
+			best = t[i];
+	return best;
 }
 
 static void
 run(struct ztunnel *zt, const sigset_t *waitmask)
 {
 	struct epoll_event	evs[EPOLL_BATCH];
+	uint64_t		now;
 	int			i, n;
 
 	while (!quit) {
-		n = epoll_pwait(zt->epfd, evs, EPOLL_BATCH,
-		    control_timeout(zt, monotonic_ms()), waitmask);
+		n = epoll_pwait(zt->epfd, evs, EPOLL_BATCH, next_timeout(zt),
+		    waitmask);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -263,7 +300,10 @@ run(struct ztunnel *zt, const sigset_t *waitmask)
 		}
 		for (i = 0; i < n; i++)
 			dispatch(zt, &evs[i]);
-		control_expire(zt, monotonic_ms());
+		now = monotonic_ms();
+		control_expire(zt, now);
+		zds_tick(zt, now);
+		pods_retry(zt, now);
 		/* Only now is nothing in evs[] left to point at them. */
 		control_reap(zt);
 		pods_reap(zt);
@@ -279,13 +319,16 @@ shutdown_all(struct ztunnel *zt)
 	    zt->pods.count);
 	control_close_all(zt);
 	control_reap(zt);
+	zds_stop(zt);
 	while ((pod = TAILQ_FIRST(&zt->pods.all)) != NULL)
 		pod_drop(zt, pod);
 	pods_reap(zt);
 	pods_free(&zt->pods);
-	close(zt->ctl_fd);
-	if (udsock_unlink(zt->ctl_path, zt->ctl_ino) == -1)
-		log_warn("unlink %s", zt->ctl_path);
+	if (zt->ctl_fd != -1) {
+		close(zt->ctl_fd);
+		if (udsock_unlink(zt->ctl_path, zt->ctl_ino) == -1)
+			log_warn("unlink %s", zt->ctl_path);
+	}
 	close(zt->reserve_fd);
 	close(zt->home_ns);
 	close(zt->epfd);
@@ -318,6 +361,7 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ "socket-mode", required_argument,	NULL, 'm' },
 		{ "verbose",	 no_argument,		NULL, 'v' },
 		{ "version",	 no_argument,		NULL, 'V' },
+		{ "zds",	 required_argument,	NULL, 'z' },
 		{ NULL,		 0,			NULL, 0 },
 	};
 	unsigned long	mode;
@@ -361,13 +405,17 @@ parse_args(int argc, char *argv[], struct options *o)
 		case 'V':
 			printf("ztunnel-emulator %s\n", VERSION);
 			exit(EXIT_SUCCESS);
+		case 'z':
+			o->zds_path = optarg;
+			break;
 		default:
 			return -1;
 		}
 	}
-	if (argc - optind != 1)
+	/* The control socket is optional only with ZDS to take pods from. */
+	if (argc - optind > 1 || (argc - optind == 0 && o->zds_path == NULL))
 		return -1;
-	o->path = argv[optind];
+	o->path = argc - optind == 1 ? argv[optind] : NULL;
 	return 0;
 }
 

@@ -76,17 +76,21 @@ pods_init(struct podtab *t)
 }
 
 struct pod *
-pod_new(const char *name, const struct nsid *ns)
+pod_new(const char *name, const char *workload, const struct nsid *ns)
 {
-	size_t		 len = strlen(name) + 1;
+	size_t		 len = strlen(name) + 1, wlen = strlen(workload) + 1;
 	struct pod	*p;
 	int		 i;
 
-	p = calloc(1, sizeof(*p) + len);
+	/* One allocation: the struct, then its two strings. */
+	p = calloc(1, sizeof(*p) + len + wlen);
 	if (p == NULL)
 		return NULL;
 	memcpy(p->name, name, len);
+	memcpy(p->name + len, workload, wlen);
+	p->workload = p->name + len;
 	p->ns = *ns;
+	p->nsfd = -1;
 	for (i = 0; i < ZT_NPORTS; i++) {
 		p->lis[i].src.kind = SRC_LISTENER;
 		p->lis[i].fd = -1;

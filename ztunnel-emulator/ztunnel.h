@@ -26,6 +26,7 @@ enum src_kind {
 	SRC_CONTROL,
 	SRC_PEER,
 	SRC_LISTENER,
+	SRC_ZDS,
 };
 
 struct evsrc {
@@ -45,24 +46,43 @@ struct listener {
 	struct pod	*pod;
 };
 
+enum pod_origin {
+	POD_CONTROL,		/* the control socket: cni-emulator, the seed */
+	POD_ZDS,		/* a node agent over ZDS */
+};
+
+enum pod_state {
+	POD_UP,			/* listening */
+	POD_PENDING,		/* ZDS add failed: retried until it works */
+};
+
 /*
- * A pod is its listeners.  The daemon keeps no descriptor for the pod's
+ * A pod is its listeners.  An up pod keeps no descriptor for its
  * namespace: each listening socket holds a reference to it, so the
  * namespace (and its inode number, hence our nsid) lives exactly as long
- * as the listeners do.
+ * as the listeners do.  A pending pod has no listeners and holds the
+ * namespace descriptor instead, to try again with.
  */
 struct pod {
 	TAILQ_ENTRY(pod)	 entry;		/* podtab.all, oldest first */
+	TAILQ_ENTRY(pod)	 pending_entry;	/* ztunnel.pending */
 	struct pod		*next_byname;	/* hash chains */
 	struct pod		*next_byns;
 	struct nsid		 ns;
+	enum pod_origin		 origin;
+	enum pod_state		 state;
+	int			 nsfd;		/* pending: the namespace; else -1 */
+	unsigned		 zds_gen;	/* ZDS connection that last added or kept it */
 	uint64_t		 added_ms;
+	uint64_t		 retry_ms;	/* pending: when to try again */
 	uint64_t		 served;	/* connections answered */
 	struct listener		 lis[ZT_NPORTS];
-	char			 name[];
+	const char		*workload;	/* ZDS "namespace/name", in name[]; else "" */
+	char			 name[];	/* the key: a name, or a ZDS uid */
 };
 
 TAILQ_HEAD(podlist, pod);
+TAILQ_HEAD(pendlist, pod);
 
 struct podtab {
 	struct podlist	  all;
@@ -105,6 +125,17 @@ struct ztunnel {
 	struct peerlist	 peers;		/* earliest deadline first */
 	unsigned	 npeers;
 	struct podtab	 pods;
+	struct pendlist	 pending;	/* earliest retry first */
+
+	/* The ZDS client (--zds): see zds.c. */
+	const char	*zds_path;	/* NULL: off */
+	int		 zds_fd;	/* -1: not connected */
+	struct evsrc	 zds_src;
+	int		 zds_snapshot_done;
+	unsigned	 zds_gen;	/* counts connections */
+	uint64_t	 zds_retry_ms;	/* when to connect again */
+	uint64_t	 zds_backoff_ms;
+	int		 zds_quiet;	/* connect failures logged once */
 
 	/* Closed this round but possibly still named by an event of the
 	 * current epoll batch: freed once the batch is done. */
@@ -141,7 +172,8 @@ void		listen_serve(struct ztunnel *, struct listener *);
 
 /* podtab.c: the pod table */
 int		pods_init(struct podtab *);
-struct pod     *pod_new(const char *name, const struct nsid *);
+struct pod     *pod_new(const char *name, const char *workload,
+		    const struct nsid *);
 struct pod     *pods_byname(const struct podtab *, const char *name);
 struct pod     *pods_byns(const struct podtab *, const struct nsid *);
 int		pods_insert(struct podtab *, struct pod *);
@@ -150,13 +182,37 @@ void		pods_free(struct podtab *);
 
 /* pods.c: a pod's life */
 #define POD_TRIM_EVERY	256	/* removals between returns of memory to the kernel */
-int		pod_add(struct ztunnel *, const char *name, int nsfd,
-		    char *err, size_t errlen);
-const char     *pod_derive_name(const struct nsid *, char *, size_t);
-void		pod_del(struct ztunnel *, struct pod *);
+#define POD_RETRY_MS	5000	/* between attempts for a pending pod */
+
+struct pod_req {
+	enum pod_origin	 origin;
+	const char	*key;		/* NULL: name it after the namespace */
+	const char	*workload;	/* ZDS: "namespace/name"; else "" */
+	int		 nsfd;		/* stays the caller's */
+};
+
+enum pod_result {
+	POD_REFUSED = -1,
+	POD_LISTENING = 0,
+	POD_PENDING_RETRY = 1,		/* ZDS only */
+};
+
+enum pod_result	pod_add(struct ztunnel *, const struct pod_req *,
+		    struct pod **, char *err, size_t errlen);
+const char     *pod_label(const struct pod *);
+void		pod_del(struct ztunnel *, struct pod *, const char *why);
 /* Remove a pod and close its listeners, silently; the memory goes at the
  * end of the current event batch. */
 void		pod_drop(struct ztunnel *, struct pod *);
 void		pods_reap(struct ztunnel *);
+int		pods_retry_timeout(struct ztunnel *, uint64_t now);
+void		pods_retry(struct ztunnel *, uint64_t now);
+
+/* zds.c: the ZDS client (ztunnel's role) */
+void		zds_start(struct ztunnel *, const char *path);
+int		zds_timeout(struct ztunnel *, uint64_t now);
+void		zds_tick(struct ztunnel *, uint64_t now);
+void		zds_event(struct ztunnel *, uint32_t events);
+void		zds_stop(struct ztunnel *);
 
 #endif

@@ -19,7 +19,7 @@ make(int i)
 	struct pod	*p;
 
 	snprintf(name, sizeof(name), "pod-%d", i);
-	CHECK((p = pod_new(name, &id)) != NULL);
+	CHECK((p = pod_new(name, "", &id)) != NULL);
 	return p;
 }
 
@@ -101,6 +101,8 @@ test_podtab_new_listeners_closed(void)
 	int		 i;
 
 	CHECK(strcmp(p->name, "pod-1") == 0);
+	CHECK(strcmp(p->workload, "") == 0);
+	CHECK(p->nsfd == -1 && p->state == POD_UP);
 	for (i = 0; i < ZT_NPORTS; i++) {
 		CHECK(p->lis[i].fd == -1);
 		CHECK(p->lis[i].pod == p);

@@ -15,16 +15,16 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "agent.h"
 #include "fdpass.h"
 #include "log.h"
 #include "netns.h"
 #include "udsock.h"
 #include "util.h"
+#include "version.h"
 #include "wire.h"
+#include "zds.h"
 
-#ifndef VERSION
-#define VERSION "0.0.0"
-#endif
 
 /* Exit status, documented in --help and the README. */
 enum {
@@ -40,6 +40,7 @@ enum {
 #define MAX_REPLY		(64 << 20)	/* a list of ~500k pods */
 
 struct options {
+	struct agent_opts agent;	/* --zds-serve */
 	enum wire_op	 op;
 	const char	*sock_path;
 	const char	*arg;		/* netns (add) or pod name (del) */
@@ -57,7 +58,9 @@ usage(FILE *f)
 	    "usage: cni-emulator [-v] [-t seconds] [--no-wait] "
 	    "[--name name | --seed] <uds_path> <netns>\n"
 	    "       cni-emulator [-v] [-t seconds] --del <uds_path> <name>\n"
-	    "       cni-emulator [-t seconds] --list <uds_path>\n");
+	    "       cni-emulator [-t seconds] --list <uds_path>\n"
+	    "       cni-emulator [-v] [-t seconds] [--watch] [--k8s-namespace ns] "
+	    "--zds-serve <path> [netns...]\n");
 }
 
 static void
@@ -76,6 +79,15 @@ help(void)
 	    "                   daemon names the pod\n"
 	    "  -d, --del        remove the pod <name>: close its listeners\n"
 	    "  -l, --list       list the daemon's pods\n"
+	    "      --zds-serve PATH\n"
+	    "                   be the node agent: serve ZDS on PATH to\n"
+	    "                   ztunnel-emulator --zds, with the given\n"
+	    "                   namespaces as pods\n"
+	    "      --watch      with --zds-serve: follow %s, sending\n"
+	    "                   an Add or a Del as namespaces come and go\n"
+	    "      --k8s-namespace NS\n"
+	    "                   with --zds-serve: the pods' namespace in\n"
+	    "                   WorkloadInfo (default \"default\")\n"
 	    "  -t, --timeout S  wait at most S seconds for the answer "
 	    "(default %d)\n"
 	    "      --no-wait    send and exit, like the seed's client\n"
@@ -85,7 +97,7 @@ help(void)
 	    "\n"
 	    "Exit status: 0 done, 1 usage, 2 local failure (open, connect,\n"
 	    "send), 3 the daemon refused, 4 no answer from the daemon.\n",
-	    NETNS_RUN_DIR, DEFAULT_TIMEOUT_MS / 1000);
+	    NETNS_RUN_DIR, NETNS_RUN_DIR, DEFAULT_TIMEOUT_MS / 1000);
 }
 
 static int
@@ -94,6 +106,7 @@ parse_args(int argc, char *argv[], struct options *o)
 	static const struct option longopts[] = {
 		{ "del",	no_argument,		NULL, 'd' },
 		{ "help",	no_argument,		NULL, 'h' },
+		{ "k8s-namespace", required_argument,	NULL, 'K' },
 		{ "list",	no_argument,		NULL, 'l' },
 		{ "name",	required_argument,	NULL, 'n' },
 		{ "no-wait",	no_argument,		NULL, 'W' },
@@ -101,6 +114,8 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ "timeout",	required_argument,	NULL, 't' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "version",	no_argument,		NULL, 'V' },
+		{ "watch",	no_argument,		NULL, 'w' },
+		{ "zds-serve",	required_argument,	NULL, 'Z' },
 		{ NULL,		0,			NULL, 0 },
 	};
 	int ch, nargs;
@@ -108,6 +123,7 @@ parse_args(int argc, char *argv[], struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->op = WIRE_OP_ADD;
 	o->timeout_ms = DEFAULT_TIMEOUT_MS;
+	o->agent.k8s_namespace = "default";
 	o->wait = 1;
 	while ((ch = getopt_long(argc, argv, "dhln:t:vV", longopts,
 	    NULL)) != -1) {
@@ -144,8 +160,21 @@ parse_args(int argc, char *argv[], struct options *o)
 		case 'V':
 			printf("cni-emulator %s\n", VERSION);
 			exit(EXIT_OK);
+		case 'K':
+			if (strlen(optarg) > ZDS_STR_MAX) {
+				log_warnx("--k8s-namespace: too long");
+				return -1;
+			}
+			o->agent.k8s_namespace = optarg;
+			break;
 		case 'S':
 			o->seed = 1;
+			break;
+		case 'w':
+			o->agent.watch = 1;
+			break;
+		case 'Z':
+			o->agent.path = optarg;
 			break;
 		case 'W':
 			o->wait = 0;
@@ -153,6 +182,21 @@ parse_args(int argc, char *argv[], struct options *o)
 		default:
 			return -1;
 		}
+	}
+	if (o->agent.path != NULL) {
+		/* The node agent: the rest are namespaces, maybe none. */
+		if (o->op != WIRE_OP_ADD || o->name != NULL || o->seed ||
+		    !o->wait) {
+			log_warnx("--zds-serve goes with --watch, "
+			    "--k8s-namespace and --timeout only");
+			return -1;
+		}
+		o->agent.timeout_ms = o->timeout_ms;
+		return 0;
+	}
+	if (o->agent.watch) {
+		log_warnx("--watch goes with --zds-serve");
+		return -1;
 	}
 	nargs = o->op == WIRE_OP_LIST ? 1 : 2;
 	if (argc - optind != nargs)
@@ -171,8 +215,8 @@ parse_args(int argc, char *argv[], struct options *o)
 }
 
 /* The pod's default name, from how the namespace was named to us. */
-static const char *
-default_name(const char *arg, const char *path, char *buf, size_t size)
+const char *
+cni_default_name(const char *arg, const char *path, char *buf, size_t size)
 {
 	const char	*base;
 	unsigned long	 pid;
@@ -384,6 +428,13 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (o.agent.path != NULL) {
+		if (!o.verbose)
+			log_setlevel(LOG_LEVEL_INFO);
+		else
+			log_setlevel(LOG_LEVEL_DEBUG);
+		return agent_run(&o.agent, argc - optind, argv + optind);
+	}
 
 	switch (o.op) {
 	case WIRE_OP_ADD:
@@ -394,7 +445,7 @@ main(int argc, char *argv[])
 		}
 		name = o.name;
 		if (name == NULL && netns_resolve(o.arg, path, sizeof(path)) == 0)
-			name = default_name(o.arg, path, buf, sizeof(buf));
+			name = cni_default_name(o.arg, path, buf, sizeof(buf));
 		if (name == NULL || !wire_name_ok(name)) {
 			log_warnx("cannot name the pod after %s: use --name",
 			    o.arg);

@@ -5,8 +5,6 @@
 #   make demo             the seed walkthrough in a throwaway netns (root)
 #   make install          PREFIX=/usr/local DESTDIR=
 
-VERSION		= 0.1.0
-
 CC		?= cc
 CFLAGS		?= -O2 -g
 LDFLAGS		?=
@@ -27,18 +25,24 @@ WARNINGS	= -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 		  -Wpointer-arith -Wwrite-strings -Wvla -Wundef -Wcast-align \
 		  -Wswitch-enum -Wmissing-declarations -Wredundant-decls \
 		  -Wimplicit-fallthrough
-ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
-		  -Icommon $(WARNINGS) $(CFLAGS)
+ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE -Icommon $(WARNINGS) $(CFLAGS)
 
 COMMON_OBJS	= common/fdpass.o common/log.o common/netns.o common/udsock.o \
-		  common/util.o common/wire.o
-CNI_OBJS	= cni-emulator/main.o
+		  common/util.o common/wire.o common/zds.o
+CNI_OBJS	= cni-emulator/main.o cni-emulator/agent.o
 ZT_OBJS		= ztunnel-emulator/main.o ztunnel-emulator/control.o \
 		  ztunnel-emulator/listen.o ztunnel-emulator/pods.o \
-		  ztunnel-emulator/podtab.o
+		  ztunnel-emulator/podtab.o ztunnel-emulator/zds.o
 UNIT_OBJS	= tests/unit/main.o tests/unit/test_fdpass.o \
 		  tests/unit/test_wire.o tests/unit/test_misc.o \
-		  tests/unit/test_podtab.o ztunnel-emulator/podtab.o
+		  tests/unit/test_podtab.o tests/unit/test_zds.o \
+		  ztunnel-emulator/podtab.o
+
+FUZZ_CC		?= clang
+FUZZ_SECONDS	?= 60
+FUZZ_FLAGS	= -std=c11 -D_GNU_SOURCE -Icommon -g -O1 \
+		  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZERS		= tests/fuzz/fuzz-zds tests/fuzz/fuzz-wire tests/fuzz/fuzz-cmsg
 
 CNI		= cni-emulator/cni-emulator
 ZT		= ztunnel-emulator/ztunnel-emulator
@@ -58,6 +62,24 @@ $(UNIT): $(UNIT_OBJS) $(COMMON_OBJS)
 
 $(LOAD): tests/bench/zt-load.o $(COMMON_OBJS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
+
+# Objects remember the flags they were built with: change CC, CFLAGS or
+# SANITIZE and everything is rebuilt, never mixed.
+ALL_OBJS	= $(COMMON_OBJS) $(CNI_OBJS) $(ZT_OBJS) $(UNIT_OBJS) \
+		  tests/bench/zt-load.o
+$(ALL_OBJS): .build-flags
+.build-flags: FORCE
+	@echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || \
+	    echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' >$@
+FORCE:
+
+# Fuzzers build straight from the sources: their own flags, no objects.
+tests/fuzz/fuzz-zds: tests/fuzz/fuzz_zds.c common/zds.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
+tests/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/wire.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
+tests/fuzz/fuzz-cmsg: tests/fuzz/fuzz_cmsg.c common/fdpass.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 
 %.o: %.c
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
@@ -80,6 +102,18 @@ test-scale: all $(LOAD)
 demo: all
 	@scripts/demo.sh
 
+# The same with Istio's ZDS protocol, both roles ours (root).
+demo-zds: all
+	@scripts/demo-zds.sh
+
+# libFuzzer targets (clang), each run FUZZ_SECONDS from its seed corpus.
+fuzz: $(FUZZERS)
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Re-encode the ZDS golden vectors with protoc (protobuf-compiler).
+golden:
+	@scripts/golden.sh
+
 install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR)
 	$(INSTALL) -m 0755 $(CNI) $(ZT) $(DESTDIR)$(BINDIR)/
@@ -88,6 +122,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/cni-emulator $(DESTDIR)$(BINDIR)/ztunnel-emulator
 
 clean:
-	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) */*.o */*.d tests/*/*.o tests/*/*.d
+	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) $(FUZZERS) */*.o */*.d tests/*/*.o \
+	    tests/*/*.d .build-flags
 
-.PHONY: all test test-scale demo install uninstall clean
+.PHONY: all test test-scale demo demo-zds fuzz golden install uninstall clean FORCE

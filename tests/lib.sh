@@ -181,7 +181,7 @@ end_test() {
 		tail -n 8 "$WORK/zt.err" | sed 's/^/      /' >&2
 	fi
 	delete_netns "$RUN_ID-$TEST_NO"
-	rm -f "$SOCK"
+	rm -f "$WORK"/*.sock
 	exit "$rc"
 }
 

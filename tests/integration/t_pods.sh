@@ -47,7 +47,7 @@ t_name_option() {
 	mkns a
 	expect "add --name" "$CNI" --name web-7d9f-x2 "$SOCK" "$NS"
 	expect "listed by that name" test "$(list_names)" = web-7d9f-x2
-	expect "with the netns inode" test "$(list_field web-7d9f-x2 2)" = "net:[$(netns_ino "$NS")]"
+	expect "with the netns inode" test "$(list_field web-7d9f-x2 3)" = "net:[$(netns_ino "$NS")]"
 	expect "bad name refused locally" test "$("$CNI" --name 'a b' "$SOCK" "$NS" 2>/dev/null; echo $?)" -eq 1
 }
 
@@ -60,11 +60,13 @@ t_list_columns() {
 	expect "connect 1" connect_ok "$NS" 15008
 	expect "connect 2" connect_ok "$NS" 15001
 	"$CNI" --list "$SOCK" >"$WORK/list"
-	expect "header" grep -q "^NAME *NETNS *PORTS *SERVED *AGE$" "$WORK/list"
+	expect "header" grep -q "^NAME *STATE *NETNS *PORTS *SERVED *AGE *VIA$" "$WORK/list"
 	expect "one pod line" test "$(wc -l <"$WORK/list")" -eq 2
-	expect "ports" test "$(list_field "$NS" 3)" = 15008,15006,15001
-	expect "served counts connections" test "$(list_field "$NS" 4)" -eq 2
-	expect "age" grep -q "[0-9]s$" "$WORK/list"
+	expect "up" test "$(list_field "$NS" 2)" = up
+	expect "ports" test "$(list_field "$NS" 4)" = 15008,15006,15001
+	expect "served counts connections" test "$(list_field "$NS" 5)" -eq 2
+	expect "age in seconds" grep -Eq "^[0-9]+s$" <<<"$(list_field "$NS" 6)"
+	expect "via the control socket" test "$(list_field "$NS" 7)" = control
 }
 
 t_del_closes_and_releases() {
@@ -113,7 +115,7 @@ t_same_name_new_netns_replaces() {
 	expect "add new under the same name" "$CNI" --name web "$SOCK" "$NS"
 	expect "old listeners closed" no_listeners "$old"
 	expect "new listeners" has_listeners "$NS"
-	expect "one pod, the new netns" test "$(list_field web 2)" = "net:[$(netns_ino "$NS")]"
+	expect "one pod, the new netns" test "$(list_field web 3)" = "net:[$(netns_ino "$NS")]"
 	expect "one line" test "$(list_names)" = web
 }
 

@@ -42,9 +42,9 @@ t_regular_file_refused() {
 	expect "exits 2" test "$(zt_status "$SOCK")" -eq 2
 	expect "says not a socket" file_has "$WORK/zt2.err" "not a socket"
 	expect "file untouched" test "$(cat "$SOCK")" = precious
-	mkdir "$WORK/dir.sock"
-	expect "a directory too" test "$(zt_status "$WORK/dir.sock")" -eq 2
-	expect "directory untouched" test -d "$WORK/dir.sock"
+	mkdir "$WORK/adir"
+	expect "a directory too" test "$(zt_status "$WORK/adir")" -eq 2
+	expect "directory untouched" test -d "$WORK/adir"
 }
 
 t_path_too_long() {

@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# ZDS: both our programs end to end (cni-emulator --zds-serve as the node
+# agent, ztunnel-emulator --zds as ztunnel), and each against a scripted
+# peer that sends what they never would.
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+ZSOCK=$WORK/agent.sock
+ZDSPY=$TOP/tests/helpers/zds.py
+
+agent_listening() { ss -Hxl | grep -qF " $ZSOCK "; }
+
+# start_agent args...: our node agent on $ZSOCK; pid in $APID.
+start_agent() {
+	"$CNI" --zds-serve "$ZSOCK" "$@" >"$WORK/agent.out" 2>"$WORK/agent.err" &
+	APID=$!
+	PIDS+=("$APID")
+	expect "agent starts" wait_for 5 agent_listening
+}
+
+# fake ROLE steps...: the scripted peer, its lines in $WORK/fake.out.
+fake() {
+	local role=$1
+	shift
+	python3 "$ZDSPY" "$role" "$ZSOCK" "$@" >"$WORK/fake.out" 2>&1 &
+	PIDS+=($!)
+	if [ "$role" = agent ]; then
+		expect "fake agent listens" wait_for 10 file_has "$WORK/fake.out" "^listening$"
+	fi
+}
+
+fake_done() { wait_for 60 file_has "$WORK/fake.out" "^done$"; }
+
+# The outcomes the fake peer printed, one per line, without the
+# connection bookkeeping.
+outcomes() { grep -v -e '^listening$' -e '^accepted$' -e '^hello ' -e '^done$' "$WORK/fake.out"; }
+
+# expect_outcomes PATTERN...: the outcomes, in order, each matching.
+expect_outcomes() {
+	local i=0 line pats=("$@")
+	while IFS= read -r line; do
+		if [ "$i" -ge "${#pats[@]}" ] || ! [[ "$line" =~ ${pats[$i]} ]]; then
+			echo "    FAILED: outcome $((i + 1)) was '$line', expected /${pats[$i]:-(nothing)}/" >&2
+			sed 's/^/      /' "$WORK/fake.out" >&2
+			exit 1
+		fi
+		i=$((i + 1))
+	done < <(outcomes)
+	expect "all ${#pats[@]} outcomes seen" test "$i" -eq "${#pats[@]}"
+}
+
+# pod_field LABEL COLUMN: from --list on the control socket.
+pod_field() {
+	"$CNI" --list "$SOCK" | awk -v n="$1" -v c="$2" '$1 == n { print $c }'
+}
+pod_state_is() { [ "$(pod_field "default/$1" 2)" = "$2" ]; }
+pod_absent() { [ -z "$(pod_field "default/$1" 1)" ]; }
+netns_ino() { stat -L -c %i "/var/run/netns/$1"; }
+
+t_snapshot_end_to_end() {
+	local names=() n
+	for n in a b c; do
+		mkns "$n"
+		names+=("$NS")
+	done
+	start_agent "${names[@]}"
+	start_daemon --zds "$ZSOCK"
+	for n in "${names[@]}"; do
+		expect "$n up" wait_for 10 pod_state_is "$n" up
+		expect "$n listens" has_listeners "$n"
+		expect "$n answers" connect_ok "$n" 15001
+		expect "uid from the netns" test "$(pod_field "default/$n" 7)" = "zds:netns-$(netns_ino "$n")"
+	done
+	expect "agent saw the snapshot acked" file_has "$WORK/agent.err" "snapshot acknowledged"
+	expect "daemon ready" file_has "$WORK/zt.err" "snapshot done: 3 pods (0 pending), 0 removed; ready"
+	expect "at home" daemon_at_home
+}
+
+t_watch_add_and_del() {
+	start_agent --watch
+	start_daemon --zds "$ZSOCK"
+	expect "connected" wait_for 10 file_has "$WORK/agent.err" "snapshot acknowledged"
+	mkns w
+	# The agent may beat `ip -n ... link set lo up`: then the pod is
+	# pending for one retry interval.
+	expect "the new netns gets listeners" wait_for 20 has_listeners "$NS"
+	expect "listed up" pod_state_is "$NS" up
+	local ino
+	ino=$(netns_ino "$NS")
+	ip netns del "$NS"
+	expect "agent sends a Del" wait_for 10 file_has "$WORK/agent.err" "del $NS (uid netns-$ino): ok"
+	expect "pod gone" pod_absent "$NS"
+	expect "no fd on it" test -z "$(find "/proc/$ZPID/fd" -lname "net:\[$ino\]")"
+}
+
+# The agent goes away and comes back knowing fewer pods: those it no
+# longer sends are removed, the rest untouched.
+t_agent_restart_reconciles() {
+	mkns keep
+	local keep=$NS
+	mkns drop
+	local drop=$NS
+	start_agent "$keep" "$drop"
+	start_daemon --zds "$ZSOCK"
+	expect "both up" wait_for 10 pod_state_is "$drop" up
+	expect "both up" pod_state_is "$keep" up
+	local fds
+	fds=$(fd_count "$ZPID")
+	kill -TERM "$APID"
+	wait "$APID"
+	expect "daemon notices" wait_for 10 file_has "$WORK/zt.err" "node agent closed the connection"
+	expect "pods keep serving meanwhile" connect_ok "$drop" 15008
+	expect "pods keep serving meanwhile" connect_ok "$keep" 15008
+	start_agent "$keep"
+	expect "reconciled" wait_for 20 file_has "$WORK/zt.err" "snapshot done: 1 pods (0 pending), 1 removed"
+	expect "dropped pod removed" pod_absent "$drop"
+	expect "its listeners closed" no_listeners "$drop"
+	expect "kept pod untouched" has_listeners "$keep"
+	expect "kept, not re-made" file_has "$WORK/zt.err" "add default/$keep .*already listening"
+	expect "3 fds fewer" test "$(fd_count "$ZPID")" -eq $((fds - 3))
+}
+
+t_pending_retry_after_port_freed() {
+	mkns p
+	ip netns exec "$NS" python3 "$PEER" hold-port 15006 >"$WORK/holder" &
+	local holder=$!
+	PIDS+=("$holder")
+	expect "holder listening" wait_for 5 file_has "$WORK/holder" listening
+	start_agent "$NS"
+	start_daemon --zds "$ZSOCK"
+	expect "pending" wait_for 10 pod_state_is "$NS" pending
+	expect "the agent prints the error" \
+	    file_has "$WORK/agent.err" "add $NS .*ztunnel: bind 127.0.0.1:15006 .*Address already in use"
+	expect "not ready while pending" file_has "$WORK/zt.err" "snapshot done: 1 pods (1 pending)"
+	expect "nothing half-open" test "$(listening_ports "$NS")" = 15006
+	kill "$holder"
+	expect "retried until up" wait_for 20 pod_state_is "$NS" up
+	expect "listeners" has_listeners "$NS"
+}
+
+# --zds alone: no control socket at all.
+t_zds_without_control_socket() {
+	mkns a
+	start_agent "$NS"
+	"$ZT" --zds "$ZSOCK" >/dev/null 2>"$WORK/zt.err" &
+	ZPID=$!
+	PIDS+=("$ZPID")
+	expect "listeners" wait_for 10 has_listeners "$NS"
+	expect "no control socket" test ! -e "$SOCK"
+	kill -TERM "$ZPID"
+	wait "$ZPID"
+	expect "exit 0" test $? -eq 0
+	expect "listeners gone" no_listeners "$NS"
+}
+
+# Each malformed or misused request against ztunnel-emulator: an error
+# ack; a message it cannot read also ends the connection (as ztunnel's
+# does), and it reconnects.
+t_malformed_and_misuse() {
+	mkns a
+	local a=/var/run/netns/$NS
+	mkns b
+	local b=/var/run/netns/$NS
+	local big base
+	big=$(printf '00%.0s' $(seq 1 1100))
+	# The daemon first, with no agent yet: a quiet moment to count its
+	# descriptors (no pods, no connection).
+	start_daemon --zds "$ZSOCK"
+	expect "waiting for an agent" wait_for 10 file_has "$WORK/zt.err" "retrying"
+	base=$(fd_count "$ZPID")
+	fake agent accept hello \
+	    send:0aff expect-close accept hello \
+	    send:22020a00 \
+	    add-noinfo:u1:fd="$a" \
+	    snapshot snapshot keep:u1 del:nosuch \
+	    add:u1:a:fd="$a" add:u1:a:fd="$a" add:u1:a:fd="$b" \
+	    add:u2:x expect-close accept hello \
+	    del:u1:fd="$a" expect-close accept hello \
+	    add:u3:y:fd="$a":fd="$b" expect-close accept hello \
+	    send:"$big" expect-close accept hello \
+	    send:0a1b0a04706f6431 expect-close accept hello \
+	    add:u4:z:fd=/etc/hostname \
+	    snapshot
+	expect "script ran" fake_done
+	expect "ztunnel's hello is 08 01" file_has "$WORK/fake.out" "^hello 0801$"
+	expect_outcomes \
+	    "^ack error: malformed request: truncated length$" "^closed$" \
+	    "^ack error: request of no known kind$" \
+	    "^ack error: add u1: no workload_info$" \
+	    "^ack ok$" "^ack error: a second snapshot_sent$" \
+	    "^ack error: keep u1 after snapshot_sent$" "^ack ok$" \
+	    "^ack ok$" "^ack ok$" "^ack ok$" \
+	    "^ack error: add u2: no netns descriptor attached$" "^closed$" \
+	    "^ack error: a descriptor came with del, which takes none$" "^closed$" \
+	    "^ack error: receive: more than one descriptor attached$" "^closed$" \
+	    "^ack error: receive: message too long$" "^closed$" \
+	    "^ack error: malformed request: length runs past the end of the message$" "^closed$" \
+	    "^ack error: descriptor is not a network namespace" \
+	    "^ack ok$"
+	expect "the replaced pod moved to b" file_has "$WORK/zt.err" "add default/a .*replaces"
+	expect "u1 reconciled away at the last snapshot" \
+	    file_has "$WORK/zt.err" "del default/a .*not in the snapshot"
+	expect "no pods left" test "$("$CNI" --list "$SOCK" | wc -l)" -eq 1
+	expect "no descriptor kept: just the connection" \
+	    test "$(fd_count "$ZPID")" -eq $((base + 1))
+	expect "alive" daemon_alive
+	expect "at home" daemon_at_home
+}
+
+# A ztunnel that misbehaves is disconnected; the agent goes on serving.
+t_agent_survives_bad_ztunnels() {
+	mkns a
+	start_agent -t 1 "$NS"
+	fake ztunnel expect-close
+	expect "silent: dropped" fake_done
+	expect "closed" file_has "$WORK/fake.out" "^closed$"
+	fake ztunnel push:0aff expect-close
+	expect "bad hello: dropped" fake_done
+	expect "closed" file_has "$WORK/fake.out" "^closed$"
+	fake ztunnel push:0801 recv push:ff expect-close
+	expect "bad ack: dropped" fake_done
+	local add
+	add=$(python3 "$ZDSPY" encode-add "netns-$(netns_ino "$NS")" "$NS" default default)
+	expect "got the Add, byte for byte, with its fd" \
+	    file_has "$WORK/fake.out" "^recv $add fds=1$"
+	expect "closed" file_has "$WORK/fake.out" "^closed$"
+	fake ztunnel push:0801 recv push:0a00:fd=/etc/hostname expect-close
+	expect "fd from ztunnel: dropped" fake_done
+	expect "closed" file_has "$WORK/fake.out" "^closed$"
+	fake ztunnel push:0801 recv expect-close
+	expect "no ack: dropped" fake_done
+	expect "closed" file_has "$WORK/fake.out" "^closed$"
+	expect "agent alive" kill -0 "$APID"
+	expect "each logged" test "$(grep -c "disconnecting" "$WORK/agent.err")" -ge 5
+	start_daemon --zds "$ZSOCK"
+	expect "a good ztunnel is served" wait_for 10 has_listeners "$NS"
+}
+
+t_agent_socket_path() {
+	echo precious >"$ZSOCK"
+	timeout 30 "$CNI" --zds-serve "$ZSOCK" 2>"$WORK/err"
+	expect "regular file: exit 2" test $? -eq 2
+	expect "file untouched" test "$(cat "$ZSOCK")" = precious
+	rm "$ZSOCK"
+	start_agent
+	expect "socket mode 0600" test "$(stat -c %a "$ZSOCK")" = 600
+	timeout 30 "$CNI" --zds-serve "$ZSOCK" 2>"$WORK/err"
+	expect "live agent: exit 2" test $? -eq 2
+	expect "says so" file_has "$WORK/err" "already in use"
+	kill -KILL "$APID"
+	wait "$APID" 2>/dev/null
+	start_agent
+	expect "stale socket replaced" agent_listening
+	kill -TERM "$APID"
+	wait "$APID"
+	expect "exit 0 on SIGTERM" test $? -eq 0
+	expect "socket removed" test ! -e "$ZSOCK"
+}
+
+run_tests t_snapshot_end_to_end t_watch_add_and_del t_agent_restart_reconciles \
+    t_pending_retry_after_port_freed t_zds_without_control_socket \
+    t_malformed_and_misuse t_agent_survives_bad_ztunnels t_agent_socket_path

@@ -73,7 +73,7 @@ struct conn {
 	int			hello;		/* received */
 	uint64_t		deadline;	/* hello or ack due; 0: none */
 	struct req	       *inflight;
-	TAILQ_HEAD(, req)	queue;
+	TAILQ_HEAD(reqlist, req) queue;
 };
 
 struct agent {
@@ -84,12 +84,12 @@ struct agent {
 	struct src		 lsrc;
 	int			 wfd;		/* inotify, -1 without --watch */
 	struct src		 wsrc;
-	TAILQ_HEAD(, pod)	 pods;
-	TAILQ_HEAD(, conn)	 conns;
+	TAILQ_HEAD(podlist, pod) pods;
+	TAILQ_HEAD(connlist, conn) conns;
 	int			 nconns;
 	/* Closed, but maybe named by an event later in this epoll batch:
 	 * freed once the batch is done. */
-	TAILQ_HEAD(, conn)	 dead;
+	struct connlist		 dead;
 };
 
 static volatile sig_atomic_t quit;
@@ -194,19 +194,36 @@ queue(struct agent *a, struct conn *c, enum zds_req_type type,
 	TAILQ_INSERT_TAIL(&c->queue, r, entry);
 }
 
+/*
+ * gcc 12's -fanalyzer loses track of a request once TAILQ_INSERT_TAIL has
+ * linked it into c->queue through tqh_last, and calls it leaked; it is
+ * not (conn_pump or conn_close takes it from there).
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
+
 /* Tell every ztunnel that has had its snapshot. */
 static void
 announce(struct agent *a, enum zds_req_type type, const struct pod *p)
 {
-	struct conn *c;
+	struct conn *c, *next;
 
-	TAILQ_FOREACH(c, &a->conns, entry) {
+	/* conn_pump() may close c, which moves it to the dead list: take
+	 * the next one first (found by gcc -fanalyzer). */
+	for (c = TAILQ_FIRST(&a->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
 		if (!c->hello)
 			continue;	/* its snapshot will include it */
 		queue(a, c, type, p);
 		conn_pump(a, c);
 	}
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 static void
 pod_appear(struct agent *a, const char *name, const char *path)
@@ -594,6 +611,7 @@ agent_run(const struct agent_opts *o, int nargs, char **args)
 	struct sigaction	 sa;
 	struct agent		 a;
 	struct conn		*c;
+	struct pod		*next;
 	struct src		*src;
 	sigset_t		 block, waitmask;
 	struct pod		*p;
@@ -649,10 +667,11 @@ agent_run(const struct agent_opts *o, int nargs, char **args)
 		TAILQ_REMOVE(&a.dead, c, entry);
 		free(c);
 	}
-	while ((p = TAILQ_FIRST(&a.pods)) != NULL) {
+	/* Everything goes: no need to unlink one by one. */
+	for (p = TAILQ_FIRST(&a.pods); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
 		if (p->fd != -1)
 			close(p->fd);
-		TAILQ_REMOVE(&a.pods, p, entry);
 		free(p);
 	}
 	close(a.lfd);

@@ -36,7 +36,7 @@ enum {
 };
 
 #define DEFAULT_TIMEOUT_MS	5000
-#define MAX_TIMEOUT_MS		(3600 * 1000)
+#define MAX_TIMEOUT_MS		UINT64_C(3600000)	/* an hour */
 #define MAX_REPLY		(64 << 20)	/* a list of ~500k pods */
 
 struct options {
@@ -292,22 +292,22 @@ connect_daemon(const char *path)
 }
 
 /*
- * Read the reply within the deadline: up to the first newline, or (whole)
- * to the end of the stream.  Returns the reply, NUL-terminated, with *lenp
- * its length (0: the daemon hung up without a word); NULL with errno
- * ETIMEDOUT or another error.
+ * Read the reply within the deadline: up to the first newline into line
+ * (WIRE_REPLY_MAX + 1 bytes), or, whole, to the end of the stream into a
+ * buffer that grows (a list).  Returns the reply, NUL-terminated, with
+ * *lenp its length (0: the daemon hung up without a word); NULL with errno
+ * ETIMEDOUT or another error.  A one-line reply needs no heap at all,
+ * which spares a short-lived client the cost of setting one up.
  */
 static char *
-read_reply(int fd, int whole, uint64_t timeout_ms, size_t *lenp)
+read_reply(int fd, char *line, int whole, uint64_t timeout_ms, size_t *lenp)
 {
 	uint64_t	 deadline = monotonic_ms() + timeout_ms, now;
 	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
 	size_t		 len = 0, size = WIRE_REPLY_MAX;
-	char		*buf, *nbuf;
+	char		*buf = line, *nbuf;
 	ssize_t		 n;
 
-	if ((buf = malloc(size + 1)) == NULL)
-		return NULL;
 	for (;;) {
 		if ((now = monotonic_ms()) >= deadline) {
 			errno = ETIMEDOUT;
@@ -323,8 +323,11 @@ read_reply(int fd, int whole, uint64_t timeout_ms, size_t *lenp)
 				errno = EMSGSIZE;
 				goto fail;
 			}
-			if ((nbuf = realloc(buf, size * 2 + 1)) == NULL)
+			nbuf = realloc(buf == line ? NULL : buf, size * 2 + 1);
+			if (nbuf == NULL)
 				goto fail;
+			if (buf == line)
+				memcpy(nbuf, line, len);
 			buf = nbuf;
 			size *= 2;
 		}
@@ -348,7 +351,8 @@ read_reply(int fd, int whole, uint64_t timeout_ms, size_t *lenp)
 	*lenp = len;
 	return buf;
 fail:
-	free(buf);
+	if (buf != line)
+		free(buf);
 	return NULL;
 }
 
@@ -359,7 +363,7 @@ exchange(const struct options *o, const char *req, size_t reqlen, int fd,
     int show)
 {
 	size_t	 len;
-	char	*reply, *nl;
+	char	 line[WIRE_REPLY_MAX + 1], *reply, *nl;
 	int	 sock, status = EXIT_OK, send_err = 0;
 
 	sock = connect_daemon(o->sock_path);
@@ -379,7 +383,8 @@ exchange(const struct options *o, const char *req, size_t reqlen, int fd,
 		close(sock);
 		return EXIT_OK;
 	}
-	reply = read_reply(sock, o->op == WIRE_OP_LIST, o->timeout_ms, &len);
+	reply = read_reply(sock, line, o->op == WIRE_OP_LIST, o->timeout_ms,
+	    &len);
 	close(sock);
 	if ((reply == NULL || len == 0) && send_err != 0) {
 		log_warnx("send to %s: %s", o->sock_path, strerror(send_err));
@@ -410,7 +415,8 @@ exchange(const struct options *o, const char *req, size_t reqlen, int fd,
 	} else if (show) {
 		fputs(reply, stdout);
 	}
-	free(reply);
+	if (reply != line)
+		free(reply);
 	return status;
 }
 

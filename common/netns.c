@@ -62,19 +62,28 @@ netns_open_self(void)
 int
 netns_check(int fd, struct nsid *id)
 {
+	static dev_t	nsfs_dev;	/* 0 until the first nsfs file */
 	struct statfs	sfs;
 	struct stat	st;
 	int		type;
 
-	if (fstat(fd, &st) == -1 || fstatfs(fd, &sfs) == -1)
+	if (fstat(fd, &st) == -1)
 		return -1;
 	/*
 	 * Only ask nsfs files for their type: an ioctl number means
 	 * something else to a device driver, and the fd came from a peer.
+	 * Every namespace file lives on the one nsfs superblock, so once
+	 * fstatfs has vouched for one, its st_dev vouches for the rest and
+	 * a daemon makes one syscall fewer per pod.
 	 */
-	if (sfs.f_type != NSFS_MAGIC) {
-		errno = EINVAL;
-		return -1;
+	if (nsfs_dev == 0 || st.st_dev != nsfs_dev) {
+		if (fstatfs(fd, &sfs) == -1)
+			return -1;
+		if (sfs.f_type != NSFS_MAGIC) {
+			errno = EINVAL;
+			return -1;
+		}
+		nsfs_dev = st.st_dev;
 	}
 	type = ioctl(fd, NS_GET_NSTYPE);
 	if (type == -1 && errno != ENOTTY)

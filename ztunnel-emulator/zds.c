@@ -34,7 +34,6 @@
 
 #define ZDS_BACKOFF_MIN_MS	20
 #define ZDS_BACKOFF_MAX_MS	15000
-#define ZDS_BATCH		32	/* requests per wake-up */
 
 /* What the connection does after answering a request. */
 enum after {
@@ -145,48 +144,51 @@ send_ack(struct ztunnel *zt, const char *error)
 	return 0;
 }
 
+/*
+ * One request per wake-up: the agent sends the next only after our ack, so
+ * a second read would only ever say EAGAIN.  (Should an agent pipeline,
+ * the socket stays readable and epoll brings us back at once.)
+ */
 void
 zds_event(struct ztunnel *zt, uint32_t events)
 {
 	struct zds_request	 req;
 	uint8_t			 buf[ZDS_MSG_MAX];
-	char			 err[WIRE_REPLY_MAX], why[WIRE_REPLY_MAX];
+	char			 err[WIRE_REPLY_MAX];
 	const char		*what;
 	enum after		 after;
 	ssize_t			 n;
-	int			 nsfd, i;
+	int			 nsfd;
 
 	(void)events;
-	for (i = 0; i < ZDS_BATCH && zt->zds_fd != -1; i++) {
-		n = fdpass_recv(zt->zds_fd, buf, sizeof(buf), &nsfd);
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n == -1) {
-			/* Truncated datagram or control data, several fds:
-			 * the descriptors are closed already. */
-			snprintf(why, sizeof(why), "receive: %s",
-			    fdpass_strerror(errno));
-			if (send_ack(zt, why) == 0)
-				zds_drop(zt, why);
-			return;
-		}
-		if (n == 0) {
-			zds_drop(zt, "the node agent closed the connection");
-			return;
-		}
-		if (zds_decode_request(buf, (size_t)n, &req, &what) == -1) {
-			snprintf(why, sizeof(why), "malformed request: %s",
-			    what);
-			after = DROP;
-			snprintf(err, sizeof(err), "%s", why);
-		} else {
-			after = handle(zt, &req, nsfd, err, sizeof(err));
-		}
-		if (nsfd != -1)
-			close(nsfd);
-		if (send_ack(zt, err) == 0 && after == DROP)
+	if (zt->zds_fd == -1)
+		return;
+	n = fdpass_recv(zt->zds_fd, buf, sizeof(buf), &nsfd);
+	if (n == -1 && errno == EAGAIN)
+		return;
+	if (n == -1) {
+		/* Truncated datagram or control data, several fds: the
+		 * descriptors are closed already. */
+		snprintf(err, sizeof(err), "receive: %s",
+		    fdpass_strerror(errno));
+		if (send_ack(zt, err) == 0)
 			zds_drop(zt, err);
+		return;
 	}
+	if (n == 0) {
+		zds_drop(zt, "the node agent closed the connection");
+		return;
+	}
+	if (zds_decode_request(buf, (size_t)n, &req, &what) == -1) {
+		snprintf(err, sizeof(err), "malformed request: %s", what);
+		after = DROP;
+	} else {
+		after = handle(zt, &req, nsfd, err, sizeof(err));
+	}
+	if (nsfd != -1)
+		close(nsfd);
+	if (send_ack(zt, err) == 0 && after == DROP)
+		zds_drop(zt, err);
 }
 
 /* Remove every ZDS pod this connection neither added nor kept. */

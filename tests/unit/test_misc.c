@@ -90,6 +90,25 @@ test_netns_check_not_ns(void)
 	CHECK(netns_check(-1, &id) == -1 && errno == EBADF);
 }
 
+/* Once one nsfs file has been seen, the st_dev shortcut must still turn
+ * away every other kind of file, and other namespace types. */
+static void
+test_netns_check_warm(void)
+{
+	struct nsid	id;
+	int		fd, self;
+
+	CHECK((self = netns_open_self()) != -1);
+	CHECK(netns_check(self, &id) == 0);		/* warms the cache */
+	CHECK((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) != -1);
+	CHECK(netns_check(fd, &id) == -1 && errno == EINVAL);
+	close(fd);
+	CHECK((fd = netns_open("/proc/self/ns/mnt")) != -1);
+	CHECK(netns_check(fd, &id) == -1 && errno == EINVAL);
+	close(fd);
+	CHECK(netns_check(self, &id) == 0);
+}
+
 static void
 temp_path(char *buf, size_t size, const char *what)
 {
@@ -132,6 +151,7 @@ test_udsock_live_refused(void)
 	/* A live listener of another type is just as live. */
 	CHECK(udsock_listen(path, SOCK_SEQPACKET, 0600, &ino2) == -1);
 	CHECK(errno == EADDRINUSE);
+	close(fd);
 	unlink(path);
 }
 
@@ -151,6 +171,7 @@ test_udsock_stale_replaced(void)
 	close(s);	/* the file stays behind, nobody listens */
 	CHECK((fd = udsock_listen(path, SOCK_STREAM, 0600, &ino)) != -1);
 	CHECK(lstat(path, &st) == 0 && st.st_ino == ino);
+	close(fd);
 	unlink(path);
 }
 
@@ -187,6 +208,7 @@ test_udsock_unlink_only_ours(void)
 	CHECK(lstat(path, &st) == 0);
 	CHECK(udsock_unlink(path, ino) == 0);
 	CHECK(lstat(path, &st) == -1);
+	close(fd);
 }
 
 static void
@@ -242,6 +264,7 @@ const struct unit_test misc_tests[] = {
 	UNIT_TEST(test_netns_check_own),
 	UNIT_TEST(test_netns_check_other_type),
 	UNIT_TEST(test_netns_check_not_ns),
+	UNIT_TEST(test_netns_check_warm),
 	UNIT_TEST(test_udsock_create_0600),
 	UNIT_TEST(test_udsock_live_refused),
 	UNIT_TEST(test_udsock_stale_replaced),

@@ -11,7 +11,16 @@
  *   zt-load cycle  SOCK PREFIX FIRST COUNT  add then del each, both timed
  *   zt-load floor  PREFIX FIRST COUNT       setns, 3 x socket/bind/listen,
  *                                           setns back, per namespace
+ *   zt-load ledger PREFIX FIRST COUNT       the floor, then each thing the
+ *                                           daemon does beyond it, timed
+ *                                           alone (CPU time per pod)
  *   zt-load spawn  COUNT PROGRAM [ARGS]     fork + exec + wait, per run
+ *   zt-load cli    CNI SOCK PREFIX FIRST COUNT
+ *                                           run "CNI SOCK PREFIX-i" per pod
+ *   zt-load zds    SOCK PREFIX FIRST COUNT  be the node agent on SOCK: wait
+ *                                           for one ztunnel, then Add each
+ *                                           pod and Del each, one acked
+ *                                           request at a time
  *
  * Prints one line of statistics per timed operation:
  *   OP n=COUNT p50=US p90=US p99=US mean=US  (microseconds)
@@ -30,6 +39,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -38,6 +48,7 @@
 #include "netns.h"
 #include "udsock.h"
 #include "wire.h"
+#include "zds.h"
 
 static const char *samples_path;
 
@@ -94,6 +105,31 @@ report(const char *op, uint64_t *ns, size_t n)
 	printf("%s n=%zu p50=%.1f p90=%.1f p99=%.1f mean=%.1f\n", op, n,
 	    (double)ns[n / 2] / 1e3, (double)ns[n * 9 / 10] / 1e3,
 	    (double)ns[n * 99 / 100] / 1e3, (double)sum / (double)n / 1e3);
+}
+
+/* Nanoseconds a process has spent on a CPU (/proc/PID/schedstat). */
+static uint64_t
+cpu_ns(pid_t pid)
+{
+	unsigned long long	ns = 0;
+	char			path[64];
+	FILE		       *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/schedstat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL || fscanf(f, "%llu", &ns) != 1)
+		die(path);
+	fclose(f);
+	return ns;
+}
+
+static int
+devnull_fd(void)
+{
+	static int fd = -1;
+
+	if (fd == -1 && (fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+		die("/dev/null");
+	return fd;
 }
 
 static void
@@ -225,10 +261,10 @@ floor_run(const char *prefix, long first, long count)
 {
 	struct sockaddr_in	 sin;
 	static const uint16_t	 ports[3] = { 15008, 15006, 15001 };
-	uint64_t		*ns, t;
+	uint64_t		*ns, t, cpu0;
 	char			 path[PATH_MAX];
 	long			 i;
-	int			*socks, home, fd, j, on = 1;
+	int			*socks, *fds, home, fd, j, on = 1;
 
 	if ((ns = calloc((size_t)count, sizeof(*ns))) == NULL ||
 	    (socks = calloc((size_t)count * 3, sizeof(*socks))) == NULL)
@@ -238,10 +274,16 @@ floor_run(const char *prefix, long first, long count)
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fds = calloc((size_t)count, sizeof(*fds))) == NULL)
+		die("calloc");
 	for (i = 0; i < count; i++) {
 		netns_path(path, sizeof(path), prefix, first + i);
-		if ((fd = netns_open(path)) == -1)
+		if ((fds[i] = netns_open(path)) == -1)
 			die(path);
+	}
+	cpu0 = cpu_ns(getpid());
+	for (i = 0; i < count; i++) {
+		fd = fds[i];
 		t = now_ns();
 		if (netns_enter(fd) == -1)
 			die("setns");
@@ -263,10 +305,144 @@ floor_run(const char *prefix, long first, long count)
 		ns[i] = now_ns() - t;
 	}
 	report("floor", ns, (size_t)count);
+	printf("floor-cpu n=%ld us_per_pod=%.1f\n", count,
+	    (double)(cpu_ns(getpid()) - cpu0) / 1e3 / (double)count);
 	for (i = 0; i < count * 3; i++)
 		close(socks[i]);
 	free(socks);
+	free(fds);
 	free(ns);
+}
+
+/*
+ * Where a handoff's time goes.  Each line adds one thing the daemon does
+ * on top of the kernel floor, in a loop over fresh namespaces, and prints
+ * the CPU time per pod of the whole; the differences are the costs.
+ */
+enum { L_REUSE = 1, L_CHECK = 2, L_LO = 4, L_EPOLL = 8, L_STDOUT = 16,
+    L_IPC = 32 };
+
+static double
+ledger_pass(const char *prefix, long first, long count, int what)
+{
+	struct sockaddr_in	 sin;
+	static const uint16_t	 ports[3] = { 15008, 15006, 15001 };
+	struct epoll_event	 ev = { .events = EPOLLIN };
+	struct ifreq		 ifr;
+	struct nsid		 id;
+	uint8_t			 msg[64];
+	char			 path[PATH_MAX];
+	uint64_t		 cpu0;
+	long			 i;
+	int			*fds, *socks, home, ep, sv[2], fd, got, j, on = 1;
+
+	if ((fds = calloc((size_t)count, sizeof(*fds))) == NULL ||
+	    (socks = calloc((size_t)count * 3, sizeof(*socks))) == NULL)
+		die("calloc");
+	if ((home = netns_open_self()) == -1 ||
+	    (ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		die("setup");
+	for (i = 0; i < count; i++) {
+		netns_path(path, sizeof(path), prefix, first + i);
+		if ((fds[i] = netns_open(path)) == -1)
+			die(path);
+	}
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	cpu0 = cpu_ns(getpid());
+	for (i = 0; i < count; i++) {
+		fd = fds[i];
+		if (what & L_IPC) {	/* the request in, with its fd */
+			if (fdpass_send(sv[0], msg, 40, fd) != 40 ||
+			    fdpass_recv(sv[1], msg, sizeof(msg), &got) != 40)
+				die("ipc");
+			close(fd);
+			fd = got;
+		}
+		if ((what & L_CHECK) && netns_check(fd, &id) == -1)
+			die("check");
+		if (netns_enter(fd) == -1)
+			die("setns");
+		for (j = 0; j < 3; j++) {
+			int sk = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+			    SOCK_CLOEXEC, 0);
+
+			sin.sin_port = htons(ports[j]);
+			if (sk == -1 || ((what & L_REUSE) && setsockopt(sk,
+			    SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1) ||
+			    bind(sk, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+			    listen(sk, SOMAXCONN) == -1)
+				die("listener");
+			socks[i * 3 + j] = sk;
+		}
+		if ((what & L_LO) && ioctl(socks[i * 3], SIOCGIFFLAGS, &ifr) == -1)
+			die("SIOCGIFFLAGS");
+		if (netns_enter(home) == -1)
+			die("setns home");
+		close(fd);
+		for (j = 0; (what & L_EPOLL) && j < 3; j++)
+			if (epoll_ctl(ep, EPOLL_CTL_ADD, socks[i * 3 + j], &ev) == -1)
+				die("epoll_ctl");
+		if ((what & L_STDOUT) && write(devnull_fd(), "listeners ready\n",
+		    16) != 16)
+			die("write");
+		if ((what & L_IPC) && (send(sv[1], "\x0a\x00", 2, 0) != 2 ||
+		    recv(sv[0], msg, sizeof(msg), 0) != 2))
+			die("ack");
+	}
+	cpu0 = cpu_ns(getpid()) - cpu0;
+	for (i = 0; i < count * 3; i++)
+		close(socks[i]);
+	close(ep);
+	close(home);
+	close(sv[0]);
+	close(sv[1]);
+	free(socks);
+	free(fds);
+	return (double)cpu0 / 1e3 / (double)count;
+}
+
+static void
+ledger_run(const char *prefix, long first, long count)
+{
+	static const struct {
+		int		 what;
+		const char	*name;
+	} steps[] = {
+		{ 0, "floor: setns, 3 x socket/bind/listen, setns, close" },
+		{ L_REUSE, "+ SO_REUSEADDR x3 (rebind past TIME_WAIT)" },
+		{ L_REUSE | L_CHECK, "+ validate the fd (netns_check: fstat, "
+		    "NS_GET_NSTYPE)" },
+		{ L_REUSE | L_CHECK | L_LO, "+ lo up? (SIOCGIFFLAGS)" },
+		{ L_REUSE | L_CHECK | L_LO | L_EPOLL, "+ epoll_ctl x3 (serve "
+		    "them)" },
+		{ L_REUSE | L_CHECK | L_LO | L_EPOLL | L_STDOUT, "+ stdout "
+		    "line" },
+		{ L_REUSE | L_CHECK | L_LO | L_EPOLL | L_STDOUT | L_IPC,
+		    "+ fd in and ack out over SEQPACKET (both ends)" },
+	};
+	size_t	i;
+	double	us[3], t;
+
+	/* The median of three passes: one pass is at the mercy of whatever
+	 * else the machine did meanwhile. */
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		us[0] = ledger_pass(prefix, first, count, steps[i].what);
+		us[1] = ledger_pass(prefix, first, count, steps[i].what);
+		us[2] = ledger_pass(prefix, first, count, steps[i].what);
+		if (us[0] > us[1])
+			t = us[0], us[0] = us[1], us[1] = t;
+		if (us[1] > us[2])
+			t = us[1], us[1] = us[2], us[2] = t;
+		if (us[0] > us[1])
+			t = us[0], us[0] = us[1], us[1] = t;
+		printf("ledger step=%zu us_per_pod=%.1f  %s\n", i, us[1],
+		    steps[i].name);
+	}
 }
 
 static void
@@ -297,6 +473,151 @@ spawn_run(long count, char **argv)
 	free(ns);
 }
 
+/* One process per handoff, as a CNI plugin would run it. */
+static void
+cli_run(const char *cni, const char *sock, const char *prefix, long first,
+    long count)
+{
+	uint64_t	*ns, t;
+	char		 name[WIRE_NAME_MAX + 1];
+	char		*argv[4];
+	long		 i;
+	pid_t		 pid;
+	int		 status;
+
+	if ((ns = calloc((size_t)count, sizeof(*ns))) == NULL)
+		die("calloc");
+	for (i = 0; i < count; i++) {
+		snprintf(name, sizeof(name), "%s-%ld", prefix, first + i);
+		argv[0] = (char *)(uintptr_t)cni;
+		argv[1] = (char *)(uintptr_t)sock;
+		argv[2] = name;
+		argv[3] = NULL;
+		t = now_ns();
+		if ((pid = fork()) == -1)
+			die("fork");
+		if (pid == 0) {
+			execv(cni, argv);
+			_exit(127);
+		}
+		if (waitpid(pid, &status, 0) == -1)
+			die("waitpid");
+		ns[i] = now_ns() - t;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			diex("cni-emulator failed");
+	}
+	report("cli", ns, (size_t)count);
+	free(ns);
+}
+
+/* Send one request (fd attached, or -1) and wait for its ack. */
+static void
+zds_round_trip(int s, const struct zds_request *req, int fd)
+{
+	uint8_t		buf[ZDS_MSG_MAX];
+	char		err[256];
+	const char     *why;
+	ssize_t		n;
+	int		got;
+
+	if ((n = zds_encode_request(buf, sizeof(buf), req)) == -1)
+		die("encode");
+	if (fdpass_send(s, buf, (size_t)n, fd) != n)
+		die("send");
+	if ((n = fdpass_recv(s, buf, sizeof(buf), &got)) <= 0)
+		die("ack");
+	if (zds_decode_ack(buf, (size_t)n, err, sizeof(err), &why) == -1)
+		diex(why);
+	if (err[0] != '\0') {
+		fprintf(stderr, "zt-load: %s %s: %s\n",
+		    zds_type_name(req->type), req->uid, err);
+		exit(3);
+	}
+}
+
+static void
+zds_run(const char *path, const char *prefix, long first, long count)
+{
+	struct zds_request	 req;
+	struct ucred		 cred;
+	socklen_t		 credlen = sizeof(cred);
+	uint64_t		*a, *d, t, start, total, cpu0, cpu1;
+	uint8_t			 buf[ZDS_MSG_MAX];
+	char			 p[PATH_MAX];
+	ino_t			 ino;
+	long			 i;
+	int			*fds, l, s, got;
+
+	if ((a = calloc((size_t)count, sizeof(*a))) == NULL ||
+	    (d = calloc((size_t)count, sizeof(*d))) == NULL ||
+	    (fds = calloc((size_t)count, sizeof(*fds))) == NULL)
+		die("calloc");
+	/* Open every namespace first: the timed loop is the protocol and
+	 * the daemon, not our open(). */
+	for (i = 0; i < count; i++) {
+		netns_path(p, sizeof(p), prefix, first + i);
+		if ((fds[i] = netns_open(p)) == -1)
+			die(p);
+	}
+	if ((l = udsock_listen(path, SOCK_SEQPACKET, 0600, &ino)) == -1)
+		die(path);
+	printf("listening\n");
+	/* Blocking from here on: one ztunnel, one request at a time. */
+	if (fcntl(l, F_SETFL, 0) == -1 ||
+	    (s = accept4(l, NULL, NULL, SOCK_CLOEXEC)) == -1)
+		die("accept");
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == -1)
+		die("SO_PEERCRED");
+	if (fdpass_recv(s, buf, sizeof(buf), &got) <= 0)
+		die("hello");
+	memset(&req, 0, sizeof(req));
+	req.type = ZDS_SNAPSHOT_SENT;
+	zds_round_trip(s, &req, -1);
+
+	/* The daemon's own time on a CPU: its cost, without the wake-ups
+	 * and our side of the exchange. */
+	cpu0 = cpu_ns(cred.pid);
+	start = now_ns();
+	for (i = 0; i < count; i++) {
+		memset(&req, 0, sizeof(req));
+		req.type = ZDS_ADD;
+		snprintf(req.uid, sizeof(req.uid), "%s-%ld", prefix, first + i);
+		req.has_info = 1;
+		snprintf(req.info.name, sizeof(req.info.name), "%s", req.uid);
+		snprintf(req.info.namespace, sizeof(req.info.namespace),
+		    "bench");
+		t = now_ns();
+		zds_round_trip(s, &req, fds[i]);
+		a[i] = now_ns() - t;
+	}
+	total = now_ns() - start;
+	cpu1 = cpu_ns(cred.pid);
+	printf("zds-add-rate n=%ld per_s=%.0f us_per_pod=%.1f\n", count,
+	    (double)count * 1e9 / (double)total, (double)total / 1e3 /
+	    (double)count);
+	printf("zds-add-cpu n=%ld us_per_pod=%.1f\n", count,
+	    (double)(cpu1 - cpu0) / 1e3 / (double)count);
+	for (i = 0; i < count; i++) {
+		memset(&req, 0, sizeof(req));
+		req.type = ZDS_DEL;
+		snprintf(req.uid, sizeof(req.uid), "%s-%ld", prefix, first + i);
+		t = now_ns();
+		zds_round_trip(s, &req, -1);
+		d[i] = now_ns() - t;
+		close(fds[i]);
+	}
+	printf("zds-del-cpu n=%ld us_per_pod=%.1f\n", count,
+	    (double)(cpu_ns(cred.pid) - cpu1) / 1e3 / (double)count);
+	report("zds-add", a, (size_t)count);
+	report("zds-del", d, (size_t)count);
+	close(s);
+	close(l);
+	udsock_unlink(path, ino);
+	free(a);
+	free(d);
+	free(fds);
+}
+
 static long
 num(const char *s)
 {
@@ -325,8 +646,14 @@ main(int argc, char *argv[])
 		    num(argv[5]));
 	else if (argc == 5 && strcmp(argv[1], "floor") == 0)
 		floor_run(argv[2], num(argv[3]), num(argv[4]));
+	else if (argc == 5 && strcmp(argv[1], "ledger") == 0)
+		ledger_run(argv[2], num(argv[3]), num(argv[4]));
 	else if (argc >= 4 && strcmp(argv[1], "spawn") == 0)
 		spawn_run(num(argv[2]), argv + 3);
+	else if (argc == 7 && strcmp(argv[1], "cli") == 0)
+		cli_run(argv[2], argv[3], argv[4], num(argv[5]), num(argv[6]));
+	else if (argc == 6 && strcmp(argv[1], "zds") == 0)
+		zds_run(argv[2], argv[3], num(argv[4]), num(argv[5]));
 	else {
 		fprintf(stderr, "usage: see the comment at the top of "
 		    "tests/bench/zt-load.c\n");

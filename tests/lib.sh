@@ -17,6 +17,20 @@ ZT=$TOP/ztunnel-emulator/ztunnel-emulator
 # shellcheck disable=SC2034
 CNI=$TOP/cni-emulator/cni-emulator
 PEER=$TOP/tests/helpers/peer.py
+# VALGRIND=1: the long-lived processes (ztunnel-emulator, the node agent)
+# run under memcheck, which makes them exit 99 on any leak or memory error;
+# every test stops its daemon and requires exit 0.
+# shellcheck disable=SC2034,SC2054  # used by the tests; commas are valgrind's
+if [ "${VALGRIND:-}" = 1 ]; then
+	RUN_DAEMON=(valgrind -q --leak-check=full --show-leak-kinds=all
+	    --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99)
+	ZT_COMM=memcheck-amd64-		# what ss shows as the process name
+	START_SECONDS=60
+else
+	RUN_DAEMON=()
+	ZT_COMM=ztunnel-emulato		# comm is cut to 15 characters
+	START_SECONDS=5
+fi
 GROUP=$(basename "$0" .sh)
 GROUP=${GROUP#t_}
 RUN_ID=zt$$$RANDOM
@@ -92,13 +106,15 @@ daemon_listening() {
 # start_daemon [args...]: ztunnel-emulator on $SOCK; pid in $ZPID, output
 # in $WORK/zt.out and $WORK/zt.err.
 start_daemon() {
-	"$ZT" "$@" "$SOCK" >"$WORK/zt.out" 2>"$WORK/zt.err" &
+	"${RUN_DAEMON[@]}" "$ZT" "$@" "$SOCK" >"$WORK/zt.out" 2>"$WORK/zt.err" &
 	ZPID=$!
 	PIDS+=("$ZPID")
-	expect "daemon starts" wait_for 5 daemon_listening
+	expect "daemon starts" wait_for "$START_SECONDS" daemon_listening
 }
 
-# bg command args...: run in the background, pid in $BGPID.
+# bg command args...: run in the background, pid in $BGPID.  The command
+# must be a program, not a shell function: then $BGPID is the program
+# itself, and killing it leaves nothing behind.
 bg() {
 	"$@" &
 	BGPID=$!

@@ -45,7 +45,7 @@ t_refusal_is_exit_3_on_stderr() {
 # The seed's daemon reads the fd and never answers nor closes.
 t_against_seed_daemon_times_out() {
 	mkns pod
-	bg peer seed-daemon "$SOCK" >/dev/null
+	bg python3 "$PEER" seed-daemon "$SOCK" >/dev/null
 	expect "fake seed daemon up" wait_for 5 test -S "$SOCK"
 	expect "ends by itself with exit 4" run_cni 4 -t 1 "$SOCK" "$NS"
 	expect "says no acknowledgement" file_has "$WORK/cni.err" "no acknowledgement"
@@ -53,7 +53,7 @@ t_against_seed_daemon_times_out() {
 
 t_against_seed_daemon_no_wait() {
 	mkns pod
-	bg peer seed-daemon "$SOCK" >"$WORK/seed.out"
+	bg python3 "$PEER" seed-daemon "$SOCK" >"$WORK/seed.out"
 	expect "fake seed daemon up" wait_for 5 test -S "$SOCK"
 	expect "exit 0" run_cni 0 --no-wait "$SOCK" "$NS"
 	expect "the seed daemon got the fd" \
@@ -63,7 +63,7 @@ t_against_seed_daemon_no_wait() {
 # --seed: the seed's request byte for byte, to either daemon.
 t_seed_request_option() {
 	mkns pod
-	bg peer seed-daemon "$SOCK" >"$WORK/seed.out"
+	bg python3 "$PEER" seed-daemon "$SOCK" >"$WORK/seed.out"
 	expect "fake seed daemon up" wait_for 5 test -S "$SOCK"
 	expect "exit 0" run_cni 0 --seed --no-wait "$SOCK" "$NS"
 	expect "the seed daemon got 0x01 and one fd" \

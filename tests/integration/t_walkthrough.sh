@@ -18,7 +18,7 @@ t_walkthrough() {
 	ip netns exec "$NS" ss -Hntlp >"$WORK/ss"
 	for port in 15008 15006 15001; do
 		expect "LISTEN 127.0.0.1:$port owned by the daemon" grep -q \
-		    "^LISTEN .* 127.0.0.1:$port .*(\"ztunnel-emulato\",pid=$ZPID," "$WORK/ss"
+		    "^LISTEN .* 127.0.0.1:$port .*(\"$ZT_COMM\",pid=$ZPID," "$WORK/ss"
 	done
 	expect "exactly three listeners" has_listeners "$NS"
 	# nc -v -z localhost 15008 / 15006 / 15001 succeed, 15002 is refused

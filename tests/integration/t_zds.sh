@@ -13,10 +13,11 @@ agent_listening() { ss -Hxl | grep -qF " $ZSOCK "; }
 
 # start_agent args...: our node agent on $ZSOCK; pid in $APID.
 start_agent() {
-	"$CNI" --zds-serve "$ZSOCK" "$@" >"$WORK/agent.out" 2>"$WORK/agent.err" &
+	"${RUN_DAEMON[@]}" "$CNI" --zds-serve "$ZSOCK" "$@" \
+	    >"$WORK/agent.out" 2>"$WORK/agent.err" &
 	APID=$!
 	PIDS+=("$APID")
-	expect "agent starts" wait_for 5 agent_listening
+	expect "agent starts" wait_for "$START_SECONDS" agent_listening
 }
 
 # fake ROLE steps...: the scripted peer, its lines in $WORK/fake.out.
@@ -143,10 +144,10 @@ t_pending_retry_after_port_freed() {
 t_zds_without_control_socket() {
 	mkns a
 	start_agent "$NS"
-	"$ZT" --zds "$ZSOCK" >/dev/null 2>"$WORK/zt.err" &
+	"${RUN_DAEMON[@]}" "$ZT" --zds "$ZSOCK" >/dev/null 2>"$WORK/zt.err" &
 	ZPID=$!
 	PIDS+=("$ZPID")
-	expect "listeners" wait_for 10 has_listeners "$NS"
+	expect "listeners" wait_for "$START_SECONDS" has_listeners "$NS"
 	expect "no control socket" test ! -e "$SOCK"
 	kill -TERM "$ZPID"
 	wait "$ZPID"

@@ -48,6 +48,7 @@ CNI		= cni-emulator/cni-emulator
 ZT		= ztunnel-emulator/ztunnel-emulator
 UNIT		= tests/unit/unit-tests
 LOAD		= tests/bench/zt-load
+TRUE		= tests/bench/true
 
 all: $(CNI) $(ZT)
 
@@ -63,10 +64,13 @@ $(UNIT): $(UNIT_OBJS) $(COMMON_OBJS)
 $(LOAD): tests/bench/zt-load.o $(COMMON_OBJS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
 
+$(TRUE): tests/bench/true.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
+
 # Objects remember the flags they were built with: change CC, CFLAGS or
 # SANITIZE and everything is rebuilt, never mixed.
 ALL_OBJS	= $(COMMON_OBJS) $(CNI_OBJS) $(ZT_OBJS) $(UNIT_OBJS) \
-		  tests/bench/zt-load.o
+		  tests/bench/zt-load.o tests/bench/true.o
 $(ALL_OBJS): .build-flags
 .build-flags: FORCE
 	@echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || \
@@ -88,7 +92,7 @@ tests/unit/%.o: tests/unit/%.c
 	$(CC) $(ALL_CFLAGS) -Iztunnel-emulator -MMD -MP -c -o $@ $<
 
 -include $(COMMON_OBJS:.o=.d) $(CNI_OBJS:.o=.d) $(ZT_OBJS:.o=.d) \
-	 $(UNIT_OBJS:.o=.d) tests/bench/zt-load.d
+	 $(UNIT_OBJS:.o=.d) tests/bench/zt-load.d tests/bench/true.d
 
 # Last line of output: "N passed, N failed".  Root tests are skipped (and
 # say so) without root, and never skipped when CI=true.
@@ -98,6 +102,10 @@ test: all $(UNIT)
 # One daemon, PODS=1000 pods (root): functional checks plus measurements.
 test-scale: all $(LOAD)
 	@scripts/scale.sh
+
+# Speed against the kernel floor, repeated; tables and a CSV (root).
+bench: all $(LOAD) $(TRUE)
+	@scripts/bench.sh
 
 demo: all
 	@scripts/demo.sh
@@ -109,6 +117,11 @@ demo-zds: all
 # libFuzzer targets (clang), each run FUZZ_SECONDS from its seed corpus.
 fuzz: $(FUZZERS)
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Static analysis, zero findings: cppcheck, clang-tidy, gcc -fanalyzer,
+# shellcheck.
+lint:
+	@scripts/lint.sh
 
 # Re-encode the ZDS golden vectors with protoc (protobuf-compiler).
 golden:
@@ -122,7 +135,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/cni-emulator $(DESTDIR)$(BINDIR)/ztunnel-emulator
 
 clean:
-	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) $(FUZZERS) */*.o */*.d tests/*/*.o \
+	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) $(TRUE) $(FUZZERS) */*.o */*.d tests/*/*.o \
 	    tests/*/*.d .build-flags
 
-.PHONY: all test test-scale demo demo-zds fuzz golden install uninstall clean FORCE
+.PHONY: all test test-scale bench demo demo-zds fuzz golden lint install uninstall clean FORCE

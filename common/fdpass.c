@@ -3,7 +3,6 @@
  * fdpass.c: one message, at most one descriptor, over a Unix socket.
  */
 #include <errno.h>
-#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -33,7 +32,7 @@ fdpass_send(int sock, const void *buf, size_t len, int fd)
 
 	memset(&msg, 0, sizeof(msg));
 	/* sendmsg does not write through iov_base; the cast drops const only. */
-	iov.iov_base = (void *)(uintptr_t)buf;
+	iov.iov_base = (void *)buf;
 	iov.iov_len = len;
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
@@ -106,9 +105,9 @@ fdpass_collect(const struct msghdr *msg, int *fdp)
 	end = (const unsigned char *)msg->msg_control + msg->msg_controllen;
 
 	/* CMSG_NXTHDR is a macro over a non-const msghdr; we only read. */
-	for (cmsg = CMSG_FIRSTHDR((struct msghdr *)(uintptr_t)msg);
+	for (cmsg = CMSG_FIRSTHDR((struct msghdr *)msg);
 	    cmsg != NULL;
-	    cmsg = CMSG_NXTHDR((struct msghdr *)(uintptr_t)msg, cmsg)) {
+	    cmsg = CMSG_NXTHDR((struct msghdr *)msg, cmsg)) {
 		/*
 		 * The kernel never writes a header that runs past the buffer
 		 * (it truncates and sets MSG_CTRUNC).  One that does is not

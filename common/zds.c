@@ -40,12 +40,19 @@ put_varint(struct pbw *w, uint64_t v)
 	put_byte(w, (uint8_t)v);
 }
 
+/* A field's key: its number and how its value is written. */
+static void
+put_tag(struct pbw *w, uint32_t field, unsigned wire_type)
+{
+	put_varint(w, (uint64_t)field << 3 | wire_type);
+}
+
 static void
 put_len(struct pbw *w, uint32_t field, const uint8_t *p, size_t n)
 {
 	size_t i;
 
-	put_varint(w, (uint64_t)field << 3 | WT_LEN);
+	put_tag(w, field, WT_LEN);
 	put_varint(w, n);
 	for (i = 0; i < n; i++)
 		put_byte(w, p[i]);
@@ -85,7 +92,7 @@ zds_encode_hello(uint8_t *buf, size_t size, uint32_t version)
 		errno = EINVAL;
 		return -1;
 	}
-	put_varint(&w, 1 << 3 | WT_VARINT);
+	put_tag(&w, 1, WT_VARINT);
 	put_varint(&w, version);
 	return finish(&w);
 }
@@ -467,9 +474,11 @@ zds_decode_ack(const uint8_t *buf, size_t len, char *error, size_t errsize,
 			n = (size_t)(f.sub.end - f.sub.p);
 			if (n > errsize - 1)
 				n = errsize - 1;
-			for (i = 0; i < n; i++)
-				error[i] = f.sub.p[i] < 0x20 ||
-				    f.sub.p[i] == 0x7f ? '?' : (char)f.sub.p[i];
+			for (i = 0; i < n; i++) {
+				error[i] = (char)f.sub.p[i];
+				if (f.sub.p[i] < 0x20 || f.sub.p[i] == 0x7f)
+					error[i] = '?';
+			}
 			error[n] = '\0';
 		}
 	}

@@ -231,9 +231,9 @@ format_age(uint64_t ms, char *buf, size_t size)
 
 	if (s < 120)
 		snprintf(buf, size, "%jus", (uintmax_t)s);
-	else if (s < 2 * 3600)
+	else if (s < 7200)		/* 2 h */
 		snprintf(buf, size, "%jum", (uintmax_t)(s / 60));
-	else if (s < 2 * 86400)
+	else if (s < 172800)		/* 2 d */
 		snprintf(buf, size, "%juh", (uintmax_t)(s / 3600));
 	else
 		snprintf(buf, size, "%jud", (uintmax_t)(s / 86400));

@@ -41,8 +41,8 @@ alloc_buckets(struct podtab *t, size_t n)
 {
 	struct pod **byname, **byns, *p;
 
-	byname = calloc(n, sizeof(*byname));
-	byns = calloc(n, sizeof(*byns));
+	byname = calloc(n, sizeof(struct pod *));
+	byns = calloc(n, sizeof(struct pod *));
 	if (byname == NULL || byns == NULL) {
 		free(byname);
 		free(byns);

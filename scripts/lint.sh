@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# make lint: static analysis with zero findings allowed.
+#   cppcheck     warning, style, performance, portability; two checks off:
+#                variableScope (we declare at the top of a function, as
+#                OpenBSD style does, on purpose) and unusedStructMember
+#                (it cannot see through the sys/queue.h macros)
+#   clang-tidy   the checks in .clang-tidy, warnings as errors
+#   gcc          -fanalyzer, warnings as errors
+#   ShellCheck   every shell script
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+SRCS=(common/*.c cni-emulator/*.c ztunnel-emulator/*.c)
+TEST_SRCS=(tests/unit/*.c tests/bench/*.c tests/fuzz/*.c)
+INC=(-D_GNU_SOURCE -Icommon -Iztunnel-emulator)
+failed=0
+
+check() {
+	local name=$1
+	shift
+	if "$@" >"/tmp/lint.$$" 2>&1; then
+		echo "ok lint/$name"
+	else
+		sed 's/^/    /' "/tmp/lint.$$" | tail -n 40
+		echo "not ok lint/$name"
+		failed=1
+	fi
+	rm -f "/tmp/lint.$$"
+}
+
+# shellcheck disable=SC2317  # called through check()
+analyzer() {
+	local f
+	for f in "${SRCS[@]}"; do
+		gcc -std=c11 "${INC[@]}" -O1 -fanalyzer -Werror -c -o /dev/null "$f" || return 1
+	done
+}
+
+check cppcheck cppcheck -q --std=c11 --enable=warning,style,performance,portability \
+    --suppress=variableScope --suppress=unusedStructMember --inline-suppr \
+    -D__GLIBC__ "${INC[@]}" --include=/usr/include/x86_64-linux-gnu/sys/queue.h \
+    --error-exitcode=1 "${SRCS[@]}" "${TEST_SRCS[@]}"
+check clang-tidy clang-tidy --quiet "${SRCS[@]}" -- -std=c11 "${INC[@]}"
+check gcc-fanalyzer analyzer
+check shellcheck shellcheck -x scripts/*.sh tests/*.sh tests/integration/*.sh .ci/run
+exit "$failed"

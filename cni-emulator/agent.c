@@ -539,7 +539,7 @@ next_timeout(struct agent *a)
 			t = p->probe_next;
 	if (t == UINT64_MAX)
 		return -1;
-	return t > now ? (int)(t - now) : 0;
+	return ms_until(t, now);
 }
 
 static void

@@ -313,7 +313,7 @@ read_reply(int fd, char *line, int whole, uint64_t timeout_ms, size_t *lenp)
 			errno = ETIMEDOUT;
 			goto fail;
 		}
-		n = poll(&pfd, 1, (int)(deadline - now));
+		n = poll(&pfd, 1, ms_until(deadline, now));
 		if (n == -1 && errno != EINTR)
 			goto fail;
 		if (n <= 0)

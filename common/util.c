@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -17,6 +18,14 @@ monotonic_ms(void)
 	/* Cannot fail with a valid clock id and pointer. */
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int
+ms_until(uint64_t deadline, uint64_t now)
+{
+	uint64_t left = deadline > now ? deadline - now : 0;
+
+	return left > INT_MAX ? INT_MAX : (int)left;
 }
 
 int

@@ -8,6 +8,10 @@
  * changes of the wall clock. */
 uint64_t	monotonic_ms(void);
 
+/* Milliseconds from now until deadline, 0 if it has passed: an
+ * epoll_wait timeout. */
+int		ms_until(uint64_t deadline, uint64_t now);
+
 /* Parse a whole string as an unsigned number in [0, max] in the given
  * base (0: C rules).  -1/EINVAL for junk, -1/ERANGE past max. */
 int		parse_ulong(const char *s, int base, unsigned long max,

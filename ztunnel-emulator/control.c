@@ -379,7 +379,7 @@ control_timeout(struct ztunnel *zt, uint64_t now)
 
 	if (p == NULL)
 		return -1;
-	return p->deadline > now ? (int)(p->deadline - now) : 0;
+	return ms_until(p->deadline, now);
 }
 
 void

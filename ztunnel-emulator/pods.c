@@ -145,7 +145,7 @@ pods_retry_timeout(struct ztunnel *zt, uint64_t now)
 
 	if (pod == NULL)
 		return -1;
-	return pod->retry_ms > now ? (int)(pod->retry_ms - now) : 0;
+	return ms_until(pod->retry_ms, now);
 }
 
 void

@@ -61,7 +61,7 @@ zds_timeout(struct ztunnel *zt, uint64_t now)
 {
 	if (zt->zds_path == NULL || zt->zds_fd != -1)
 		return -1;
-	return zt->zds_retry_ms > now ? (int)(zt->zds_retry_ms - now) : 0;
+	return ms_until(zt->zds_retry_ms, now);
 }
 
 void

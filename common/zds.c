@@ -504,3 +504,13 @@ zds_type_name(enum zds_req_type t)
 	}
 	return "none";
 }
+
+int
+zds_request_equal(const struct zds_request *a, const struct zds_request *b)
+{
+	return a->type == b->type && strcmp(a->uid, b->uid) == 0 &&
+	    a->has_info == b->has_info &&
+	    strcmp(a->info.name, b->info.name) == 0 &&
+	    strcmp(a->info.namespace, b->info.namespace) == 0 &&
+	    strcmp(a->info.service_account, b->info.service_account) == 0;
+}

@@ -77,4 +77,8 @@ int	zds_decode_ack(const uint8_t *buf, size_t len, char *error,
 
 const char *zds_type_name(enum zds_req_type);
 
+/* Equal as values (what follows a string's NUL does not count). */
+int	zds_request_equal(const struct zds_request *,
+	    const struct zds_request *);
+
 #endif

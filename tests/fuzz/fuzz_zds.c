@@ -12,17 +12,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-/* Equal as values: the bytes after a string's NUL do not count. */
-static int
-same(const struct zds_request *a, const struct zds_request *b)
-{
-	return a->type == b->type && strcmp(a->uid, b->uid) == 0 &&
-	    a->has_info == b->has_info &&
-	    strcmp(a->info.name, b->info.name) == 0 &&
-	    strcmp(a->info.namespace, b->info.namespace) == 0 &&
-	    strcmp(a->info.service_account, b->info.service_account) == 0;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -45,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (n <= 0)
 		abort();
 	if (zds_decode_request(buf, (size_t)n, &again, &why) == -1 ||
-	    !same(&req, &again))
+	    !zds_request_equal(&req, &again))
 		abort();
 	return 0;
 }

@@ -46,16 +46,6 @@ make_req(enum zds_req_type type, const char *uid, const char *name,
 	return r;
 }
 
-static int
-req_equal(const struct zds_request *a, const struct zds_request *b)
-{
-	return a->type == b->type && strcmp(a->uid, b->uid) == 0 &&
-	    a->has_info == b->has_info &&
-	    strcmp(a->info.name, b->info.name) == 0 &&
-	    strcmp(a->info.namespace, b->info.namespace) == 0 &&
-	    strcmp(a->info.service_account, b->info.service_account) == 0;
-}
-
 /* Decode the vector to `want`, and encode `want` to the vector's bytes. */
 static void
 golden_request(const char *name, const struct zds_request *want)
@@ -67,7 +57,7 @@ golden_request(const char *name, const struct zds_request *want)
 	ssize_t			m;
 
 	CHECK(zds_decode_request(gold, n, &got, &why) == 0);
-	CHECK(req_equal(&got, want));
+	CHECK(zds_request_equal(&got, want));
 	CHECK((m = zds_encode_request(out, sizeof(out), want)) > 0);
 	CHECK((size_t)m == n && memcmp(out, gold, n) == 0);
 }
@@ -205,7 +195,7 @@ test_zds_unknown_fields_skipped(void)
 
 	CHECK(zds_decode_request(msg, sizeof(msg), &req, &why) == 0);
 	want = make_req(ZDS_ADD, "pod1", "pod1", "", "sa", 1);
-	CHECK(req_equal(&req, &want));
+	CHECK(zds_request_equal(&req, &want));
 }
 
 static void
@@ -283,7 +273,7 @@ test_zds_oneof_last_wins(void)
 	n += load("del_pod1", buf + n, sizeof(buf) - n);
 	CHECK(zds_decode_request(buf, n, &req, &why) == 0);
 	want = make_req(ZDS_DEL, "pod1", "", "", "", 0);
-	CHECK(req_equal(&req, &want));
+	CHECK(zds_request_equal(&req, &want));
 }
 
 /* A string field given twice: the last counts (found by fuzz-zds, where
@@ -299,7 +289,7 @@ test_zds_repeated_field(void)
 
 	CHECK(zds_decode_request(msg, sizeof(msg), &req, &why) == 0);
 	want = make_req(ZDS_ADD, "", "", "", "", 0);
-	CHECK(req_equal(&req, &want));
+	CHECK(zds_request_equal(&req, &want));
 }
 
 static void

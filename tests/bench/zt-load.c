@@ -10,7 +10,7 @@
  *   zt-load del    SOCK PREFIX FIRST COUNT  "del PREFIX-i"
  *   zt-load cycle  SOCK PREFIX FIRST COUNT  add then del each, both timed
  *   zt-load floor  PREFIX FIRST COUNT       setns, 3 x socket/bind/listen,
- *                                           setns back, per namespace
+ *                                           setns back, close, per pod
  *   zt-load ledger PREFIX FIRST COUNT       the floor, then each thing the
  *                                           daemon does beyond it, timed
  *                                           alone (CPU time per pod)
@@ -253,77 +253,19 @@ lo_up(const char *prefix, long first, long count)
 }
 
 /*
- * The kernel floor: what any implementation must do per pod, and nothing
- * else.  The sockets stay open, as the daemon's do, until the end.
- */
-static void
-floor_run(const char *prefix, long first, long count)
-{
-	struct sockaddr_in	 sin;
-	static const uint16_t	 ports[3] = { 15008, 15006, 15001 };
-	uint64_t		*ns, t, cpu0;
-	char			 path[PATH_MAX];
-	long			 i;
-	int			*socks, *fds, home, fd, j, on = 1;
-
-	if ((ns = calloc((size_t)count, sizeof(*ns))) == NULL ||
-	    (socks = calloc((size_t)count * 3, sizeof(*socks))) == NULL)
-		die("calloc");
-	if ((home = netns_open_self()) == -1)
-		die("own netns");
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fds = calloc((size_t)count, sizeof(*fds))) == NULL)
-		die("calloc");
-	for (i = 0; i < count; i++) {
-		netns_path(path, sizeof(path), prefix, first + i);
-		if ((fds[i] = netns_open(path)) == -1)
-			die(path);
-	}
-	cpu0 = cpu_ns(getpid());
-	for (i = 0; i < count; i++) {
-		fd = fds[i];
-		t = now_ns();
-		if (netns_enter(fd) == -1)
-			die("setns");
-		for (j = 0; j < 3; j++) {
-			int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
-			    SOCK_CLOEXEC, 0);
-
-			sin.sin_port = htons(ports[j]);
-			if (s == -1 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR,
-			    &on, sizeof(on)) == -1 ||
-			    bind(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-			    listen(s, SOMAXCONN) == -1)
-				die("listener");
-			socks[i * 3 + j] = s;
-		}
-		if (netns_enter(home) == -1)
-			die("setns home");
-		close(fd);
-		ns[i] = now_ns() - t;
-	}
-	report("floor", ns, (size_t)count);
-	printf("floor-cpu n=%ld us_per_pod=%.1f\n", count,
-	    (double)(cpu_ns(getpid()) - cpu0) / 1e3 / (double)count);
-	for (i = 0; i < count * 3; i++)
-		close(socks[i]);
-	free(socks);
-	free(fds);
-	free(ns);
-}
-
-/*
- * Where a handoff's time goes.  Each line adds one thing the daemon does
- * on top of the kernel floor, in a loop over fresh namespaces, and prints
- * the CPU time per pod of the whole; the differences are the costs.
+ * Where a handoff's time goes.  The kernel floor is what any
+ * implementation must do per pod and nothing else: setns in, socket, bind
+ * and listen three times, setns back, close.  Each further step adds one
+ * thing the daemon does on top, in a loop over fresh namespaces, and the
+ * CPU time per pod of the whole is printed; the differences are the costs.
+ * The sockets stay open, as the daemon's do, until the pass is over.
  */
 enum { L_REUSE = 1, L_CHECK = 2, L_LO = 4, L_EPOLL = 8, L_STDOUT = 16,
     L_IPC = 32 };
 
 static double
-ledger_pass(const char *prefix, long first, long count, int what)
+ledger_pass(const char *prefix, long first, long count, int what,
+    uint64_t *lat)
 {
 	struct sockaddr_in	 sin;
 	static const uint16_t	 ports[3] = { 15008, 15006, 15001 };
@@ -332,7 +274,7 @@ ledger_pass(const char *prefix, long first, long count, int what)
 	struct nsid		 id;
 	uint8_t			 msg[64];
 	char			 path[PATH_MAX];
-	uint64_t		 cpu0;
+	uint64_t		 cpu0, t = 0;
 	long			 i;
 	int			*fds, *socks, home, ep, sv[2], fd, got, j, on = 1;
 
@@ -356,6 +298,8 @@ ledger_pass(const char *prefix, long first, long count, int what)
 	cpu0 = cpu_ns(getpid());
 	for (i = 0; i < count; i++) {
 		fd = fds[i];
+		if (lat != NULL)
+			t = now_ns();
 		if (what & L_IPC) {	/* the request in, with its fd */
 			if (fdpass_send(sv[0], msg, 40, fd) != 40 ||
 			    fdpass_recv(sv[1], msg, sizeof(msg), &got) != 40)
@@ -393,6 +337,8 @@ ledger_pass(const char *prefix, long first, long count, int what)
 		if ((what & L_IPC) && (send(sv[1], "\x0a\x00", 2, 0) != 2 ||
 		    recv(sv[0], msg, sizeof(msg), 0) != 2))
 			die("ack");
+		if (lat != NULL)
+			lat[i] = now_ns() - t;
 	}
 	cpu0 = cpu_ns(getpid()) - cpu0;
 	for (i = 0; i < count * 3; i++)
@@ -431,9 +377,9 @@ ledger_run(const char *prefix, long first, long count)
 	/* The median of three passes: one pass is at the mercy of whatever
 	 * else the machine did meanwhile. */
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		us[0] = ledger_pass(prefix, first, count, steps[i].what);
-		us[1] = ledger_pass(prefix, first, count, steps[i].what);
-		us[2] = ledger_pass(prefix, first, count, steps[i].what);
+		us[0] = ledger_pass(prefix, first, count, steps[i].what, NULL);
+		us[1] = ledger_pass(prefix, first, count, steps[i].what, NULL);
+		us[2] = ledger_pass(prefix, first, count, steps[i].what, NULL);
 		if (us[0] > us[1])
 			t = us[0], us[0] = us[1], us[1] = t;
 		if (us[1] > us[2])
@@ -445,66 +391,75 @@ ledger_run(const char *prefix, long first, long count)
 	}
 }
 
+/* The floor alone, with per-pod latencies as well as CPU time. */
 static void
-spawn_run(long count, char **argv)
+floor_run(const char *prefix, long first, long count)
 {
-	uint64_t	*ns, t;
-	long		 i;
-	pid_t		 pid;
-	int		 status;
+	uint64_t	*ns;
+	double		 cpu;
 
 	if ((ns = calloc((size_t)count, sizeof(*ns))) == NULL)
 		die("calloc");
-	for (i = 0; i < count; i++) {
-		t = now_ns();
-		if ((pid = fork()) == -1)
-			die("fork");
-		if (pid == 0) {
-			execv(argv[0], argv);
-			_exit(127);
-		}
-		if (waitpid(pid, &status, 0) == -1)
-			die("waitpid");
-		ns[i] = now_ns() - t;
-		if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
-			diex("spawned program failed");
+	cpu = ledger_pass(prefix, first, count, 0, ns);
+	report("floor", ns, (size_t)count);
+	printf("floor-cpu n=%ld us_per_pod=%.1f\n", count, cpu);
+	free(ns);
+}
+
+/* fork, exec, wait: the time it took.  Exit status 0 (or 1, for a
+ * trivial program) is required. */
+static uint64_t
+spawn_once(char **argv)
+{
+	uint64_t	t = now_ns();
+	pid_t		pid;
+	int		status;
+
+	if ((pid = fork()) == -1)
+		die("fork");
+	if (pid == 0) {
+		execv(argv[0], argv);
+		_exit(127);
 	}
+	if (waitpid(pid, &status, 0) == -1)
+		die("waitpid");
+	t = now_ns() - t;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) > 1) {
+		fprintf(stderr, "zt-load: %s %s: failed\n", argv[0],
+		    argv[1] != NULL ? argv[1] : "");
+		exit(3);
+	}
+	return t;
+}
+
+static void
+spawn_run(long count, char **argv)
+{
+	uint64_t	*ns;
+	long		 i;
+
+	if ((ns = calloc((size_t)count, sizeof(*ns))) == NULL)
+		die("calloc");
+	for (i = 0; i < count; i++)
+		ns[i] = spawn_once(argv);
 	report("spawn", ns, (size_t)count);
 	free(ns);
 }
 
 /* One process per handoff, as a CNI plugin would run it. */
 static void
-cli_run(const char *cni, const char *sock, const char *prefix, long first,
-    long count)
+cli_run(char *cni, char *sock, const char *prefix, long first, long count)
 {
-	uint64_t	*ns, t;
+	uint64_t	*ns;
 	char		 name[WIRE_NAME_MAX + 1];
-	char		*argv[4];
+	char		*argv[] = { cni, sock, name, NULL };
 	long		 i;
-	pid_t		 pid;
-	int		 status;
 
 	if ((ns = calloc((size_t)count, sizeof(*ns))) == NULL)
 		die("calloc");
 	for (i = 0; i < count; i++) {
 		snprintf(name, sizeof(name), "%s-%ld", prefix, first + i);
-		argv[0] = (char *)(uintptr_t)cni;
-		argv[1] = (char *)(uintptr_t)sock;
-		argv[2] = name;
-		argv[3] = NULL;
-		t = now_ns();
-		if ((pid = fork()) == -1)
-			die("fork");
-		if (pid == 0) {
-			execv(cni, argv);
-			_exit(127);
-		}
-		if (waitpid(pid, &status, 0) == -1)
-			die("waitpid");
-		ns[i] = now_ns() - t;
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			diex("cni-emulator failed");
+		ns[i] = spawn_once(argv);
 	}
 	report("cli", ns, (size_t)count);
 	free(ns);

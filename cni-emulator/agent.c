@@ -297,9 +297,13 @@ scan_dir(struct agent *a)
 	struct pod	*p, *next;
 	struct stat	 st;
 	DIR		*d;
+	int		 fd;
 
-	if ((d = opendir(NETNS_RUN_DIR)) == NULL) {
+	fd = open(NETNS_RUN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
 		log_warn("zds: %s", NETNS_RUN_DIR);
+		if (fd != -1)
+			close(fd);
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {

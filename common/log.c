@@ -35,12 +35,6 @@ log_setlevel(enum log_level level)
 	curlevel = level;
 }
 
-const char *
-log_progname(void)
-{
-	return progname;
-}
-
 static void	vlog(int err, const char *fmt, va_list ap)
 		    __attribute__((format(printf, 2, 0)));
 

@@ -22,7 +22,6 @@ enum log_level {
 
 void		log_init(const char *prog, enum log_level level);
 void		log_setlevel(enum log_level level);
-const char     *log_progname(void);
 
 void		log_warn(const char *fmt, ...)
 		    __attribute__((format(printf, 1, 2)));

@@ -21,6 +21,7 @@
 #include "udsock.h"
 #include "util.h"
 #include "version.h"
+#include "zds.h"
 #include "ztunnel.h"
 
 
@@ -59,6 +60,7 @@ help(void)
 	    "\n"
 	    "  --zds PATH        also (or only) take pods from an Istio node\n"
 	    "                    agent over ZDS: connect to its socket PATH\n"
+	    "                    (Istio's: " ZDS_SOCK_PATH ")\n"
 	    "  --allow-uid U     also accept requests from user U (a uid or\n"
 	    "                    a name; repeatable); root and the daemon's\n"
 	    "                    own uid always may\n"

@@ -435,9 +435,7 @@ main(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	if (o.agent.path != NULL) {
-		if (!o.verbose)
-			log_setlevel(LOG_LEVEL_INFO);
-		else
+		if (o.verbose)
 			log_setlevel(LOG_LEVEL_DEBUG);
 		return agent_run(&o.agent, argc - optind, argv + optind);
 	}

@@ -275,6 +275,12 @@ handle_list(struct ztunnel *zt, struct peer *p)
 		    (uintmax_t)pod->served, age,
 		    pod->origin == POD_ZDS ? "zds:" : "control",
 		    pod->origin == POD_ZDS ? pod->name : "");
+		/* The size above is an estimate: never write past it. */
+		if (n < 0 || (size_t)n >= size - len) {
+			free(buf);
+			peer_reply(zt, p, WIRE_ERROR "list does not fit");
+			return;
+		}
 		len += (size_t)n;
 	}
 	log_debug("control: pid %ld: listed %zu pods", (long)p->pid,

@@ -95,6 +95,24 @@ t_watch_add_and_del() {
 	expect "no fd on it" test -z "$(find "/proc/$ZPID/fd" -lname "net:\[$ino\]")"
 }
 
+# Names under /var/run/netns that never become a namespace: one is given
+# up on after the timeout, one goes before it is mounted.  Neither is
+# sent, and a real namespace afterwards is announced as usual.
+t_watch_files_that_never_mount() {
+	local never=/var/run/netns/$RUN_ID-$TEST_NO-never
+	local brief=/var/run/netns/$RUN_ID-$TEST_NO-brief
+	start_agent --watch -t 1
+	start_daemon --zds "$ZSOCK"
+	expect "connected" wait_for 10 file_has "$WORK/agent.err" "snapshot acknowledged"
+	touch "$never" "$brief"
+	rm -f "$brief"
+	expect "given up on" wait_for 10 file_has "$WORK/agent.err" "$never: not a network namespace; giving up"
+	rm -f "$never"
+	expect "never sent" test "$(grep -c "zds: add " "$WORK/agent.err")" -eq 0
+	mkns real
+	expect "a real one still gets listeners" wait_for 20 has_listeners "$NS"
+}
+
 # The agent goes away and comes back knowing fewer pods: those it no
 # longer sends are removed, the rest untouched.
 t_agent_restart_reconciles() {
@@ -259,6 +277,7 @@ t_agent_socket_path() {
 	expect "socket removed" test ! -e "$ZSOCK"
 }
 
-run_tests t_snapshot_end_to_end t_watch_add_and_del t_agent_restart_reconciles \
+run_tests t_snapshot_end_to_end t_watch_add_and_del t_watch_files_that_never_mount \
+    t_agent_restart_reconciles \
     t_pending_retry_after_port_freed t_zds_without_control_socket \
     t_malformed_and_misuse t_agent_survives_bad_ztunnels t_agent_socket_path

@@ -27,12 +27,12 @@ WARNINGS	= -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 		  -Wimplicit-fallthrough
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE -Icommon $(WARNINGS) $(CFLAGS)
 
-COMMON_OBJS	= common/fdpass.o common/log.o common/netns.o common/udsock.o \
-		  common/util.o common/wire.o common/zds.o
-CNI_OBJS	= cni-emulator/main.o cni-emulator/agent.o
+COMMON_OBJS	= common/ev.o common/fdpass.o common/log.o common/netns.o \
+		  common/udsock.o common/util.o common/wire.o common/zds.o
+CNI_OBJS	= cni-emulator/main.o cni-emulator/agent.o cni-emulator/nswatch.o
 ZT_OBJS		= ztunnel-emulator/main.o ztunnel-emulator/control.o \
 		  ztunnel-emulator/listen.o ztunnel-emulator/pods.o \
-		  ztunnel-emulator/podtab.o ztunnel-emulator/zds.o
+		  ztunnel-emulator/podtab.o ztunnel-emulator/zdsclient.o
 UNIT_OBJS	= tests/unit/main.o tests/unit/test_fdpass.o \
 		  tests/unit/test_wire.o tests/unit/test_misc.o \
 		  tests/unit/test_podtab.o tests/unit/test_zds.o \

@@ -2,22 +2,26 @@
 #ifndef CNI_AGENT_H
 #define CNI_AGENT_H
 
-#include <stddef.h>
 #include <stdint.h>
+
+#include "nswatch.h"
 
 struct agent_opts {
 	const char	*path;		/* where to listen (SOCK_SEQPACKET) */
 	const char	*k8s_namespace;	/* WorkloadInfo.namespace */
-	uint64_t	 timeout_ms;	/* hello, each ack, a netns mount */
-	int		 watch;		/* follow /var/run/netns */
+	uint64_t	 timeout_ms;	/* hello, each ack */
 };
 
-/* cni-emulator --zds-serve: the node agent.  Runs until SIGINT/SIGTERM;
- * returns the exit status. */
-int		agent_run(const struct agent_opts *, int nargs, char **args);
-
-/* main.c: the pod name a netns argument stands for (ns2, pid-1234...). */
-const char     *cni_default_name(const char *arg, const char *path,
-		    char *buf, size_t size);
+/*
+ * The node agent's side of ZDS (cni-emulator --zds-serve): listen on
+ * o->path and serve every ztunnel that connects from the event loop, with
+ * the pods nswatch knows.  Start nswatch first.  -1 with errno set (see
+ * udsock_listen).
+ */
+int	agent_start(const struct agent_opts *);
+/* Disconnect every ztunnel, close and remove the socket. */
+void	agent_stop(void);
+/* For nswatch_start(): tell every ztunnel that has had its snapshot. */
+void	agent_ns_changed(enum nswatch_change, struct nspod *, void *arg);
 
 #endif

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,11 @@
 #include <sys/socket.h>
 
 #include "agent.h"
+#include "ev.h"
 #include "fdpass.h"
 #include "log.h"
 #include "netns.h"
+#include "nswatch.h"
 #include "udsock.h"
 #include "util.h"
 #include "version.h"
@@ -41,6 +44,7 @@ enum {
 
 struct options {
 	struct agent_opts agent;	/* --zds-serve */
+	struct nswatch_opts watch;	/* its pods */
 	enum wire_op	 op;
 	const char	*sock_path;
 	const char	*arg;		/* netns (add) or pod name (del) */
@@ -59,8 +63,9 @@ usage(FILE *f)
 	    "[--name name | --seed] <uds_path> <netns>\n"
 	    "       cni-emulator [-v] [-t seconds] --del <uds_path> <name>\n"
 	    "       cni-emulator [-t seconds] --list <uds_path>\n"
-	    "       cni-emulator [-v] [-t seconds] [--watch] [--k8s-namespace ns] "
-	    "--zds-serve <path> [netns...]\n");
+	    "       cni-emulator [-v] [-t seconds] [--watch [--select glob]] "
+	    "[--k8s-namespace ns]\n"
+	    "                    --zds-serve <path> [netns...]\n");
 }
 
 static void
@@ -85,6 +90,9 @@ help(void)
 	    "                   namespaces as pods\n"
 	    "      --watch      with --zds-serve: follow %s, sending\n"
 	    "                   an Add or a Del as namespaces come and go\n"
+	    "      --select GLOB\n"
+	    "                   with --watch: only the names that match GLOB\n"
+	    "                   (as the shell matches; e.g. 'web-*')\n"
 	    "      --k8s-namespace NS\n"
 	    "                   with --zds-serve: the pods' namespace in\n"
 	    "                   WorkloadInfo (default \"default\")\n"
@@ -111,6 +119,7 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ "name",	required_argument,	NULL, 'n' },
 		{ "no-wait",	no_argument,		NULL, 'W' },
 		{ "seed",	no_argument,		NULL, 'S' },
+		{ "select",	required_argument,	NULL, 'G' },
 		{ "timeout",	required_argument,	NULL, 't' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "version",	no_argument,		NULL, 'V' },
@@ -170,8 +179,11 @@ parse_args(int argc, char *argv[], struct options *o)
 		case 'S':
 			o->seed = 1;
 			break;
+		case 'G':
+			o->watch.select = optarg;
+			break;
 		case 'w':
-			o->agent.watch = 1;
+			o->watch.watch = 1;
 			break;
 		case 'Z':
 			o->agent.path = optarg;
@@ -191,11 +203,16 @@ parse_args(int argc, char *argv[], struct options *o)
 			    "--k8s-namespace and --timeout only");
 			return -1;
 		}
+		if (o->watch.select != NULL && !o->watch.watch) {
+			log_warnx("--select goes with --watch");
+			return -1;
+		}
 		o->agent.timeout_ms = o->timeout_ms;
+		o->watch.probe_ms = o->timeout_ms;
 		return 0;
 	}
-	if (o->agent.watch) {
-		log_warnx("--watch goes with --zds-serve");
+	if (o->watch.watch || o->watch.select != NULL) {
+		log_warnx("--watch and --select go with --zds-serve");
 		return -1;
 	}
 	nargs = o->op == WIRE_OP_LIST ? 1 : 2;
@@ -212,28 +229,6 @@ parse_args(int argc, char *argv[], struct options *o)
 	o->sock_path = argv[optind];
 	o->arg = nargs == 2 ? argv[optind + 1] : NULL;
 	return 0;
-}
-
-/* The pod's default name, from how the namespace was named to us. */
-const char *
-cni_default_name(const char *arg, const char *path, char *buf, size_t size)
-{
-	const char	*base;
-	unsigned long	 pid;
-	char		 digits[24];
-	int		 end = 0;
-
-	if (strchr(arg, '/') == NULL)
-		return arg;		/* an `ip netns` name */
-	/* /proc/PID/ns/net: the pod is the process. */
-	if (sscanf(path, "/proc/%23[0-9]/ns/net%n", digits, &end) == 1 &&
-	    end > 0 && path[end] == '\0' &&
-	    parse_ulong(digits, 10, INT_MAX, &pid) == 0) {
-		snprintf(buf, size, "pid-%lu", pid);
-		return buf;
-	}
-	base = strrchr(path, '/') + 1;
-	return *base != '\0' ? base : path;
 }
 
 /* Open and check the namespace; one line and EXIT_LOCAL on failure. */
@@ -420,6 +415,57 @@ exchange(const struct options *o, const char *req, size_t reqlen, int fd,
 	return status;
 }
 
+static void
+on_stop(int sig, void *arg)
+{
+	(void)arg;
+	log_info("zds: %s: shutting down", strsignal(sig));
+	ev_stop(EXIT_OK);
+}
+
+static void
+on_hup(int sig, void *arg)
+{
+	(void)sig;
+	(void)arg;
+	log_info("SIGHUP: ignored (nothing to reload)");
+}
+
+/* cni-emulator --zds-serve: the node agent, until SIGINT or SIGTERM. */
+static int
+run_agent(const struct options *o, int nargs, char **args)
+{
+	uint64_t	limit;
+	int		i, status;
+
+	if (ev_init() == -1)
+		fatal("event loop");
+	if (ev_signal(SIGINT, on_stop, NULL) == -1 ||
+	    ev_signal(SIGTERM, on_stop, NULL) == -1 ||
+	    ev_signal(SIGHUP, on_hup, NULL) == -1)
+		fatal("signals");
+	/* One descriptor per pod: as many as the hard limit allows. */
+	if (raise_nofile(&limit) == -1)
+		log_warn("raising the descriptor limit (now %ju)",
+		    (uintmax_t)limit);
+	if (nswatch_start(&o->watch, agent_ns_changed, NULL) == -1)
+		fatal("watch %s", NETNS_RUN_DIR);
+	for (i = 0; i < nargs; i++)
+		if (nswatch_add_fixed(args[i]) == -1)
+			fatal("netns %s", args[i]);
+	if (agent_start(&o->agent) == -1)
+		fatalx("%s: %s%s", o->agent.path, strerror(errno),
+		    udsock_hint(errno));
+	log_info("zds: serving on %s (SOCK_SEQPACKET), %s", o->agent.path,
+	    o->watch.watch ? "watching " NETNS_RUN_DIR : "a fixed set of pods");
+	if ((status = ev_run()) == -1)
+		fatal("event loop");
+	agent_stop();
+	nswatch_stop();
+	ev_done();
+	return status;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -437,7 +483,7 @@ main(int argc, char *argv[])
 	if (o.agent.path != NULL) {
 		if (o.verbose)
 			log_setlevel(LOG_LEVEL_DEBUG);
-		return agent_run(&o.agent, argc - optind, argv + optind);
+		return run_agent(&o, argc - optind, argv + optind);
 	}
 
 	switch (o.op) {
@@ -449,7 +495,7 @@ main(int argc, char *argv[])
 		}
 		name = o.name;
 		if (name == NULL && netns_resolve(o.arg, path, sizeof(path)) == 0)
-			name = cni_default_name(o.arg, path, buf, sizeof(buf));
+			name = netns_pod_name(o.arg, path, buf, sizeof(buf));
 		if (name == NULL || !wire_name_ok(name)) {
 			log_warnx("cannot name the pod after %s: use --name",
 			    o.arg);

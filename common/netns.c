@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
@@ -39,10 +40,61 @@ netns_resolve(const char *arg, char *path, size_t size)
 	return 0;
 }
 
+static int	home_fd = -1;
+
 int
 netns_open(const char *path)
 {
-	return open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: open() of a FIFO would wait for a writer forever. */
+	return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+}
+
+const char *
+netns_pod_name(const char *arg, const char *path, char *buf, size_t size)
+{
+	const char	*base;
+	unsigned long	 pid;
+	char		 digits[24], *end;
+
+	if (strchr(arg, '/') == NULL)
+		return arg;		/* an `ip netns` name */
+	/* /proc/PID/ns/net: the pod is the process. */
+	if (sscanf(path, "/proc/%23[0-9]", digits) == 1 &&
+	    strcmp(path + strlen("/proc/") + strlen(digits), "/ns/net") == 0) {
+		errno = 0;
+		pid = strtoul(digits, &end, 10);
+		if (errno == 0 && *end == '\0' && pid <= INT_MAX) {
+			snprintf(buf, size, "pid-%lu", pid);
+			return buf;
+		}
+	}
+	base = strrchr(path, '/') + 1;
+	return *base != '\0' ? base : path;
+}
+
+int
+netns_foreach(netns_foreach_fn *fn, void *arg)
+{
+	struct dirent	*de;
+	DIR		*dir;
+	int		 dfd, saved;
+
+	dfd = open(NETNS_RUN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1)
+		return -1;
+	if ((dir = fdopendir(dfd)) == NULL) {
+		saved = errno;
+		close(dfd);
+		errno = saved;
+		return -1;
+	}
+	/* Any other name is a namespace `ip netns add` can make, ".x" too. */
+	while ((de = readdir(dir)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0 && fn(de->d_name, arg) != 0)
+			break;
+	closedir(dir);
+	return 0;
 }
 
 int
@@ -57,6 +109,28 @@ netns_open_self(void)
 	if (fd == -1 && errno == ENOENT)
 		fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	return fd;
+}
+
+int
+netns_home_init(struct nsid *id)
+{
+	if ((home_fd = netns_open_self()) == -1)
+		return -1;
+	return netns_check(home_fd, id);
+}
+
+int
+netns_go_home(void)
+{
+	return setns(home_fd, CLONE_NEWNET);
+}
+
+void
+netns_home_close(void)
+{
+	if (home_fd != -1)
+		close(home_fd);
+	home_fd = -1;
 }
 
 int
@@ -106,38 +180,39 @@ netns_enter(int fd)
 	return setns(fd, CLONE_NEWNET);
 }
 
+struct identify {
+	const struct nsid	*id;
+	char			*name;
+	size_t			 size;
+	int			 found;
+};
+
+static int
+identify_one(const char *name, void *arg)
+{
+	struct identify	*q = arg;
+	char		 path[PATH_MAX];
+	struct stat	 st;
+
+	snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR, name);
+	if (stat(path, &st) == -1)
+		return 0;	/* deleted meanwhile, or not mounted */
+	if (st.st_dev != q->id->dev || st.st_ino != q->id->ino ||
+	    strlen(name) >= q->size)
+		return 0;
+	memcpy(q->name, name, strlen(name) + 1);
+	q->found = 1;
+	return 1;
+}
+
 int
 netns_identify(const struct nsid *id, char *name, size_t size)
 {
-	struct dirent	*de;
-	struct stat	 st;
-	DIR		*dir;
-	int		 dfd, found = 0;
+	struct identify q = { id, name, size, 0 };
 
-	dfd = open(NETNS_RUN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd == -1)
+	if (netns_foreach(identify_one, &q) == -1)
 		return -1;
-	dir = fdopendir(dfd);
-	if (dir == NULL) {
-		int saved = errno;
-
-		close(dfd);
-		errno = saved;
-		return -1;
-	}
-	while (!found && (de = readdir(dir)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (fstatat(dfd, de->d_name, &st, 0) == -1)
-			continue;	/* deleted meanwhile, or not mounted */
-		if (st.st_dev == id->dev && st.st_ino == id->ino &&
-		    strlen(de->d_name) < size) {
-			memcpy(name, de->d_name, strlen(de->d_name) + 1);
-			found = 1;
-		}
-	}
-	closedir(dir);
-	if (!found) {
+	if (!q.found) {
 		errno = ENOENT;
 		return -1;
 	}

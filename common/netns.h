@@ -24,11 +24,34 @@ struct nsid {
  * an impossible name, -1/ENAMETOOLONG if it does not fit. */
 int	netns_resolve(const char *arg, char *path, size_t size);
 
-/* open(2) a namespace file read-only and close-on-exec. */
+/* open(2) a namespace file read-only and close-on-exec, never blocking:
+ * whatever sits at path (a FIFO, a device) is only to be identified. */
 int	netns_open(const char *path);
 
-/* Our own network namespace, to return to after netns_enter(). */
+/* The pod name a netns argument stands for: the name itself for an `ip
+ * netns` name (ns2), pid-1234 for /proc/1234/ns/net, else the path's last
+ * component.  path is arg resolved by netns_resolve(). */
+const char *netns_pod_name(const char *arg, const char *path, char *buf,
+	    size_t size);
+
+/* Call fn for every name under NETNS_RUN_DIR ("." and ".." aside) until
+ * it returns non-zero.  -1 with errno set if the directory cannot be read
+ * (ENOENT: no namespace was ever added). */
+typedef int	netns_foreach_fn(const char *name, void *arg);
+int	netns_foreach(netns_foreach_fn *, void *arg);
+
+/* A new descriptor for the calling thread's own network namespace. */
 int	netns_open_self(void);
+
+/*
+ * Home: the namespace the program started in.  netns_home_init() opens it
+ * once, before any netns_enter(); netns_go_home() is the one way back.
+ * A caller that cannot go home must not go on (it would serve from a
+ * pod's namespace): it exits.
+ */
+int	netns_home_init(struct nsid *id);
+int	netns_go_home(void);
+void	netns_home_close(void);
 
 /* Succeed only for a network namespace; fill *id.  -1/EINVAL: some other
  * kind of file or namespace. */

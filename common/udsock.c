@@ -136,3 +136,20 @@ udsock_connect(const char *path, int type)
 	}
 	return fd;
 }
+
+const char *
+udsock_hint(int err)
+{
+	switch (err) {
+	case EADDRINUSE:
+		return " (by a running daemon: stop it first, or choose "
+		    "another path)";
+	case EEXIST:
+		return " (not a socket: refusing to replace it; remove it "
+		    "yourself if it is junk)";
+	case ENAMETOOLONG:
+		return " (a Unix socket path has at most 107 bytes)";
+	default:
+		return "";
+	}
+}

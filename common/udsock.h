@@ -24,4 +24,8 @@ int	udsock_unlink(const char *path, ino_t ino);
  * SOCK_SEQPACKET) to path. */
 int	udsock_connect(const char *path, int type);
 
+/* What to tell a user when udsock_listen() failed with err: a phrase
+ * starting with " (" and ending with ")", or "". */
+const char *udsock_hint(int err);
+
 #endif

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/resource.h>
 
 #include "util.h"
 
@@ -84,5 +85,22 @@ parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out)
 		return -1;
 	}
 	*out = ms;
+	return 0;
+}
+
+int
+raise_nofile(uint64_t *limit)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	*limit = rl.rlim_cur;
+	if (rl.rlim_cur == rl.rlim_max)
+		return 0;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	*limit = rl.rlim_cur;
 	return 0;
 }

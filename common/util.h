@@ -21,4 +21,9 @@ int		parse_ulong(const char *s, int base, unsigned long max,
  * at most max_ms.  -1/EINVAL or -1/ERANGE. */
 int		parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out);
 
+/* Raise the soft RLIMIT_NOFILE to the hard limit: a daemon holds a
+ * descriptor or more per pod.  Returns the limit now in force in *limit;
+ * -1 with errno set if it could not be read or raised. */
+int		raise_nofile(uint64_t *limit);
+
 #endif

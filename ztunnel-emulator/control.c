@@ -14,118 +14,192 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "control.h"
+#include "listen.h"
+#include "ev.h"
 #include "fdpass.h"
 #include "log.h"
+#include "pods.h"
+#include "udsock.h"
 #include "util.h"
-#include "ztunnel.h"
+#include "wire.h"
 
-static void	peer_read(struct ztunnel *, struct peer *);
-static void	peer_write(struct ztunnel *, struct peer *);
-static void	peer_close(struct ztunnel *, struct peer *);
-static void	peer_send(struct ztunnel *, struct peer *, char *, size_t);
-static void	peer_reply(struct ztunnel *, struct peer *, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-static void	handle(struct ztunnel *, struct peer *,
-		    const struct wire_req *);
-static void	handle_list(struct ztunnel *, struct peer *);
+#define CONTROL_DEADLINE_MS	2000	/* a peer's time to send its request, or read our reply */
+#define CONTROL_MAX_PEERS	512	/* peers in flight; the oldest is dropped for a new one */
+#define ACCEPT_BATCH		32	/* accepts per wake-up: no socket starves the others */
+
+/* A client on the control socket, from accept to close. */
+struct peer {
+	struct ev_io		 io;		/* io.fd: -1 once closed */
+	struct ev_timer		 deadline;
+	struct ev_deferred	 dead;
+	TAILQ_ENTRY(peer)	 entry;		/* control.peers, oldest first */
+	int			 passfd;	/* the descriptor it sent, or -1 */
+	uid_t			 uid;
+	pid_t			 pid;
+	size_t			 inlen;
+	unsigned char		 in[WIRE_REQ_MAX];
+	char			*out;		/* the reply; NULL while reading */
+	size_t			 outlen, outoff;
+};
+
+TAILQ_HEAD(peerlist, peer);
+
+static struct {
+	struct control_opts	 o;
+	struct ev_io		 io;
+	ino_t			 ino;
+	struct peerlist		 peers;
+	unsigned		 npeers;
+} ctl = { .io = { .fd = -1 } };
+
+static void	accept_peers(void *, uint32_t);
+static void	peer_event(void *, uint32_t);
+static void	peer_expire(void *);
+static void	peer_read(struct peer *);
+static void	peer_write(struct peer *);
+static void	peer_close(struct peer *);
+static void	peer_send(struct peer *, char *, size_t);
+static void	peer_reply(struct peer *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	handle(struct peer *, const struct wire_req *);
+static void	handle_list(struct peer *);
+
+int
+control_start(const struct control_opts *o)
+{
+	int fd;
+
+	ctl.o = *o;
+	TAILQ_INIT(&ctl.peers);
+	if ((fd = udsock_listen(o->path, SOCK_STREAM, o->mode, &ctl.ino)) == -1)
+		return -1;
+	if (ev_io_add(&ctl.io, fd, EPOLLIN, accept_peers, NULL) == -1) {
+		close(fd);
+		(void)udsock_unlink(o->path, ctl.ino);
+		return -1;
+	}
+	return 0;
+}
+
+void
+control_stop(void)
+{
+	struct peer *p;
+
+	while ((p = TAILQ_FIRST(&ctl.peers)) != NULL)
+		peer_close(p);
+	if (ctl.io.fd == -1)
+		return;
+	ev_io_close(&ctl.io);
+	if (udsock_unlink(ctl.o.path, ctl.ino) == -1)
+		log_warn("unlink %s", ctl.o.path);
+}
 
 static int
-peer_allowed(const struct ztunnel *zt, uid_t uid)
+peer_allowed(uid_t uid)
 {
 	size_t i;
 
 	if (uid == 0 || uid == geteuid())
 		return 1;
-	for (i = 0; i < zt->nallow; i++)
-		if (zt->allow[i] == uid)
+	for (i = 0; i < ctl.o.nallow; i++)
+		if (ctl.o.allow[i] == uid)
 			return 1;
 	return 0;
 }
 
 static struct peer *
-peer_new(struct ztunnel *zt, int fd, const struct ucred *cred)
+peer_new(int fd, const struct ucred *cred)
 {
 	struct peer *p;
 
 	/* A bound, not a queue: make room by dropping the oldest peer,
 	 * which is the one nearest its deadline anyway. */
-	if (zt->npeers >= CONTROL_MAX_PEERS) {
-		p = TAILQ_FIRST(&zt->peers);
+	if (ctl.npeers >= CONTROL_MAX_PEERS) {
+		p = TAILQ_FIRST(&ctl.peers);
 		log_warnx("control: %d peers in flight, dropping pid %ld",
 		    CONTROL_MAX_PEERS, (long)p->pid);
-		peer_reply(zt, p, WIRE_ERROR "daemon busy, try again");
-		peer_close(zt, p);
+		peer_reply(p, WIRE_ERROR "daemon busy, try again");
+		peer_close(p);
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
-	p->src.kind = SRC_PEER;
-	p->fd = fd;
 	p->passfd = -1;
 	p->uid = cred->uid;
 	p->pid = cred->pid;
-	p->deadline = monotonic_ms() + CONTROL_DEADLINE_MS;
-	if (ev_watch(zt, fd, EPOLLIN, &p->src) == -1) {
+	if (ev_io_add(&p->io, fd, EPOLLIN, peer_event, p) == -1) {
 		free(p);
 		return NULL;
 	}
-	TAILQ_INSERT_TAIL(&zt->peers, p, entry);
-	zt->npeers++;
+	ev_timer_init(&p->deadline, peer_expire, p);
+	ev_timer_at(&p->deadline, monotonic_ms() + CONTROL_DEADLINE_MS);
+	TAILQ_INSERT_TAIL(&ctl.peers, p, entry);
+	ctl.npeers++;
 	return p;
 }
 
-void
-control_accept(struct ztunnel *zt)
+static void
+accept_peers(void *arg, uint32_t events)
 {
 	struct peer	*p;
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
 	int		 fd, n;
 
+	(void)arg;
+	(void)events;
 	for (n = 0; n < ACCEPT_BATCH; n++) {
-		fd = accept_or_shed(zt, zt->ctl_fd,
+		fd = ev_accept(ctl.io.fd,
 		    WIRE_ERROR "daemon is out of file descriptors\n");
-		if (fd == -1)
+		if (fd == -1) {
+			if (errno == EMFILE)
+				log_warnx("control: out of file descriptors: "
+				    "refused a connection");
+			else if (errno != EAGAIN)
+				log_warn("control: accept");
 			return;
+		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 			log_warn("control: SO_PEERCRED");
 			close(fd);
 			continue;
 		}
-		if ((p = peer_new(zt, fd, &cred)) == NULL) {
+		if ((p = peer_new(fd, &cred)) == NULL) {
 			log_warn("control: new peer");
 			close(fd);
 			continue;
 		}
 		log_debug("control: pid %ld uid %ld connected", (long)p->pid,
 		    (long)p->uid);
-		if (!peer_allowed(zt, p->uid)) {
+		if (!peer_allowed(p->uid)) {
 			log_warnx("control: refused pid %ld: uid %ld is not "
 			    "allowed", (long)p->pid, (long)p->uid);
-			peer_reply(zt, p, WIRE_ERROR "uid %ld is not allowed "
+			peer_reply(p, WIRE_ERROR "uid %ld is not allowed "
 			    "here (the daemon's --allow-uid option admits it)",
 			    (long)p->uid);
 			continue;
 		}
 		/* Clients send right after connecting: read now rather than
 		 * after another trip through epoll_wait. */
-		peer_read(zt, p);
+		peer_read(p);
 	}
 }
 
-void
-control_event(struct ztunnel *zt, struct peer *p, uint32_t events)
+static void
+peer_event(void *arg, uint32_t events)
 {
+	struct peer *p = arg;
+
 	(void)events;
-	if (p->fd == -1)
-		return;		/* dropped earlier in this batch */
 	if (p->out == NULL)
-		peer_read(zt, p);
+		peer_read(p);
 	else
-		peer_write(zt, p);
+		peer_write(p);
 }
 
 static void
-peer_read(struct ztunnel *zt, struct peer *p)
+peer_read(struct peer *p)
 {
 	struct wire_req	req;
 	char		why[WIRE_REPLY_MAX];
@@ -133,20 +207,20 @@ peer_read(struct ztunnel *zt, struct peer *p)
 	int		fd;
 
 	for (;;) {
-		n = fdpass_recv(p->fd, p->in + p->inlen,
+		n = fdpass_recv(p->io.fd, p->in + p->inlen,
 		    sizeof(p->in) - p->inlen, &fd);
 		if (n == -1 && errno == EAGAIN)
 			return;
 		if (n == -1) {
 			log_warnx("control: pid %ld: receive: %s",
 			    (long)p->pid, fdpass_strerror(errno));
-			peer_reply(zt, p, WIRE_ERROR "receive: %s",
+			peer_reply(p, WIRE_ERROR "receive: %s",
 			    fdpass_strerror(errno));
 			return;
 		}
 		if (fd != -1 && p->passfd != -1) {
 			close(fd);
-			peer_reply(zt, p, WIRE_ERROR "more than one "
+			peer_reply(p, WIRE_ERROR "more than one "
 			    "descriptor attached");
 			return;
 		}
@@ -158,7 +232,7 @@ peer_read(struct ztunnel *zt, struct peer *p)
 			if (p->inlen > 0 || p->passfd != -1)
 				log_warnx("control: pid %ld hung up in the "
 				    "middle of a request", (long)p->pid);
-			peer_close(zt, p);
+			peer_close(p);
 			return;
 		}
 		p->inlen += (size_t)n;
@@ -167,17 +241,17 @@ peer_read(struct ztunnel *zt, struct peer *p)
 			continue;	/* wire_parse bounds the line */
 		case WIRE_MALFORMED:
 			log_warnx("control: pid %ld: %s", (long)p->pid, why);
-			peer_reply(zt, p, WIRE_ERROR "%s", why);
+			peer_reply(p, WIRE_ERROR "%s", why);
 			return;
 		case WIRE_COMPLETE:
-			handle(zt, p, &req);
+			handle(p, &req);
 			return;
 		}
 	}
 }
 
 static void
-handle(struct ztunnel *zt, struct peer *p, const struct wire_req *req)
+handle(struct peer *p, const struct wire_req *req)
 {
 	struct pod_req	 add = { POD_CONTROL, NULL, "", -1 };
 	char		 err[WIRE_REPLY_MAX];
@@ -187,7 +261,7 @@ handle(struct ztunnel *zt, struct peer *p, const struct wire_req *req)
 	    (long)p->uid, req->op == WIRE_OP_ADD ? "add" :
 	    req->op == WIRE_OP_DEL ? "del" : "list", req->name);
 	if (req->op != WIRE_OP_ADD && p->passfd != -1) {
-		peer_reply(zt, p, WIRE_ERROR "a descriptor came with a "
+		peer_reply(p, WIRE_ERROR "a descriptor came with a "
 		    "request that takes none");
 		return;
 	}
@@ -195,30 +269,30 @@ handle(struct ztunnel *zt, struct peer *p, const struct wire_req *req)
 	case WIRE_OP_ADD:
 		add.key = req->name[0] != '\0' ? req->name : NULL;
 		add.nsfd = p->passfd;
-		if (pod_add(zt, &add, &pod, err, sizeof(err)) == POD_REFUSED)
-			peer_reply(zt, p, WIRE_ERROR "%s", err);
+		if (pod_add(&add, &pod, err, sizeof(err)) == POD_REFUSED)
+			peer_reply(p, WIRE_ERROR "%s", err);
 		else
-			peer_reply(zt, p, WIRE_READY);
+			peer_reply(p, WIRE_READY);
 		break;
 	case WIRE_OP_DEL:
-		if ((pod = pods_byname(&zt->pods, req->name)) == NULL) {
+		if ((pod = pod_byname(req->name)) == NULL) {
 			log_warnx("del %s: no such pod", req->name);
-			peer_reply(zt, p, WIRE_ERROR "no pod named %s",
+			peer_reply(p, WIRE_ERROR "no pod named %s",
 			    req->name);
 			break;
 		}
 		/* The node agent owns its pods: a removal behind its back
 		 * would come back at the next snapshot anyway. */
 		if (pod->origin == POD_ZDS) {
-			peer_reply(zt, p, WIRE_ERROR "%s is managed over ZDS by "
+			peer_reply(p, WIRE_ERROR "%s is managed over ZDS by "
 			    "the node agent; remove it there", req->name);
 			break;
 		}
-		pod_del(zt, pod, "listeners closed");
-		peer_reply(zt, p, WIRE_REMOVED " %s", req->name);
+		pod_del(pod, "listeners closed");
+		peer_reply(p, WIRE_REMOVED " %s", req->name);
 		break;
 	case WIRE_OP_LIST:
-		handle_list(zt, p);
+		handle_list(p);
 		break;
 	}
 }
@@ -242,7 +316,7 @@ format_age(uint64_t ms, char *buf, size_t size)
 /* The whole table at once, in add order: one pass to size the name
  * column, one to write.  The peer then drains it at its own pace. */
 static void
-handle_list(struct ztunnel *zt, struct peer *p)
+handle_list(struct peer *p)
 {
 	static const char	 hdr[] = "%-*s  %-7s  %-18s  %-17s  %8s  %5s  %s\n";
 	uint64_t		 now = monotonic_ms();
@@ -251,19 +325,19 @@ handle_list(struct ztunnel *zt, struct peer *p)
 	char			*buf, netns[32], age[16];
 	int			 n;
 
-	TAILQ_FOREACH(pod, &zt->pods.all, entry)
+	for (pod = pod_first(); pod != NULL; pod = pod_next(pod))
 		if (strlen(pod_label(pod)) > width)
 			width = strlen(pod_label(pod));
 	/* A line is at most the label, the uid and 100 bytes of columns. */
-	size = (zt->pods.count + 1) * (width + WIRE_NAME_MAX + 100);
+	size = (pod_count() + 1) * (width + WIRE_NAME_MAX + 100);
 	if ((buf = malloc(size)) == NULL) {
-		peer_reply(zt, p, WIRE_ERROR "out of memory");
+		peer_reply(p, WIRE_ERROR "out of memory");
 		return;
 	}
 	n = snprintf(buf, size, hdr, (int)width, "NAME", "STATE", "NETNS",
 	    "PORTS", "SERVED", "AGE", "VIA");
 	len = (size_t)n;
-	TAILQ_FOREACH(pod, &zt->pods.all, entry) {
+	for (pod = pod_first(); pod != NULL; pod = pod_next(pod)) {
 		snprintf(netns, sizeof(netns), "net:[%ju]",
 		    (uintmax_t)pod->ns.ino);
 		format_age(now - pod->added_ms, age, sizeof(age));
@@ -278,19 +352,19 @@ handle_list(struct ztunnel *zt, struct peer *p)
 		/* The size above is an estimate: never write past it. */
 		if (n < 0 || (size_t)n >= size - len) {
 			free(buf);
-			peer_reply(zt, p, WIRE_ERROR "list does not fit");
+			peer_reply(p, WIRE_ERROR "list does not fit");
 			return;
 		}
 		len += (size_t)n;
 	}
 	log_debug("control: pid %ld: listed %zu pods", (long)p->pid,
-	    zt->pods.count);
-	peer_send(zt, p, buf, len);
+	    pod_count());
+	peer_send(p, buf, len);
 }
 
 /* Queue one line (see peer_send). */
 static void
-peer_reply(struct ztunnel *zt, struct peer *p, const char *fmt, ...)
+peer_reply(struct peer *p, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*line;
@@ -300,12 +374,12 @@ peer_reply(struct ztunnel *zt, struct peer *p, const char *fmt, ...)
 	n = vasprintf(&line, fmt, ap);
 	va_end(ap);
 	if (n < 0) {
-		peer_close(zt, p);
+		peer_close(p);
 		return;
 	}
 	/* vasprintf leaves room for the NUL; the newline takes it. */
 	line[n++] = '\n';
-	peer_send(zt, p, line, (size_t)n);
+	peer_send(p, line, (size_t)n);
 }
 
 /*
@@ -315,9 +389,9 @@ peer_reply(struct ztunnel *zt, struct peer *p, const char *fmt, ...)
  * sorted by deadline.
  */
 static void
-peer_send(struct ztunnel *zt, struct peer *p, char *buf, size_t len)
+peer_send(struct peer *p, char *buf, size_t len)
 {
-	if (p->out != NULL || p->fd == -1) {
+	if (p->out != NULL || p->io.fd == -1) {
 		free(buf);
 		return;
 	}
@@ -329,21 +403,21 @@ peer_send(struct ztunnel *zt, struct peer *p, char *buf, size_t len)
 		close(p->passfd);
 		p->passfd = -1;
 	}
-	p->deadline = monotonic_ms() + CONTROL_DEADLINE_MS;
-	TAILQ_REMOVE(&zt->peers, p, entry);
-	TAILQ_INSERT_TAIL(&zt->peers, p, entry);
-	peer_write(zt, p);
-	if (p->fd != -1 && ev_modify(zt, p->fd, EPOLLOUT, &p->src) == -1)
-		peer_close(zt, p);
+	ev_timer_at(&p->deadline, monotonic_ms() + CONTROL_DEADLINE_MS);
+	TAILQ_REMOVE(&ctl.peers, p, entry);
+	TAILQ_INSERT_TAIL(&ctl.peers, p, entry);
+	peer_write(p);
+	if (p->io.fd != -1 && ev_io_mod(&p->io, EPOLLOUT) == -1)
+		peer_close(p);
 }
 
 static void
-peer_write(struct ztunnel *zt, struct peer *p)
+peer_write(struct peer *p)
 {
 	ssize_t n;
 
 	while (p->outoff < p->outlen) {
-		n = send(p->fd, p->out + p->outoff, p->outlen - p->outoff,
+		n = send(p->io.fd, p->out + p->outoff, p->outlen - p->outoff,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -358,72 +432,53 @@ peer_write(struct ztunnel *zt, struct peer *p)
 		}
 		p->outoff += (size_t)n;
 	}
-	peer_close(zt, p);
+	peer_close(p);
 }
 
 static void
-peer_close(struct ztunnel *zt, struct peer *p)
+peer_free(void *arg)
 {
-	if (p->fd == -1)
+	struct peer *p = arg;
+
+	free(p->out);
+	free(p);
+}
+
+static void
+peer_close(struct peer *p)
+{
+	if (p->io.fd == -1)
 		return;
-	close(p->fd);
-	p->fd = -1;
+	ev_io_close(&p->io);
+	ev_timer_stop(&p->deadline);
 	if (p->passfd != -1)
 		close(p->passfd);
 	p->passfd = -1;
-	TAILQ_REMOVE(&zt->peers, p, entry);
-	zt->npeers--;
-	TAILQ_INSERT_TAIL(&zt->dead_peers, p, entry);
+	TAILQ_REMOVE(&ctl.peers, p, entry);
+	ctl.npeers--;
+	ev_defer_free(&p->dead, peer_free, p);
 }
 
-/* Milliseconds until the next peer deadline, -1 if no peer is waiting:
- * an idle daemon sleeps without timers. */
-int
-control_timeout(struct ztunnel *zt, uint64_t now)
+/*
+ * A deadline passed.  A request that arrived whole while we were not
+ * looking (the daemon was stopped, or busy) is served all the same: only
+ * a peer that really sent too little, or reads too slowly, is cut off.
+ */
+static void
+peer_expire(void *arg)
 {
-	struct peer *p = TAILQ_FIRST(&zt->peers);
+	struct peer *p = arg;
 
-	if (p == NULL)
-		return -1;
-	return ms_until(p->deadline, now);
-}
-
-void
-control_expire(struct ztunnel *zt, uint64_t now)
-{
-	struct peer *p;
-
-	while ((p = TAILQ_FIRST(&zt->peers)) != NULL && p->deadline <= now) {
-		if (p->out == NULL) {
-			log_warnx("control: pid %ld: no complete request "
-			    "within %d ms", (long)p->pid, CONTROL_DEADLINE_MS);
-			peer_reply(zt, p, WIRE_ERROR "timed out waiting for "
-			    "the request");
-		} else {
-			log_warnx("control: pid %ld: did not read its reply "
-			    "within %d ms", (long)p->pid, CONTROL_DEADLINE_MS);
-		}
-		peer_close(zt, p);
+	if (p->out == NULL) {
+		peer_read(p);
+		if (p->io.fd == -1 || p->out != NULL)
+			return;
+		log_warnx("control: pid %ld: no complete request within %d ms",
+		    (long)p->pid, CONTROL_DEADLINE_MS);
+		peer_reply(p, WIRE_ERROR "timed out waiting for the request");
+	} else {
+		log_warnx("control: pid %ld: did not read its reply within "
+		    "%d ms", (long)p->pid, CONTROL_DEADLINE_MS);
 	}
-}
-
-void
-control_close_all(struct ztunnel *zt)
-{
-	struct peer *p;
-
-	while ((p = TAILQ_FIRST(&zt->peers)) != NULL)
-		peer_close(zt, p);
-}
-
-void
-control_reap(struct ztunnel *zt)
-{
-	struct peer *p;
-
-	while ((p = TAILQ_FIRST(&zt->dead_peers)) != NULL) {
-		TAILQ_REMOVE(&zt->dead_peers, p, entry);
-		free(p->out);
-		free(p);
-	}
+	peer_close(p);
 }

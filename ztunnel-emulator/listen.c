@@ -13,12 +13,18 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "ev.h"
+#include "listen.h"
 #include "log.h"
-#include "ztunnel.h"
 
-static int	open_listeners(struct pod *, struct listen_error *);
+#define ACCEPT_BATCH	32	/* accepts per wake-up: no listener starves the rest */
+
+const uint16_t zt_ports[ZT_NPORTS] = { 15008, 15006, 15001 };
+
+static int	open_listeners(int fds[ZT_NPORTS], struct listen_error *);
 static int	open_one(uint16_t port, const char **what);
 static int	loopback_up(int sock);
+static void	serve(void *, uint32_t);
 
 /*
  * The handoff proper.  nsfd is the pod's namespace, already checked to be
@@ -29,30 +35,33 @@ static int	loopback_up(int sock);
  * this pod is left open.
  */
 int
-listen_open(struct ztunnel *zt, struct pod *pod, int nsfd,
-    struct listen_error *e)
+listen_open(struct pod *pod, int nsfd, struct listen_error *e)
 {
-	int i, rc;
+	int fds[ZT_NPORTS], i, rc;
 
 	if (netns_enter(nsfd) == -1) {
 		*e = (struct listen_error){ "setns", 0, errno };
 		return -1;
 	}
-	rc = open_listeners(pod, e);
+	rc = open_listeners(fds, e);
 	/*
 	 * The one way back, whatever happened in there.  Going on in the
 	 * pod's namespace would put the next pod's listeners (and our own
 	 * control socket's peers) in the wrong place: dying is better.
 	 */
-	if (netns_enter(zt->home_ns) == -1)
+	if (netns_go_home() == -1)
 		fatal("cannot return to our own network namespace");
 	if (rc == -1)
 		return -1;
 
 	for (i = 0; i < ZT_NPORTS; i++) {
-		if (ev_watch(zt, pod->lis[i].fd, EPOLLIN,
-		    &pod->lis[i].src) == -1) {
+		pod->lis[i].pod = pod;
+		pod->lis[i].port = zt_ports[i];
+		if (ev_io_add(&pod->lis[i].io, fds[i], EPOLLIN, serve,
+		    &pod->lis[i]) == -1) {
 			*e = (struct listen_error){ "epoll_ctl", 0, errno };
+			while (i < ZT_NPORTS)
+				close(fds[i++]);
 			listen_close(pod);
 			return -1;
 		}
@@ -63,16 +72,14 @@ listen_open(struct ztunnel *zt, struct pod *pod, int nsfd,
 /* Inside the pod's namespace: 127.0.0.1:15008, :15006, :15001 in that
  * order, and make sure something in there can reach them. */
 static int
-open_listeners(struct pod *pod, struct listen_error *e)
+open_listeners(int fds[ZT_NPORTS], struct listen_error *e)
 {
 	const char	*what;
-	int		 i;
+	int		 i, n;
 
-	for (i = 0; i < ZT_NPORTS; i++) {
-		pod->lis[i].fd = open_one(pod->lis[i].port, &what);
-		if (pod->lis[i].fd == -1) {
-			*e = (struct listen_error){ what, pod->lis[i].port,
-			    errno };
+	for (n = 0; n < ZT_NPORTS; n++) {
+		if ((fds[n] = open_one(zt_ports[n], &what)) == -1) {
+			*e = (struct listen_error){ what, zt_ports[n], errno };
 			goto fail;
 		}
 	}
@@ -81,13 +88,14 @@ open_listeners(struct pod *pod, struct listen_error *e)
 	 * but every connect from inside the pod fails with ENETUNREACH:
 	 * listeners nobody can reach are a failure, not a success.
 	 */
-	if (loopback_up(pod->lis[0].fd) != 1) {
+	if (loopback_up(fds[0]) != 1) {
 		*e = (struct listen_error){ "loopback", 0, errno };
 		goto fail;
 	}
 	return 0;
 fail:
-	listen_close(pod);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
 	errno = e->err;
 	return -1;
 }
@@ -154,26 +162,31 @@ listen_close(struct pod *pod)
 {
 	int i;
 
-	/* close() also takes the fd out of the epoll set. */
-	for (i = 0; i < ZT_NPORTS; i++) {
-		if (pod->lis[i].fd != -1)
-			close(pod->lis[i].fd);
-		pod->lis[i].fd = -1;
-	}
+	for (i = 0; i < ZT_NPORTS; i++)
+		ev_io_close(&pod->lis[i].io);
 }
 
 /* Answer every pending connection with "ok\n" and close it, as the seed's
  * listeners do. */
-void
-listen_serve(struct ztunnel *zt, struct listener *l)
+static void
+serve(void *arg, uint32_t events)
 {
-	static const char	ok[] = "ok\n";
-	int			c, n;
+	static const char	 ok[] = "ok\n";
+	struct listener		*l = arg;
+	int			 c, n;
 
-	for (n = 0; n < ACCEPT_BATCH && l->fd != -1; n++) {
-		c = accept_or_shed(zt, l->fd, NULL);
-		if (c == -1)
+	(void)events;
+	for (n = 0; n < ACCEPT_BATCH; n++) {
+		if ((c = ev_accept(l->io.fd, NULL)) == -1) {
+			if (errno == EMFILE)
+				log_warnx("out of file descriptors: refused a "
+				    "connection to %s:%u", pod_label(l->pod),
+				    l->port);
+			else if (errno != EAGAIN)
+				log_warn("accept on %s:%u", pod_label(l->pod),
+				    l->port);
 			return;
+		}
 		/* A new socket's buffer always has room for three bytes;
 		 * if the client already left, there is nobody to tell. */
 		(void)send(c, ok, sizeof(ok) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -17,25 +17,22 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "control.h"
+#include "ev.h"
 #include "log.h"
+#include "netns.h"
+#include "pods.h"
 #include "udsock.h"
 #include "util.h"
 #include "version.h"
 #include "zds.h"
-#include "ztunnel.h"
-
+#include "zdsclient.h"
 
 #define EXIT_USAGE	1
-#define EPOLL_BATCH	64
-
-static volatile sig_atomic_t quit;
 
 struct options {
-	const char	*path;		/* the control socket, or NULL */
+	struct control_opts ctl;	/* ctl.path NULL: no control socket */
 	const char	*zds_path;	/* --zds: the node agent's socket */
-	mode_t		 mode;
-	uid_t		 allow[CONTROL_MAX_ALLOW];
-	size_t		 nallow;
 	enum log_level	 level;
 };
 
@@ -74,266 +71,64 @@ help(void)
 }
 
 static void
-on_signal(int sig)
+on_stop(int sig, void *arg)
 {
-	quit = sig;
+	(void)arg;
+	log_info("%s: shutting down (pods: %zu)", strsignal(sig), pod_count());
+	ev_stop(EXIT_SUCCESS);
 }
-
-/* Block SIGINT and SIGTERM except while waiting in epoll_pwait, so that a
- * signal can never slip in between checking `quit` and going to sleep.
- * Returns the mask to wait with. */
-static sigset_t
-setup_signals(void)
-{
-	struct sigaction	sa;
-	sigset_t		block, waitmask;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	/* A peer that hangs up must never kill us: writes get EPIPE. */
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
-		fatal("sigaction SIGPIPE");
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) == -1 ||
-	    sigaction(SIGTERM, &sa, NULL) == -1)
-		fatal("sigaction");
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &block, &waitmask) == -1)
-		fatal("sigprocmask");
-	sigdelset(&waitmask, SIGINT);
-	sigdelset(&waitmask, SIGTERM);
-	return waitmask;
-}
-
-/* Thousands of pods are thousands of listeners: take all the descriptors
- * the hard limit allows. */
-static void
-raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		fatal("getrlimit RLIMIT_NOFILE");
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			log_warn("setrlimit RLIMIT_NOFILE");
-	}
-	log_debug("descriptor limit %ju", (uintmax_t)rl.rlim_cur);
-}
-
-int
-ev_watch(struct ztunnel *zt, int fd, uint32_t events, struct evsrc *src)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = src };
-
-	return epoll_ctl(zt->epfd, EPOLL_CTL_ADD, fd, &ev);
-}
-
-int
-ev_modify(struct ztunnel *zt, int fd, uint32_t events, struct evsrc *src)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = src };
-
-	return epoll_ctl(zt->epfd, EPOLL_CTL_MOD, fd, &ev);
-}
-
-/*
- * accept4() that never leaves a connection queued because we are out of
- * descriptors: a level-triggered listener would wake us again at once,
- * forever.  Give up the reserve descriptor for a moment to accept the
- * connection, tell it (busy) and close it.
- */
-int
-accept_or_shed(struct ztunnel *zt, int lfd, const char *busy)
-{
-	int fd;
-
-	for (;;) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd != -1)
-			return fd;
-		switch (errno) {
-		case EINTR:
-		case ECONNABORTED:
-			continue;
-		case EAGAIN:
-			return -1;
-		case EMFILE:
-		case ENFILE:
-			break;
-		default:
-			log_warn("accept");
-			return -1;
-		}
-		log_warnx("out of file descriptors: refusing a connection");
-		if (zt->reserve_fd != -1)
-			close(zt->reserve_fd);
-		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd != -1) {
-			if (busy != NULL)
-				(void)send(fd, busy, strlen(busy),
-				    MSG_NOSIGNAL | MSG_DONTWAIT);
-			close(fd);
-		}
-		zt->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		return -1;
-	}
-}
-
-static void	setup_control(struct ztunnel *, const struct options *);
 
 static void
-setup(struct ztunnel *zt, const struct options *o)
+on_hup(int sig, void *arg)
 {
-	const char *path = o->path;
+	(void)sig;
+	(void)arg;
+	/* A closed terminal or a careless kill -HUP must not take every
+	 * pod's listeners with it; there is nothing to reload. */
+	log_info("SIGHUP: ignored (nothing to reload)");
+}
 
-	memset(zt, 0, sizeof(*zt));
-	memcpy(zt->allow, o->allow, sizeof(zt->allow));
-	zt->nallow = o->nallow;
-	TAILQ_INIT(&zt->peers);
-	TAILQ_INIT(&zt->dead_peers);
-	TAILQ_INIT(&zt->dead_pods);
-	TAILQ_INIT(&zt->pending);
-	zt->ctl_fd = -1;
-	zt->zds_fd = -1;
-	zt->ctl_path = path;
-	zt->ctl_src.kind = SRC_CONTROL;
+static void
+setup(const struct options *o)
+{
+	struct nsid	home;
+	uint64_t	limit;
 
-	if (pods_init(&zt->pods) == -1)
-		fatal("pod table");
-	if ((zt->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		fatal("epoll_create1");
+	if (ev_init() == -1)
+		fatal("event loop");
+	if (ev_signal(SIGINT, on_stop, NULL) == -1 ||
+	    ev_signal(SIGTERM, on_stop, NULL) == -1 ||
+	    ev_signal(SIGHUP, on_hup, NULL) == -1)
+		fatal("signals");
+	/* Thousands of pods are thousands of listeners. */
+	if (raise_nofile(&limit) == -1)
+		log_warn("raising the descriptor limit (now %ju)",
+		    (uintmax_t)limit);
+	log_debug("descriptor limit %ju", (uintmax_t)limit);
 	/* Opened once, before any handoff: the way home from every pod. */
-	if ((zt->home_ns = netns_open_self()) == -1)
+	if (netns_home_init(&home) == -1)
 		fatal("open /proc/thread-self/ns/net");
-	if (netns_check(zt->home_ns, &zt->home_id) == -1)
-		fatal("own network namespace");
-	if ((zt->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
-		fatal("open /dev/null");
-	if (path != NULL)
-		setup_control(zt, o);
+	if (pods_init(&home) == -1)
+		fatal("pod table");
+	if (o->ctl.path != NULL) {
+		if (control_start(&o->ctl) == -1)
+			fatalx("%s: %s%s", o->ctl.path,
+			    strerror(errno), udsock_hint(errno));
+		log_info("listening on %s (mode %04o, own netns net:[%ju])",
+		    o->ctl.path, (unsigned)o->ctl.mode, (uintmax_t)home.ino);
+	}
 	if (o->zds_path != NULL)
-		zds_start(zt, o->zds_path);
+		zdsclient_start(o->zds_path);
 }
 
 static void
-setup_control(struct ztunnel *zt, const struct options *o)
+shutdown_all(void)
 {
-	const char *path = o->path;
-
-	zt->ctl_fd = udsock_listen(path, SOCK_STREAM, o->mode, &zt->ctl_ino);
-	if (zt->ctl_fd == -1) {
-		switch (errno) {
-		case EADDRINUSE:
-			fatalx("%s: already in use by a running daemon "
-			    "(stop it first, or choose another path)", path);
-		case EEXIST:
-			fatalx("%s: exists and is not a socket; refusing to "
-			    "replace it (remove it yourself if it is junk)",
-			    path);
-		case ENAMETOOLONG:
-			fatalx("%s: path too long for a Unix socket (at most "
-			    "107 bytes)", path);
-		default:
-			fatal("listen on %s", path);
-		}
-	}
-	if (ev_watch(zt, zt->ctl_fd, EPOLLIN, &zt->ctl_src) == -1)
-		fatal("epoll_ctl");
-	log_info("listening on %s (mode %04o, own netns net:[%ju])", path,
-	    (unsigned)o->mode, (uintmax_t)zt->home_id.ino);
-}
-
-static void
-dispatch(struct ztunnel *zt, const struct epoll_event *ev)
-{
-	struct evsrc *src = ev->data.ptr;
-
-	switch (src->kind) {
-	case SRC_CONTROL:
-		control_accept(zt);
-		break;
-	case SRC_PEER:
-		control_event(zt, EVSRC_OWNER(src, struct peer), ev->events);
-		break;
-	case SRC_LISTENER:
-		listen_serve(zt, EVSRC_OWNER(src, struct listener));
-		break;
-	case SRC_ZDS:
-		zds_event(zt, ev->events);
-		break;
-	}
-}
-
-/* The nearest of all deadlines, -1 for none: idle means no wake-ups. */
-static int
-next_timeout(struct ztunnel *zt)
-{
-	uint64_t	now = monotonic_ms();
-	int		t[3], i, best = -1;
-
-	t[0] = control_timeout(zt, now);
-	t[1] = zds_timeout(zt, now);
-	t[2] = pods_retry_timeout(zt, now);
-	for (i = 0; i < 3; i++)
-		if (t[i] != -1 && (best == -1 || t[i] < best))
-			best = t[i];
-	return best;
-}
-
-static void
-run(struct ztunnel *zt, const sigset_t *waitmask)
-{
-	struct epoll_event	evs[EPOLL_BATCH];
-	uint64_t		now;
-	int			i, n;
-
-	while (!quit) {
-		n = epoll_pwait(zt->epfd, evs, EPOLL_BATCH, next_timeout(zt),
-		    waitmask);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			fatal("epoll_wait");
-		}
-		for (i = 0; i < n; i++)
-			dispatch(zt, &evs[i]);
-		now = monotonic_ms();
-		control_expire(zt, now);
-		zds_tick(zt, now);
-		pods_retry(zt, now);
-		/* Only now is nothing in evs[] left to point at them. */
-		control_reap(zt);
-		pods_reap(zt);
-	}
-}
-
-static void
-shutdown_all(struct ztunnel *zt)
-{
-	struct pod *pod;
-
-	log_info("%s: shutting down (pods: %zu)", strsignal(quit),
-	    zt->pods.count);
-	control_close_all(zt);
-	control_reap(zt);
-	zds_stop(zt);
-	while ((pod = TAILQ_FIRST(&zt->pods.all)) != NULL)
-		pod_drop(zt, pod);
-	pods_reap(zt);
-	pods_free(&zt->pods);
-	if (zt->ctl_fd != -1) {
-		close(zt->ctl_fd);
-		if (udsock_unlink(zt->ctl_path, zt->ctl_ino) == -1)
-			log_warn("unlink %s", zt->ctl_path);
-	}
-	close(zt->reserve_fd);
-	close(zt->home_ns);
-	close(zt->epfd);
+	control_stop();
+	zdsclient_stop();
+	pods_done();
+	netns_home_close();
+	ev_done();
 }
 
 /* A uid, or a user name looked up in the passwd database. */
@@ -370,7 +165,7 @@ parse_args(int argc, char *argv[], struct options *o)
 	int		ch;
 
 	memset(o, 0, sizeof(*o));
-	o->mode = 0600;
+	o->ctl.mode = 0600;
 	o->level = LOG_LEVEL_INFO;
 	while ((ch = getopt_long(argc, argv, "hqvV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -383,23 +178,23 @@ parse_args(int argc, char *argv[], struct options *o)
 				    "0777)", optarg);
 				return -1;
 			}
-			o->mode = (mode_t)mode;
+			o->ctl.mode = (mode_t)mode;
 			break;
 		case 'q':
 			o->level = LOG_LEVEL_ERROR;
 			break;
 		case 'u':
-			if (o->nallow == CONTROL_MAX_ALLOW) {
+			if (o->ctl.nallow == CONTROL_MAX_ALLOW) {
 				log_warnx("at most %d --allow-uid",
 				    CONTROL_MAX_ALLOW);
 				return -1;
 			}
-			if (parse_uid(optarg, &o->allow[o->nallow]) == -1) {
+			if (parse_uid(optarg, &o->ctl.allow[o->ctl.nallow]) == -1) {
 				log_warnx("bad --allow-uid: %s (no such user)",
 				    optarg);
 				return -1;
 			}
-			o->nallow++;
+			o->ctl.nallow++;
 			break;
 		case 'v':
 			o->level = LOG_LEVEL_DEBUG;
@@ -417,7 +212,7 @@ parse_args(int argc, char *argv[], struct options *o)
 	/* The control socket is optional only with ZDS to take pods from. */
 	if (argc - optind > 1 || (argc - optind == 0 && o->zds_path == NULL))
 		return -1;
-	o->path = argc - optind == 1 ? argv[optind] : NULL;
+	o->ctl.path = argc - optind == 1 ? argv[optind] : NULL;
 	return 0;
 }
 
@@ -425,8 +220,7 @@ int
 main(int argc, char *argv[])
 {
 	struct options	o;
-	struct ztunnel	zt;
-	sigset_t	waitmask;
+	int		status;
 
 	log_init(argv[0], LOG_LEVEL_INFO);
 	if (parse_args(argc, argv, &o) == -1) {
@@ -434,13 +228,12 @@ main(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	log_setlevel(o.level);
-
 	/* "listeners ready" must reach a pipe or a file line by line. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	waitmask = setup_signals();
-	raise_nofile();
-	setup(&zt, &o);
-	run(&zt, &waitmask);
-	shutdown_all(&zt);
-	return EXIT_SUCCESS;
+
+	setup(&o);
+	if ((status = ev_run()) == -1)
+		fatal("event loop");
+	shutdown_all();
+	return status;
 }

@@ -2,7 +2,8 @@
 /*
  * pods.c: a pod's life in the daemon.  pod_add() is the handoff: whoever
  * received the namespace descriptor (the control socket, ZDS) calls it and
- * sends back what it says.
+ * sends back what it says.  The table, the pending pods and their retries
+ * are this file's alone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,171 +18,71 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "log.h"
+#include "pods.h"
 #include "util.h"
-#include "ztunnel.h"
+#include "wire.h"
 
-static const char	*derive_name(const struct nsid *, char *, size_t);
+static struct {
+	struct podtab	tab;
+	struct nsid	home;
+	size_t		dying;		/* dropped, not freed yet */
+	unsigned	freed_since_trim;
+} pods;
+
+static struct pod	*pod_new(const char *name, const char *workload,
+			    const struct nsid *, enum pod_origin);
+static void		 pod_free(void *);
+static void		 pod_drop(struct pod *);
+static enum pod_result	 pod_listen(struct pod *, const struct pod_req *,
+			    char *, size_t);
 static enum pod_result	 refuse(char *, size_t, const char *, ...)
 			    __attribute__((format(printf, 3, 4)));
 static void		 explain(const struct listen_error *,
 			    const struct pod *, char *, size_t);
-static int		 pend(struct ztunnel *, struct pod *, int nsfd,
-			    const char *err);
-
-/*
- * Give the pod behind req->nsfd its listeners.  Returns POD_LISTENING when
- * the pod listens (now, or already did), POD_PENDING_RETRY when a ZDS pod
- * could not listen yet and will be tried again, POD_REFUSED otherwise;
- * err says why.  *podp is the pod, unless refused.  Logs the outcome.
- */
-enum pod_result
-pod_add(struct ztunnel *zt, const struct pod_req *req, struct pod **podp,
-    char *err, size_t errlen)
-{
-	struct listen_error	 e;
-	struct nsid		 id;
-	struct pod		*pod, *other;
-	const char		*key = req->key;
-	char			 derived[NAME_MAX + 1];
-
-	*podp = NULL;
-	if (req->nsfd == -1)
-		return refuse(err, errlen, "no netns descriptor attached");
-	if (netns_check(req->nsfd, &id) == -1)
-		return refuse(err, errlen, "descriptor is not a network "
-		    "namespace: %s", errno == EINVAL ? "wrong kind of file" :
-		    strerror(errno));
-	/* Listeners there would be the node's own 127.0.0.1:15008. */
-	if (nsid_equal(&id, &zt->home_id))
-		return refuse(err, errlen, "that is the daemon's own network "
-		    "namespace, not a pod's");
-	if (key == NULL)
-		key = derive_name(&id, derived, sizeof(derived));
-
-	if ((pod = pods_byname(&zt->pods, key)) != NULL) {
-		if (pod->origin != req->origin)
-			return refuse(err, errlen, "%s is taken by a pod added "
-			    "over %s", key, pod->origin == POD_ZDS ? "ZDS" :
-			    "the control socket");
-		if (nsid_equal(&pod->ns, &id) && pod->state == POD_UP) {
-			log_info("add %s net:[%ju]: already listening",
-			    pod_label(pod), (uintmax_t)id.ino);
-			*podp = pod;
-			return POD_LISTENING;
-		}
-		/* Same name, new namespace (the pod was recreated), or a
-		 * pending pod sent again: start over. */
-		if (!nsid_equal(&pod->ns, &id))
-			log_info("add %s net:[%ju]: replaces net:[%ju]",
-			    pod_label(pod), (uintmax_t)id.ino,
-			    (uintmax_t)pod->ns.ino);
-		pod_drop(zt, pod);
-	}
-	if ((other = pods_byns(&zt->pods, &id)) != NULL) {
-		if (req->origin == POD_CONTROL && other->origin == POD_CONTROL &&
-		    other->state == POD_UP) {
-			log_info("add %s net:[%ju]: already listening as %s",
-			    key, (uintmax_t)id.ino, other->name);
-			*podp = other;
-			return POD_LISTENING;
-		}
-		return refuse(err, errlen, "netns net:[%ju] already belongs to "
-		    "pod %s", (uintmax_t)id.ino, pod_label(other));
-	}
-
-	/* Make room in the table first: listeners we could not record
-	 * would be listeners nobody can remove. */
-	if ((pod = pod_new(key, req->workload, &id)) == NULL ||
-	    pods_insert(&zt->pods, pod) == -1) {
-		free(pod);
-		return refuse(err, errlen, "out of memory");
-	}
-	pod->origin = req->origin;
-	pod->added_ms = monotonic_ms();
-	if (listen_open(zt, pod, req->nsfd, &e) == -1) {
-		explain(&e, pod, err, errlen);
-		if (req->origin == POD_ZDS && pend(zt, pod, req->nsfd, err) == 0) {
-			*podp = pod;
-			return POD_PENDING_RETRY;
-		}
-		log_warnx("add %s net:[%ju]: %s", key, (uintmax_t)id.ino, err);
-		pods_remove(&zt->pods, pod);
-		free(pod);
-		return POD_REFUSED;
-	}
-	log_info("add %s net:[%ju]: listening on 127.0.0.1:%u,%u,%u",
-	    pod_label(pod), (uintmax_t)id.ino, zt_ports[0], zt_ports[1],
-	    zt_ports[2]);
-	printf("%s\n", WIRE_READY);
-	*podp = pod;
-	return POD_LISTENING;
-}
-
-/*
- * A ZDS pod that could not listen stays, without listeners, holding its own
- * copy of the namespace descriptor, and is tried again every
- * POD_RETRY_MS until it works or is deleted: what ztunnel does.
- */
-static int
-pend(struct ztunnel *zt, struct pod *pod, int nsfd, const char *err)
-{
-	if ((pod->nsfd = fcntl(nsfd, F_DUPFD_CLOEXEC, 0)) == -1) {
-		log_warn("add %s: keeping the netns to retry", pod_label(pod));
-		return -1;
-	}
-	pod->state = POD_PENDING;
-	pod->retry_ms = monotonic_ms() + POD_RETRY_MS;
-	TAILQ_INSERT_TAIL(&zt->pending, pod, pending_entry);
-	log_warnx("add %s net:[%ju]: %s; pending, retrying every %d s",
-	    pod_label(pod), (uintmax_t)pod->ns.ino, err, POD_RETRY_MS / 1000);
-	return 0;
-}
+static void		 retry(void *);
+static const char	*derive_name(const struct nsid *, char *, size_t);
 
 int
-pods_retry_timeout(struct ztunnel *zt, uint64_t now)
+pods_init(const struct nsid *home)
 {
-	struct pod *pod = TAILQ_FIRST(&zt->pending);
-
-	if (pod == NULL)
-		return -1;
-	return ms_until(pod->retry_ms, now);
+	pods.home = *home;
+	return podtab_init(&pods.tab);
 }
 
 void
-pods_retry(struct ztunnel *zt, uint64_t now)
+pods_done(void)
 {
-	struct listen_error	 e;
-	struct pod		*pod;
-	char			 err[WIRE_REPLY_MAX];
+	struct pod *pod;
 
-	/* All wait the same interval, so the list is in retry order. */
-	while ((pod = TAILQ_FIRST(&zt->pending)) != NULL &&
-	    pod->retry_ms <= now) {
-		TAILQ_REMOVE(&zt->pending, pod, pending_entry);
-		if (listen_open(zt, pod, pod->nsfd, &e) == -1) {
-			explain(&e, pod, err, sizeof(err));
-			log_debug("retry %s net:[%ju]: %s", pod_label(pod),
-			    (uintmax_t)pod->ns.ino, err);
-			pod->retry_ms = now + POD_RETRY_MS;
-			TAILQ_INSERT_TAIL(&zt->pending, pod, pending_entry);
-			continue;
-		}
-		close(pod->nsfd);
-		pod->nsfd = -1;
-		pod->state = POD_UP;
-		log_info("retry %s net:[%ju]: listening on 127.0.0.1:%u,%u,%u",
-		    pod_label(pod), (uintmax_t)pod->ns.ino, zt_ports[0],
-		    zt_ports[1], zt_ports[2]);
-		printf("%s\n", WIRE_READY);
-	}
+	while ((pod = pod_first()) != NULL)
+		pod_drop(pod);
+	podtab_free(&pods.tab);
 }
 
-/* How logs and lists show a pod: its workload if ZDS named one. */
-const char *
-pod_label(const struct pod *pod)
+struct pod *
+pod_byname(const char *name)
 {
-	return pod->workload[0] != '\0' ? pod->workload : pod->name;
+	return podtab_byname(&pods.tab, name);
+}
+
+struct pod *
+pod_first(void)
+{
+	return TAILQ_FIRST(&pods.tab.all);
+}
+
+struct pod *
+pod_next(const struct pod *pod)
+{
+	return TAILQ_NEXT(pod, entry);
+}
+
+size_t
+pod_count(void)
+{
+	return pods.tab.count;
 }
 
 /* A seed request carries no name: use the namespace's name under
@@ -193,6 +94,162 @@ derive_name(const struct nsid *id, char *name, size_t size)
 	if (netns_identify(id, name, size) == -1 || !wire_name_ok(name))
 		snprintf(name, size, "ns-%ju", (uintmax_t)id->ino);
 	return name;
+}
+
+/*
+ * Check first, then change: every refusal below leaves the table as it
+ * was, and a pod being replaced keeps serving until its successor
+ * listens.
+ */
+enum pod_result
+pod_add(const struct pod_req *req, struct pod **podp, char *err,
+    size_t errlen)
+{
+	enum pod_result	 rc;
+	struct nsid	 id;
+	struct pod	*pod, *old, *other;
+	const char	*key = req->key;
+	char		 derived[NAME_MAX + 1];
+
+	*podp = NULL;
+	if (req->nsfd == -1)
+		return refuse(err, errlen, "no netns descriptor attached");
+	if (netns_check(req->nsfd, &id) == -1)
+		return refuse(err, errlen, "descriptor is not a network "
+		    "namespace: %s", errno == EINVAL ? "wrong kind of file" :
+		    strerror(errno));
+	/* Listeners there would be the node's own 127.0.0.1:15008. */
+	if (nsid_equal(&id, &pods.home))
+		return refuse(err, errlen, "that is the daemon's own network "
+		    "namespace, not a pod's");
+	if (key == NULL)
+		key = derive_name(&id, derived, sizeof(derived));
+
+	old = podtab_byname(&pods.tab, key);
+	other = podtab_byns(&pods.tab, &id);
+	if (old != NULL && old->origin != req->origin)
+		return refuse(err, errlen, "%s is taken by a pod added over %s",
+		    key, old->origin == POD_ZDS ? "ZDS" : "the control socket");
+	if (old != NULL && old == other && old->state == POD_UP) {
+		log_info("add %s net:[%ju]: already listening", pod_label(old),
+		    (uintmax_t)id.ino);
+		*podp = old;
+		return POD_LISTENING;
+	}
+	if (other != NULL && other != old) {
+		if (req->origin == POD_CONTROL && other->origin == POD_CONTROL &&
+		    other->state == POD_UP) {
+			log_info("add %s net:[%ju]: already listening as %s",
+			    key, (uintmax_t)id.ino, other->name);
+			*podp = other;
+			return POD_LISTENING;
+		}
+		return refuse(err, errlen, "netns net:[%ju] already belongs to "
+		    "pod %s", (uintmax_t)id.ino, pod_label(other));
+	}
+	if ((pod = pod_new(key, req->workload, &id, req->origin)) == NULL)
+		return refuse(err, errlen, "out of memory");
+	/* Room in the table first: listeners we could not record would be
+	 * listeners nobody can remove. */
+	if (old == NULL && podtab_insert(&pods.tab, pod) == -1) {
+		free(pod);
+		return refuse(err, errlen, "out of memory");
+	}
+	if ((rc = pod_listen(pod, req, err, errlen)) == POD_REFUSED) {
+		if (old == NULL)
+			podtab_remove(&pods.tab, pod);
+		free(pod);	/* and the old pod, if any, serves on */
+		return POD_REFUSED;
+	}
+	if (old != NULL) {
+		if (!nsid_equal(&old->ns, &id))
+			log_info("add %s net:[%ju]: replaces net:[%ju]",
+			    pod_label(pod), (uintmax_t)id.ino,
+			    (uintmax_t)old->ns.ino);
+		pod_drop(old);
+		/* One out, one in: the table needs no more room. */
+		(void)podtab_insert(&pods.tab, pod);
+	}
+	*podp = pod;
+	return rc;
+}
+
+/* Open the new pod's listeners; a ZDS pod that cannot listen yet stays
+ * pending, holding its own copy of the namespace descriptor, and is tried
+ * again every POD_RETRY_MS until it works or is deleted, as ztunnel does. */
+static enum pod_result
+pod_listen(struct pod *pod, const struct pod_req *req, char *err,
+    size_t errlen)
+{
+	struct listen_error e;
+
+	if (listen_open(pod, req->nsfd, &e) == 0) {
+		log_info("add %s net:[%ju]: listening on 127.0.0.1:%u,%u,%u",
+		    pod_label(pod), (uintmax_t)pod->ns.ino, zt_ports[0],
+		    zt_ports[1], zt_ports[2]);
+		printf("%s\n", WIRE_READY);
+		return POD_LISTENING;
+	}
+	explain(&e, pod, err, errlen);
+	if (req->origin == POD_ZDS &&
+	    (pod->nsfd = fcntl(req->nsfd, F_DUPFD_CLOEXEC, 0)) != -1) {
+		pod->state = POD_PENDING;
+		ev_timer_at(&pod->retry, monotonic_ms() + POD_RETRY_MS);
+		log_warnx("add %s net:[%ju]: %s; pending, retrying every %d s",
+		    pod_label(pod), (uintmax_t)pod->ns.ino, err,
+		    POD_RETRY_MS / 1000);
+		return POD_PENDING_RETRY;
+	}
+	log_warnx("add %s net:[%ju]: %s", pod_label(pod), (uintmax_t)pod->ns.ino,
+	    err);
+	return POD_REFUSED;
+}
+
+static void
+retry(void *arg)
+{
+	struct listen_error	 e;
+	struct pod		*pod = arg;
+	char			 err[POD_ERR_MAX];
+
+	if (listen_open(pod, pod->nsfd, &e) == -1) {
+		explain(&e, pod, err, sizeof(err));
+		log_debug("retry %s net:[%ju]: %s", pod_label(pod),
+		    (uintmax_t)pod->ns.ino, err);
+		ev_timer_at(&pod->retry, monotonic_ms() + POD_RETRY_MS);
+		return;
+	}
+	close(pod->nsfd);
+	pod->nsfd = -1;
+	pod->state = POD_UP;
+	log_info("retry %s net:[%ju]: listening on 127.0.0.1:%u,%u,%u",
+	    pod_label(pod), (uintmax_t)pod->ns.ino, zt_ports[0], zt_ports[1],
+	    zt_ports[2]);
+	printf("%s\n", WIRE_READY);
+}
+
+static struct pod *
+pod_new(const char *name, const char *workload, const struct nsid *ns,
+    enum pod_origin origin)
+{
+	size_t		 len = strlen(name) + 1, wlen = strlen(workload) + 1;
+	struct pod	*p;
+	int		 i;
+
+	/* One allocation: the struct, then its two strings. */
+	if ((p = calloc(1, sizeof(*p) + len + wlen)) == NULL)
+		return NULL;
+	memcpy(p->name, name, len);
+	memcpy(p->name + len, workload, wlen);
+	p->workload = p->name + len;
+	p->ns = *ns;
+	p->origin = origin;
+	p->nsfd = -1;
+	p->added_ms = monotonic_ms();
+	ev_timer_init(&p->retry, retry, p);
+	for (i = 0; i < ZT_NPORTS; i++)
+		p->lis[i].io.fd = -1;
+	return p;
 }
 
 static enum pod_result
@@ -239,41 +296,37 @@ explain(const struct listen_error *e, const struct pod *pod, char *err,
 		    strerror(e->err));
 }
 
-/* Remove a pod on request: its listeners close, and with them the last
- * references the daemon held to its namespace. */
 void
-pod_del(struct ztunnel *zt, struct pod *p, const char *why)
+pod_del(struct pod *p, const char *why)
 {
 	log_info("del %s net:[%ju]: %s%s after %ju connections",
 	    pod_label(p), (uintmax_t)p->ns.ino, why,
 	    p->state == POD_PENDING ? " (was pending)" : "",
 	    (uintmax_t)p->served);
-	pod_drop(zt, p);
+	pod_drop(p);
 }
 
-void
-pod_drop(struct ztunnel *zt, struct pod *p)
+/* Out of the table, listeners closed (with them the last references we
+ * held to the namespace); the memory goes once the event batch is done. */
+static void
+pod_drop(struct pod *p)
 {
-	pods_remove(&zt->pods, p);
+	podtab_remove(&pods.tab, p);
 	listen_close(p);
-	if (p->state == POD_PENDING) {
-		TAILQ_REMOVE(&zt->pending, p, pending_entry);
+	ev_timer_stop(&p->retry);
+	if (p->nsfd != -1)
 		close(p->nsfd);
-		p->nsfd = -1;
-	}
-	TAILQ_INSERT_TAIL(&zt->dead_pods, p, entry);
+	p->nsfd = -1;
+	pods.dying++;
+	ev_defer_free(&p->dead, pod_free, p);
 }
 
-void
-pods_reap(struct ztunnel *zt)
+static void
+pod_free(void *arg)
 {
-	struct pod *p;
-
-	while ((p = TAILQ_FIRST(&zt->dead_pods)) != NULL) {
-		TAILQ_REMOVE(&zt->dead_pods, p, entry);
-		free(p);
-		zt->freed_since_trim++;
-	}
+	free(arg);
+	pods.dying--;
+	pods.freed_since_trim++;
 #ifdef __GLIBC__
 	/*
 	 * free() gives back only the top of the heap; pods freed below a
@@ -282,10 +335,10 @@ pods_reap(struct ztunnel *zt)
 	 * when the last pod goes.  Amortised, removing stays as cheap as
 	 * adding.
 	 */
-	if (zt->freed_since_trim >= POD_TRIM_EVERY ||
-	    (zt->freed_since_trim > 0 && zt->pods.count == 0)) {
+	if (pods.freed_since_trim >= POD_TRIM_EVERY ||
+	    (pods.tab.count == 0 && pods.dying == 0)) {
 		malloc_trim(0);
-		zt->freed_since_trim = 0;
+		pods.freed_since_trim = 0;
 	}
 #endif
 }

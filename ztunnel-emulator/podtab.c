@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ztunnel.h"
+#include "podtab.h"
 
-const uint16_t zt_ports[ZT_NPORTS] = { 15008, 15006, 15001 };
 
 #define PODS_MIN_BUCKETS 64
 
@@ -68,7 +67,7 @@ alloc_buckets(struct podtab *t, size_t n)
 }
 
 int
-pods_init(struct podtab *t)
+podtab_init(struct podtab *t)
 {
 	memset(t, 0, sizeof(*t));
 	TAILQ_INIT(&t->all);
@@ -76,32 +75,7 @@ pods_init(struct podtab *t)
 }
 
 struct pod *
-pod_new(const char *name, const char *workload, const struct nsid *ns)
-{
-	size_t		 len = strlen(name) + 1, wlen = strlen(workload) + 1;
-	struct pod	*p;
-	int		 i;
-
-	/* One allocation: the struct, then its two strings. */
-	p = calloc(1, sizeof(*p) + len + wlen);
-	if (p == NULL)
-		return NULL;
-	memcpy(p->name, name, len);
-	memcpy(p->name + len, workload, wlen);
-	p->workload = p->name + len;
-	p->ns = *ns;
-	p->nsfd = -1;
-	for (i = 0; i < ZT_NPORTS; i++) {
-		p->lis[i].src.kind = SRC_LISTENER;
-		p->lis[i].fd = -1;
-		p->lis[i].port = zt_ports[i];
-		p->lis[i].pod = p;
-	}
-	return p;
-}
-
-struct pod *
-pods_byname(const struct podtab *t, const char *name)
+podtab_byname(const struct podtab *t, const char *name)
 {
 	struct pod *p = t->byname[hash_name(name) & (t->nbuckets - 1)];
 
@@ -111,7 +85,7 @@ pods_byname(const struct podtab *t, const char *name)
 }
 
 struct pod *
-pods_byns(const struct podtab *t, const struct nsid *ns)
+podtab_byns(const struct podtab *t, const struct nsid *ns)
 {
 	struct pod *p = t->byns[hash_ns(ns) & (t->nbuckets - 1)];
 
@@ -121,7 +95,7 @@ pods_byns(const struct podtab *t, const struct nsid *ns)
 }
 
 int
-pods_insert(struct podtab *t, struct pod *p)
+podtab_insert(struct podtab *t, struct pod *p)
 {
 	size_t a, b;
 
@@ -141,7 +115,7 @@ pods_insert(struct podtab *t, struct pod *p)
 }
 
 void
-pods_remove(struct podtab *t, struct pod *p)
+podtab_remove(struct podtab *t, struct pod *p)
 {
 	struct pod **pp;
 
@@ -162,7 +136,7 @@ pods_remove(struct podtab *t, struct pod *p)
 }
 
 void
-pods_free(struct podtab *t)
+podtab_free(struct podtab *t)
 {
 	free(t->byname);
 	free(t->byns);

@@ -31,7 +31,7 @@ t_live_daemon_refused() {
 	local ino
 	ino=$(stat -c %i "$SOCK")
 	expect "second daemon exits 2" test "$(zt_status "$SOCK")" -eq 2
-	expect "says already in use" file_has "$WORK/zt2.err" "already in use by a running daemon"
+	expect "says already in use" file_has "$WORK/zt2.err" "Address already in use (by a running daemon"
 	expect "first daemon's socket untouched" test "$(stat -c %i "$SOCK")" = "$ino"
 	mkns pod
 	expect "first daemon still serves" "$CNI" "$SOCK" "$NS"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * zds.c: ztunnel's side of ZDS.  We connect to the node agent (it
+ * zdsclient.c: ztunnel's side of ZDS.  We connect to the node agent (it
  * listens), say hello, and answer each request with exactly one ack:
  *
  *   connect ─► hello ─► Add/Keep ... ─► SnapshotSent ─► Add/Del ...
@@ -25,15 +25,28 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "ev.h"
 #include "fdpass.h"
 #include "log.h"
+#include "pods.h"
 #include "udsock.h"
 #include "util.h"
+#include "wire.h"
 #include "zds.h"
-#include "ztunnel.h"
+#include "zdsclient.h"
 
 #define ZDS_BACKOFF_MIN_MS	20
 #define ZDS_BACKOFF_MAX_MS	15000
+
+static struct {
+	const char	*path;		/* NULL: off */
+	struct ev_io	 io;		/* io.fd -1: not connected */
+	struct ev_timer	 reconnect;
+	int		 snapshot_done;
+	unsigned	 gen;		/* counts connections */
+	uint64_t	 backoff_ms;
+	int		 quiet;		/* connect failures logged once */
+} zc = { .io = { .fd = -1 } };
 
 /* What the connection does after answering a request. */
 enum after {
@@ -41,94 +54,86 @@ enum after {
 	DROP,
 };
 
-static void	zds_connect(struct ztunnel *);
-static void	zds_drop(struct ztunnel *, const char *why);
-static enum after handle(struct ztunnel *, const struct zds_request *,
-		    int nsfd, char *err, size_t errlen);
+static void	zds_connect(void *);
+static void	zds_drop(const char *why);
+static void	zds_event(void *, uint32_t);
+static enum after handle(const struct zds_request *, int nsfd, char *err,
+		    size_t errlen);
 
 void
-zds_start(struct ztunnel *zt, const char *path)
+zdsclient_start(const char *path)
 {
-	zt->zds_path = path;
-	zt->zds_fd = -1;
-	zt->zds_src.kind = SRC_ZDS;
-	zt->zds_backoff_ms = ZDS_BACKOFF_MIN_MS;
-	zds_connect(zt);
+	zc.path = path;
+	zc.backoff_ms = ZDS_BACKOFF_MIN_MS;
+	ev_timer_init(&zc.reconnect, zds_connect, NULL);
+	zds_connect(NULL);
 }
 
-int
-zds_timeout(struct ztunnel *zt, uint64_t now)
+/* Try again later, and later still each time in a row that it fails. */
+static void
+backoff(void)
 {
-	if (zt->zds_path == NULL || zt->zds_fd != -1)
-		return -1;
-	return ms_until(zt->zds_retry_ms, now);
-}
-
-void
-zds_tick(struct ztunnel *zt, uint64_t now)
-{
-	if (zt->zds_path != NULL && zt->zds_fd == -1 && zt->zds_retry_ms <= now)
-		zds_connect(zt);
+	ev_timer_at(&zc.reconnect, monotonic_ms() + zc.backoff_ms);
+	zc.backoff_ms *= 2;
+	if (zc.backoff_ms > ZDS_BACKOFF_MAX_MS)
+		zc.backoff_ms = ZDS_BACKOFF_MAX_MS;
 }
 
 static void
-zds_connect(struct ztunnel *zt)
+zds_connect(void *arg)
 {
 	uint8_t	hello[8];
 	ssize_t	n;
 	int	fd;
 
-	fd = udsock_connect(zt->zds_path, SOCK_SEQPACKET | SOCK_NONBLOCK);
+	(void)arg;
+	fd = udsock_connect(zc.path, SOCK_SEQPACKET | SOCK_NONBLOCK);
 	if (fd == -1) {
 		/* A missing agent is normal while it starts: say so once. */
-		if (!zt->zds_quiet)
-			log_info("zds: connect %s: %s; retrying", zt->zds_path,
+		if (!zc.quiet)
+			log_info("zds: connect %s: %s; retrying", zc.path,
 			    strerror(errno));
-		zt->zds_quiet = 1;
-		zt->zds_retry_ms = monotonic_ms() + zt->zds_backoff_ms;
-		zt->zds_backoff_ms *= 2;
-		if (zt->zds_backoff_ms > ZDS_BACKOFF_MAX_MS)
-			zt->zds_backoff_ms = ZDS_BACKOFF_MAX_MS;
+		zc.quiet = 1;
+		backoff();
 		return;
 	}
 	n = zds_encode_hello(hello, sizeof(hello), ZDS_VERSION_V1);
 	if (n == -1 || send(fd, hello, (size_t)n, MSG_NOSIGNAL) != n ||
-	    ev_watch(zt, fd, EPOLLIN, &zt->zds_src) == -1) {
-		log_warn("zds: hello to %s", zt->zds_path);
+	    ev_io_add(&zc.io, fd, EPOLLIN, zds_event, NULL) == -1) {
+		log_warn("zds: hello to %s", zc.path);
 		close(fd);
-		zt->zds_retry_ms = monotonic_ms() + zt->zds_backoff_ms;
+		backoff();
 		return;
 	}
-	zt->zds_fd = fd;
-	zt->zds_gen++;
-	zt->zds_snapshot_done = 0;
-	zt->zds_quiet = 0;
-	zt->zds_backoff_ms = ZDS_BACKOFF_MIN_MS;
-	log_info("zds: connected to %s, hello sent", zt->zds_path);
+	zc.gen++;
+	zc.snapshot_done = 0;
+	zc.quiet = 0;
+	log_info("zds: connected to %s, hello sent", zc.path);
 }
 
+/* The session ends; pods stay.  The backoff grows until a session gets
+ * as far as a whole snapshot: an agent that accepts and hangs up at once
+ * is not hammered. */
 static void
-zds_drop(struct ztunnel *zt, const char *why)
+zds_drop(const char *why)
 {
-	if (zt->zds_fd == -1)
+	if (zc.io.fd == -1)
 		return;
 	log_warnx("zds: %s; pods keep serving, reconnecting", why);
-	close(zt->zds_fd);
-	zt->zds_fd = -1;
-	zt->zds_retry_ms = monotonic_ms() + zt->zds_backoff_ms;
+	ev_io_close(&zc.io);
+	backoff();
 }
 
 void
-zds_stop(struct ztunnel *zt)
+zdsclient_stop(void)
 {
-	if (zt->zds_fd != -1)
-		close(zt->zds_fd);
-	zt->zds_fd = -1;
-	zt->zds_path = NULL;
+	ev_io_close(&zc.io);
+	ev_timer_stop(&zc.reconnect);
+	zc.path = NULL;
 }
 
 static int
-send_ack(struct ztunnel *zt, const char *error)
+send_ack(const char *error)
 {
 	uint8_t	buf[ZDS_MSG_MAX];
 	ssize_t	n;
@@ -137,8 +142,8 @@ send_ack(struct ztunnel *zt, const char *error)
 		n = zds_encode_ack(buf, sizeof(buf), "error too long to send");
 	/* The agent waits for each ack before its next request, so the
 	 * socket always has room; if not, it is not reading at all. */
-	if (send(zt->zds_fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
-		zds_drop(zt, "cannot send an ack");
+	if (send(zc.io.fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
+		zds_drop("cannot send an ack");
 		return -1;
 	}
 	return 0;
@@ -149,8 +154,8 @@ send_ack(struct ztunnel *zt, const char *error)
  * a second read would only ever say EAGAIN.  (Should an agent pipeline,
  * the socket stays readable and epoll brings us back at once.)
  */
-void
-zds_event(struct ztunnel *zt, uint32_t events)
+static void
+zds_event(void *arg, uint32_t events)
 {
 	struct zds_request	 req;
 	uint8_t			 buf[ZDS_MSG_MAX];
@@ -160,10 +165,9 @@ zds_event(struct ztunnel *zt, uint32_t events)
 	ssize_t			 n;
 	int			 nsfd;
 
+	(void)arg;
 	(void)events;
-	if (zt->zds_fd == -1)
-		return;
-	n = fdpass_recv(zt->zds_fd, buf, sizeof(buf), &nsfd);
+	n = fdpass_recv(zc.io.fd, buf, sizeof(buf), &nsfd);
 	if (n == -1 && errno == EAGAIN)
 		return;
 	if (n == -1) {
@@ -171,43 +175,50 @@ zds_event(struct ztunnel *zt, uint32_t events)
 		 * descriptors are closed already. */
 		snprintf(err, sizeof(err), "receive: %s",
 		    fdpass_strerror(errno));
-		if (send_ack(zt, err) == 0)
-			zds_drop(zt, err);
+		if (send_ack(err) == 0)
+			zds_drop(err);
+		return;
+	}
+	if (n == 0 && nsfd != -1) {
+		/* An empty datagram, but with a descriptor: not a hang-up. */
+		close(nsfd);
+		if (send_ack("malformed request: empty, with a descriptor") == 0)
+			zds_drop("an empty request with a descriptor");
 		return;
 	}
 	if (n == 0) {
-		zds_drop(zt, "the node agent closed the connection");
+		zds_drop("the node agent closed the connection");
 		return;
 	}
 	if (zds_decode_request(buf, (size_t)n, &req, &what) == -1) {
 		snprintf(err, sizeof(err), "malformed request: %s", what);
 		after = DROP;
 	} else {
-		after = handle(zt, &req, nsfd, err, sizeof(err));
+		after = handle(&req, nsfd, err, sizeof(err));
 	}
 	if (nsfd != -1)
 		close(nsfd);
-	if (send_ack(zt, err) == 0 && after == DROP)
-		zds_drop(zt, err);
+	if (send_ack(err) == 0 && after == DROP)
+		zds_drop(err);
 }
 
 /* Remove every ZDS pod this connection neither added nor kept. */
 static void
-reconcile(struct ztunnel *zt)
+reconcile(void)
 {
 	struct pod	*pod, *next;
 	size_t		 kept = 0, removed = 0, pending = 0;
 
-	for (pod = TAILQ_FIRST(&zt->pods.all); pod != NULL; pod = next) {
-		next = TAILQ_NEXT(pod, entry);
+	for (pod = pod_first(); pod != NULL; pod = next) {
+		next = pod_next(pod);
 		if (pod->origin != POD_ZDS)
 			continue;
-		if (pod->zds_gen == zt->zds_gen) {
+		if (pod->zds_gen == zc.gen) {
 			kept++;
 			pending += pod->state == POD_PENDING;
 			continue;
 		}
-		pod_del(zt, pod, "not in the snapshot, removed");
+		pod_del(pod, "not in the snapshot, removed");
 		removed++;
 	}
 	log_info("zds: snapshot done: %zu pods (%zu pending), %zu removed%s",
@@ -216,8 +227,7 @@ reconcile(struct ztunnel *zt)
 
 /* Validate and act on one decoded request; err gets the ack's text. */
 static enum after
-handle(struct ztunnel *zt, const struct zds_request *req, int nsfd,
-    char *err, size_t errlen)
+handle(const struct zds_request *req, int nsfd, char *err, size_t errlen)
 {
 	struct pod_req	 add = { POD_ZDS, req->uid, "", nsfd };
 	struct pod	*pod;
@@ -256,35 +266,37 @@ handle(struct ztunnel *zt, const struct zds_request *req, int nsfd,
 		add.workload = workload;
 		/* pod_add logs for itself.  A pending pod is acked with its
 		 * error, and keeps trying. */
-		if (pod_add(zt, &add, &pod, err, errlen) != POD_REFUSED) {
-			pod->zds_gen = zt->zds_gen;
+		if (pod_add(&add, &pod, err, errlen) != POD_REFUSED) {
+			pod->zds_gen = zc.gen;
 			if (pod->state == POD_UP)
 				err[0] = '\0';
 		}
 		return STAY;
 	case ZDS_KEEP:
-		if (zt->zds_snapshot_done) {
+		if (zc.snapshot_done) {
 			snprintf(err, errlen, "keep %s after snapshot_sent",
 			    req->uid);
 			break;
 		}
-		if ((pod = pods_byname(&zt->pods, req->uid)) != NULL &&
+		if ((pod = pod_byname(req->uid)) != NULL &&
 		    pod->origin == POD_ZDS)
-			pod->zds_gen = zt->zds_gen;
+			pod->zds_gen = zc.gen;
 		break;
 	case ZDS_DEL:
 		/* Deleting what we do not have is already done. */
-		if ((pod = pods_byname(&zt->pods, req->uid)) != NULL &&
+		if ((pod = pod_byname(req->uid)) != NULL &&
 		    pod->origin == POD_ZDS)
-			pod_del(zt, pod, "deleted by the node agent");
+			pod_del(pod, "deleted by the node agent");
 		break;
 	case ZDS_SNAPSHOT_SENT:
-		if (zt->zds_snapshot_done) {
+		if (zc.snapshot_done) {
 			snprintf(err, errlen, "a second snapshot_sent");
 			break;
 		}
-		zt->zds_snapshot_done = 1;
-		reconcile(zt);
+		zc.snapshot_done = 1;
+		/* A healthy session: the next reconnect may be quick. */
+		zc.backoff_ms = ZDS_BACKOFF_MIN_MS;
+		reconcile();
 		break;
 	case ZDS_NONE:
 	default:

@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ev.c: the event loop (see ev.h).  One per process, so its state is this
+ * file's: the epoll set, the deadlines in time order, the signalfd, the
+ * reserve descriptor, and the objects waiting to be freed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+
+#include "ev.h"
+#include "util.h"
+
+#define EV_BATCH	64
+
+TAILQ_HEAD(timerlist, ev_timer);
+
+static struct {
+	int			 epfd;
+	int			 reserve_fd;	/* given up to shed a connection */
+	uint64_t		 shed;
+	int			 running, status;
+	struct timerlist	 timers;	/* earliest first */
+	struct ev_deferred	*deferred;
+	/* Signals, read from a signalfd. */
+	struct ev_io		 sigio;
+	sigset_t		 sigs, oldmask;
+	int			 nsig;
+	struct {
+		int		 sig;
+		ev_signal_cb	*cb;
+		void		*arg;
+	}			 sigtab[EV_NSIGNALS];
+} ev = { .epfd = -1, .reserve_fd = -1, .sigio = { .fd = -1 } };
+
+static void	run_deferred(void);
+
+int
+ev_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	/* A peer that hangs up must never kill us: writes get EPIPE. */
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		return -1;
+	TAILQ_INIT(&ev.timers);
+	sigemptyset(&ev.sigs);
+	if (sigprocmask(SIG_BLOCK, NULL, &ev.oldmask) == -1)
+		return -1;
+	if ((ev.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		return -1;
+	if ((ev.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	return 0;
+}
+
+void
+ev_done(void)
+{
+	run_deferred();
+	if (ev.sigio.fd != -1)
+		close(ev.sigio.fd);
+	if (ev.reserve_fd != -1)
+		close(ev.reserve_fd);
+	if (ev.epfd != -1)
+		close(ev.epfd);
+	ev.sigio.fd = ev.reserve_fd = ev.epfd = -1;
+}
+
+void
+ev_stop(int status)
+{
+	ev.running = 0;
+	ev.status = status;
+}
+
+/* --- descriptors -------------------------------------------------------- */
+
+int
+ev_io_add(struct ev_io *io, int fd, uint32_t events, ev_io_cb *cb,
+    void *arg)
+{
+	struct epoll_event e = { .events = events, .data.ptr = io };
+
+	if (epoll_ctl(ev.epfd, EPOLL_CTL_ADD, fd, &e) == -1)
+		return -1;
+	io->fd = fd;
+	io->cb = cb;
+	io->arg = arg;
+	return 0;
+}
+
+int
+ev_io_mod(struct ev_io *io, uint32_t events)
+{
+	struct epoll_event e = { .events = events, .data.ptr = io };
+
+	return epoll_ctl(ev.epfd, EPOLL_CTL_MOD, io->fd, &e);
+}
+
+void
+ev_io_del(struct ev_io *io)
+{
+	if (io->fd == -1)
+		return;
+	/* Cannot fail for a registered fd; if it did, the owner's close()
+	 * takes the fd out of the set all the same. */
+	(void)epoll_ctl(ev.epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	io->fd = -1;
+}
+
+void
+ev_io_close(struct ev_io *io)
+{
+	if (io->fd == -1)
+		return;
+	close(io->fd);
+	io->fd = -1;
+}
+
+/* --- deadlines ---------------------------------------------------------- */
+
+void
+ev_timer_init(struct ev_timer *t, ev_timer_cb *cb, void *arg)
+{
+	memset(t, 0, sizeof(*t));
+	t->cb = cb;
+	t->arg = arg;
+}
+
+/*
+ * Insert in time order, looking from the latest end: deadlines of one
+ * kind are mostly armed with the same delay, so the place is almost
+ * always the tail, and arming costs O(1).
+ */
+void
+ev_timer_at(struct ev_timer *t, uint64_t when)
+{
+	struct ev_timer *after;
+
+	ev_timer_stop(t);
+	t->when = when;
+	t->armed = 1;
+	after = TAILQ_LAST(&ev.timers, timerlist);
+	while (after != NULL && after->when > when)
+		after = TAILQ_PREV(after, timerlist, entry);
+	if (after == NULL)
+		TAILQ_INSERT_HEAD(&ev.timers, t, entry);
+	else
+		TAILQ_INSERT_AFTER(&ev.timers, after, t, entry);
+}
+
+void
+ev_timer_stop(struct ev_timer *t)
+{
+	if (!t->armed)
+		return;
+	TAILQ_REMOVE(&ev.timers, t, entry);
+	t->armed = 0;
+}
+
+static int
+next_timeout(void)
+{
+	struct ev_timer *t = TAILQ_FIRST(&ev.timers);
+
+	return t == NULL ? -1 : ms_until(t->when, monotonic_ms());
+}
+
+/* Fire what is due; a callback may arm or stop any timer, itself too. */
+static void
+run_timers(void)
+{
+	uint64_t	 now = monotonic_ms();
+	struct ev_timer	*t;
+
+	while ((t = TAILQ_FIRST(&ev.timers)) != NULL && t->when <= now) {
+		ev_timer_stop(t);
+		t->cb(t->arg);
+	}
+}
+
+/* --- signals ------------------------------------------------------------ */
+
+static void
+signal_read(void *arg, uint32_t events)
+{
+	struct signalfd_siginfo	si;
+	int			i;
+
+	(void)arg;
+	(void)events;
+	while (read(ev.sigio.fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		for (i = 0; i < ev.nsig; i++)
+			if (ev.sigtab[i].sig == (int)si.ssi_signo)
+				ev.sigtab[i].cb((int)si.ssi_signo,
+				    ev.sigtab[i].arg);
+}
+
+int
+ev_signal(int sig, ev_signal_cb *cb, void *arg)
+{
+	sigset_t	one;
+	int		fd;
+
+	if (ev.nsig == EV_NSIGNALS) {
+		errno = ENOSPC;
+		return -1;
+	}
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	sigaddset(&ev.sigs, sig);
+	/* Blocked, the signal waits in the signalfd for the loop. */
+	if (sigprocmask(SIG_BLOCK, &one, NULL) == -1)
+		return -1;
+	fd = signalfd(ev.sigio.fd, &ev.sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	if (ev.sigio.fd == -1 &&
+	    ev_io_add(&ev.sigio, fd, EPOLLIN, signal_read, NULL) == -1) {
+		close(fd);
+		return -1;
+	}
+	ev.sigtab[ev.nsig].sig = sig;
+	ev.sigtab[ev.nsig].cb = cb;
+	ev.sigtab[ev.nsig].arg = arg;
+	ev.nsig++;
+	return 0;
+}
+
+void
+ev_signal_restore_mask(void)
+{
+	(void)sigprocmask(SIG_SETMASK, &ev.oldmask, NULL);
+}
+
+/* --- deferred frees ----------------------------------------------------- */
+
+void
+ev_defer_free(struct ev_deferred *d, ev_free_fn *fn, void *arg)
+{
+	d->fn = fn;
+	d->arg = arg;
+	d->next = ev.deferred;
+	ev.deferred = d;
+}
+
+static void
+run_deferred(void)
+{
+	struct ev_deferred *d;
+
+	while ((d = ev.deferred) != NULL) {
+		ev.deferred = d->next;
+		d->fn(d->arg);
+	}
+}
+
+/* --- the loop ----------------------------------------------------------- */
+
+int
+ev_run(void)
+{
+	struct epoll_event	 evs[EV_BATCH];
+	struct ev_io		*io;
+	int			 i, n;
+
+	ev.running = 1;
+	while (ev.running) {
+		n = epoll_wait(ev.epfd, evs, EV_BATCH, next_timeout());
+		if (n == -1 && errno != EINTR)
+			return -1;
+		for (i = 0; i < n && ev.running; i++) {
+			io = evs[i].data.ptr;
+			/* Deleted earlier in this batch: its owner is
+			 * still allocated (deferred), but done. */
+			if (io->fd != -1)
+				io->cb(io->arg, evs[i].events);
+		}
+		run_timers();
+		/* Only now is nothing in evs[] left to point at them. */
+		run_deferred();
+	}
+	return ev.status;
+}
+
+/* --- accept ------------------------------------------------------------- */
+
+int
+ev_accept(int lfd, const char *busy)
+{
+	int fd;
+
+	for (;;) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1)
+			return fd;
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno != EMFILE && errno != ENFILE)
+			return -1;
+		if (ev.reserve_fd != -1)
+			close(ev.reserve_fd);
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd != -1) {
+			if (busy != NULL)
+				(void)send(fd, busy, strlen(busy),
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(fd);
+			ev.shed++;
+		}
+		ev.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		errno = EMFILE;
+		return -1;
+	}
+}
+
+uint64_t
+ev_shed_count(void)
+{
+	return ev.shed;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ZT_CONTROL_H
+#define ZT_CONTROL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define CONTROL_MAX_ALLOW	32	/* --allow-uid entries */
+
+struct control_opts {
+	const char	*path;
+	mode_t		 mode;
+	uid_t		 allow[CONTROL_MAX_ALLOW];	/* besides 0 and our uid */
+	size_t		 nallow;
+};
+
+/* Listen on the control socket and serve it from the event loop: add,
+ * del and list requests (wire.h), one per connection.  -1 with errno set
+ * (see udsock_listen). */
+int	control_start(const struct control_opts *);
+/* Close every peer and the socket; remove the socket file. */
+void	control_stop(void);
+
+#endif

@@ -448,14 +448,16 @@ run_agent(const struct options *o, int nargs, char **args)
 	if (raise_nofile(&limit) == -1)
 		log_warn("raising the descriptor limit (now %ju)",
 		    (uintmax_t)limit);
+	/* The socket first: however many namespaces there are, it must
+	 * exist, to refuse a ztunnel a partial snapshot if need be. */
+	if (agent_start(&o->agent) == -1)
+		fatalx("%s: %s%s", o->agent.path, strerror(errno),
+		    udsock_hint(errno));
 	if (nswatch_start(&o->watch, agent_ns_changed, NULL) == -1)
 		fatal("watch %s", NETNS_RUN_DIR);
 	for (i = 0; i < nargs; i++)
 		if (nswatch_add_fixed(args[i]) == -1)
 			fatal("netns %s", args[i]);
-	if (agent_start(&o->agent) == -1)
-		fatalx("%s: %s%s", o->agent.path, strerror(errno),
-		    udsock_hint(errno));
 	log_info("zds: serving on %s (SOCK_SEQPACKET), %s", o->agent.path,
 	    o->watch.watch ? "watching " NETNS_RUN_DIR : "a fixed set of pods");
 	if ((status = ev_run()) == -1)

@@ -17,6 +17,8 @@ ZT=$TOP/ztunnel-emulator/ztunnel-emulator
 # shellcheck disable=SC2034
 CNI=$TOP/cni-emulator/cni-emulator
 PEER=$TOP/tests/helpers/peer.py
+# shellcheck disable=SC2034
+LOAD=$TOP/tests/bench/zt-load
 # VALGRIND=1: the long-lived processes (ztunnel-emulator, the node agent)
 # run under memcheck, which makes them exit 99 on any leak or memory error;
 # every test stops its daemon and requires exit 0.
@@ -149,6 +151,16 @@ no_listeners() {
 	[ -z "$(listening_ports "$1")" ]
 }
 
+# Process $1 holds a descriptor on the namespace with inode $2: compared
+# as a string, never as a pattern ("net:[N]" is a glob class to find).
+holds_netns() {
+	local f
+	for f in /proc/"$1"/fd/*; do
+		[ "$(readlink "$f" 2>/dev/null)" = "net:[$2]" ] && return 0
+	done
+	return 1
+}
+
 fd_count() {
 	local n
 	n=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
@@ -170,6 +182,9 @@ file_has() { grep -q -- "$2" "$1"; }
 
 count_lines() { grep -c -- "$2" "$1"; }
 
+# lines_at_least FILE PATTERN N: for wait_for, which re-runs it.
+lines_at_least() { [ "$(grep -c -- "$2" "$1")" -ge "$3" ]; }
+
 # Stop the daemon as an operator would.  It must exit 0: under the
 # sanitizers that also means no leak and no error at exit.
 stop_daemon() {
@@ -185,16 +200,20 @@ stop_daemon() {
 }
 
 end_test() {
-	local rc=$? pid
+	local rc=$? pid log
 	if [ -n "${ZPID:-}" ] && ! stop_daemon; then
 		rc=1
 	fi
 	for pid in "${PIDS[@]}"; do
 		{ kill -KILL "$pid" && wait "$pid"; } 2>/dev/null
 	done
-	if [ "$rc" -ne 0 ] && [ -s "$WORK/zt.err" ]; then
-		echo "    daemon log (last lines):" >&2
-		tail -n 8 "$WORK/zt.err" | sed 's/^/      /' >&2
+	# This test's own logs: run_tests clears them before each test.
+	if [ "$rc" -ne 0 ]; then
+		for log in "$WORK/zt.err" "$WORK/agent.err"; do
+			[ -s "$log" ] || continue
+			echo "    $(basename "$log") (last lines):" >&2
+			tail -n 8 "$log" | sed 's/^/      /' >&2
+		done
 	fi
 	delete_netns "$RUN_ID-$TEST_NO"
 	rm -f "$WORK"/*.sock
@@ -209,6 +228,7 @@ run_tests() {
 		n=$((n + 1))
 		[[ "$GROUP/${t#t_}" =~ ${TESTS:-.} ]] || continue
 		TEST_NO=$n
+		rm -f "$WORK"/*.out "$WORK"/*.err
 		if (trap end_test EXIT; "$t"); then
 			echo "ok $GROUP/${t#t_}"
 		else

@@ -83,9 +83,11 @@ EOF
 	expect "the handoff still works" file_has "$WORK/reply" "^listeners ready$"
 	expect "listed" test "$(pod_state "$NS")" = up
 	local ino
-	ino=$("$CNI" --list "$SOCK" | awk -v n="$NS" '$1 == n { print $3 }')
+	ino=$("$CNI" --list "$SOCK" | awk -v n="$NS" '$1 == n { print $3 }' | tr -dc 0-9)
+	expect "listed with its inode" test -n "$ino"
+	expect "held while listening" holds_netns "$ZPID" "$ino"
 	expect "remove by name" "$CNI" --del "$SOCK" "$NS"
-	expect "nothing of it held" test -z "$(find "/proc/$ZPID/fd" -lname "$ino")"
+	expect_not "nothing of it held" holds_netns "$ZPID" "$ino"
 	expect "at home" daemon_at_home
 }
 
@@ -174,6 +176,22 @@ t_connection_flood() {
 	expect "alive" daemon_alive
 }
 
-run_tests t_sigkill_mid_handoff t_sigkill_entering_netns \
+# The leftover check itself: it must see a namespace a process holds, and
+# only that one.
+t_leftover_check_catches_a_holder() {
+	mkns held
+	local ino other
+	ino=$(stat -L -c %i "/var/run/netns/$NS")
+	mkns free
+	other=$(stat -L -c %i "/var/run/netns/$NS")
+	bash -c 'exec 3<"$1"; exec sleep 60' _ "/var/run/netns/$RUN_ID-$TEST_NO-held" &
+	local holder=$!
+	PIDS+=("$holder")
+	expect "the planted leftover is found" wait_for 5 holds_netns "$holder" "$ino"
+	expect_not "another namespace is not" holds_netns "$holder" "$other"
+	expect_not "nor a prefix of the inode" holds_netns "$holder" "${ino%?}"
+}
+
+run_tests t_leftover_check_catches_a_holder t_sigkill_mid_handoff t_sigkill_entering_netns \
     t_netns_deleted_during_handoff t_out_of_fds_over_zds \
     t_agent_dies_mid_snapshot t_connection_flood

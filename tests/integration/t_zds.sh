@@ -78,8 +78,12 @@ t_snapshot_end_to_end() {
 	expect "at home" daemon_at_home
 }
 
+# The watch sees only this run's names: the host may be creating its own
+# namespaces meanwhile (another test run, a container runtime).
+MINE="--select=$RUN_ID-*"
+
 t_watch_add_and_del() {
-	start_agent --watch
+	start_agent --watch "$MINE"
 	start_daemon --zds "$ZSOCK"
 	expect "connected" wait_for 10 file_has "$WORK/agent.err" "snapshot acknowledged"
 	mkns w
@@ -92,7 +96,8 @@ t_watch_add_and_del() {
 	ip netns del "$NS"
 	expect "agent sends a Del" wait_for 10 file_has "$WORK/agent.err" "del $NS (uid netns-$ino): ok"
 	expect "pod gone" pod_absent "$NS"
-	expect "no fd on it" test -z "$(find "/proc/$ZPID/fd" -lname "net:\[$ino\]")"
+	expect_not "no fd on it" holds_netns "$ZPID" "$ino"
+	expect_not "nor in the agent" holds_netns "$APID" "$ino"
 }
 
 # Names under /var/run/netns that never become a namespace: one is given
@@ -101,7 +106,7 @@ t_watch_add_and_del() {
 t_watch_files_that_never_mount() {
 	local never=/var/run/netns/$RUN_ID-$TEST_NO-never
 	local brief=/var/run/netns/$RUN_ID-$TEST_NO-brief
-	start_agent --watch -t 1
+	start_agent --watch "$MINE" -t 1
 	start_daemon --zds "$ZSOCK"
 	expect "connected" wait_for 10 file_has "$WORK/agent.err" "snapshot acknowledged"
 	touch "$never" "$brief"
@@ -277,7 +282,66 @@ t_agent_socket_path() {
 	expect "socket removed" test ! -e "$ZSOCK"
 }
 
-run_tests t_snapshot_end_to_end t_watch_add_and_del t_watch_files_that_never_mount \
+# 600 namespaces under the soft limit most shells give (1024): the agent
+# and the daemon raise it to the hard limit, and the snapshot is whole.
+t_snapshot_600_at_soft_limit_1024() {
+	local i n=600 hard
+	hard=$(ulimit -Hn)
+	expect "a hard limit that allows it (ulimit -Hn: $hard)" \
+	    test "$hard" = unlimited -o "$hard" -ge 4096
+	for i in $(seq 1 "$n"); do
+		echo "netns add $RUN_ID-$TEST_NO-s-$i"
+	done | ip -batch - || exit 1
+	"$LOAD" lo-up "$RUN_ID-$TEST_NO-s" 1 "$n" >/dev/null || exit 1
+	RUN_DAEMON=(prlimit --nofile=1024: "${RUN_DAEMON[@]}")
+	start_agent --watch "--select=$RUN_ID-$TEST_NO-s-*"
+	start_daemon --zds "$ZSOCK"
+	expect "snapshot of all $n" wait_for 120 \
+	    file_has "$WORK/zt.err" "snapshot done: $n pods (0 pending), 0 removed; ready"
+	expect "the agent sent them all" \
+	    file_has "$WORK/agent.err" "sending a snapshot of $n pods"
+	expect_not "no descriptor shortage" file_has "$WORK/agent.err" "Too many open files"
+	expect "$n pods listed" test "$("$CNI" --list "$SOCK" | grep -c " up ")" -eq "$n"
+}
+
+# An agent restarted with too few descriptors for its namespaces (and no
+# way to raise them) sends no snapshot at all: the daemon keeps every pod
+# and never reconciles from a partial one.  Then a whole snapshot again.
+t_snapshot_absent_not_partial() {
+	local i names=() snaps
+	for i in $(seq 1 20); do
+		mkns "p$i"
+		names+=("$NS")
+	done
+	start_agent "${names[@]}"
+	start_daemon --zds "$ZSOCK"
+	expect "20 up" wait_for 20 file_has "$WORK/zt.err" "snapshot done: 20 pods (0 pending), 0 removed"
+	kill -TERM "$APID"
+	wait "$APID"
+	# Not under valgrind: it needs descriptors of its own.
+	prlimit --nofile=24:24 "$CNI" --zds-serve "$ZSOCK" "${names[@]}" \
+	    >"$WORK/agent.out" 2>"$WORK/agent.err" &
+	APID=$!
+	PIDS+=("$APID")
+	expect "short of descriptors" wait_for 20 file_has "$WORK/agent.err" "Too many open files"
+	expect "no snapshot for ztunnel" wait_for 20 grep -Eq \
+	    "no snapshot: [0-9]+ namespaces cannot be opened|out of file descriptors: refused a ztunnel" \
+	    "$WORK/agent.err"
+	snaps=$(grep -c "snapshot done" "$WORK/zt.err")
+	expect "ztunnel tried again" wait_for 20 lines_at_least "$WORK/zt.err" "zds: connected to" 3
+	expect "never a partial snapshot" test "$(grep -c "snapshot done" "$WORK/zt.err")" -eq "$snaps"
+	expect "never an Add sent" test "$(grep -c "zds: add .*: ok" "$WORK/agent.err")" -eq 0
+	expect "all 20 still up" test "$("$CNI" --list "$SOCK" | grep -c " up ")" -eq 20
+	for i in "${names[@]}"; do
+		expect "$i still listens" has_listeners "$i"
+	done
+	kill -TERM "$APID"
+	wait "$APID"
+	start_agent "${names[@]}"
+	expect "whole again" wait_for 20 file_has "$WORK/zt.err" "snapshot done: 20 pods (0 pending), 0 removed; ready"
+}
+
+run_tests t_snapshot_600_at_soft_limit_1024 t_snapshot_absent_not_partial t_snapshot_end_to_end t_watch_add_and_del t_watch_files_that_never_mount \
     t_agent_restart_reconciles \
     t_pending_retry_after_port_freed t_zds_without_control_socket \
     t_malformed_and_misuse t_agent_survives_bad_ztunnels t_agent_socket_path

@@ -156,13 +156,14 @@ name_find(const char *name)
 	return NULL;
 }
 
-static struct nsname *
+/* Know a new name, and look at it at once (which may forget it again). */
+static int
 name_new(const char *name, const char *path, int fixed)
 {
 	struct nsname *n;
 
 	if ((n = calloc(1, sizeof(*n))) == NULL)
-		return NULL;
+		return -1;
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	snprintf(n->path, sizeof(n->path), "%s", path);
 	n->fixed = fixed;
@@ -170,7 +171,7 @@ name_new(const char *name, const char *path, int fixed)
 	ev_timer_init(&n->probe, name_probe, n);
 	TAILQ_INSERT_TAIL(&w.names, n, entry);
 	name_probe(n);
-	return n;
+	return 0;
 }
 
 int
@@ -180,10 +181,7 @@ nswatch_add_fixed(const char *arg)
 
 	if (netns_resolve(arg, path, sizeof(path)) == -1)
 		return -1;
-	if (name_new(netns_pod_name(arg, path, buf, sizeof(buf)), path,
-	    1) == NULL)
-		return -1;
-	return 0;
+	return name_new(netns_pod_name(arg, path, buf, sizeof(buf)), path, 1);
 }
 
 static void
@@ -299,11 +297,11 @@ name_forget(struct nsname *n)
 	log_info("zds: %s (uid %s) is gone", p->pub.name, p->pub.uid);
 	close(p->pub.fd);
 	p->pub.fd = -1;
-	nspod_ref(&p->pub);
+	/* Our own reference keeps it while we tell; whoever keeps it
+	 * longer takes one of their own. */
 	if (w.cb != NULL)
 		w.cb(NSWATCH_GONE, &p->pub, w.arg);
 	nspod_unref(&p->pub);
-	nspod_unref(&p->pub);		/* ours */
 }
 
 /* --- the watch ----------------------------------------------------------- */
@@ -326,7 +324,7 @@ name_appear(const char *name)
 	if ((n = name_find(name)) != NULL)
 		name_forget(n);
 	snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR, name);
-	if (name_new(name, path, 0) == NULL)
+	if (name_new(name, path, 0) == -1)
 		log_warn("zds: %s", path);
 }
 

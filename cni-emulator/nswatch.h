@@ -41,7 +41,7 @@ struct nswatch_opts {
 
 /* Start; cb hears of every pod that appears or goes from now on.
  * -1 with errno set. */
-int		nswatch_start(const struct nswatch_opts *, nswatch_cb *,
+int		nswatch_start(const struct nswatch_opts *o, nswatch_cb *cb,
 		    void *arg);
 /* A namespace named on the command line (see netns_resolve): followed
  * like a watched one, but never removed.  -1 with errno set. */

@@ -55,7 +55,7 @@ void	ev_stop(int status);
 void	ev_done(void);
 
 /* Register fd for events (EPOLLIN, EPOLLOUT...); -1 with errno set. */
-int	ev_io_add(struct ev_io *, int fd, uint32_t events, ev_io_cb *,
+int	ev_io_add(struct ev_io *io, int fd, uint32_t events, ev_io_cb *cb,
 	    void *arg);
 int	ev_io_mod(struct ev_io *, uint32_t events);
 /* Forget the descriptor (the caller closes it): no callback for it runs
@@ -66,7 +66,7 @@ void	ev_io_del(struct ev_io *);
  * open file (none of ours ever does). */
 void	ev_io_close(struct ev_io *);
 
-void	ev_timer_init(struct ev_timer *, ev_timer_cb *, void *arg);
+void	ev_timer_init(struct ev_timer *t, ev_timer_cb *cb, void *arg);
 /* Arm (or move) the deadline to when (monotonic ms). */
 void	ev_timer_at(struct ev_timer *, uint64_t when);
 void	ev_timer_stop(struct ev_timer *);
@@ -74,12 +74,12 @@ void	ev_timer_stop(struct ev_timer *);
 /* Call cb in the loop whenever sig arrives.  Block the signals with
  * ev_signal() before starting threads or children; at most EV_NSIGNALS. */
 #define EV_NSIGNALS	8
-int	ev_signal(int sig, ev_signal_cb *, void *arg);
+int	ev_signal(int sig, ev_signal_cb *cb, void *arg);
 /* The signal mask the program started with: for a child to exec with. */
 void	ev_signal_restore_mask(void);
 
 /* Free arg with fn once the current batch of events is done. */
-void	ev_defer_free(struct ev_deferred *, ev_free_fn *, void *arg);
+void	ev_defer_free(struct ev_deferred *d, ev_free_fn *fn, void *arg);
 
 /*
  * accept4(SOCK_NONBLOCK | SOCK_CLOEXEC) that never leaves a connection

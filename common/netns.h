@@ -38,7 +38,7 @@ const char *netns_pod_name(const char *arg, const char *path, char *buf,
  * it returns non-zero.  -1 with errno set if the directory cannot be read
  * (ENOENT: no namespace was ever added). */
 typedef int	netns_foreach_fn(const char *name, void *arg);
-int	netns_foreach(netns_foreach_fn *, void *arg);
+int	netns_foreach(netns_foreach_fn *fn, void *arg);
 
 /* A new descriptor for the calling thread's own network namespace. */
 int	netns_open_self(void);

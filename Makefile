@@ -10,6 +10,7 @@ CFLAGS		?= -O2 -g
 LDFLAGS		?=
 PREFIX		?= /usr/local
 BINDIR		?= $(PREFIX)/bin
+MANDIR		?= $(PREFIX)/share/man
 DESTDIR		?=
 INSTALL		?= install
 
@@ -131,7 +132,7 @@ fuzz: $(FUZZERS)
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # Static analysis, zero findings: cppcheck, clang-tidy, gcc -fanalyzer,
-# shellcheck.
+# shellcheck, mandoc -Tlint on the man pages.
 lint:
 	@scripts/lint.sh
 
@@ -139,12 +140,21 @@ lint:
 golden:
 	@scripts/golden.sh
 
+MAN8		= cni-emulator/cni-emulator.8 ztunnel-emulator/ztunnel-emulator.8
+MAN7		= common/ztunnel-emulator-protocol.7
+
 install: all
-	$(INSTALL) -d $(DESTDIR)$(BINDIR)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man7
 	$(INSTALL) -m 0755 $(CNI) $(ZT) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/cni-emulator $(DESTDIR)$(BINDIR)/ztunnel-emulator
+	rm -f $(DESTDIR)$(BINDIR)/cni-emulator $(DESTDIR)$(BINDIR)/ztunnel-emulator \
+	    $(DESTDIR)$(MANDIR)/man8/cni-emulator.8 \
+	    $(DESTDIR)$(MANDIR)/man8/ztunnel-emulator.8 \
+	    $(DESTDIR)$(MANDIR)/man7/ztunnel-emulator-protocol.7
 
 clean:
 	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) $(TRUE) $(FUZZERS) */*.o */*.d tests/*/*.o \

@@ -9,6 +9,8 @@
 #   clang-tidy   the checks in .clang-tidy, warnings as errors
 #   gcc          -fanalyzer, warnings as errors
 #   ShellCheck   every shell script
+#   mandoc       -Tlint on the man pages, warnings and up (style notes,
+#                such as a NAME line over 80 bytes, are not findings)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -45,4 +47,5 @@ check cppcheck cppcheck -q --std=c11 --enable=warning,style,performance,portabil
 check clang-tidy clang-tidy --quiet "${SRCS[@]}" -- -std=c11 "${INC[@]}"
 check gcc-fanalyzer analyzer
 check shellcheck shellcheck -x scripts/*.sh tests/*.sh tests/integration/*.sh .ci/run
+check mandoc mandoc -Tlint -W warning cni-emulator/*.8 ztunnel-emulator/*.8 common/*.7
 exit "$failed"

@@ -151,14 +151,14 @@ no_listeners() {
 	[ -z "$(listening_ports "$1")" ]
 }
 
-# Process $1 holds a descriptor on the namespace with inode $2: compared
-# as a string, never as a pattern ("net:[N]" is a glob class to find).
+# Process $1 holds a descriptor on the namespace with inode $2.  By
+# identity (device, inode), as the kernel sees it: readlink shows
+# "net:[N]" for /proc/PID/ns/net but the path for a file under
+# /var/run/netns, so a match on either text misses the other.
 holds_netns() {
-	local f
-	for f in /proc/"$1"/fd/*; do
-		[ "$(readlink "$f" 2>/dev/null)" = "net:[$2]" ] && return 0
-	done
-	return 1
+	local nsdev
+	nsdev=$(stat -L -c %d /proc/self/ns/net)
+	stat -L -c '%d %i' /proc/"$1"/fd/* 2>/dev/null | grep -qFx "$nsdev $2"
 }
 
 fd_count() {
@@ -167,13 +167,20 @@ fd_count() {
 	echo "$n"
 }
 
-# The daemon is in the namespace it started in (all its threads).
+# The daemon is in the namespace it started in (all its threads).  A
+# handoff or a pending pod's retry takes it into a pod for microseconds:
+# look again a few times before calling it stranded.
 daemon_at_home() {
-	local home t
+	local home t try
 	home=$(readlink /proc/self/ns/net)
-	for t in /proc/"$ZPID"/task/*; do
-		[ "$(readlink "$t/ns/net")" = "$home" ] || return 1
+	for try in 1 2 3 4 5; do
+		for t in /proc/"$ZPID"/task/*; do
+			[ "$(readlink "$t/ns/net")" = "$home" ] || continue 2
+		done
+		return 0
 	done
+	echo "    daemon in $(readlink /proc/"$ZPID"/ns/net) after $try looks" >&2
+	return 1
 }
 
 peer() { python3 "$PEER" "$@"; }

@@ -293,8 +293,13 @@ t_snapshot_600_at_soft_limit_1024() {
 		echo "netns add $RUN_ID-$TEST_NO-s-$i"
 	done | ip -batch - || exit 1
 	"$LOAD" lo-up "$RUN_ID-$TEST_NO-s" 1 "$n" >/dev/null || exit 1
-	RUN_DAEMON=(prlimit --nofile=1024: "${RUN_DAEMON[@]}")
+	local plain=("${RUN_DAEMON[@]}")
+	RUN_DAEMON=(prlimit --nofile=1024: "${plain[@]}")
 	start_agent --watch "--select=$RUN_ID-$TEST_NO-s-*"
+	# valgrind keeps a program's descriptor limit where it found it (it
+	# reserves the top for itself): under it the daemon (3 fds a pod)
+	# starts with room instead.  The agent needs 1 a pod: it fits anyway.
+	[ "${VALGRIND:-}" = 1 ] && RUN_DAEMON=("${plain[@]}")
 	start_daemon --zds "$ZSOCK"
 	expect "snapshot of all $n" wait_for 120 \
 	    file_has "$WORK/zt.err" "snapshot done: $n pods (0 pending), 0 removed; ready"

@@ -518,8 +518,9 @@ zds_run(const char *path, const char *prefix, long first, long count)
 		die(path);
 	printf("listening\n");
 	/* Blocking from here on: one ztunnel, one request at a time. */
-	if (fcntl(l, F_SETFL, 0) == -1 ||
-	    (s = accept4(l, NULL, NULL, SOCK_CLOEXEC)) == -1)
+	if (fcntl(l, F_SETFL, 0) == -1)
+		die("fcntl");
+	if ((s = accept4(l, NULL, NULL, SOCK_CLOEXEC)) == -1)
 		die("accept");
 	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == -1)
 		die("SO_PEERCRED");

@@ -249,9 +249,8 @@ static void
 accept_conn(void *arg, uint32_t events)
 {
 	struct ucred	 cred;
-	socklen_t	 len = sizeof(cred);
 	struct conn	*c;
-	int		 fd;
+	int		 fd, allowed;
 
 	(void)arg;
 	(void)events;
@@ -263,13 +262,23 @@ accept_conn(void *arg, uint32_t events)
 			log_warn("zds: accept");
 		return;
 	}
+	/* It is about to be handed every pod's namespace. */
+	if ((allowed = udsock_peer_allowed(fd, &ag.o.allow, &cred)) != 1) {
+		if (allowed == -1)
+			log_warn("zds: SO_PEERCRED");
+		else
+			log_warnx("zds: refused ztunnel pid %ld: uid %ld is not "
+			    "root, us, or --allow-uid", (long)cred.pid,
+			    (long)cred.uid);
+		close(fd);
+		return;
+	}
 	if (ag.nconns >= MAX_CONNS || (c = calloc(1, sizeof(*c))) == NULL) {
 		log_warnx("zds: too many ztunnels connected, refusing one");
 		close(fd);
 		return;
 	}
-	c->pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ?
-	    cred.pid : 0;
+	c->pid = cred.pid;
 	TAILQ_INIT(&c->queue);
 	if (ev_io_add(&c->io, fd, EPOLLIN, conn_event, c) == -1) {
 		log_warn("zds: epoll_ctl");

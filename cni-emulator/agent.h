@@ -5,11 +5,13 @@
 #include <stdint.h>
 
 #include "nswatch.h"
+#include "udsock.h"
 
 struct agent_opts {
 	const char	*path;		/* where to listen (SOCK_SEQPACKET) */
 	const char	*k8s_namespace;	/* WorkloadInfo.namespace */
 	uint64_t	 timeout_ms;	/* hello, each ack */
+	struct udsock_allow allow;	/* ztunnels besides root and our uid */
 };
 
 /*

@@ -65,7 +65,8 @@ usage(FILE *f)
 	    "       cni-emulator [-t seconds] --list <uds_path>\n"
 	    "       cni-emulator [-v] [-t seconds] [--watch [--select glob]] "
 	    "[--k8s-namespace ns]\n"
-	    "                    --zds-serve <path> [netns...]\n");
+	    "                    [--allow-uid uid]... --zds-serve <path> "
+	    "[netns...]\n");
 }
 
 static void
@@ -93,6 +94,9 @@ help(void)
 	    "      --select GLOB\n"
 	    "                   with --watch: only the names that match GLOB\n"
 	    "                   (as the shell matches; e.g. 'web-*')\n"
+	    "      --allow-uid U\n"
+	    "                   with --zds-serve: also serve a ztunnel running\n"
+	    "                   as user U (root and our own uid always may)\n"
 	    "      --k8s-namespace NS\n"
 	    "                   with --zds-serve: the pods' namespace in\n"
 	    "                   WorkloadInfo (default \"default\")\n"
@@ -112,6 +116,7 @@ static int
 parse_args(int argc, char *argv[], struct options *o)
 {
 	static const struct option longopts[] = {
+		{ "allow-uid",	required_argument,	NULL, 'u' },
 		{ "del",	no_argument,		NULL, 'd' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "k8s-namespace", required_argument,	NULL, 'K' },
@@ -139,6 +144,14 @@ parse_args(int argc, char *argv[], struct options *o)
 		switch (ch) {
 		case 'd':
 			o->op = WIRE_OP_DEL;
+			break;
+		case 'u':
+			if (udsock_allow_add(&o->agent.allow, optarg) == -1) {
+				log_warnx("bad --allow-uid %s: %s", optarg,
+				    errno == ENOSPC ? "at most 32" :
+				    "no such user in /etc/passwd");
+				return -1;
+			}
 			break;
 		case 'h':
 			help();
@@ -211,8 +224,8 @@ parse_args(int argc, char *argv[], struct options *o)
 		o->watch.probe_ms = o->timeout_ms;
 		return 0;
 	}
-	if (o->watch.watch || o->watch.select != NULL) {
-		log_warnx("--watch and --select go with --zds-serve");
+	if (o->watch.watch || o->watch.select != NULL || o->agent.allow.n > 0) {
+		log_warnx("--watch, --select and --allow-uid go with --zds-serve");
 		return -1;
 	}
 	nargs = o->op == WIRE_OP_LIST ? 1 : 2;
@@ -260,15 +273,20 @@ open_netns(const char *arg)
 }
 
 static int
-connect_daemon(const char *path)
+connect_daemon(const char *path, uint64_t timeout_ms)
 {
-	int fd;
+	const char	*hint = "";
+	int		 fd;
 
-	const char *hint = "";
-
-	if ((fd = udsock_connect(path, SOCK_STREAM)) != -1)
+	if ((fd = udsock_connect_timeout(path, SOCK_STREAM,
+	    (int)timeout_ms)) != -1)
 		return fd;
 	switch (errno) {
+	case ETIMEDOUT:
+		log_warnx("connect %s: no room in its queue within %ju ms (the "
+		    "daemon is stopped or overloaded)", path,
+		    (uintmax_t)timeout_ms);
+		exit(EXIT_NOACK);
 	case ENOENT:
 		hint = " (is ztunnel-emulator running?)";
 		break;
@@ -359,9 +377,11 @@ exchange(const struct options *o, const char *req, size_t reqlen, int fd,
 {
 	size_t	 len;
 	char	 line[WIRE_REPLY_MAX + 1], *reply, *nl;
+	uint64_t start = monotonic_ms(), spent;
 	int	 sock, status = EXIT_OK, send_err = 0;
 
-	sock = connect_daemon(o->sock_path);
+	/* One deadline for the whole exchange: -t bounds every wait. */
+	sock = connect_daemon(o->sock_path, o->timeout_ms);
 	if (fdpass_send(sock, req, reqlen, fd) == -1) {
 		send_err = errno;
 		/* Closed on us: it may have said why before it did. */
@@ -378,8 +398,9 @@ exchange(const struct options *o, const char *req, size_t reqlen, int fd,
 		close(sock);
 		return EXIT_OK;
 	}
-	reply = read_reply(sock, line, o->op == WIRE_OP_LIST, o->timeout_ms,
-	    &len);
+	spent = monotonic_ms() - start;
+	reply = read_reply(sock, line, o->op == WIRE_OP_LIST,
+	    spent < o->timeout_ms ? o->timeout_ms - spent : 0, &len);
 	close(sock);
 	if ((reply == NULL || len == 0) && send_err != 0) {
 		log_warnx("send to %s: %s", o->sock_path, strerror(send_err));

@@ -22,6 +22,9 @@ enum log_level {
 
 void		log_init(const char *prog, enum log_level level);
 void		log_setlevel(enum log_level level);
+/* One line of a program's output on stdout ("listeners ready"), written
+ * like the log: whole, or dropped and counted, never blocking. */
+void		log_stdout(const char *line);
 
 void		log_warn(const char *fmt, ...)
 		    __attribute__((format(printf, 1, 2)));

@@ -3,6 +3,9 @@
  * udsock.c: listening on and connecting to Unix sockets by path.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -10,6 +13,7 @@
 #include <sys/un.h>
 
 #include "udsock.h"
+#include "util.h"
 
 static int
 fill_addr(struct sockaddr_un *sun, const char *path)
@@ -137,6 +141,44 @@ udsock_connect(const char *path, int type)
 	return fd;
 }
 
+int
+udsock_connect_timeout(const char *path, int type, int timeout_ms)
+{
+	struct sockaddr_un	sun;
+	uint64_t		deadline = monotonic_ms() + (uint64_t)timeout_ms;
+	int			fd, err;
+
+	if (fill_addr(&sun, path) == -1)
+		return -1;
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return -1;
+	/*
+	 * A non-blocking connect() to a Unix socket either completes at
+	 * once or fails with EAGAIN while the backlog is full; there is no
+	 * "in progress" to poll for.  Try again every few milliseconds.
+	 */
+	while (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		err = errno;
+		if (err != EAGAIN && err != EINTR)
+			goto fail;
+		if (monotonic_ms() >= deadline) {
+			err = ETIMEDOUT;
+			goto fail;
+		}
+		(void)poll(NULL, 0, 5);
+	}
+	if (fcntl(fd, F_SETFL, 0) == -1) {
+		err = errno;
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	errno = err;
+	return -1;
+}
+
 const char *
 udsock_hint(int err)
 {
@@ -152,4 +194,34 @@ udsock_hint(int err)
 	default:
 		return "";
 	}
+}
+
+int
+udsock_peer_allowed(int fd, const struct udsock_allow *allow,
+    struct ucred *cred)
+{
+	socklen_t	len = sizeof(*cred);
+	size_t		i;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) == -1)
+		return -1;
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return 1;
+	for (i = 0; i < allow->n; i++)
+		if (allow->uid[i] == cred->uid)
+			return 1;
+	return 0;
+}
+
+int
+udsock_allow_add(struct udsock_allow *allow, const char *arg)
+{
+	if (allow->n == UDSOCK_MAX_ALLOW) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (parse_uid(arg, &allow->uid[allow->n]) == -1)
+		return -1;
+	allow->n++;
+	return 0;
 }

@@ -2,7 +2,18 @@
 #ifndef COMMON_UDSOCK_H
 #define COMMON_UDSOCK_H
 
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+
+#define UDSOCK_MAX_ALLOW	32
+
+/* Who may be served on a socket: root and our own effective uid always,
+ * and the uids listed here. */
+struct udsock_allow {
+	uid_t	uid[UDSOCK_MAX_ALLOW];
+	size_t	n;
+};
 
 /*
  * Unix domain socket endpoints with a path in the file system.
@@ -23,6 +34,21 @@ int	udsock_unlink(const char *path, ino_t ino);
 /* Connect a close-on-exec socket of the given type (SOCK_STREAM,
  * SOCK_SEQPACKET) to path. */
 int	udsock_connect(const char *path, int type);
+
+/* The same, giving up after timeout_ms: connect() to a Unix socket whose
+ * listener has a full backlog (a stopped or overloaded daemon) would
+ * otherwise wait for ever.  -1/ETIMEDOUT then. */
+int	udsock_connect_timeout(const char *path, int type, int timeout_ms);
+
+/* Admit one more user, a uid or a name (parse_uid).  -1/ENOSPC past
+ * UDSOCK_MAX_ALLOW, -1/ENOENT for no such user. */
+int	udsock_allow_add(struct udsock_allow *allow, const char *arg);
+
+/* The peer's credentials (SO_PEERCRED: the kernel's word, not the
+ * peer's) in *cred, and whether allow admits it: 1 yes, 0 no, -1 with
+ * errno set if they cannot be read. */
+int	udsock_peer_allowed(int fd, const struct udsock_allow *allow,
+	    struct ucred *cred);
 
 /* What to tell a user when udsock_listen() failed with err: a phrase
  * starting with " (" and ending with ")", or "". */

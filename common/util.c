@@ -5,7 +5,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <sys/resource.h>
 
@@ -103,4 +105,37 @@ raise_nofile(uint64_t *limit)
 		return -1;
 	*limit = rl.rlim_cur;
 	return 0;
+}
+
+int
+parse_uid(const char *arg, uid_t *uid)
+{
+	unsigned long	 v;
+	char		 line[1024], *pw, *id, *end;
+	FILE		*f;
+	int		 found = 0;
+
+	if (parse_ulong(arg, 10, (uid_t)-2, &v) == 0) {
+		*uid = (uid_t)v;
+		return 0;
+	}
+	if ((f = fopen("/etc/passwd", "re")) == NULL)
+		return -1;
+	/* name:password:uid:gid:gecos:home:shell; fields may be empty. */
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		if ((pw = strchr(line, ':')) == NULL ||
+		    (id = strchr(pw + 1, ':')) == NULL ||
+		    (end = strchr(id + 1, ':')) == NULL)
+			continue;
+		*pw = *end = '\0';
+		if (strcmp(line, arg) == 0 &&
+		    parse_ulong(id + 1, 10, (uid_t)-2, &v) == 0) {
+			*uid = (uid_t)v;
+			found = 1;
+		}
+	}
+	fclose(f);
+	if (!found)
+		errno = ENOENT;
+	return found ? 0 : -1;
 }

@@ -3,6 +3,7 @@
 #define COMMON_UTIL_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Milliseconds on CLOCK_MONOTONIC: for deadlines and ages, immune to
  * changes of the wall clock. */
@@ -20,6 +21,10 @@ int		parse_ulong(const char *s, int base, unsigned long max,
 /* Parse seconds with an optional fraction ("2", "0.5") into milliseconds,
  * at most max_ms.  -1/EINVAL or -1/ERANGE. */
 int		parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out);
+
+/* A uid, or a user name looked up in /etc/passwd (read directly, so
+ * that a static binary needs no NSS modules).  -1/ENOENT: no such user. */
+int		parse_uid(const char *arg, uid_t *uid);
 
 /* Raise the soft RLIMIT_NOFILE to the hard limit: a daemon holds a
  * descriptor or more per pod.  Returns the limit now in force in *limit;

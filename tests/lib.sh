@@ -38,11 +38,14 @@ GROUP=${GROUP#t_}
 RUN_ID=zt$$$RANDOM
 WORK=$(mktemp -d "/tmp/$RUN_ID.XXXXXX")
 SOCK=$WORK/zt.sock
+ZSOCK=$WORK/agent.sock
+ZDSPY=$TOP/tests/helpers/zds.py
 
 # Delete every namespace of this run (or of one test: $1 is a prefix).
 delete_netns() {
 	local ns
-	for ns in $(ip netns list | awk '{print $1}' | grep "^${1:-$RUN_ID}-"); do
+	# A name may start with a dot, or hold bytes that are not UTF-8.
+	for ns in $(ip netns list | awk '{print $1}' | grep -a "^\.\?${1:-$RUN_ID}-"); do
 		ip netns del "$ns" 2>/dev/null
 	done
 }
@@ -191,6 +194,7 @@ count_lines() { grep -c -- "$2" "$1"; }
 
 # lines_at_least FILE PATTERN N: for wait_for, which re-runs it.
 lines_at_least() { [ "$(grep -c -- "$2" "$1")" -ge "$3" ]; }
+lines_are() { [ "$(grep -c -- "$2" "$1")" -eq "$3" ]; }
 
 # Stop the daemon as an operator would.  It must exit 0: under the
 # sanitizers that also means no leak and no error at exit.
@@ -226,6 +230,45 @@ end_test() {
 	rm -f "$WORK"/*.sock
 	exit "$rc"
 }
+
+# --- ZDS: the node agent and scripted peers ------------------------------
+
+
+agent_listening() { ss -Hxl | grep -qF " $ZSOCK "; }
+
+# start_agent args...: our node agent on $ZSOCK; pid in $APID.
+start_agent() {
+	"${RUN_DAEMON[@]}" "$CNI" --zds-serve "$ZSOCK" "$@" \
+	    >"$WORK/agent.out" 2>"$WORK/agent.err" &
+	APID=$!
+	PIDS+=("$APID")
+	expect "agent starts" wait_for "$START_SECONDS" agent_listening
+}
+
+# fake ROLE steps...: the scripted peer, its lines in $WORK/fake.out.
+fake() {
+	local role=$1
+	shift
+	python3 "$ZDSPY" "$role" "$ZSOCK" "$@" >"$WORK/fake.out" 2>&1 &
+	PIDS+=($!)
+	if [ "$role" = agent ]; then
+		expect "fake agent listens" wait_for 10 file_has "$WORK/fake.out" "^listening$"
+	fi
+}
+
+fake_done() { wait_for 60 file_has "$WORK/fake.out" "^done$"; }
+
+# The outcomes the fake peer printed, one per line, without the
+# connection bookkeeping.
+outcomes() { grep -v -e '^listening$' -e '^accepted$' -e '^hello ' -e '^done$' "$WORK/fake.out"; }
+
+# pod_field LABEL COLUMN: from --list on the control socket.
+pod_field() {
+	"$CNI" --list "$SOCK" | awk -v n="$1" -v c="$2" '$1 == n { print $c }'
+}
+pod_state_is() { [ "$(pod_field "default/$1" 2)" = "$2" ]; }
+pod_absent() { [ -z "$(pod_field "default/$1" 1)" ]; }
+netns_ino() { stat -L -c %i "/var/run/netns/$1"; }
 
 # run_tests name...: each in a subshell, one "ok"/"not ok" line each.
 # TESTS=regex (from the environment) runs only the matching ones.

@@ -96,19 +96,6 @@ control_stop(void)
 		log_warn("unlink %s", ctl.o.path);
 }
 
-static int
-peer_allowed(uid_t uid)
-{
-	size_t i;
-
-	if (uid == 0 || uid == geteuid())
-		return 1;
-	for (i = 0; i < ctl.o.nallow; i++)
-		if (ctl.o.allow[i] == uid)
-			return 1;
-	return 0;
-}
-
 static struct peer *
 peer_new(int fd, const struct ucred *cred)
 {
@@ -144,8 +131,7 @@ accept_peers(void *arg, uint32_t events)
 {
 	struct peer	*p;
 	struct ucred	 cred;
-	socklen_t	 len = sizeof(cred);
-	int		 fd, n;
+	int		 fd, n, allowed;
 
 	(void)arg;
 	(void)events;
@@ -160,7 +146,8 @@ accept_peers(void *arg, uint32_t events)
 				log_warn("control: accept");
 			return;
 		}
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		if ((allowed = udsock_peer_allowed(fd, &ctl.o.allow,
+		    &cred)) == -1) {
 			log_warn("control: SO_PEERCRED");
 			close(fd);
 			continue;
@@ -172,7 +159,7 @@ accept_peers(void *arg, uint32_t events)
 		}
 		log_debug("control: pid %ld uid %ld connected", (long)p->pid,
 		    (long)p->uid);
-		if (!peer_allowed(p->uid)) {
+		if (!allowed) {
 			log_warnx("control: refused pid %ld: uid %ld is not "
 			    "allowed", (long)p->pid, (long)p->uid);
 			peer_reply(p, WIRE_ERROR "uid %ld is not allowed "

@@ -2,16 +2,14 @@
 #ifndef ZT_CONTROL_H
 #define ZT_CONTROL_H
 
-#include <stddef.h>
 #include <sys/types.h>
 
-#define CONTROL_MAX_ALLOW	32	/* --allow-uid entries */
+#include "udsock.h"
 
 struct control_opts {
-	const char	*path;
-	mode_t		 mode;
-	uid_t		 allow[CONTROL_MAX_ALLOW];	/* besides 0 and our uid */
-	size_t		 nallow;
+	const char		*path;
+	mode_t			 mode;
+	struct udsock_allow	 allow;		/* --allow-uid */
 };
 
 /* Listen on the control socket and serve it from the event loop: add,

@@ -157,6 +157,12 @@ loopback_up(int sock)
 	return 1;
 }
 
+int
+listen_loopback_up(const struct pod *pod)
+{
+	return loopback_up(pod->lis[0].io.fd);
+}
+
 void
 listen_close(struct pod *pod)
 {

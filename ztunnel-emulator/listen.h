@@ -23,5 +23,8 @@ struct listen_error {
  */
 int		listen_open(struct pod *, int nsfd, struct listen_error *);
 void		listen_close(struct pod *);
+/* Whether the pod's loopback is up now (asked from here: device ioctls
+ * act in the socket's namespace).  1 up, 0 down, -1 cannot tell. */
+int		listen_loopback_up(const struct pod *);
 
 #endif

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +117,7 @@ setup(const struct options *o)
 		    o->ctl.path, (unsigned)o->ctl.mode, (uintmax_t)home.ino);
 	}
 	if (o->zds_path != NULL)
-		zdsclient_start(o->zds_path);
+		zdsclient_start(o->zds_path, &o->ctl.allow);
 }
 
 static void
@@ -129,23 +128,6 @@ shutdown_all(void)
 	pods_done();
 	netns_home_close();
 	ev_done();
-}
-
-/* A uid, or a user name looked up in the passwd database. */
-static int
-parse_uid(const char *arg, uid_t *uid)
-{
-	struct passwd	*pw;
-	unsigned long	 v;
-
-	if (parse_ulong(arg, 10, (uid_t)-2, &v) == 0) {
-		*uid = (uid_t)v;
-		return 0;
-	}
-	if ((pw = getpwnam(arg)) == NULL)
-		return -1;
-	*uid = pw->pw_uid;
-	return 0;
 }
 
 static int
@@ -184,17 +166,12 @@ parse_args(int argc, char *argv[], struct options *o)
 			o->level = LOG_LEVEL_ERROR;
 			break;
 		case 'u':
-			if (o->ctl.nallow == CONTROL_MAX_ALLOW) {
-				log_warnx("at most %d --allow-uid",
-				    CONTROL_MAX_ALLOW);
+			if (udsock_allow_add(&o->ctl.allow, optarg) == -1) {
+				log_warnx("bad --allow-uid %s: %s", optarg,
+				    errno == ENOSPC ? "at most 32" :
+				    "no such user in /etc/passwd");
 				return -1;
 			}
-			if (parse_uid(optarg, &o->ctl.allow[o->ctl.nallow]) == -1) {
-				log_warnx("bad --allow-uid: %s (no such user)",
-				    optarg);
-				return -1;
-			}
-			o->ctl.nallow++;
 			break;
 		case 'v':
 			o->level = LOG_LEVEL_DEBUG;
@@ -228,8 +205,6 @@ main(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	log_setlevel(o.level);
-	/* "listeners ready" must reach a pipe or a file line by line. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	setup(&o);
 	if ((status = ev_run()) == -1)

@@ -39,9 +39,11 @@ static enum pod_result	 pod_listen(struct pod *, const struct pod_req *,
 			    char *, size_t);
 static enum pod_result	 refuse(char *, size_t, const char *, ...)
 			    __attribute__((format(printf, 3, 4)));
+static int		 reachable(const struct pod *, char *, size_t);
 static void		 explain(const struct listen_error *,
 			    const struct pod *, char *, size_t);
 static void		 retry(void *);
+static enum pod_result	 pending_try(struct pod *, char *, size_t);
 static const char	*derive_name(const struct nsid *, char *, size_t);
 
 int
@@ -96,6 +98,21 @@ derive_name(const struct nsid *id, char *name, size_t size)
 	return name;
 }
 
+/* An up pod asked for again: listeners nobody in the pod can reach (its
+ * loopback went down since) are no success. */
+static int
+reachable(const struct pod *pod, char *err, size_t errlen)
+{
+	struct listen_error e = { "loopback", 0, ENETDOWN };
+
+	if (listen_loopback_up(pod) != 0)
+		return 1;
+	explain(&e, pod, err, errlen);
+	log_warnx("add %s net:[%ju]: %s", pod_label(pod),
+	    (uintmax_t)pod->ns.ino, err);
+	return 0;
+}
+
 /*
  * Check first, then change: every refusal below leaves the table as it
  * was, and a pod being replaced keeps serving until its successor
@@ -131,14 +148,26 @@ pod_add(const struct pod_req *req, struct pod **podp, char *err,
 		return refuse(err, errlen, "%s is taken by a pod added over %s",
 		    key, old->origin == POD_ZDS ? "ZDS" : "the control socket");
 	if (old != NULL && old == other && old->state == POD_UP) {
+		if (!reachable(old, err, errlen))
+			return POD_REFUSED;
 		log_info("add %s net:[%ju]: already listening", pod_label(old),
 		    (uintmax_t)id.ino);
 		*podp = old;
 		return POD_LISTENING;
 	}
+	if (old != NULL && old == other) {
+		/* Pending and sent again (say, in a reconnected agent's
+		 * snapshot): try now, but leave its retries on their own
+		 * clock. */
+		*podp = old;
+		return pending_try(old, err, errlen);
+	}
 	if (other != NULL && other != old) {
-		if (req->origin == POD_CONTROL && other->origin == POD_CONTROL &&
-		    other->state == POD_UP) {
+		/* The seed's nameless request sent twice: the same pod. */
+		if (old == NULL && req->origin == POD_CONTROL &&
+		    other->origin == POD_CONTROL && other->state == POD_UP) {
+			if (!reachable(other, err, errlen))
+				return POD_REFUSED;
 			log_info("add %s net:[%ju]: already listening as %s",
 			    key, (uintmax_t)id.ino, other->name);
 			*podp = other;
@@ -187,7 +216,7 @@ pod_listen(struct pod *pod, const struct pod_req *req, char *err,
 		log_info("add %s net:[%ju]: listening on 127.0.0.1:%u,%u,%u",
 		    pod_label(pod), (uintmax_t)pod->ns.ino, zt_ports[0],
 		    zt_ports[1], zt_ports[2]);
-		printf("%s\n", WIRE_READY);
+		log_stdout(WIRE_READY);
 		return POD_LISTENING;
 	}
 	explain(&e, pod, err, errlen);
@@ -205,27 +234,38 @@ pod_listen(struct pod *pod, const struct pod_req *req, char *err,
 	return POD_REFUSED;
 }
 
-static void
-retry(void *arg)
+/* One attempt for a pending pod; on success it is up, and its retries
+ * stop. */
+static enum pod_result
+pending_try(struct pod *pod, char *err, size_t errlen)
 {
-	struct listen_error	 e;
-	struct pod		*pod = arg;
-	char			 err[POD_ERR_MAX];
+	struct listen_error e;
 
 	if (listen_open(pod, pod->nsfd, &e) == -1) {
-		explain(&e, pod, err, sizeof(err));
+		explain(&e, pod, err, errlen);
 		log_debug("retry %s net:[%ju]: %s", pod_label(pod),
 		    (uintmax_t)pod->ns.ino, err);
-		ev_timer_at(&pod->retry, monotonic_ms() + POD_RETRY_MS);
-		return;
+		return POD_PENDING_RETRY;
 	}
 	close(pod->nsfd);
 	pod->nsfd = -1;
 	pod->state = POD_UP;
+	ev_timer_stop(&pod->retry);
 	log_info("retry %s net:[%ju]: listening on 127.0.0.1:%u,%u,%u",
 	    pod_label(pod), (uintmax_t)pod->ns.ino, zt_ports[0], zt_ports[1],
 	    zt_ports[2]);
-	printf("%s\n", WIRE_READY);
+	log_stdout(WIRE_READY);
+	return POD_LISTENING;
+}
+
+static void
+retry(void *arg)
+{
+	struct pod	*pod = arg;
+	char		 err[POD_ERR_MAX];
+
+	if (pending_try(pod, err, sizeof(err)) == POD_PENDING_RETRY)
+		ev_timer_at(&pod->retry, monotonic_ms() + POD_RETRY_MS);
 }
 
 static struct pod *

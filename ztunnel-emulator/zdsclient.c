@@ -40,6 +40,7 @@
 
 static struct {
 	const char	*path;		/* NULL: off */
+	struct udsock_allow allow;
 	struct ev_io	 io;		/* io.fd -1: not connected */
 	struct ev_timer	 reconnect;
 	int		 snapshot_done;
@@ -61,9 +62,10 @@ static enum after handle(const struct zds_request *, int nsfd, char *err,
 		    size_t errlen);
 
 void
-zdsclient_start(const char *path)
+zdsclient_start(const char *path, const struct udsock_allow *allow)
 {
 	zc.path = path;
+	zc.allow = *allow;
 	zc.backoff_ms = ZDS_BACKOFF_MIN_MS;
 	ev_timer_init(&zc.reconnect, zds_connect, NULL);
 	zds_connect(NULL);
@@ -82,9 +84,10 @@ backoff(void)
 static void
 zds_connect(void *arg)
 {
-	uint8_t	hello[8];
-	ssize_t	n;
-	int	fd;
+	struct ucred	cred;
+	uint8_t		hello[8];
+	ssize_t		n;
+	int		fd, allowed;
 
 	(void)arg;
 	fd = udsock_connect(zc.path, SOCK_SEQPACKET | SOCK_NONBLOCK);
@@ -94,6 +97,17 @@ zds_connect(void *arg)
 			log_info("zds: connect %s: %s; retrying", zc.path,
 			    strerror(errno));
 		zc.quiet = 1;
+		backoff();
+		return;
+	}
+	if ((allowed = udsock_peer_allowed(fd, &zc.allow, &cred)) != 1) {
+		if (allowed == -1)
+			log_warn("zds: %s: SO_PEERCRED", zc.path);
+		else
+			log_warnx("zds: %s: refusing the agent there, pid %ld "
+			    "uid %ld: not root, not us, not --allow-uid",
+			    zc.path, (long)cred.pid, (long)cred.uid);
+		close(fd);
 		backoff();
 		return;
 	}

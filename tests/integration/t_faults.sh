@@ -6,8 +6,6 @@
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-ZSOCK=$WORK/agent.sock
-ZDSPY=$TOP/tests/helpers/zds.py
 
 fds_are() { [ "$(fd_count "$ZPID")" -eq "$1" ]; }
 

@@ -45,7 +45,7 @@ t_ready_line_per_pod_on_stdout() {
 		mkns "p$i"
 		expect "add $i" "$CNI" "$SOCK" "$NS"
 		expect "line $i flushed at once" \
-		    wait_for 5 test "$(count_lines "$WORK/zt.out" '^listeners ready$')" -eq "$i"
+		    wait_for 5 lines_are "$WORK/zt.out" '^listeners ready$' "$i"
 	done
 	expect "stdout has nothing else" test "$(wc -l <"$WORK/zt.out")" -eq 3
 }

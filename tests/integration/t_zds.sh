@@ -6,37 +6,6 @@
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-ZSOCK=$WORK/agent.sock
-ZDSPY=$TOP/tests/helpers/zds.py
-
-agent_listening() { ss -Hxl | grep -qF " $ZSOCK "; }
-
-# start_agent args...: our node agent on $ZSOCK; pid in $APID.
-start_agent() {
-	"${RUN_DAEMON[@]}" "$CNI" --zds-serve "$ZSOCK" "$@" \
-	    >"$WORK/agent.out" 2>"$WORK/agent.err" &
-	APID=$!
-	PIDS+=("$APID")
-	expect "agent starts" wait_for "$START_SECONDS" agent_listening
-}
-
-# fake ROLE steps...: the scripted peer, its lines in $WORK/fake.out.
-fake() {
-	local role=$1
-	shift
-	python3 "$ZDSPY" "$role" "$ZSOCK" "$@" >"$WORK/fake.out" 2>&1 &
-	PIDS+=($!)
-	if [ "$role" = agent ]; then
-		expect "fake agent listens" wait_for 10 file_has "$WORK/fake.out" "^listening$"
-	fi
-}
-
-fake_done() { wait_for 60 file_has "$WORK/fake.out" "^done$"; }
-
-# The outcomes the fake peer printed, one per line, without the
-# connection bookkeeping.
-outcomes() { grep -v -e '^listening$' -e '^accepted$' -e '^hello ' -e '^done$' "$WORK/fake.out"; }
-
 # expect_outcomes PATTERN...: the outcomes, in order, each matching.
 expect_outcomes() {
 	local i=0 line pats=("$@")
@@ -51,13 +20,6 @@ expect_outcomes() {
 	expect "all ${#pats[@]} outcomes seen" test "$i" -eq "${#pats[@]}"
 }
 
-# pod_field LABEL COLUMN: from --list on the control socket.
-pod_field() {
-	"$CNI" --list "$SOCK" | awk -v n="$1" -v c="$2" '$1 == n { print $c }'
-}
-pod_state_is() { [ "$(pod_field "default/$1" 2)" = "$2" ]; }
-pod_absent() { [ -z "$(pod_field "default/$1" 1)" ]; }
-netns_ino() { stat -L -c %i "/var/run/netns/$1"; }
 
 t_snapshot_end_to_end() {
 	local names=() n

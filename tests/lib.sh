@@ -249,7 +249,10 @@ start_agent() {
 fake() {
 	local role=$1
 	shift
-	python3 "$ZDSPY" "$role" "$ZSOCK" "$@" >"$WORK/fake.out" 2>&1 &
+	# Emptied here, not by the background job's own redirection: that
+	# runs later, and a check in between would read the last peer's lines.
+	: >"$WORK/fake.out"
+	python3 "$ZDSPY" "$role" "$ZSOCK" "$@" >>"$WORK/fake.out" 2>&1 &
 	PIDS+=($!)
 	if [ "$role" = agent ]; then
 		expect "fake agent listens" wait_for 10 file_has "$WORK/fake.out" "^listening$"

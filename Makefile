@@ -42,10 +42,12 @@ ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE -Icommon $(WARNINGS) $(CFLAGS)
 
 COMMON_OBJS	= common/ev.o common/fdpass.o common/log.o common/netns.o \
 		  common/udsock.o common/util.o common/wire.o common/zds.o
-CNI_OBJS	= cni-emulator/main.o cni-emulator/agent.o cni-emulator/nswatch.o
+CNI_OBJS	= cni-emulator/main.o cni-emulator/agent.o cni-emulator/nswatch.o \
+		  cni-emulator/redirect.o
 ZT_OBJS		= ztunnel-emulator/main.o ztunnel-emulator/control.o \
 		  ztunnel-emulator/listen.o ztunnel-emulator/pods.o \
-		  ztunnel-emulator/podtab.o ztunnel-emulator/zdsclient.o
+		  ztunnel-emulator/podtab.o ztunnel-emulator/proxy.o \
+		  ztunnel-emulator/relay.o ztunnel-emulator/zdsclient.o
 UNIT_OBJS	= tests/unit/main.o tests/unit/test_fdpass.o \
 		  tests/unit/test_wire.o tests/unit/test_misc.o \
 		  tests/unit/test_podtab.o tests/unit/test_zds.o \

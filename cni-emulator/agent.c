@@ -29,6 +29,7 @@
 #include "ev.h"
 #include "fdpass.h"
 #include "log.h"
+#include "redirect.h"
 #include "udsock.h"
 #include "util.h"
 #include "zds.h"
@@ -220,6 +221,28 @@ snapshot(struct conn *c)
 	conn_pump(c);
 }
 
+/*
+ * --redirect: the pod's in-pod rules in before ztunnel hears of it, and
+ * out once it goes (if its namespace is still there to hold them).  A
+ * pod whose rules failed is announced all the same: it is served, but
+ * its traffic is not captured, and the log says why.
+ */
+static void
+redirect_pod(enum nswatch_change change, const struct nspod *pod)
+{
+	char err[512];
+
+	if (change == NSWATCH_APPEARED) {
+		if (redirect_install(pod->fd, err, sizeof(err)) == -1)
+			log_warnx("zds: %s: in-pod rules: %s; nothing installed",
+			    pod->name, err);
+		else
+			log_info("zds: %s: in-pod rules installed", pod->name);
+	} else if (redirect_remove(pod->fd, err, sizeof(err)) == -1) {
+		log_warnx("zds: %s: removing in-pod rules: %s", pod->name, err);
+	}
+}
+
 void
 agent_ns_changed(enum nswatch_change change, struct nspod *pod, void *arg)
 {
@@ -228,6 +251,8 @@ agent_ns_changed(enum nswatch_change change, struct nspod *pod, void *arg)
 
 	(void)arg;
 	type = change == NSWATCH_APPEARED ? ZDS_ADD : ZDS_DEL;
+	if (ag.o.redirect)
+		redirect_pod(change, pod);
 	/* conn_pump() may close c: take the next one first. */
 	for (c = TAILQ_FIRST(&ag.conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);

@@ -12,6 +12,7 @@ struct agent_opts {
 	const char	*k8s_namespace;	/* WorkloadInfo.namespace */
 	uint64_t	 timeout_ms;	/* hello, each ack */
 	struct udsock_allow allow;	/* ztunnels besides root and our uid */
+	int		 redirect;	/* install each pod's in-pod rules */
 };
 
 /*

@@ -5,6 +5,7 @@
  * then waits for its answer.  Also removes and lists pods.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "netns.h"
 #include "nswatch.h"
+#include "redirect.h"
 #include "udsock.h"
 #include "util.h"
 #include "version.h"
@@ -51,6 +53,7 @@ struct options {
 	const char	*name;		/* --name */
 	uint64_t	 timeout_ms;
 	int		 seed;		/* the seed's bare 0x01 request */
+	int		 redirect;	/* --redirect: istio-cni's in-pod rules */
 	int		 wait;
 	int		 verbose;
 };
@@ -59,9 +62,11 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: cni-emulator [-v] [-t seconds] [--no-wait] "
+	    "usage: cni-emulator [-v] [-t seconds] [--no-wait] [--redirect] "
 	    "[--name name | --seed] <uds_path> <netns>\n"
 	    "       cni-emulator [-v] [-t seconds] --del <uds_path> <name>\n"
+	    "       cni-emulator [-v] [-t seconds] --del --redirect <uds_path> "
+	    "<netns>\n"
 	    "       cni-emulator [-t seconds] --list <uds_path>\n"
 	    "       cni-emulator [-v] [-t seconds] [--watch [--select glob]] "
 	    "[--k8s-namespace ns]\n"
@@ -81,6 +86,11 @@ help(void)
 	    "/proc/1234/ns/net) unless --name says otherwise.\n"
 	    "\n"
 	    "  -n, --name NAME  the pod's name\n"
+	    "      --redirect   install istio-cni's in-pod rules (iptables,\n"
+	    "                   ip rule, ip route) in the pod before handing\n"
+	    "                   it over; with --del, remove them (its\n"
+	    "                   argument is then the netns); with\n"
+	    "                   --zds-serve, for every pod it announces\n"
 	    "      --seed       send the seed's one-byte request (0x01); the\n"
 	    "                   daemon names the pod\n"
 	    "  -d, --del        remove the pod <name>: close its listeners\n"
@@ -123,6 +133,7 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ "list",	no_argument,		NULL, 'l' },
 		{ "name",	required_argument,	NULL, 'n' },
 		{ "no-wait",	no_argument,		NULL, 'W' },
+		{ "redirect",	no_argument,		NULL, 'R' },
 		{ "seed",	no_argument,		NULL, 'S' },
 		{ "select",	required_argument,	NULL, 'G' },
 		{ "timeout",	required_argument,	NULL, 't' },
@@ -189,6 +200,10 @@ parse_args(int argc, char *argv[], struct options *o)
 			}
 			o->agent.k8s_namespace = optarg;
 			break;
+		case 'R':
+			o->redirect = 1;
+			o->agent.redirect = 1;
+			break;
 		case 'S':
 			o->seed = 1;
 			break;
@@ -231,6 +246,10 @@ parse_args(int argc, char *argv[], struct options *o)
 	nargs = o->op == WIRE_OP_LIST ? 1 : 2;
 	if (argc - optind != nargs)
 		return -1;
+	if (o->redirect && o->op == WIRE_OP_LIST) {
+		log_warnx("--redirect goes with adding or removing a pod");
+		return -1;
+	}
 	if (o->op != WIRE_OP_ADD && (o->name != NULL || !o->wait || o->seed)) {
 		log_warnx("--name, --seed and --no-wait go with adding a pod");
 		return -1;
@@ -489,6 +508,73 @@ run_agent(const struct options *o, int nargs, char **args)
 	return status;
 }
 
+/*
+ * --redirect: the pod's rules go in before the daemon hears of it, and
+ * come out again if it refuses the pod (no answer at all may still mean
+ * a pod that listens: its rules stay).
+ */
+static int
+add_redirected(const struct options *o, const char *name, int fd)
+{
+	char	req[WIRE_REQ_MAX], err[512];
+	int	len, keep, status;
+
+	if ((keep = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		log_warn("dup");
+		return EXIT_LOCAL;
+	}
+	if (redirect_install(fd, err, sizeof(err)) == -1) {
+		log_warnx("redirect %s: %s; nothing installed", o->arg, err);
+		close(keep);
+		close(fd);
+		return EXIT_LOCAL;
+	}
+	if (o->seed) {
+		req[0] = WIRE_SEED_ADD;
+		len = 1;
+	} else if ((len = wire_format(req, sizeof(req), WIRE_OP_ADD,
+	    name)) == -1) {
+		log_warnx("bad pod name: %s", name);
+		len = 0;
+	}
+	status = len > 0 ? exchange(o, req, (size_t)len, fd, o->verbose) :
+	    EXIT_USAGE;
+	if (len == 0)
+		close(fd);
+	if ((status == EXIT_REFUSED || status == EXIT_USAGE ||
+	    status == EXIT_LOCAL) && redirect_remove(keep, err, sizeof(err)) == -1)
+		log_warnx("redirect %s: removing the rules again: %s", o->arg,
+		    err);
+	close(keep);
+	return status;
+}
+
+/* --del --redirect NETNS: the rules out of the namespace, then the pod
+ * (named after the namespace, as for an add) out of the daemon. */
+static int
+del_redirected(const struct options *o)
+{
+	char	req[WIRE_REQ_MAX], path[PATH_MAX], buf[WIRE_NAME_MAX + 1];
+	char	err[512];
+	const char *name;
+	int	fd, len;
+
+	fd = open_netns(o->arg);
+	if (redirect_remove(fd, err, sizeof(err)) == -1) {
+		log_warnx("redirect %s: %s", o->arg, err);
+		close(fd);
+		return EXIT_LOCAL;
+	}
+	close(fd);
+	if (netns_resolve(o->arg, path, sizeof(path)) == -1 ||
+	    (name = netns_pod_name(o->arg, path, buf, sizeof(buf))) == NULL ||
+	    (len = wire_format(req, sizeof(req), WIRE_OP_DEL, name)) == -1) {
+		log_warnx("cannot name the pod after %s", o->arg);
+		return EXIT_USAGE;
+	}
+	return exchange(o, req, (size_t)len, -1, o->verbose);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -512,21 +598,25 @@ main(int argc, char *argv[])
 	switch (o.op) {
 	case WIRE_OP_ADD:
 		fd = open_netns(o.arg);
-		if (o.seed) {
-			req[0] = WIRE_SEED_ADD;
-			return exchange(&o, req, 1, fd, o.verbose);
-		}
 		name = o.name;
 		if (name == NULL && netns_resolve(o.arg, path, sizeof(path)) == 0)
 			name = netns_pod_name(o.arg, path, buf, sizeof(buf));
-		if (name == NULL || !wire_name_ok(name)) {
+		if (!o.seed && (name == NULL || !wire_name_ok(name))) {
 			log_warnx("cannot name the pod after %s: use --name",
 			    o.arg);
 			return EXIT_USAGE;
 		}
+		if (o.redirect)
+			return add_redirected(&o, name, fd);
+		if (o.seed) {
+			req[0] = WIRE_SEED_ADD;
+			return exchange(&o, req, 1, fd, o.verbose);
+		}
 		break;
 	case WIRE_OP_DEL:
 		name = o.arg;
+		if (o.redirect)
+			return del_redirected(&o);
 		break;
 	case WIRE_OP_LIST:
 		break;

@@ -295,12 +295,13 @@ name_forget(struct nsname *n)
 		return;
 	TAILQ_REMOVE(&w.pods, p, entry);
 	log_info("zds: %s (uid %s) is gone", p->pub.name, p->pub.uid);
-	close(p->pub.fd);
-	p->pub.fd = -1;
-	/* Our own reference keeps it while we tell; whoever keeps it
-	 * longer takes one of their own. */
+	/* Told while its descriptor is still open (its rules may need
+	 * taking out); our own reference keeps it while we tell, and
+	 * whoever keeps it longer takes one of their own. */
 	if (w.cb != NULL)
 		w.cb(NSWATCH_GONE, &p->pub, w.arg);
+	close(p->pub.fd);
+	p->pub.fd = -1;
 	nspod_unref(&p->pub);
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -123,6 +124,25 @@ int
 netns_go_home(void)
 {
 	return setns(home_fd, CLONE_NEWNET);
+}
+
+int
+netns_socket(int nsfd, int domain, int type, int protocol)
+{
+	int fd, err;
+
+	if (setns(nsfd, CLONE_NEWNET) == -1)
+		return -1;
+	fd = socket(domain, type, protocol);
+	err = errno;
+	if (netns_go_home() == -1) {
+		if (fd != -1)
+			close(fd);
+		errno = ENOTRECOVERABLE;
+		return -1;
+	}
+	errno = err;
+	return fd;
 }
 
 void

@@ -53,6 +53,11 @@ int	netns_home_init(struct nsid *id);
 int	netns_go_home(void);
 void	netns_home_close(void);
 
+/* socket(2) inside the namespace nsfd, from home: enter, create, go home.
+ * -1 with errno set; errno ENOTRECOVERABLE if going home failed, and
+ * then the caller must exit. */
+int	netns_socket(int nsfd, int domain, int type, int protocol);
+
 /* Succeed only for a network namespace; fill *id.  -1/EINVAL: some other
  * kind of file or namespace. */
 int	netns_check(int fd, struct nsid *id);

@@ -305,35 +305,44 @@ format_age(uint64_t ms, char *buf, size_t size)
 static void
 handle_list(struct peer *p)
 {
-	static const char	 hdr[] = "%-*s  %-7s  %-18s  %-17s  %8s  %5s  %s\n";
+	static const char	 hdr[] =
+	    "%-*s  %-7s  %-18s  %-17s  %8s  %13s  %21s  %5s  %s\n";
 	uint64_t		 now = monotonic_ms();
 	struct pod		*pod;
 	size_t			 width = 4, size, len;
-	char			*buf, netns[32], age[16];
+	uint64_t		 in, out;
+	char			*buf, netns[32], age[16], conns[48], bytes[48];
 	int			 n;
 
 	for (pod = pod_first(); pod != NULL; pod = pod_next(pod))
 		if (strlen(pod_label(pod)) > width)
 			width = strlen(pod_label(pod));
-	/* A line is at most the label, the uid and 100 bytes of columns. */
-	size = (pod_count() + 1) * (width + WIRE_NAME_MAX + 100);
+	/* A line is at most the label, the uid and 200 bytes of columns. */
+	size = (pod_count() + 1) * (width + WIRE_NAME_MAX + 200);
 	if ((buf = malloc(size)) == NULL) {
 		peer_reply(p, WIRE_ERROR "out of memory");
 		return;
 	}
 	n = snprintf(buf, size, hdr, (int)width, "NAME", "STATE", "NETNS",
-	    "PORTS", "SERVED", "AGE", "VIA");
+	    "PORTS", "SERVED", "CONNS", "BYTES", "AGE", "VIA");
 	len = (size_t)n;
 	for (pod = pod_first(); pod != NULL; pod = pod_next(pod)) {
 		snprintf(netns, sizeof(netns), "net:[%ju]",
 		    (uintmax_t)pod->ns.ino);
 		format_age(now - pod->added_ms, age, sizeof(age));
+		/* --proxy: open/total connections, bytes in/out (the pod's
+		 * clients to upstream / back), open sessions included. */
+		snprintf(conns, sizeof(conns), "%ju/%ju",
+		    (uintmax_t)pod->conns.nopen, (uintmax_t)pod->conns.total);
+		relay_stats_bytes(&pod->conns, &in, &out);
+		snprintf(bytes, sizeof(bytes), "%ju/%ju", (uintmax_t)in,
+		    (uintmax_t)out);
 		n = snprintf(buf + len, size - len,
-		    "%-*s  %-7s  %-18s  %u,%u,%u  %8ju  %5s  %s%s\n",
+		    "%-*s  %-7s  %-18s  %u,%u,%u  %8ju  %13s  %21s  %5s  %s%s\n",
 		    (int)width, pod_label(pod),
 		    pod->state == POD_UP ? "up" : "pending", netns,
 		    zt_ports[0], zt_ports[1], zt_ports[2],
-		    (uintmax_t)pod->served, age,
+		    (uintmax_t)pod->served, conns, bytes, age,
 		    pod->origin == POD_ZDS ? "zds:" : "control",
 		    pod->origin == POD_ZDS ? pod->name : "");
 		/* The size above is an estimate: never write past it. */

@@ -16,10 +16,25 @@
 #include "ev.h"
 #include "listen.h"
 #include "log.h"
+#include "proxy.h"
 
 #define ACCEPT_BATCH	32	/* accepts per wake-up: no listener starves the rest */
 
-const uint16_t zt_ports[ZT_NPORTS] = { 15008, 15006, 15001 };
+#define PROXY_BACKLOG	SOMAXCONN	/* see listen_init() */
+
+static int	proxy_mode;
+
+void
+listen_init(int proxy)
+{
+	proxy_mode = proxy;
+}
+
+const char *
+listen_addr(void)
+{
+	return proxy_mode ? "0.0.0.0" : "127.0.0.1";
+}
 
 static int	open_listeners(int fds[ZT_NPORTS], struct listen_error *);
 static int	open_one(uint16_t port, const char **what);
@@ -104,7 +119,7 @@ static int
 open_one(uint16_t port, const char **what)
 {
 	struct sockaddr_in	sin;
-	int			fd, on = 1, err;
+	int			fd, on = 1, mark = PROXY_MARK, err;
 
 	*what = "socket";
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -113,7 +128,7 @@ open_one(uint16_t port, const char **what)
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_addr.s_addr = htonl(proxy_mode ? INADDR_ANY : INADDR_LOOPBACK);
 	/*
 	 * We close each accepted connection first, which leaves TIME_WAIT
 	 * entries on the port; without SO_REUSEADDR a pod re-added within a
@@ -123,12 +138,28 @@ open_one(uint16_t port, const char **what)
 	*what = "setsockopt SO_REUSEADDR";
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail;
+	/* As ztunnel's in-pod listeners: marked (what they send is let
+	 * through), port reuse, transparent (needs CAP_NET_ADMIN). */
+	if (proxy_mode) {
+		*what = "setsockopt SO_MARK";
+		if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark,
+		    sizeof(mark)) == -1)
+			goto fail;
+		*what = "setsockopt SO_REUSEPORT";
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
+		    sizeof(on)) == -1)
+			goto fail;
+		*what = "setsockopt IP_TRANSPARENT";
+		if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &on,
+		    sizeof(on)) == -1)
+			goto fail;
+	}
 	*what = "bind";
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		goto fail;
 	/* The kernel caps the backlog at the pod's net.core.somaxconn. */
 	*what = "listen";
-	if (listen(fd, SOMAXCONN) == -1)
+	if (listen(fd, proxy_mode ? PROXY_BACKLOG : SOMAXCONN) == -1)
 		goto fail;
 	return fd;
 fail:
@@ -192,6 +223,10 @@ serve(void *arg, uint32_t events)
 				log_warn("accept on %s:%u", pod_label(l->pod),
 				    l->port);
 			return;
+		}
+		if (proxy_mode) {
+			proxy_accept(l, c);
+			continue;
 		}
 		/* A new socket's buffer always has room for three bytes;
 		 * if the client already left, there is nobody to tell. */

@@ -6,7 +6,13 @@
 
 #include "podtab.h"
 
-extern const uint16_t zt_ports[ZT_NPORTS];
+/* How every pod listens from now on: the seed's 127.0.0.1 listeners that
+ * answer "ok" (proxy 0), or ztunnel's (proxy 1): wildcard address,
+ * SO_MARK 1337, SO_REUSEPORT, IP_TRANSPARENT, serving the pod's traffic
+ * (proxy.h). */
+void		listen_init(int proxy);
+/* "127.0.0.1" or "0.0.0.0": for logs and errors. */
+const char     *listen_addr(void);
 
 /* Why listen_open() failed. */
 struct listen_error {

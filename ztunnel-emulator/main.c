@@ -32,13 +32,14 @@
 struct options {
 	struct control_opts ctl;	/* ctl.path NULL: no control socket */
 	const char	*zds_path;	/* --zds: the node agent's socket */
+	int		 proxy;		/* --proxy */
 	enum log_level	 level;
 };
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: ztunnel-emulator [-qv] [--allow-uid uid]... "
+	fprintf(f, "usage: ztunnel-emulator [-qv] [--proxy] [--allow-uid uid]... "
 	    "[--socket-mode mode] <uds_path>\n"
 	    "       ztunnel-emulator [-qv] [options] --zds <agent_path> "
 	    "[<uds_path>]\n");
@@ -54,6 +55,10 @@ help(void)
 	    "and :15001 inside each.  Prints \"listeners ready\" on stdout for\n"
 	    "each pod set up; logs one line per event on stderr.\n"
 	    "\n"
+	    "  --proxy           listen as ztunnel does (0.0.0.0, SO_MARK 1337,\n"
+	    "                    SO_REUSEPORT, IP_TRANSPARENT) and carry the\n"
+	    "                    pods' captured traffic: 15001 out, 15006 in\n"
+	    "                    (the pods need cni-emulator --redirect)\n"
 	    "  --zds PATH        also (or only) take pods from an Istio node\n"
 	    "                    agent over ZDS: connect to its socket PATH\n"
 	    "                    (Istio's: " ZDS_SOCK_PATH ")\n"
@@ -107,7 +112,7 @@ setup(const struct options *o)
 	/* Opened once, before any handoff: the way home from every pod. */
 	if (netns_home_init(&home) == -1)
 		fatal("open /proc/thread-self/ns/net");
-	if (pods_init(&home) == -1)
+	if (pods_init(&home, o->proxy) == -1)
 		fatal("pod table");
 	if (o->ctl.path != NULL) {
 		if (control_start(&o->ctl) == -1)
@@ -136,6 +141,7 @@ parse_args(int argc, char *argv[], struct options *o)
 	static const struct option longopts[] = {
 		{ "allow-uid",	 required_argument,	NULL, 'u' },
 		{ "help",	 no_argument,		NULL, 'h' },
+		{ "proxy",	 no_argument,		NULL, 'P' },
 		{ "quiet",	 no_argument,		NULL, 'q' },
 		{ "socket-mode", required_argument,	NULL, 'm' },
 		{ "verbose",	 no_argument,		NULL, 'v' },
@@ -161,6 +167,9 @@ parse_args(int argc, char *argv[], struct options *o)
 				return -1;
 			}
 			o->ctl.mode = (mode_t)mode;
+			break;
+		case 'P':
+			o->proxy = 1;
 			break;
 		case 'q':
 			o->level = LOG_LEVEL_ERROR;

@@ -27,6 +27,7 @@
 static struct {
 	struct podtab	tab;
 	struct nsid	home;
+	int		proxy;		/* keep each pod's namespace */
 	size_t		dying;		/* dropped, not freed yet */
 	unsigned	freed_since_trim;
 } pods;
@@ -47,9 +48,11 @@ static enum pod_result	 pending_try(struct pod *, char *, size_t);
 static const char	*derive_name(const struct nsid *, char *, size_t);
 
 int
-pods_init(const struct nsid *home)
+pods_init(const struct nsid *home, int proxy)
 {
 	pods.home = *home;
+	pods.proxy = proxy;
+	listen_init(proxy);
 	return podtab_init(&pods.tab);
 }
 
@@ -213,9 +216,19 @@ pod_listen(struct pod *pod, const struct pod_req *req, char *err,
 	struct listen_error e;
 
 	if (listen_open(pod, req->nsfd, &e) == 0) {
-		log_info("add %s net:[%ju]: listening on 127.0.0.1:%u,%u,%u",
-		    pod_label(pod), (uintmax_t)pod->ns.ino, zt_ports[0],
-		    zt_ports[1], zt_ports[2]);
+		/* --proxy: its connections are made from inside it. */
+		if (pods.proxy && (pod->nsfd = fcntl(req->nsfd,
+		    F_DUPFD_CLOEXEC, 0)) == -1) {
+			e = (struct listen_error){ "keeping the netns", 0,
+			    errno };
+			listen_close(pod);
+			explain(&e, pod, err, errlen);
+			log_warnx("add %s: %s", pod_label(pod), err);
+			return POD_REFUSED;
+		}
+		log_info("add %s net:[%ju]: listening on %s:%u,%u,%u",
+		    pod_label(pod), (uintmax_t)pod->ns.ino, listen_addr(),
+		    zt_ports[0], zt_ports[1], zt_ports[2]);
 		log_stdout(WIRE_READY);
 		return POD_LISTENING;
 	}
@@ -247,13 +260,15 @@ pending_try(struct pod *pod, char *err, size_t errlen)
 		    (uintmax_t)pod->ns.ino, err);
 		return POD_PENDING_RETRY;
 	}
-	close(pod->nsfd);
-	pod->nsfd = -1;
+	if (!pods.proxy) {
+		close(pod->nsfd);
+		pod->nsfd = -1;
+	}
 	pod->state = POD_UP;
 	ev_timer_stop(&pod->retry);
-	log_info("retry %s net:[%ju]: listening on 127.0.0.1:%u,%u,%u",
-	    pod_label(pod), (uintmax_t)pod->ns.ino, zt_ports[0], zt_ports[1],
-	    zt_ports[2]);
+	log_info("retry %s net:[%ju]: listening on %s:%u,%u,%u",
+	    pod_label(pod), (uintmax_t)pod->ns.ino, listen_addr(),
+	    zt_ports[0], zt_ports[1], zt_ports[2]);
 	log_stdout(WIRE_READY);
 	return POD_LISTENING;
 }
@@ -287,6 +302,7 @@ pod_new(const char *name, const char *workload, const struct nsid *ns,
 	p->nsfd = -1;
 	p->added_ms = monotonic_ms();
 	ev_timer_init(&p->retry, retry, p);
+	relay_stats_init(&p->conns);
 	for (i = 0; i < ZT_NPORTS; i++)
 		p->lis[i].io.fd = -1;
 	return p;
@@ -313,8 +329,8 @@ explain(const struct listen_error *e, const struct pod *pod, char *err,
 	char		 nsname[NAME_MAX + 1];
 
 	if (e->port != 0)
-		snprintf(err, errlen, "%s 127.0.0.1:%u in netns %s: %s%s",
-		    e->what, e->port, name, strerror(e->err),
+		snprintf(err, errlen, "%s %s:%u in netns %s: %s%s",
+		    e->what, listen_addr(), e->port, name, strerror(e->err),
 		    e->err == EADDRINUSE ? " (a process in the pod holds "
 		    "the port)" : "");
 	else if (e->err == ENETDOWN && netns_identify(&pod->ns, nsname,
@@ -352,6 +368,8 @@ static void
 pod_drop(struct pod *p)
 {
 	podtab_remove(&pods.tab, p);
+	/* As ztunnel on DelWorkload: the pod's connections end at once. */
+	relay_close_all(&p->conns, "pod removed");
 	listen_close(p);
 	ev_timer_stop(&p->retry);
 	if (p->nsfd != -1)

@@ -24,9 +24,10 @@ enum pod_result {
 	POD_PENDING_RETRY = 1,		/* ZDS only */
 };
 
-/* The pods, with our own namespace's identity (never a pod's).  -1 with
- * errno set. */
-int		pods_init(const struct nsid *home);
+/* The pods, with our own namespace's identity (never a pod's); proxy:
+ * listen as ztunnel does and carry the pods' traffic (listen.h).  -1
+ * with errno set. */
+int		pods_init(const struct nsid *home, int proxy);
 /* Remove every pod; free the table. */
 void		pods_done(void);
 

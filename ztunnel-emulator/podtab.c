@@ -13,6 +13,8 @@
 
 #define PODS_MIN_BUCKETS 64
 
+const uint16_t zt_ports[ZT_NPORTS] = { 15008, 15006, 15001 };
+
 static size_t
 hash_name(const char *s)
 {

@@ -8,8 +8,11 @@
 
 #include "ev.h"
 #include "netns.h"
+#include "relay.h"
 
 #define ZT_NPORTS	3	/* 15008 inbound HBONE, 15006 inbound, 15001 outbound */
+
+extern const uint16_t zt_ports[ZT_NPORTS];
 
 
 struct pod;
@@ -35,7 +38,8 @@ enum pod_state {
  * namespace: each listening socket holds a reference to it, so the
  * namespace (and its inode number, hence our nsid) lives exactly as long
  * as the listeners do.  A pending pod has no listeners and holds the
- * namespace descriptor instead, to try again with.
+ * namespace descriptor instead, to try again with.  With --proxy every
+ * pod keeps it: its upstream connections are made inside it.
  *
  * pods.c owns pods; this file only finds them.
  */
@@ -48,11 +52,13 @@ struct pod {
 	struct nsid		 ns;
 	enum pod_origin		 origin;
 	enum pod_state		 state;
-	int			 nsfd;		/* pending: the namespace; else -1 */
+	int			 nsfd;		/* the namespace while pending, or
+						 * with --proxy; else -1 */
 	unsigned		 zds_gen;	/* zdsclient.c: the session that
 						 * last added or kept it */
 	uint64_t		 added_ms;
-	uint64_t		 served;	/* connections answered */
+	uint64_t		 served;	/* connections answered "ok" */
+	struct relay_stats	 conns;		/* --proxy: its connections */
 	struct listener		 lis[ZT_NPORTS];
 	const char		*workload;	/* ZDS "namespace/name", in name[]; else "" */
 	char			 name[];	/* the key: a name, or a ZDS uid */

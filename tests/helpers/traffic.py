@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Apps and clients for the traffic tests: what a pod runs, and what it sends.
+
+  traffic.py serve PORT            an app: each connection's first line says
+                                   what it wants ("peer", "echo", "stream")
+  traffic.py peer HOST PORT        print the address the app saw us from
+  traffic.py bulk HOST PORT MIB    send MIB MiB through "echo", read it back
+                                   at the same time; byte-identical both ways
+  traffic.py halfclose HOST PORT   send, shut down our side, then read: the
+                                   echo must come after our FIN
+  traffic.py closed HOST PORT      expect the connection to end, cleanly or
+                                   refused, never to hang
+  traffic.py many HOST PORT N      N connections at once, each echoed
+  traffic.py seq HOST PORT N       N connections one after the other
+  traffic.py stream HOST PORT      read an endless stream; print when it ends
+Each client prints one line the test checks; exit 0 means it held.
+"""
+
+import hashlib
+import os
+import selectors
+import socket
+import sys
+import threading
+import time
+
+TIMEOUT = 30
+
+
+def serve(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(1024)
+    print("listening", flush=True)
+    while True:
+        c, addr = s.accept()
+        threading.Thread(target=handle, args=(c, addr), daemon=True).start()
+
+
+def readline(c):
+    line = b""
+    while not line.endswith(b"\n"):
+        b = c.recv(1)
+        if not b:
+            break
+        line += b
+    return line.strip()
+
+
+def handle(c, addr):
+    try:
+        what = readline(c)
+        if what == b"peer":
+            c.sendall(f"{addr[0]}\n".encode())
+        elif what == b"echo":
+            while True:
+                d = c.recv(1 << 16)
+                if not d:
+                    break
+                c.sendall(d)
+        elif what == b"stream":
+            chunk = b"x" * 65536
+            while True:
+                c.sendall(chunk)
+                time.sleep(0.01)
+        c.shutdown(socket.SHUT_WR)
+        while c.recv(1 << 16):
+            pass
+    except OSError:
+        pass
+    finally:
+        c.close()
+
+
+def connect(host, port):
+    c = socket.create_connection((host, port), timeout=TIMEOUT)
+    return c
+
+
+def peer(host, port):
+    c = connect(host, port)
+    c.sendall(b"peer\n")
+    print(readline(c).decode())
+
+
+def bulk(host, port, mib):
+    total = mib << 20
+    c = connect(host, port)
+    c.sendall(b"echo\n")
+    sent_hash, got_hash = hashlib.sha256(), hashlib.sha256()
+    block = os.urandom(1 << 16)
+    got = 0
+
+    def reader():
+        nonlocal got
+        while True:
+            d = c.recv(1 << 20)
+            if not d:
+                return
+            got_hash.update(d)
+            got += len(d)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    left = total
+    while left > 0:
+        piece = block[:min(left, len(block))]
+        c.sendall(piece)
+        sent_hash.update(piece)
+        left -= len(piece)
+    c.shutdown(socket.SHUT_WR)
+    t.join()
+    same = got == total and got_hash.digest() == sent_hash.digest()
+    print(f"{'identical' if same else 'DIFFERENT'} {got} of {total}")
+    sys.exit(0 if same else 1)
+
+
+def halfclose(host, port):
+    c = connect(host, port)
+    c.sendall(b"echo\nafter our fin")
+    c.shutdown(socket.SHUT_WR)
+    data = b""
+    while True:
+        d = c.recv(4096)
+        if not d:
+            break
+        data += d
+    ok = data == b"after our fin"
+    print("half-close carried" if ok else f"got {data!r}")
+    sys.exit(0 if ok else 1)
+
+
+def closed(host, port):
+    start = time.monotonic()
+    try:
+        c = connect(host, port)
+        c.sendall(b"echo\nanyone?")
+        d = c.recv(4096)
+        how = "reset" if d is None else ("eof" if not d else f"data {d!r}")
+    except ConnectionResetError:
+        how = "reset"
+    except ConnectionRefusedError:
+        how = "refused"
+    except socket.timeout:
+        how = "hung"
+    ms = int((time.monotonic() - start) * 1000)
+    print(f"{how} after {ms} ms")
+    sys.exit(0 if how in ("eof", "refused") else 1)
+
+
+def many(host, port, n):
+    sel = selectors.DefaultSelector()
+    want = b"x" * 1024
+    socks = []
+    for _ in range(n):
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex((host, port))
+        socks.append(c)
+        sel.register(c, selectors.EVENT_WRITE, [b"echo\n" + want, b""])
+    ok = 0
+    errs = {}
+    deadline = time.monotonic() + 60
+    while sel.get_map() and time.monotonic() < deadline:
+        for key, ev in sel.select(timeout=1):
+            c, st = key.fileobj, key.data
+            if ev & selectors.EVENT_WRITE and st[0]:
+                try:
+                    k = c.send(st[0])
+                except BlockingIOError:
+                    continue
+                except OSError as e:
+                    errs[e.errno] = errs.get(e.errno, 0) + 1
+                    sel.unregister(c)
+                    continue
+                st[0] = st[0][k:]
+                if not st[0]:
+                    c.shutdown(socket.SHUT_WR)
+                    sel.modify(c, selectors.EVENT_READ, st)
+                continue
+            try:
+                d = c.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError as e:
+                errs[e.errno] = errs.get(e.errno, 0) + 1
+                d = b""
+            if d:
+                st[1] += d
+                continue
+            sel.unregister(c)
+            ok += st[1] == want
+    for c in socks:
+        c.close()
+    why = ", ".join(f"{os.strerror(e)}: {k}" for e, k in errs.items())
+    print(f"{ok} of {n} echoed" + (f" ({why})" if why else ""))
+    sys.exit(0 if ok == n else 1)
+
+
+def seq(host, port, n):
+    ok, errs = 0, {}
+    for i in range(n):
+        try:
+            c = connect(host, port)
+            c.sendall(b"echo\n%d" % i)
+            c.shutdown(socket.SHUT_WR)
+            data = b""
+            while True:
+                d = c.recv(64)
+                if not d:
+                    break
+                data += d
+            c.close()
+            ok += data == b"%d" % i
+        except OSError as e:
+            errs[e.strerror] = errs.get(e.strerror, 0) + 1
+    why = ", ".join(f"{e}: {k}" for e, k in errs.items())
+    print(f"{ok} of {n} echoed" + (f" ({why})" if why else ""))
+    sys.exit(0 if ok == n else 1)
+
+
+def stream(host, port):
+    c = connect(host, port)
+    c.settimeout(None)
+    c.sendall(b"stream\n")
+    got = 0
+    print("streaming", flush=True)
+    try:
+        while True:
+            d = c.recv(1 << 16)
+            if not d:
+                break
+            got += len(d)
+    except OSError:
+        pass
+    print(f"ended after {got} bytes", flush=True)
+
+
+def main():
+    a = sys.argv[1:]
+    try:
+        if a[0] == "serve":
+            serve(int(a[1]))
+        elif a[0] in ("peer", "halfclose", "closed", "stream"):
+            globals()[a[0]](a[1], int(a[2]))
+        elif a[0] in ("bulk", "many", "seq"):
+            globals()[a[0]](a[1], int(a[2]), int(a[3]))
+        else:
+            sys.exit(__doc__)
+    except IndexError:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Pod traffic through the listeners: a node namespace with a bridge and
+# pods on veths (scripts/topology.sh), istio-cni's in-pod rules put in by
+# cni-emulator --redirect, and ztunnel-emulator --proxy in the node
+# namespace carrying what they capture: 15001 out of A, 15006 into B.
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+TRAFFIC=$TOP/tests/helpers/traffic.py
+TOPO=$TOP/scripts/topology.sh
+APP_PORT=8080
+
+# node_up N: the node and pods 1..N; names in $NODE and pod_ns I.
+node_up() {
+	P=$RUN_ID-$TEST_NO
+	NODE=$P-node
+	"$TOPO" up "$P" "$1" || exit 1
+}
+pod_ns() { echo "$P-pod$1"; }
+pod_ip() { "$TOPO" ip "$1"; }
+in_pod() {
+	local i=$1
+	shift
+	nsenter "--net=/var/run/netns/$(pod_ns "$i")" "$@"
+}
+
+node_daemon_up() { "$CNI" -t 1 --list "$SOCK" >/dev/null 2>&1; }
+
+# The daemon inside the node namespace, as the real one runs in its pod.
+start_node_daemon() {
+	nsenter "--net=/var/run/netns/$NODE" "${RUN_DAEMON[@]}" "$ZT" -v \
+	    --proxy "$@" "$SOCK" >"$WORK/zt.out" 2>"$WORK/zt.err" &
+	ZPID=$!
+	PIDS+=("$ZPID")
+	expect "daemon starts" wait_for "$START_SECONDS" node_daemon_up
+}
+
+# enrol I...: rules in, then the pod handed over.
+enrol() {
+	local i
+	for i in "$@"; do
+		expect "pod $i enrolled" "$CNI" --redirect "$SOCK" "$(pod_ns "$i")"
+	done
+}
+
+# app I: the app of pod I on APP_PORT.
+app() {
+	in_pod "$1" python3 "$TRAFFIC" serve "$APP_PORT" >"$WORK/app$1.out" 2>&1 &
+	PIDS+=($!)
+	expect "app $1 listening" wait_for 10 file_has "$WORK/app$1.out" listening
+}
+
+# client I VERB TARGET [ARG]: from pod I to pod TARGET's app.
+client() {
+	local i=$1 verb=$2 target=$3
+	shift 3
+	in_pod "$i" timeout 120 python3 "$TRAFFIC" "$verb" "$(pod_ip "$target")" \
+	    "$APP_PORT" "$@"
+}
+
+conns_of() {
+	"$CNI" --list "$SOCK" | awk -v n="$(pod_ns "$1")" '$1 == n { print $6 }'
+}
+
+# The rules and routes of pod I, as a text to compare (the empty nat and
+# mangle tables iptables-nft leaves behind aside: no rule in them).
+netstate() {
+	in_pod "$1" iptables-save | grep -E '^(-A|:[A-Z_]+ -)'
+	in_pod "$1" ip rule show
+	in_pod "$1" ip route show table all
+}
+
+t_a_to_b_through_both_hops() {
+	node_up 2
+	start_node_daemon
+	enrol 1 2
+	app 2
+	expect "B's app sees A's own address" test "$(client 1 peer 2)" = "$(pod_ip 1)"
+	expect "out through A's 15001" test "$(conns_of 1)" = 0/1
+	expect "in through B's 15006" test "$(conns_of 2)" = 0/1
+	expect "logged out of A" file_has "$WORK/zt.err" \
+	    "conn $(pod_ns 1) outbound $(pod_ip 1):[0-9]* -> $(pod_ip 2):$APP_PORT: sent 5, received 12, [0-9]* ms, closed"
+	expect "logged into B" file_has "$WORK/zt.err" \
+	    "conn $(pod_ns 2) inbound $(pod_ip 1):[0-9]* -> $(pod_ip 2):$APP_PORT: sent 5, received 12"
+	# The daemon's own connection from A is marked: not captured again.
+	expect "never recaptured" test "$(conns_of 1)" = 0/1
+}
+
+t_bulk_64mib_each_way() {
+	node_up 2
+	start_node_daemon
+	enrol 1 2
+	app 2
+	expect "64 MiB each way, byte-identical" client 1 bulk 2 64
+	expect "counted" "$CNI" --list "$SOCK"
+	expect "bytes seen by A's session" test \
+	    "$("$CNI" --list "$SOCK" | awk -v n="$(pod_ns 1)" '$1 == n { print $7 }')" = "67108869/67108864"
+}
+
+t_half_close() {
+	node_up 2
+	start_node_daemon
+	enrol 1 2
+	app 2
+	expect "the echo comes after our FIN" client 1 halfclose 2
+}
+
+t_closed_port_ends_connection() {
+	node_up 2
+	start_node_daemon
+	enrol 1 2
+	# Nothing listens on B:8080: A's connection is accepted by A's
+	# 15001 and must end, not hang.
+	local out
+	out=$(client 1 closed 2)
+	expect "ended cleanly ($out)" test "${out%% *}" = eof
+	expect "said so" wait_for 5 file_has "$WORK/zt.err" "upstream refused"
+}
+
+t_passthrough_to_pod_not_in_mesh() {
+	node_up 3
+	start_node_daemon
+	enrol 1
+	app 3
+	expect "C's app sees A's address" test "$(client 1 peer 3)" = "$(pod_ip 1)"
+	expect "out through A's 15001" test "$(conns_of 1)" = 0/1
+}
+
+t_1000_concurrent() {
+	node_up 2
+	start_node_daemon
+	enrol 1 2
+	app 2
+	expect "1000 at once, all echoed" client 1 many 2 1000
+	expect "all ended" wait_for 20 sh -c "test \"\$('$CNI' --list '$SOCK' | awk '\$1 == \"$(pod_ns 1)\" { print \$6 }')\" = 0/1000"
+}
+
+t_pod_removed_mid_transfer() {
+	node_up 4
+	start_node_daemon
+	enrol 1 2 3 4
+	app 2
+	app 4
+	: >"$WORK/s12"
+	: >"$WORK/s34"
+	client 1 stream 2 >>"$WORK/s12" 2>&1 &
+	PIDS+=($!)
+	client 3 stream 4 >>"$WORK/s34" 2>&1 &
+	PIDS+=($!)
+	expect "streaming" wait_for 10 file_has "$WORK/s12" streaming
+	expect "streaming" wait_for 10 file_has "$WORK/s34" streaming
+	expect "both open" wait_for 10 sh -c "test \"\$('$CNI' --list '$SOCK' | grep -c ' 1/1 ')\" -eq 4"
+	expect "B removed" "$CNI" --del "$SOCK" "$(pod_ns 2)"
+	expect "A's stream to B ended" wait_for 10 file_has "$WORK/s12" "ended after"
+	expect "logged" file_has "$WORK/zt.err" "conn $(pod_ns 2) inbound .*pod removed"
+	expect_not "C's stream to D goes on" file_has "$WORK/s34" "ended after"
+	expect "still open" test "$(conns_of 3)" = 1/1
+}
+
+t_10000_sequential_back_to_baseline() {
+	local n=10000 fds rss rss2
+	[ "${VALGRIND:-}" = 1 ] && n=2000	# memcheck is slow; leaks it finds itself
+	node_up 2
+	start_node_daemon
+	enrol 1 2
+	app 2
+	expect "warm-up" client 1 seq 2 100
+	fds=$(fd_count "$ZPID")
+	rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$ZPID/status")
+	expect "$n one after the other" client 1 seq 2 "$n"
+	expect "all ended" wait_for 20 sh -c "test \"\$('$CNI' --list '$SOCK' | awk '\$1 == \"$(pod_ns 1)\" { print \$6 }')\" = 0/$((n + 100))"
+	expect "descriptors at baseline" test "$(fd_count "$ZPID")" -eq "$fds"
+	rss2=$(awk '/^VmRSS/ { print $2 }' "/proc/$ZPID/status")
+	expect "memory at baseline ($rss -> $rss2 KiB)" test "$rss2" -le $((rss + 256))
+}
+
+t_removal_leaves_rules_as_before() {
+	node_up 1
+	local ns
+	ns=$(pod_ns 1)
+	# Something of the pod's own, which must survive us.
+	in_pod 1 iptables -t nat -A OUTPUT -p udp --dport 9 -j ACCEPT || exit 1
+	in_pod 1 ip rule add fwmark 0x7 lookup 7 pref 1000 || exit 1
+	netstate 1 >"$WORK/before"
+	start_node_daemon
+	enrol 1
+	netstate 1 >"$WORK/during"
+	expect "rules installed" grep -q "REDIRECT --to-ports 15001" "$WORK/during"
+	expect "fwmark rule" grep -q "fwmark 0x111/0xfff lookup 100" "$WORK/during"
+	expect "local route" grep -q "local default dev lo table 100" "$WORK/during"
+	expect "again: idempotent" "$CNI" --redirect "$SOCK" "$ns"
+	netstate 1 >"$WORK/again"
+	expect "nothing doubled" cmp -s "$WORK/during" "$WORK/again"
+	expect "removed" "$CNI" --del --redirect "$SOCK" "$ns"
+	netstate 1 >"$WORK/after"
+	if ! cmp -s "$WORK/before" "$WORK/after"; then
+		diff "$WORK/before" "$WORK/after" >&2
+	fi
+	expect "exactly as before" cmp -s "$WORK/before" "$WORK/after"
+	"$CNI" --del --redirect "$SOCK" "$ns" 2>"$WORK/err"
+	expect "again: nothing of ours left to remove, no such pod (exit 3)" test $? -eq 3
+	netstate 1 >"$WORK/after2"
+	expect "still as before" cmp -s "$WORK/before" "$WORK/after2"
+}
+
+t_no_iptables_nothing_installed() {
+	node_up 1
+	local ns
+	ns=$(pod_ns 1)
+	netstate 1 >"$WORK/before"
+	start_node_daemon
+	PATH=/nonexistent "$CNI" --redirect "$SOCK" "$ns" 2>"$WORK/err"
+	expect "exit 2" test $? -eq 2
+	expect "one clear line" test "$(wc -l <"$WORK/err")" -eq 1
+	expect "says what to install" file_has "$WORK/err" "not found (apt-get install iptables)"
+	netstate 1 >"$WORK/after"
+	expect "nothing installed" cmp -s "$WORK/before" "$WORK/after"
+	expect "nor handed over" test "$("$CNI" --list "$SOCK" | wc -l)" -eq 1
+}
+
+t_daemon_stopped_fails_closed() {
+	node_up 2
+	start_node_daemon
+	enrol 1 2
+	app 2
+	expect "works while it runs" test "$(client 1 peer 2)" = "$(pod_ip 1)"
+	stop_daemon || exit 1
+	ZPID=
+	local out
+	out=$(client 1 closed 2)
+	expect "A cannot reach B around it ($out)" test "${out%% *}" = refused
+}
+
+# The node agent does the same for every pod it announces.
+t_zds_agent_redirects() {
+	node_up 2
+	local p1 p2
+	p1=$(pod_ns 1)
+	p2=$(pod_ns 2)
+	"${RUN_DAEMON[@]}" "$CNI" --zds-serve "$ZSOCK" --redirect --watch \
+	    "--select=$P-pod*" >"$WORK/agent.out" 2>"$WORK/agent.err" &
+	APID=$!
+	PIDS+=("$APID")
+	expect "agent starts" wait_for "$START_SECONDS" agent_listening
+	start_node_daemon --zds "$ZSOCK"
+	expect "rules in A" wait_for 20 file_has "$WORK/agent.err" "$p1: in-pod rules installed"
+	expect "rules in B" wait_for 20 file_has "$WORK/agent.err" "$p2: in-pod rules installed"
+	expect "both up" wait_for 20 sh -c "test \"\$('$CNI' --list '$SOCK' | grep -c ' up ')\" -eq 2"
+	app 2
+	expect "A to B through both" test "$(client 1 peer 2)" = "$(pod_ip 1)"
+	# The pod's name goes while a process keeps its namespace: its
+	# rules go with the name.
+	bg nsenter "--net=/var/run/netns/$p1" sleep 60
+	local holder=$BGPID
+	expect "holder inside" wait_for 5 sh -c "test \"\$(stat -L -c %i /proc/$holder/ns/net)\" = \"\$(stat -L -c %i /var/run/netns/$p1)\""
+	ip netns del "$p1" || exit 1
+	expect "rules out of A" wait_for 20 sh -c "! nsenter -t $holder -n iptables-save | grep -q ISTIO"
+	expect "no Del error" test "$(grep -c "removing in-pod rules" "$WORK/agent.err")" -eq 0
+}
+
+run_tests t_a_to_b_through_both_hops t_bulk_64mib_each_way t_half_close \
+    t_closed_port_ends_connection t_passthrough_to_pod_not_in_mesh \
+    t_1000_concurrent t_pod_removed_mid_transfer \
+    t_10000_sequential_back_to_baseline t_removal_leaves_rules_as_before \
+    t_no_iptables_nothing_installed t_daemon_stopped_fails_closed \
+    t_zds_agent_redirects

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy.c: where a captured connection goes (--proxy).  The pod's nat
+ * rules REDIRECT it to 15001 (what the pod sends out) or 15006 (what
+ * comes in); the original destination is in conntrack, and
+ * SO_ORIGINAL_DST reads it back.  The upstream socket is made inside the
+ * pod's network namespace and carries the ztunnel mark 0x539, which the
+ * rules let through: it is never captured again.  Inbound, it is also
+ * bound to the client's own address (IP_TRANSPARENT, IP_FREEBIND), so the
+ * app sees who called; the app's replies carry the connmark 0x111, and
+ * the pod's table 100 delivers them back to this socket.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/netfilter_ipv4.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "netns.h"
+#include "proxy.h"
+#include "relay.h"
+
+/* ztunnel's own ports are never a destination: a loop, or a way around
+ * the capture. */
+static int
+own_port(const struct sockaddr_in *dst)
+{
+	int i;
+
+	for (i = 0; i < ZT_NPORTS; i++)
+		if (ntohs(dst->sin_port) == zt_ports[i])
+			return 1;
+	return 0;
+}
+
+/* Close a connection we will not serve, with a FIN, not a reset. */
+static void
+turn_away(int c, const struct pod *pod, const char *why)
+{
+	char buf[512];
+
+	log_debug("conn %s: %s", pod_label(pod), why);
+	(void)shutdown(c, SHUT_WR);
+	(void)recv(c, buf, sizeof(buf), MSG_DONTWAIT);
+	close(c);
+}
+
+/* The upstream socket, inside the pod, marked; bound to src if given. */
+static int
+upstream_socket(const struct pod *pod, const struct sockaddr_in *bindto)
+{
+	int	s, on = 1, mark = PROXY_MARK, err;
+
+	s = netns_socket(pod->nsfd, AF_INET,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s == -1 && errno == ENOTRECOVERABLE)
+		fatal("cannot return to our own network namespace");
+	if (s == -1)
+		return -1;
+	if (setsockopt(s, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == -1)
+		goto fail;
+	if (bindto != NULL &&
+	    (setsockopt(s, SOL_IP, IP_TRANSPARENT, &on, sizeof(on)) == -1 ||
+	    setsockopt(s, SOL_IP, IP_FREEBIND, &on, sizeof(on)) == -1 ||
+	    bind(s, (const struct sockaddr *)bindto, sizeof(*bindto)) == -1))
+		goto fail;
+	return s;
+fail:
+	err = errno;
+	close(s);
+	errno = err;
+	return -1;
+}
+
+void
+proxy_accept(struct listener *l, int c)
+{
+	struct sockaddr_in	 src, dst, from;
+	socklen_t		 len = sizeof(dst), slen = sizeof(src);
+	struct pod		*pod = l->pod;
+	enum relay_dir		 dir;
+	int			 s;
+
+	/* 15008 is HBONE's, not plain TCP's. */
+	if (l->port == 15008) {
+		turn_away(c, pod, "15008: no HBONE here (plain TCP only)");
+		return;
+	}
+	dir = l->port == 15001 ? RELAY_OUTBOUND : RELAY_INBOUND;
+	if (getpeername(c, (struct sockaddr *)&src, &slen) == -1 ||
+	    src.sin_family != AF_INET) {
+		turn_away(c, pod, "not IPv4");
+		return;
+	}
+	/* Not redirected (someone dialled the port itself): the local
+	 * address, which is ours, and so refused below. */
+	if (getsockopt(c, SOL_IP, SO_ORIGINAL_DST, &dst, &len) == -1) {
+		len = sizeof(dst);
+		if (getsockname(c, (struct sockaddr *)&dst, &len) == -1) {
+			turn_away(c, pod, "no destination");
+			return;
+		}
+	}
+	if (own_port(&dst)) {
+		turn_away(c, pod, "destination is one of ztunnel's own ports");
+		return;
+	}
+	/* Inbound: from the client's address, unless it is the pod's own
+	 * (a hairpin), which a plain connect gives anyway. */
+	from = src;
+	from.sin_port = 0;
+	s = upstream_socket(pod, dir == RELAY_INBOUND &&
+	    src.sin_addr.s_addr != dst.sin_addr.s_addr ? &from : NULL);
+	if (s == -1) {
+		turn_away(c, pod, strerror(errno));
+		return;
+	}
+	if (connect(s, (struct sockaddr *)&dst, sizeof(dst)) == -1 &&
+	    errno != EINPROGRESS) {
+		close(s);
+		turn_away(c, pod, strerror(errno));
+		return;
+	}
+	if (relay_start(&pod->conns, pod_label(pod), dir, c, s, &src,
+	    &dst) == -1)
+		log_warn("conn %s: relay", pod_label(pod));
+}

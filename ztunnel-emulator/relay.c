@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * relay.c: one session per proxied connection, in the manner of relayd:
+ * both ends, a pipe per direction, and one way out (relay_end) that logs
+ * once and frees everything.
+ *
+ * The kernel moves the bytes: splice(2) from one socket into the
+ * direction's pipe, and from the pipe into the other socket, never
+ * through our memory.  A direction ends when its source says EOF (or
+ * resets) and its pipe has drained; then its destination gets a FIN
+ * (shutdown SHUT_WR), so a half-closed connection stays half-open the
+ * other way.  The session ends when both directions have, or when a
+ * write fails.  Like ztunnel, we never send a reset on purpose: what the
+ * kernel still holds unread is drained before the close.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "ev.h"
+#include "log.h"
+#include "relay.h"
+#include "util.h"
+
+#define PIPE_CAP	65536	/* a pipe's default size: what one holds */
+
+/* One direction: from src through the pipe into dst. */
+struct half {
+	int		 pipe[2];	/* [0] read end, [1] write end */
+	size_t		 held;		/* bytes in the pipe */
+	int		 eof;		/* the source is done */
+	int		 shut;		/* the destination got its FIN */
+	uint64_t	 bytes;
+};
+
+struct relay {
+	TAILQ_ENTRY(relay)	 entry;		/* stats->open */
+	struct relay_stats	*stats;
+	const char		*label;
+	enum relay_dir		 dir;
+	int			 cfd, ufd;	/* client, upstream: ours */
+	struct ev_io		 c, u;		/* their registrations; fd -1:
+						 * not watched (yet, or any more) */
+	uint32_t		 cmask, umask;	/* what each is watched for */
+	struct ev_timer		 connect_deadline;
+	struct ev_deferred	 dead;
+	int			 connecting;
+	struct half		 up, down;	/* client->upstream, back */
+	struct sockaddr_in	 src, dst;
+	uint64_t		 start_ms;
+};
+
+static void	on_client(void *, uint32_t);
+static void	on_upstream(void *, uint32_t);
+static void	on_connect_timeout(void *);
+static void	relay_end(struct relay *, const char *how);
+
+void
+relay_stats_init(struct relay_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	TAILQ_INIT(&s->open);
+}
+
+void
+relay_stats_bytes(const struct relay_stats *s, uint64_t *in, uint64_t *out)
+{
+	const struct relay *r;
+
+	*in = s->bytes_in;
+	*out = s->bytes_out;
+	TAILQ_FOREACH(r, &s->open, entry) {
+		*in += r->up.bytes;
+		*out += r->down.bytes;
+	}
+}
+
+static void
+half_init(struct half *h)
+{
+	h->pipe[0] = h->pipe[1] = -1;
+}
+
+int
+relay_start(struct relay_stats *stats, const char *label, enum relay_dir dir,
+    int client, int upstream, const struct sockaddr_in *src,
+    const struct sockaddr_in *dst)
+{
+	struct relay	*r;
+	int		 err;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		goto fail;
+	half_init(&r->up);
+	half_init(&r->down);
+	r->c.fd = r->u.fd = -1;
+	r->cfd = client;
+	r->ufd = upstream;
+	if (pipe2(r->up.pipe, O_NONBLOCK | O_CLOEXEC) == -1 ||
+	    pipe2(r->down.pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		goto fail;
+	/* The upstream first: the client waits in the kernel until the
+	 * upstream answers. */
+	if (ev_io_add(&r->u, upstream, EPOLLOUT, on_upstream, r) == -1)
+		goto fail;
+	r->umask = EPOLLOUT;
+	r->connecting = 1;
+	r->stats = stats;
+	r->label = label;
+	r->dir = dir;
+	r->src = *src;
+	r->dst = *dst;
+	r->start_ms = monotonic_ms();
+	ev_timer_init(&r->connect_deadline, on_connect_timeout, r);
+	ev_timer_at(&r->connect_deadline, r->start_ms + RELAY_CONNECT_MS);
+	/* The client is watched once the upstream is there. */
+	TAILQ_INSERT_TAIL(&stats->open, r, entry);
+	stats->nopen++;
+	stats->total++;
+	return 0;
+fail:
+	err = errno;
+	if (r != NULL) {
+		ev_io_del(&r->u);
+		if (r->up.pipe[0] != -1) {
+			close(r->up.pipe[0]);
+			close(r->up.pipe[1]);
+		}
+		if (r->down.pipe[0] != -1) {
+			close(r->down.pipe[0]);
+			close(r->down.pipe[1]);
+		}
+		free(r);
+	}
+	close(client);
+	close(upstream);
+	errno = err;
+	return -1;
+}
+
+/* Move what can move in one direction, without blocking. */
+static int
+half_pump(struct half *h, int from, int to)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (!h->eof && h->held < PIPE_CAP) {
+			n = splice(from, NULL, h->pipe[1], NULL,
+			    PIPE_CAP - h->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n > 0)
+				h->held += (size_t)n;
+			else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+				h->eof = 1;	/* EOF, or a reset: the same to us */
+		}
+		if (h->held == 0)
+			break;
+		n = splice(h->pipe[0], NULL, to, NULL, h->held,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			h->held -= (size_t)n;
+			h->bytes += (uint64_t)n;
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			break;
+		return -1;		/* the destination is gone */
+	}
+	if (h->eof && h->held == 0 && !h->shut) {
+		h->shut = 1;
+		(void)shutdown(to, SHUT_WR);
+	}
+	return 0;
+}
+
+/* Watch each socket for exactly what the session waits on. */
+static void
+rearm(struct relay *r)
+{
+	uint32_t cm = 0, um = 0;
+
+	if (!r->up.eof && r->up.held < PIPE_CAP)
+		cm |= EPOLLIN;
+	if (r->down.held > 0)
+		cm |= EPOLLOUT;
+	if (!r->down.eof && r->down.held < PIPE_CAP)
+		um |= EPOLLIN;
+	if (r->up.held > 0)
+		um |= EPOLLOUT;
+	if (r->c.fd != -1 && cm != r->cmask && ev_io_mod(&r->c, cm) == 0)
+		r->cmask = cm;
+	if (r->u.fd != -1 && um != r->umask && ev_io_mod(&r->u, um) == 0)
+		r->umask = um;
+}
+
+/* Move what can move; 1 if that ended the session. */
+static int
+pump(struct relay *r)
+{
+	char why[64];
+
+	if (half_pump(&r->up, r->cfd, r->ufd) == -1) {
+		snprintf(why, sizeof(why), "upstream: %s", strerror(errno));
+		relay_end(r, why);
+		return 1;
+	}
+	if (half_pump(&r->down, r->ufd, r->cfd) == -1) {
+		snprintf(why, sizeof(why), "client: %s", strerror(errno));
+		relay_end(r, why);
+		return 1;
+	}
+	if (r->up.shut && r->down.shut) {
+		relay_end(r, "closed");
+		return 1;
+	}
+	rearm(r);
+	return 0;
+}
+
+/*
+ * A socket in error ends the session.  One shut both ways (EPOLLHUP: our
+ * FIN went out, the peer's came in) can only still be read, and epoll
+ * would report it at every wait, however we watch it: it is unwatched,
+ * and read whenever the other side makes room.  Since its peer's FIN is
+ * in, reading it ends in EOF, never in a wait.
+ */
+static void
+pump_or_end(struct relay *r, struct ev_io *io, uint32_t events,
+    const char *who)
+{
+	if (pump(r) != 0)
+		return;
+	if (events & EPOLLERR)
+		relay_end(r, who);
+	else if (events & EPOLLHUP)
+		ev_io_del(io);
+}
+
+static void
+on_client(void *arg, uint32_t events)
+{
+	struct relay *r = arg;
+
+	pump_or_end(r, &r->c, events, "client reset");
+}
+
+static void
+connected(struct relay *r)
+{
+	int		err = 0;
+	socklen_t	len = sizeof(err);
+
+	if (getsockopt(r->ufd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		relay_end(r, err == ECONNREFUSED ? "upstream refused" :
+		    strerror(err));
+		return;
+	}
+	r->connecting = 0;
+	ev_timer_stop(&r->connect_deadline);
+	if (ev_io_add(&r->c, r->cfd, 0, on_client, r) == -1) {
+		relay_end(r, "epoll_ctl");
+		return;
+	}
+	r->cmask = 0;
+	(void)pump(r);
+}
+
+static void
+on_upstream(void *arg, uint32_t events)
+{
+	struct relay *r = arg;
+
+	if (r->connecting)
+		connected(r);
+	else
+		pump_or_end(r, &r->u, events, "upstream reset");
+}
+
+static void
+on_connect_timeout(void *arg)
+{
+	relay_end(arg, "upstream connect timed out");
+}
+
+/* Read and drop what a socket still holds, so closing it sends a FIN,
+ * not a reset. */
+static void
+drain(int fd)
+{
+	char	buf[4096];
+	int	i;
+
+	for (i = 0; i < 16; i++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+}
+
+static void
+relay_free(void *arg)
+{
+	free(arg);
+}
+
+static void
+addr_str(const struct sockaddr_in *sin, char *buf, size_t size)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	if (inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)) == NULL)
+		snprintf(ip, sizeof(ip), "?");
+	snprintf(buf, size, "%s:%u", ip, ntohs(sin->sin_port));
+}
+
+/* The one way out: log once, close everything, free after the batch. */
+static void
+relay_end(struct relay *r, const char *how)
+{
+	char src[32], dst[32];
+
+	drain(r->cfd);
+	ev_io_del(&r->c);
+	ev_io_del(&r->u);
+	close(r->cfd);
+	close(r->ufd);
+	ev_timer_stop(&r->connect_deadline);
+	close(r->up.pipe[0]);
+	close(r->up.pipe[1]);
+	close(r->down.pipe[0]);
+	close(r->down.pipe[1]);
+	r->stats->bytes_in += r->up.bytes;
+	r->stats->bytes_out += r->down.bytes;
+	r->stats->nopen--;
+	TAILQ_REMOVE(&r->stats->open, r, entry);
+	addr_str(&r->src, src, sizeof(src));
+	addr_str(&r->dst, dst, sizeof(dst));
+	log_debug("conn %s %s %s -> %s: sent %ju, received %ju, %ju ms, %s",
+	    r->label, r->dir == RELAY_OUTBOUND ? "outbound" : "inbound", src,
+	    dst, (uintmax_t)r->up.bytes, (uintmax_t)r->down.bytes,
+	    (uintmax_t)(monotonic_ms() - r->start_ms), how);
+	ev_defer_free(&r->dead, relay_free, r);
+}
+
+void
+relay_close_all(struct relay_stats *s, const char *why)
+{
+	struct relay *r;
+
+	while ((r = TAILQ_FIRST(&s->open)) != NULL)
+		relay_end(r, why);
+}

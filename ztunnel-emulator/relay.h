@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ZT_RELAY_H
+#define ZT_RELAY_H
+
+#include <stdint.h>
+#include <netinet/in.h>
+#include <sys/queue.h>
+
+#define RELAY_CONNECT_MS	10000	/* ztunnel's CONNECTION_TIMEOUT */
+
+struct relay;
+
+enum relay_dir {
+	RELAY_OUTBOUND,		/* the pod's own connection out, via 15001 */
+	RELAY_INBOUND,		/* a connection into the pod, via 15006 */
+};
+
+/* What a pod keeps of its connections: for --list and its removal. */
+struct relay_stats {
+	TAILQ_HEAD(, relay)	 open;		/* live sessions */
+	uint64_t		 nopen;
+	uint64_t		 total;
+	uint64_t		 bytes_in;	/* client -> upstream, sessions ended */
+	uint64_t		 bytes_out;	/* upstream -> client, sessions ended */
+};
+
+void	relay_stats_init(struct relay_stats *);
+/* Bytes so far, open sessions included. */
+void	relay_stats_bytes(const struct relay_stats *, uint64_t *in,
+	    uint64_t *out);
+
+/*
+ * Relay between client (accepted, non-blocking) and upstream (a socket
+ * whose non-blocking connect() to dst is under way or done), both ours
+ * from now on: bytes move both ways through a pipe each (splice, no
+ * copy), a FIN is carried across as a half-close, and the session ends
+ * once both directions have, or at the first error.  label names the pod
+ * in the log line each session ends with (-v).  -1 with errno set, and
+ * both descriptors closed.
+ */
+int	relay_start(struct relay_stats *, const char *label, enum relay_dir,
+	    int client, int upstream, const struct sockaddr_in *src,
+	    const struct sockaddr_in *dst);
+/* End every session of a pod at once (it is being removed). */
+void	relay_close_all(struct relay_stats *, const char *why);
+
+#endif

@@ -129,6 +129,11 @@ demo: all
 demo-zds: all
 	@scripts/demo-zds.sh
 
+# Real pod traffic: two pods on a node of their own, A calls B through
+# ztunnel-emulator --proxy (root, iptables).
+demo-traffic: all
+	@scripts/demo-traffic.sh
+
 # libFuzzer targets (clang), each run FUZZ_SECONDS from its seed corpus.
 fuzz: $(FUZZERS)
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
@@ -162,4 +167,4 @@ clean:
 	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) $(TRUE) $(FUZZERS) */*.o */*.d tests/*/*.o \
 	    tests/*/*.d .build-flags
 
-.PHONY: all test test-scale bench demo demo-zds fuzz golden lint install uninstall clean FORCE
+.PHONY: all test test-scale bench demo demo-zds demo-traffic fuzz golden lint install uninstall clean FORCE

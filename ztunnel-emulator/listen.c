@@ -20,7 +20,13 @@
 
 #define ACCEPT_BATCH	32	/* accepts per wake-up: no listener starves the rest */
 
-#define PROXY_BACKLOG	SOMAXCONN	/* see listen_init() */
+/*
+ * ztunnel listens with a backlog of 128 and accepts as fast as its async
+ * runtime goes.  Here a burst of 1,000 connects from one pod overflowed
+ * 128 (each accept also makes the upstream socket, inside the pod), and
+ * the kernel reset the excess: we take what the pod's somaxconn allows.
+ */
+#define PROXY_BACKLOG	SOMAXCONN
 
 static int	proxy_mode;
 

@@ -29,11 +29,13 @@
 #include "relay.h"
 #include "util.h"
 
-#define PIPE_CAP	65536	/* a pipe's default size: what one holds */
+#define PIPE_WANT	(1 << 20)	/* pipe-max-size's default */
+#define RELAY_EVENTS	(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 /* One direction: from src through the pipe into dst. */
 struct half {
 	int		 pipe[2];	/* [0] read end, [1] write end */
+	size_t		 cap;		/* what the pipe holds */
 	size_t		 held;		/* bytes in the pipe */
 	int		 eof;		/* the source is done */
 	int		 shut;		/* the destination got its FIN */
@@ -48,7 +50,6 @@ struct relay {
 	int			 cfd, ufd;	/* client, upstream: ours */
 	struct ev_io		 c, u;		/* their registrations; fd -1:
 						 * not watched (yet, or any more) */
-	uint32_t		 cmask, umask;	/* what each is watched for */
 	struct ev_timer		 connect_deadline;
 	struct ev_deferred	 dead;
 	int			 connecting;
@@ -88,6 +89,25 @@ half_init(struct half *h)
 	h->pipe[0] = h->pipe[1] = -1;
 }
 
+/*
+ * A pipe of up to PIPE_WANT: fewer, larger splices and wake-ups for a
+ * bulk flow.  Its pages are taken only as data sits in it, so an idle or
+ * slow connection costs no more than with the default 64 KiB.
+ */
+static int
+pipe_open(struct half *h)
+{
+	int size;
+
+	if (pipe2(h->pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		return -1;
+	size = fcntl(h->pipe[1], F_SETPIPE_SZ, PIPE_WANT);
+	if (size == -1)
+		size = fcntl(h->pipe[1], F_GETPIPE_SZ);
+	h->cap = size > 0 ? (size_t)size : 65536;
+	return 0;
+}
+
 int
 relay_start(struct relay_stats *stats, const char *label, enum relay_dir dir,
     int client, int upstream, const struct sockaddr_in *src,
@@ -103,14 +123,12 @@ relay_start(struct relay_stats *stats, const char *label, enum relay_dir dir,
 	r->c.fd = r->u.fd = -1;
 	r->cfd = client;
 	r->ufd = upstream;
-	if (pipe2(r->up.pipe, O_NONBLOCK | O_CLOEXEC) == -1 ||
-	    pipe2(r->down.pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+	if (pipe_open(&r->up) == -1 || pipe_open(&r->down) == -1)
 		goto fail;
 	/* The upstream first: the client waits in the kernel until the
 	 * upstream answers. */
 	if (ev_io_add(&r->u, upstream, EPOLLOUT, on_upstream, r) == -1)
 		goto fail;
-	r->umask = EPOLLOUT;
 	r->connecting = 1;
 	r->stats = stats;
 	r->label = label;
@@ -152,9 +170,9 @@ half_pump(struct half *h, int from, int to)
 	ssize_t n;
 
 	for (;;) {
-		if (!h->eof && h->held < PIPE_CAP) {
+		if (!h->eof && h->held < h->cap) {
 			n = splice(from, NULL, h->pipe[1], NULL,
-			    PIPE_CAP - h->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			    h->cap - h->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0)
 				h->held += (size_t)n;
 			else if (n == 0 || (errno != EAGAIN && errno != EINTR))
@@ -180,26 +198,6 @@ half_pump(struct half *h, int from, int to)
 	return 0;
 }
 
-/* Watch each socket for exactly what the session waits on. */
-static void
-rearm(struct relay *r)
-{
-	uint32_t cm = 0, um = 0;
-
-	if (!r->up.eof && r->up.held < PIPE_CAP)
-		cm |= EPOLLIN;
-	if (r->down.held > 0)
-		cm |= EPOLLOUT;
-	if (!r->down.eof && r->down.held < PIPE_CAP)
-		um |= EPOLLIN;
-	if (r->up.held > 0)
-		um |= EPOLLOUT;
-	if (r->c.fd != -1 && cm != r->cmask && ev_io_mod(&r->c, cm) == 0)
-		r->cmask = cm;
-	if (r->u.fd != -1 && um != r->umask && ev_io_mod(&r->u, um) == 0)
-		r->umask = um;
-}
-
 /* Move what can move; 1 if that ended the session. */
 static int
 pump(struct relay *r)
@@ -220,7 +218,6 @@ pump(struct relay *r)
 		relay_end(r, "closed");
 		return 1;
 	}
-	rearm(r);
 	return 0;
 }
 
@@ -266,11 +263,15 @@ connected(struct relay *r)
 	}
 	r->connecting = 0;
 	ev_timer_stop(&r->connect_deadline);
-	if (ev_io_add(&r->c, r->cfd, 0, on_client, r) == -1) {
+	/* Edge-triggered, both ways, for good: pump() always goes on until
+	 * the kernel says EAGAIN (or a pipe is full, and then the other
+	 * side's edge brings us back), so no change of readiness is missed
+	 * and the watch never needs changing. */
+	if (ev_io_mod(&r->u, RELAY_EVENTS) == -1 ||
+	    ev_io_add(&r->c, r->cfd, RELAY_EVENTS, on_client, r) == -1) {
 		relay_end(r, "epoll_ctl");
 		return;
 	}
-	r->cmask = 0;
 	(void)pump(r);
 }
 

@@ -21,6 +21,11 @@
  *                                           for one ztunnel, then Add each
  *                                           pod and Del each, one acked
  *                                           request at a time
+ *   zt-load tcp-echo PORT                   an app: accept, echo each
+ *                                           connection's bytes, one
+ *                                           connection at a time, for ever
+ *   zt-load tcp-rtt IP PORT COUNT           new-connection latency: connect,
+ *                                           one byte there and back, close
  *
  * Prints one line of statistics per timed operation:
  *   OP n=COUNT p50=US p90=US p99=US mean=US  (microseconds)
@@ -585,6 +590,63 @@ num(const char *s)
 	return v;
 }
 
+static void
+tcp_echo(const char *port)
+{
+	struct sockaddr_in	sin;
+	char			buf[4096];
+	ssize_t			n;
+	int			l, c, on = 1;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)atoi(port));
+	if ((l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(l, SOMAXCONN) == -1)
+		die("listen");
+	printf("listening\n");
+	fflush(stdout);
+	for (;;) {
+		if ((c = accept4(l, NULL, NULL, SOCK_CLOEXEC)) == -1)
+			continue;
+		while ((n = read(c, buf, sizeof(buf))) > 0)
+			if (write(c, buf, (size_t)n) != n)
+				break;
+		close(c);
+	}
+}
+
+static void
+tcp_rtt(const char *ip, const char *port, long count)
+{
+	struct sockaddr_in	 sin;
+	uint64_t		*ns, t0;
+	char			 b = 'x';
+	long			 i;
+	int			 s;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)atoi(port));
+	if (inet_pton(AF_INET, ip, &sin.sin_addr) != 1)
+		diex("bad address");
+	if ((ns = calloc((size_t)count, sizeof(*ns))) == NULL)
+		die("calloc");
+	for (i = 0; i < count; i++) {
+		t0 = now_ns();
+		if ((s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+		    connect(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+		    write(s, &b, 1) != 1 || read(s, &b, 1) != 1)
+			die("tcp-rtt");
+		ns[i] = now_ns() - t0;
+		close(s);
+	}
+	report("tcp-rtt", ns, (size_t)count);
+	free(ns);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -608,6 +670,10 @@ main(int argc, char *argv[])
 		spawn_run(num(argv[2]), argv + 3);
 	else if (argc == 7 && strcmp(argv[1], "cli") == 0)
 		cli_run(argv[2], argv[3], argv[4], num(argv[5]), num(argv[6]));
+	else if (argc == 3 && strcmp(argv[1], "tcp-echo") == 0)
+		tcp_echo(argv[2]);
+	else if (argc == 5 && strcmp(argv[1], "tcp-rtt") == 0)
+		tcp_rtt(argv[2], argv[3], num(argv[4]));
 	else if (argc == 6 && strcmp(argv[1], "zds") == 0)
 		zds_run(argv[2], argv[3], num(argv[4]), num(argv[5]));
 	else {

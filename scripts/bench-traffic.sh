@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# make bench-traffic (and the end of make bench): pod-to-pod traffic on a
+# node of its own (scripts/topology.sh), in one run, three ways:
+#   direct   pod 1 -> pod 2, no rules, no proxy
+#   mesh     pod 3 -> pod 4, both enrolled: A's 15001, then B's 15006
+#   socat    pod 5 -> pod 6 through two socat hops, what a user would
+#            otherwise pick: socat in 5 forwarding to socat in 6
+# Bulk throughput with iperf3 (RUNS runs of SECONDS each, median), and
+# new-connection latency (connect, one byte there and back, close) with
+# zt-load tcp-rtt (N connections).  Nothing passes or fails on a number.
+#
+#   RUNS=3 SECONDS_EACH=5 N=2000
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+RUNS=${RUNS:-3}
+T=${SECONDS_EACH:-5}
+N=${N:-2000}
+P=ztt$$
+DIR=$(mktemp -d "/tmp/$P.XXXXXX")
+SOCK=$DIR/zt.sock
+LOAD=$PWD/tests/bench/zt-load
+PIDS=()
+
+for tool in iperf3 socat iptables-restore; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "# bench-traffic: skipped, $tool missing (apt-get install iperf3 socat iptables)"
+		exit 0
+	fi
+done
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	scripts/topology.sh down "$P"
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip_of() { scripts/topology.sh ip "$1"; }
+in_pod() {
+	local i=$1
+	shift
+	nsenter "--net=/var/run/netns/$P-pod$i" "$@"
+}
+bg() {
+	"$@" >/dev/null 2>&1 &
+	PIDS+=($!)
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+scripts/topology.sh up "$P" 6 || exit 1
+nsenter "--net=/var/run/netns/$P-node" ztunnel-emulator/ztunnel-emulator -q \
+    --proxy "$SOCK" >/dev/null 2>"$DIR/zt.err" &
+PIDS+=($!)
+for _ in $(seq 1 250); do
+	[ -S "$SOCK" ] && break
+	sleep 0.02
+done
+for i in 3 4; do
+	cni-emulator/cni-emulator --redirect "$SOCK" "$P-pod$i" >/dev/null || exit 1
+done
+for i in 2 4 6; do
+	bg in_pod "$i" iperf3 -s -p 5201
+	bg in_pod "$i" "$LOAD" tcp-echo 7007
+done
+bg in_pod 5 socat TCP-LISTEN:9001,fork,reuseaddr "TCP:$(ip_of 6):9002"
+bg in_pod 6 socat TCP-LISTEN:9002,fork,reuseaddr TCP:127.0.0.1:5201
+sleep 0.5	# the servers' own start-up; nothing here is timed yet
+
+# gbps FROM IP PORT: one iperf3 run, Gbit/s received.
+gbps() {
+	in_pod "$1" iperf3 -c "$2" -p "$3" -t "$T" -J 2>/dev/null |
+	    python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))'
+}
+
+echo "# machine: $(uname -sr), $(nproc) CPUs; $RUNS runs of ${T} s, $N connections"
+for run in $(seq 1 "$RUNS"); do
+	{
+		printf '%s direct %s\n' "$run" "$(gbps 1 "$(ip_of 2)" 5201)"
+		printf '%s mesh %s\n' "$run" "$(gbps 3 "$(ip_of 4)" 5201)"
+		printf '%s socat %s\n' "$run" "$(gbps 5 127.0.0.1 9001)"
+	} >>"$DIR/tput"
+done
+d=$(awk '$2 == "direct" { print $3 }' "$DIR/tput" | median)
+m=$(awk '$2 == "mesh" { print $3 }' "$DIR/tput" | median)
+s=$(awk '$2 == "socat" { print $3 }' "$DIR/tput" | median)
+
+lat_direct=$(in_pod 1 "$LOAD" tcp-rtt "$(ip_of 2)" 7007 "$N")
+lat_mesh=$(in_pod 3 "$LOAD" tcp-rtt "$(ip_of 4)" 7007 "$N")
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
+dp50=$(echo "$lat_direct" | field p50)
+dp99=$(echo "$lat_direct" | field p99)
+mp50=$(echo "$lat_mesh" | field p50)
+mp99=$(echo "$lat_mesh" | field p99)
+
+echo
+printf '%-34s %12s %12s\n' "pod to pod (median of $RUNS)" "Gbit/s" "vs direct"
+printf '%-34s %12s %12s\n' "direct (no rules, no proxy)" "$d" "1.00x"
+printf '%-34s %12s %12s\n' "through the mesh (15001 -> 15006)" "$m" "$(awk -v a="$m" -v b="$d" 'BEGIN { printf "%.2fx", a / b }')"
+printf '%-34s %12s %12s\n' "two socat hops" "$s" "$(awk -v a="$s" -v b="$d" 'BEGIN { printf "%.2fx", a / b }')"
+echo
+printf '%-34s %12s %12s\n' "new connection, us" p50 p99
+printf '%-34s %12s %12s\n' "direct" "$dp50" "$dp99"
+printf '%-34s %12s %12s\n' "through the mesh" "$mp50" "$mp99"
+echo
+echo "# targets (reported, not asserted):"
+echo "#   mesh / direct throughput:  $(awk -v a="$m" -v b="$d" 'BEGIN { printf "%.2fx", a / b }') (target >= 0.6x)"
+echo "#   mesh / socat throughput:   $(awk -v a="$m" -v b="$s" 'BEGIN { printf "%.2fx", a / b }') (target >= 4x)"
+echo "#   added connect latency p50: $(awk -v a="$mp50" -v b="$dp50" 'BEGIN { printf "%.1f us", a - b }') (target <= 100 us)"

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# make demo-traffic: a request from pod A to pod B's address, carried by
+# ztunnel-emulator --proxy through both pods' in-pod listeners, on a node
+# of its own (scripts/topology.sh).  Prints every command before running
+# it; cleans up on exit, error or ^C.  Needs root and iptables.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo-traffic: network namespaces need root: sudo make demo-traffic" >&2
+	exit 1
+fi
+if ! command -v iptables-restore >/dev/null; then
+	echo "demo-traffic: needs iptables: apt-get install iptables" >&2
+	exit 1
+fi
+
+P=demo$$
+DIR=$(mktemp -d /tmp/zt-demo.XXXXXX)
+SOCK=$DIR/zt.sock
+ZPID=
+APID=
+
+cleanup() {
+	echo
+	echo "# cleaning up"
+	for pid in $APID $ZPID; do
+		kill -TERM "$pid" 2>/dev/null && wait "$pid"
+	done
+	scripts/topology.sh down "$P"
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step() { printf '\n# %s\n' "$*"; }
+run() {
+	local arg line='$'
+	for arg in "$@"; do
+		if [[ "$arg" =~ ^[A-Za-z0-9_./:=,@%+*-]+$ ]]; then
+			line+=" $arg"
+		else
+			line+=" '$arg'"
+		fi
+	done
+	printf '%s\n' "$line"
+	"$@"
+}
+
+step "1. a node (its own namespace, a bridge) and two pods on it, A and B"
+run scripts/topology.sh up "$P" 2 || exit 1
+A=$P-pod1 B=$P-pod2
+run ip -n "$A" -brief addr show eth0
+run ip -n "$B" -brief addr show eth0
+
+step "2. ztunnel-emulator --proxy, inside the node's namespace (as ztunnel runs in its pod)"
+printf '$ ip netns exec %s ./ztunnel-emulator/ztunnel-emulator -v --proxy %s &\n' "$P-node" "$SOCK"
+ip netns exec "$P-node" ./ztunnel-emulator/ztunnel-emulator -v --proxy "$SOCK" \
+    2>&1 | grep --line-buffered -v ": control: " &
+ZPID=$(pgrep -n -f -- "--proxy $SOCK")
+for _ in $(seq 1 100); do
+	[ -S "$SOCK" ] && break
+	sleep 0.02
+done
+
+step "3. enrol both pods: in-pod rules (as istio-cni), then the handoff"
+run ./cni-emulator/cni-emulator --redirect "$SOCK" "$A" || exit 1
+run ./cni-emulator/cni-emulator --redirect "$SOCK" "$B" || exit 1
+
+step "4. what istio-cni's rules look like inside pod A"
+run ip netns exec "$A" iptables-save -t nat
+run ip -n "$A" rule show
+run ip -n "$A" route show table 100
+
+step "5. the listeners inside pod A: ztunnel's, though nothing runs in the pod"
+run ip netns exec "$A" ss -ntlp
+
+step "6. B's app: it answers with the address it sees the caller from"
+ip netns exec "$B" python3 tests/helpers/traffic.py serve 8080 >"$DIR/app.out" 2>&1 &
+APID=$!
+for _ in $(seq 1 100); do
+	grep -q listening "$DIR/app.out" 2>/dev/null && break
+	sleep 0.02
+done
+echo "(pod B: traffic.py serve 8080)"
+
+step "7. A calls B's address: out through A's 15001, in through B's 15006"
+run ip netns exec "$A" python3 tests/helpers/traffic.py peer "$(scripts/topology.sh ip 2)" 8080
+echo "(that is A's own address: B's app sees the real client)"
+sleep 0.2
+
+step "8. both pods' connections, as the daemon counts them"
+run ./cni-emulator/cni-emulator --list "$SOCK"

@@ -20,13 +20,6 @@
 
 #define ACCEPT_BATCH	32	/* accepts per wake-up: no listener starves the rest */
 
-/*
- * ztunnel listens with a backlog of 128 and accepts as fast as its async
- * runtime goes.  Here a burst of 1,000 connects from one pod overflowed
- * 128 (each accept also makes the upstream socket, inside the pod), and
- * the kernel reset the excess: we take what the pod's somaxconn allows.
- */
-#define PROXY_BACKLOG	SOMAXCONN
 
 static int	proxy_mode;
 
@@ -163,9 +156,15 @@ open_one(uint16_t port, const char **what)
 	*what = "bind";
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		goto fail;
-	/* The kernel caps the backlog at the pod's net.core.somaxconn. */
+	/*
+	 * The kernel caps the backlog at the pod's net.core.somaxconn.
+	 * ztunnel's listeners take 128 and accept as fast as its async
+	 * runtime goes; here a burst of 1,000 connects from one pod
+	 * overflowed 128 (each accept also makes an upstream socket inside
+	 * the pod), and the kernel reset the excess.
+	 */
 	*what = "listen";
-	if (listen(fd, proxy_mode ? PROXY_BACKLOG : SOMAXCONN) == -1)
+	if (listen(fd, SOMAXCONN) == -1)
 		goto fail;
 	return fd;
 fail:

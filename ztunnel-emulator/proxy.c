@@ -90,6 +90,8 @@ proxy_accept(struct listener *l, int c)
 		return;
 	}
 	dir = l->port == 15001 ? RELAY_OUTBOUND : RELAY_INBOUND;
+	memset(&src, 0, sizeof(src));
+	memset(&dst, 0, sizeof(dst));
 	if (getpeername(c, (struct sockaddr *)&src, &slen) == -1 ||
 	    src.sin_family != AF_INET) {
 		turn_away(c, pod, "not IPv4");
@@ -104,7 +106,10 @@ proxy_accept(struct listener *l, int c)
 			return;
 		}
 	}
-	if (own_port(&dst)) {
+	/* As ztunnel: inbound, never to one of its ports; outbound, never
+	 * to one of them on loopback (a loop through ourselves). */
+	if (own_port(&dst) && (dir == RELAY_INBOUND ||
+	    (ntohl(dst.sin_addr.s_addr) >> 24) == IN_LOOPBACKNET)) {
 		turn_away(c, pod, "destination is one of ztunnel's own ports");
 		return;
 	}

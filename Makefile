@@ -122,6 +122,11 @@ test-scale: all $(LOAD)
 bench: all $(LOAD) $(TRUE)
 	@scripts/bench.sh
 
+# Pod-to-pod traffic: direct, through the mesh, through two socat hops
+# (root; iptables, iperf3, socat).  Also the last part of make bench.
+bench-traffic: all $(LOAD)
+	@scripts/bench-traffic.sh
+
 demo: all
 	@scripts/demo.sh
 
@@ -167,4 +172,4 @@ clean:
 	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) $(TRUE) $(FUZZERS) */*.o */*.d tests/*/*.o \
 	    tests/*/*.d .build-flags
 
-.PHONY: all test test-scale bench demo demo-zds demo-traffic fuzz golden lint install uninstall clean FORCE
+.PHONY: all test test-scale bench bench-traffic demo demo-zds demo-traffic fuzz golden lint install uninstall clean FORCE

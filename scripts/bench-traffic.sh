@@ -57,7 +57,8 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 scripts/topology.sh up "$P" 6 || exit 1
 nsenter "--net=/var/run/netns/$P-node" ztunnel-emulator/ztunnel-emulator -q \
     --proxy "$SOCK" >/dev/null 2>"$DIR/zt.err" &
-PIDS+=($!)
+ZPID=$!
+PIDS+=("$ZPID")
 for _ in $(seq 1 250); do
 	[ -S "$SOCK" ] && break
 	sleep 0.02
@@ -91,8 +92,14 @@ d=$(awk '$2 == "direct" { print $3 }' "$DIR/tput" | median)
 m=$(awk '$2 == "mesh" { print $3 }' "$DIR/tput" | median)
 s=$(awk '$2 == "socat" { print $3 }' "$DIR/tput" | median)
 
+# The daemon's own CPU per connection (two sessions each), from
+# /proc/PID/stat: utime + stime, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$ZPID/stat"; }
 lat_direct=$(in_pod 1 "$LOAD" tcp-rtt "$(ip_of 2)" 7007 "$N")
+t0=$(cpu_ticks)
 lat_mesh=$(in_pod 3 "$LOAD" tcp-rtt "$(ip_of 4)" 7007 "$N")
+t1=$(cpu_ticks)
+cpu_us=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN { printf "%.0f", d * 1e6 / hz / n }')
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
 dp50=$(echo "$lat_direct" | field p50)
 dp99=$(echo "$lat_direct" | field p99)
@@ -108,6 +115,7 @@ echo
 printf '%-34s %12s %12s\n' "new connection, us" p50 p99
 printf '%-34s %12s %12s\n' "direct" "$dp50" "$dp99"
 printf '%-34s %12s %12s\n' "through the mesh" "$mp50" "$mp99"
+echo "# the daemon's CPU per connection through the mesh (two sessions): $cpu_us us"
 echo
 echo "# targets (reported, not asserted):"
 echo "#   mesh / direct throughput:  $(awk -v a="$m" -v b="$d" 'BEGIN { printf "%.2fx", a / b }') (target >= 0.6x)"

@@ -151,3 +151,7 @@ awk '/^ *[0-9]+ / && NF >= 8 && $2 != "-" {
 	    1, $1, $2, 1, $1, $6, 1, $1, $8 }' "$WORK/scale" >>"$CSV"
 echo
 echo "# all numbers: $CSV"
+
+echo
+echo "# pod traffic (scripts/bench-traffic.sh)"
+scripts/bench-traffic.sh

@@ -40,8 +40,9 @@ WARNINGS	= -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 		  -Wimplicit-fallthrough
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE -Icommon $(WARNINGS) $(CFLAGS)
 
-COMMON_OBJS	= common/ev.o common/fdpass.o common/log.o common/netns.o \
-		  common/udsock.o common/util.o common/wire.o common/zds.o
+COMMON_OBJS	= common/ev.o common/fdpass.o common/h2frame.o common/hpack.o \
+		  common/log.o common/netns.o common/udsock.o common/util.o \
+		  common/wire.o common/zds.o
 CNI_OBJS	= cni-emulator/main.o cni-emulator/agent.o cni-emulator/nswatch.o \
 		  cni-emulator/redirect.o
 ZT_OBJS		= ztunnel-emulator/main.o ztunnel-emulator/control.o \
@@ -51,13 +52,15 @@ ZT_OBJS		= ztunnel-emulator/main.o ztunnel-emulator/control.o \
 UNIT_OBJS	= tests/unit/main.o tests/unit/test_fdpass.o \
 		  tests/unit/test_wire.o tests/unit/test_misc.o \
 		  tests/unit/test_podtab.o tests/unit/test_zds.o \
+		  tests/unit/test_hpack.o \
 		  ztunnel-emulator/podtab.o
 
 FUZZ_CC		?= clang
 FUZZ_SECONDS	?= 60
 FUZZ_FLAGS	= -std=c11 -D_GNU_SOURCE -Icommon -g -O1 \
 		  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZERS		= tests/fuzz/fuzz-zds tests/fuzz/fuzz-wire tests/fuzz/fuzz-cmsg
+FUZZERS		= tests/fuzz/fuzz-zds tests/fuzz/fuzz-wire tests/fuzz/fuzz-cmsg \
+		  tests/fuzz/fuzz-hpack
 
 CNI		= cni-emulator/cni-emulator
 ZT		= ztunnel-emulator/ztunnel-emulator
@@ -98,6 +101,8 @@ tests/fuzz/fuzz-zds: tests/fuzz/fuzz_zds.c common/zds.c
 tests/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/wire.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 tests/fuzz/fuzz-cmsg: tests/fuzz/fuzz_cmsg.c common/fdpass.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
+tests/fuzz/fuzz-hpack: tests/fuzz/fuzz_hpack.c common/hpack.c common/h2frame.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 
 %.o: %.c

@@ -310,9 +310,15 @@ ev_accept(int lfd, const char *busy)
 			close(ev.reserve_fd);
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd != -1) {
+			char drain[512];
+
 			if (busy != NULL)
 				(void)send(fd, busy, strlen(busy),
 				    MSG_NOSIGNAL | MSG_DONTWAIT);
+			/* A FIN, not a reset: what it sent already is
+			 * read and dropped before the close. */
+			(void)shutdown(fd, SHUT_WR);
+			(void)recv(fd, drain, sizeof(drain), MSG_DONTWAIT);
 			close(fd);
 			ev.shed++;
 		}

@@ -48,26 +48,49 @@ turn_away(int c, const struct pod *pod, const char *why)
 	close(c);
 }
 
-/* The upstream socket, inside the pod, marked; bound to src if given. */
+/*
+ * The upstream socket, inside the pod, marked; bound to the client's
+ * address if from is given.  The kernel picks the port, and must not
+ * pick the client's own: the redirected connection we are serving has
+ * the very tuple (client:port -> app) in the pod's conntrack, and a
+ * second connection with it would clash there and never complete.
+ */
 static int
-upstream_socket(const struct pod *pod, const struct sockaddr_in *bindto)
+upstream_socket(const struct pod *pod, const struct sockaddr_in *from)
 {
-	int	s, on = 1, mark = PROXY_MARK, err;
+	struct sockaddr_in	bound, any;
+	socklen_t		len;
+	int			s, on = 1, mark = PROXY_MARK, err, tries;
 
-	s = netns_socket(pod->nsfd, AF_INET,
-	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s == -1 && errno == ENOTRECOVERABLE)
-		fatal("cannot return to our own network namespace");
-	if (s == -1)
-		return -1;
-	if (setsockopt(s, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == -1)
-		goto fail;
-	if (bindto != NULL &&
-	    (setsockopt(s, SOL_IP, IP_TRANSPARENT, &on, sizeof(on)) == -1 ||
-	    setsockopt(s, SOL_IP, IP_FREEBIND, &on, sizeof(on)) == -1 ||
-	    bind(s, (const struct sockaddr *)bindto, sizeof(*bindto)) == -1))
-		goto fail;
-	return s;
+	for (tries = 0; tries < 3; tries++) {
+		s = netns_socket(pod->nsfd, AF_INET,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (s == -1 && errno == ENOTRECOVERABLE)
+			fatal("cannot return to our own network namespace");
+		if (s == -1)
+			return -1;
+		if (setsockopt(s, SOL_SOCKET, SO_MARK, &mark,
+		    sizeof(mark)) == -1)
+			goto fail;
+		if (from == NULL)
+			return s;
+		len = sizeof(bound);
+		any = *from;
+		any.sin_port = 0;
+		if (setsockopt(s, SOL_IP, IP_TRANSPARENT, &on,
+		    sizeof(on)) == -1 ||
+		    setsockopt(s, SOL_IP, IP_FREEBIND, &on, sizeof(on)) == -1 ||
+		    bind(s, (const struct sockaddr *)&any, sizeof(any)) == -1 ||
+		    getsockname(s, (struct sockaddr *)&bound, &len) == -1)
+			goto fail;
+		if (bound.sin_port != from->sin_port)
+			return s;
+		log_debug("conn %s: port %u is the client's own: another",
+		    pod_label(pod), ntohs(bound.sin_port));
+		close(s);
+	}
+	errno = EADDRINUSE;
+	return -1;
 fail:
 	err = errno;
 	close(s);
@@ -78,7 +101,7 @@ fail:
 void
 proxy_accept(struct listener *l, int c)
 {
-	struct sockaddr_in	 src, dst, from;
+	struct sockaddr_in	 src, dst;
 	socklen_t		 len = sizeof(dst), slen = sizeof(src);
 	struct pod		*pod = l->pod;
 	enum relay_dir		 dir;
@@ -113,12 +136,11 @@ proxy_accept(struct listener *l, int c)
 		turn_away(c, pod, "destination is one of ztunnel's own ports");
 		return;
 	}
-	/* Inbound: from the client's address, unless it is the pod's own
-	 * (a hairpin), which a plain connect gives anyway. */
-	from = src;
-	from.sin_port = 0;
+	/* Inbound: from the client's address (any port but its own),
+	 * unless it is the pod's own (a hairpin), which a plain connect
+	 * gives anyway. */
 	s = upstream_socket(pod, dir == RELAY_INBOUND &&
-	    src.sin_addr.s_addr != dst.sin_addr.s_addr ? &from : NULL);
+	    src.sin_addr.s_addr != dst.sin_addr.s_addr ? &src : NULL);
 	if (s == -1) {
 		turn_away(c, pod, strerror(errno));
 		return;

@@ -60,13 +60,15 @@ t_list_columns() {
 	expect "connect 1" connect_ok "$NS" 15008
 	expect "connect 2" connect_ok "$NS" 15001
 	"$CNI" --list "$SOCK" >"$WORK/list"
-	expect "header" grep -q "^NAME *STATE *NETNS *PORTS *SERVED *AGE *VIA$" "$WORK/list"
+	expect "header" grep -q "^NAME *STATE *NETNS *PORTS *SERVED *CONNS *BYTES *AGE *VIA$" "$WORK/list"
 	expect "one pod line" test "$(wc -l <"$WORK/list")" -eq 2
 	expect "up" test "$(list_field "$NS" 2)" = up
 	expect "ports" test "$(list_field "$NS" 4)" = 15008,15006,15001
 	expect "served counts connections" test "$(list_field "$NS" 5)" -eq 2
-	expect "age in seconds" grep -Eq "^[0-9]+s$" <<<"$(list_field "$NS" 6)"
-	expect "via the control socket" test "$(list_field "$NS" 7)" = control
+	expect "no proxied connections" test "$(list_field "$NS" 6)" = 0/0
+	expect "no proxied bytes" test "$(list_field "$NS" 7)" = 0/0
+	expect "age in seconds" grep -Eq "^[0-9]+s$" <<<"$(list_field "$NS" 8)"
+	expect "via the control socket" test "$(list_field "$NS" 9)" = control
 }
 
 t_del_closes_and_releases() {

@@ -75,6 +75,7 @@ upstream_socket(const struct pod *pod, const struct sockaddr_in *from)
 		if (from == NULL)
 			return s;
 		len = sizeof(bound);
+		memset(&bound, 0, sizeof(bound));
 		any = *from;
 		any.sin_port = 0;
 		if (setsockopt(s, SOL_IP, IP_TRANSPARENT, &on,

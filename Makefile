@@ -11,6 +11,7 @@ LDFLAGS		?=
 PREFIX		?= /usr/local
 BINDIR		?= $(PREFIX)/bin
 MANDIR		?= $(PREFIX)/share/man
+UNITDIR		?= $(PREFIX)/lib/systemd/system
 DESTDIR		?=
 INSTALL		?= install
 
@@ -41,14 +42,15 @@ WARNINGS	= -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE -Icommon $(WARNINGS) $(CFLAGS)
 
 COMMON_OBJS	= common/ev.o common/fdpass.o common/h2frame.o common/hpack.o \
-		  common/log.o common/netns.o common/udsock.o common/util.o \
+		  common/httpd.o common/log.o common/notify.o common/netns.o common/udsock.o common/util.o \
 		  common/wire.o common/zds.o
 CNI_OBJS	= cni-emulator/main.o cni-emulator/agent.o cni-emulator/nswatch.o \
 		  cni-emulator/redirect.o
 ZT_OBJS		= ztunnel-emulator/main.o ztunnel-emulator/control.o \
 		  ztunnel-emulator/listen.o ztunnel-emulator/pods.o \
 		  ztunnel-emulator/podtab.o ztunnel-emulator/proxy.o \
-		  ztunnel-emulator/relay.o ztunnel-emulator/zdsclient.o
+		  ztunnel-emulator/relay.o ztunnel-emulator/zdsclient.o \
+		  ztunnel-emulator/metrics.o ztunnel-emulator/admin.o
 UNIT_OBJS	= tests/unit/main.o tests/unit/test_fdpass.o \
 		  tests/unit/test_wire.o tests/unit/test_misc.o \
 		  tests/unit/test_podtab.o tests/unit/test_zds.o \
@@ -159,6 +161,8 @@ golden:
 
 MAN8		= cni-emulator/cni-emulator.8 ztunnel-emulator/ztunnel-emulator.8
 MAN7		= common/ztunnel-emulator-protocol.7
+UNITS		= ztunnel-emulator/ztunnel-emulator.service \
+		  cni-emulator/cni-emulator-agent.service
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
@@ -166,12 +170,19 @@ install: all
 	$(INSTALL) -m 0755 $(CNI) $(ZT) $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 	$(INSTALL) -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+	$(INSTALL) -d $(DESTDIR)$(UNITDIR)
+	for u in $(UNITS); do \
+		sed 's|@BINDIR@|$(BINDIR)|g' $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u) && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/cni-emulator $(DESTDIR)$(BINDIR)/ztunnel-emulator \
 	    $(DESTDIR)$(MANDIR)/man8/cni-emulator.8 \
 	    $(DESTDIR)$(MANDIR)/man8/ztunnel-emulator.8 \
-	    $(DESTDIR)$(MANDIR)/man7/ztunnel-emulator-protocol.7
+	    $(DESTDIR)$(MANDIR)/man7/ztunnel-emulator-protocol.7 \
+	    $(DESTDIR)$(UNITDIR)/ztunnel-emulator.service \
+	    $(DESTDIR)$(UNITDIR)/cni-emulator-agent.service
 
 clean:
 	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) $(TRUE) $(FUZZERS) */*.o */*.d tests/*/*.o \

@@ -22,6 +22,7 @@
 #include "fdpass.h"
 #include "log.h"
 #include "netns.h"
+#include "notify.h"
 #include "nswatch.h"
 #include "redirect.h"
 #include "udsock.h"
@@ -56,6 +57,7 @@ struct options {
 	int		 redirect;	/* --redirect: istio-cni's in-pod rules */
 	int		 wait;
 	int		 verbose;
+	int		 json;		/* --list --json */
 };
 
 static void
@@ -67,7 +69,7 @@ usage(FILE *f)
 	    "       cni-emulator [-v] [-t seconds] --del <uds_path> <name>\n"
 	    "       cni-emulator [-v] [-t seconds] --del --redirect <uds_path> "
 	    "<netns>\n"
-	    "       cni-emulator [-t seconds] --list <uds_path>\n"
+	    "       cni-emulator [-t seconds] --list [--json] <uds_path>\n"
 	    "       cni-emulator [-v] [-t seconds] [--watch [--select glob]] "
 	    "[--k8s-namespace ns]\n"
 	    "                    [--allow-uid uid]... --zds-serve <path> "
@@ -94,7 +96,7 @@ help(void)
 	    "      --seed       send the seed's one-byte request (0x01); the\n"
 	    "                   daemon names the pod\n"
 	    "  -d, --del        remove the pod <name>: close its listeners\n"
-	    "  -l, --list       list the daemon's pods\n"
+	    "  -l, --list       list the daemon's pods (--json: as JSON)\n"
 	    "      --zds-serve PATH\n"
 	    "                   be the node agent: serve ZDS on PATH to\n"
 	    "                   ztunnel-emulator --zds, with the given\n"
@@ -129,6 +131,7 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ "allow-uid",	required_argument,	NULL, 'u' },
 		{ "del",	no_argument,		NULL, 'd' },
 		{ "help",	no_argument,		NULL, 'h' },
+		{ "json",	no_argument,		NULL, 'J' },
 		{ "k8s-namespace", required_argument,	NULL, 'K' },
 		{ "list",	no_argument,		NULL, 'l' },
 		{ "name",	required_argument,	NULL, 'n' },
@@ -200,6 +203,9 @@ parse_args(int argc, char *argv[], struct options *o)
 			}
 			o->agent.k8s_namespace = optarg;
 			break;
+		case 'J':
+			o->json = 1;
+			break;
 		case 'R':
 			o->redirect = 1;
 			o->agent.redirect = 1;
@@ -246,6 +252,10 @@ parse_args(int argc, char *argv[], struct options *o)
 	nargs = o->op == WIRE_OP_LIST ? 1 : 2;
 	if (argc - optind != nargs)
 		return -1;
+	if (o->json && o->op != WIRE_OP_LIST) {
+		log_warnx("--json goes with --list");
+		return -1;
+	}
 	if (o->redirect && o->op == WIRE_OP_LIST) {
 		log_warnx("--redirect goes with adding or removing a pod");
 		return -1;
@@ -388,6 +398,66 @@ fail:
 	return NULL;
 }
 
+/* A JSON string (the list's fields are printable ASCII, no spaces). */
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			putchar('\\');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+/*
+ * --list --json: the daemon's table as an array of objects, for scripts.
+ * Columns: NAME STATE NETNS PORTS SERVED CONNS BYTES AGE VIA.
+ */
+static void
+print_json(char *table)
+{
+	char		*line, *save, *f[9], *fsave;
+	unsigned long	 a, b;
+	int		 n, first = 1;
+
+	printf("[");
+	if (strtok_r(table, "\n", &save) == NULL) {	/* the header */
+		printf("]\n");
+		return;
+	}
+	while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
+		for (n = 0; n < 9; n++)
+			if ((f[n] = strtok_r(n == 0 ? line : NULL, " ",
+			    &fsave)) == NULL)
+				break;
+		if (n < 9)
+			continue;
+		printf("%s\n  {\"name\": ", first ? "" : ",");
+		json_str(f[0]);
+		printf(", \"state\": ");
+		json_str(f[1]);
+		if (sscanf(f[2], "net:[%lu]", &a) == 1)
+			printf(", \"netns\": %lu", a);
+		printf(", \"ports\": [%s]", f[3]);
+		printf(", \"served\": %s", f[4]);
+		if (sscanf(f[5], "%lu/%lu", &a, &b) == 2)
+			printf(", \"connections\": {\"open\": %lu, "
+			    "\"total\": %lu}", a, b);
+		if (sscanf(f[6], "%lu/%lu", &a, &b) == 2)
+			printf(", \"bytes\": {\"in\": %lu, \"out\": %lu}",
+			    a, b);
+		printf(", \"age\": ");
+		json_str(f[7]);
+		printf(", \"via\": ");
+		json_str(f[8]);
+		printf("}");
+		first = 0;
+	}
+	printf("%s]\n", first ? "" : "\n");
+}
+
 /* Send one request (with fd, or -1), wait for the reply, and turn it into
  * an exit status; a good reply goes to stdout when show is set. */
 static int
@@ -447,6 +517,8 @@ exchange(const struct options *o, const char *req, size_t reqlen, int fd,
 	} else if (reply[len - 1] != '\n') {
 		log_warnx("%s: reply cut short", o->sock_path);
 		status = EXIT_NOACK;
+	} else if (show && o->json) {
+		print_json(reply);
 	} else if (show) {
 		fputs(reply, stdout);
 	}
@@ -500,8 +572,11 @@ run_agent(const struct options *o, int nargs, char **args)
 			fatal("netns %s", args[i]);
 	log_info("zds: serving on %s (SOCK_SEQPACKET), %s", o->agent.path,
 	    o->watch.watch ? "watching " NETNS_RUN_DIR : "a fixed set of pods");
+	if (notify_send("READY=1") == -1)
+		log_warn("NOTIFY_SOCKET");
 	if ((status = ev_run()) == -1)
 		fatal("event loop");
+	(void)notify_send("STOPPING=1");
 	agent_stop();
 	nswatch_stop();
 	ev_done();

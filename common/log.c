@@ -113,6 +113,12 @@ log_setlevel(enum log_level level)
 	curlevel = level;
 }
 
+enum log_level
+log_getlevel(void)
+{
+	return curlevel;
+}
+
 static void	vlog(int err, const char *fmt, va_list ap)
 		    __attribute__((format(printf, 2, 0)));
 

@@ -22,6 +22,7 @@ enum log_level {
 
 void		log_init(const char *prog, enum log_level level);
 void		log_setlevel(enum log_level level);
+enum log_level	log_getlevel(void);
 /* One line of a program's output on stdout ("listeners ready"), written
  * like the log: whole, or dropped and counted, never blocking. */
 void		log_stdout(const char *line);

@@ -48,8 +48,12 @@ in_pod() {
 	shift
 	nsenter "--net=/var/run/netns/$P-pod$i" "$@"
 }
+# bg I COMMAND...: in pod I, in the background; $! is the command itself
+# (nsenter execs it), so the cleanup's kill reaches it.
 bg() {
-	"$@" >/dev/null 2>&1 &
+	local i=$1
+	shift
+	nsenter "--net=/var/run/netns/$P-pod$i" "$@" >/dev/null 2>&1 &
 	PIDS+=($!)
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -67,11 +71,11 @@ for i in 3 4; do
 	cni-emulator/cni-emulator --redirect "$SOCK" "$P-pod$i" >/dev/null || exit 1
 done
 for i in 2 4 6; do
-	bg in_pod "$i" iperf3 -s -p 5201
-	bg in_pod "$i" "$LOAD" tcp-echo 7007
+	bg "$i" iperf3 -s -p 5201
+	bg "$i" "$LOAD" tcp-echo 7007
 done
-bg in_pod 5 socat TCP-LISTEN:9001,fork,reuseaddr "TCP:$(ip_of 6):9002"
-bg in_pod 6 socat TCP-LISTEN:9002,fork,reuseaddr TCP:127.0.0.1:5201
+bg 5 socat TCP-LISTEN:9001,fork,reuseaddr "TCP:$(ip_of 6):9002"
+bg 6 socat TCP-LISTEN:9002,fork,reuseaddr TCP:127.0.0.1:5201
 sleep 0.5	# the servers' own start-up; nothing here is timed yet
 
 # gbps FROM IP PORT: one iperf3 run, Gbit/s received.

@@ -17,7 +17,7 @@ run() { "$@" 2>&1 | tee -a "$log"; }
 run tests/unit/unit-tests
 
 missing=()
-for tool in ip ss python3 iptables-restore nsenter setpriv; do
+for tool in ip ss python3 iptables-restore nsenter setpriv curl promtool; do
 	command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ "$(id -u)" -ne 0 ] || [ ${#missing[@]} -gt 0 ]; then

@@ -39,6 +39,7 @@ static int	open_listeners(int fds[ZT_NPORTS], struct listen_error *);
 static int	open_one(uint16_t port, const char **what);
 static int	loopback_up(int sock);
 static void	serve(void *, uint32_t);
+static void	read_addrs(struct pod *);
 
 /*
  * The handoff proper.  nsfd is the pod's namespace, already checked to be
@@ -80,6 +81,7 @@ listen_open(struct pod *pod, int nsfd, struct listen_error *e)
 			return -1;
 		}
 	}
+	read_addrs(pod);
 	return 0;
 }
 
@@ -197,6 +199,31 @@ int
 listen_loopback_up(const struct pod *pod)
 {
 	return loopback_up(pod->lis[0].io.fd);
+}
+
+/* The pod's own IPv4 addresses (not loopback), asked from here through
+ * one of its sockets: SIOCGIFCONF lists the socket's namespace. */
+static void
+read_addrs(struct pod *pod)
+{
+	struct ifreq	ifr[16];
+	struct ifconf	ifc = { .ifc_len = sizeof(ifr), .ifc_req = ifr };
+	size_t		i, n;
+	uint32_t	a;
+
+	pod->naddrs = 0;
+	memset(ifr, 0, sizeof(ifr));
+	if (ioctl(pod->lis[0].io.fd, SIOCGIFCONF, &ifc) == -1)
+		return;
+	n = (size_t)ifc.ifc_len / sizeof(ifr[0]);
+	for (i = 0; i < n && pod->naddrs < 4; i++) {
+		if (ifr[i].ifr_addr.sa_family != AF_INET)
+			continue;
+		memcpy(&a, &((struct sockaddr_in *)(void *)&ifr[i].ifr_addr)->
+		    sin_addr, sizeof(a));
+		if ((ntohl(a) >> 24) != IN_LOOPBACKNET)
+			pod->addrs[pod->naddrs++] = a;
+	}
 }
 
 void

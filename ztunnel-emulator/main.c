@@ -16,11 +16,14 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "admin.h"
 #include "control.h"
 #include "ev.h"
 #include "log.h"
 #include "netns.h"
+#include "notify.h"
 #include "pods.h"
+#include "proxy.h"
 #include "udsock.h"
 #include "util.h"
 #include "version.h"
@@ -32,6 +35,7 @@
 struct options {
 	struct control_opts ctl;	/* ctl.path NULL: no control socket */
 	const char	*zds_path;	/* --zds: the node agent's socket */
+	struct admin_opts admin;	/* --admin, --metrics, --ready */
 	int		 proxy;		/* --proxy */
 	enum log_level	 level;
 };
@@ -59,6 +63,10 @@ help(void)
 	    "                    SO_REUSEPORT, IP_TRANSPARENT) and carry the\n"
 	    "                    pods' captured traffic: 15001 out, 15006 in\n"
 	    "                    (the pods need cni-emulator --redirect)\n"
+	    "  --admin ADDR:PORT   /config_dump, POST /quitquitquit, /logging\n"
+	    "                    (ztunnel's: 127.0.0.1:15000)\n"
+	    "  --metrics ADDR:PORT Prometheus /metrics (ztunnel's: port 15020)\n"
+	    "  --ready ADDR:PORT   /healthz/ready (ztunnel's: port 15021)\n"
 	    "  --zds PATH        also (or only) take pods from an Istio node\n"
 	    "                    agent over ZDS: connect to its socket PATH\n"
 	    "                    (Istio's: " ZDS_SOCK_PATH ")\n"
@@ -95,8 +103,9 @@ on_hup(int sig, void *arg)
 static void
 setup(const struct options *o)
 {
-	struct nsid	home;
-	uint64_t	limit;
+	struct nsid	 home;
+	uint64_t	 limit;
+	const char	*which;
 
 	if (ev_init() == -1)
 		fatal("event loop");
@@ -123,11 +132,16 @@ setup(const struct options *o)
 	}
 	if (o->zds_path != NULL)
 		zdsclient_start(o->zds_path, &o->ctl.allow);
+	proxy_set_resolver(pod_workload_by_addr);
+	if (admin_start(&o->admin, &which) == -1)
+		fatalx("%s: %s", which, errno == EINVAL ? "not ADDR:PORT "
+		    "(e.g. 127.0.0.1:15000)" : strerror(errno));
 }
 
 static void
 shutdown_all(void)
 {
+	admin_stop();
 	control_stop();
 	zdsclient_stop();
 	pods_done();
@@ -139,7 +153,10 @@ static int
 parse_args(int argc, char *argv[], struct options *o)
 {
 	static const struct option longopts[] = {
+		{ "admin",	 required_argument,	NULL, 'A' },
 		{ "allow-uid",	 required_argument,	NULL, 'u' },
+		{ "metrics",	 required_argument,	NULL, 'M' },
+		{ "ready",	 required_argument,	NULL, 'R' },
 		{ "help",	 no_argument,		NULL, 'h' },
 		{ "proxy",	 no_argument,		NULL, 'P' },
 		{ "quiet",	 no_argument,		NULL, 'q' },
@@ -170,6 +187,15 @@ parse_args(int argc, char *argv[], struct options *o)
 			break;
 		case 'P':
 			o->proxy = 1;
+			break;
+		case 'A':
+			o->admin.admin = optarg;
+			break;
+		case 'M':
+			o->admin.metrics = optarg;
+			break;
+		case 'R':
+			o->admin.ready = optarg;
 			break;
 		case 'q':
 			o->level = LOG_LEVEL_ERROR;
@@ -216,8 +242,12 @@ main(int argc, char *argv[])
 	log_setlevel(o.level);
 
 	setup(&o);
+	/* Type=notify: ready once every socket is open. */
+	if (notify_send("READY=1") == -1)
+		log_warn("NOTIFY_SOCKET");
 	if ((status = ev_run()) == -1)
 		fatal("event loop");
+	(void)notify_send("STOPPING=1");
 	shutdown_all();
 	return status;
 }

@@ -20,6 +20,7 @@
 
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
 #include "pods.h"
 #include "util.h"
 #include "wire.h"
@@ -88,6 +89,30 @@ size_t
 pod_count(void)
 {
 	return pods.tab.count;
+}
+
+size_t
+pod_pending(void)
+{
+	const struct pod	*p;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(p, &pods.tab.all, entry)
+		n += p->state == POD_PENDING;
+	return n;
+}
+
+const char *
+pod_workload_by_addr(uint32_t addr)
+{
+	const struct pod	*p;
+	unsigned		 i;
+
+	TAILQ_FOREACH(p, &pods.tab.all, entry)
+		for (i = 0; i < p->naddrs; i++)
+			if (p->addrs[i] == addr)
+				return p->workload[0] ? p->workload : p->name;
+	return NULL;
 }
 
 /* A seed request carries no name: use the namespace's name under
@@ -230,6 +255,8 @@ pod_listen(struct pod *pod, const struct pod_req *req, char *err,
 		    pod_label(pod), (uintmax_t)pod->ns.ino, listen_addr(),
 		    zt_ports[0], zt_ports[1], zt_ports[2]);
 		log_stdout(WIRE_READY);
+		metrics_handoff(METRICS_HANDOFF_LISTENING);
+		metrics_proxy_started();
 		return POD_LISTENING;
 	}
 	explain(&e, pod, err, errlen);
@@ -240,10 +267,12 @@ pod_listen(struct pod *pod, const struct pod_req *req, char *err,
 		log_warnx("add %s net:[%ju]: %s; pending, retrying every %d s",
 		    pod_label(pod), (uintmax_t)pod->ns.ino, err,
 		    POD_RETRY_MS / 1000);
+		metrics_handoff(METRICS_HANDOFF_PENDING);
 		return POD_PENDING_RETRY;
 	}
 	log_warnx("add %s net:[%ju]: %s", pod_label(pod), (uintmax_t)pod->ns.ino,
 	    err);
+	metrics_handoff(METRICS_HANDOFF_REFUSED);
 	return POD_REFUSED;
 }
 
@@ -269,6 +298,7 @@ pending_try(struct pod *pod, char *err, size_t errlen)
 	log_info("retry %s net:[%ju]: listening on %s:%u,%u,%u",
 	    pod_label(pod), (uintmax_t)pod->ns.ino, listen_addr(),
 	    zt_ports[0], zt_ports[1], zt_ports[2]);
+	metrics_proxy_started();
 	log_stdout(WIRE_READY);
 	return POD_LISTENING;
 }
@@ -368,6 +398,8 @@ static void
 pod_drop(struct pod *p)
 {
 	podtab_remove(&pods.tab, p);
+	if (p->state == POD_UP)
+		metrics_proxy_stopped();
 	/* As ztunnel on DelWorkload: the pod's connections end at once. */
 	relay_close_all(&p->conns, "pod removed");
 	listen_close(p);

@@ -3,6 +3,7 @@
 #define ZT_PODS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "podtab.h"
 
@@ -49,5 +50,9 @@ struct pod     *pod_byname(const char *name);
 struct pod     *pod_first(void);
 struct pod     *pod_next(const struct pod *);
 size_t		pod_count(void);
+size_t		pod_pending(void);
+/* The workload ("namespace/name", or the pod's name) whose interfaces
+ * carry addr (network order), or NULL. */
+const char     *pod_workload_by_addr(uint32_t addr);
 
 #endif

@@ -59,6 +59,9 @@ struct pod {
 	uint64_t		 added_ms;
 	uint64_t		 served;	/* connections answered "ok" */
 	struct relay_stats	 conns;		/* --proxy: its connections */
+	uint32_t		 addrs[4];	/* its IPv4 addresses (network
+						 * order), from its interfaces */
+	unsigned		 naddrs;
 	struct listener		 lis[ZT_NPORTS];
 	const char		*workload;	/* ZDS "namespace/name", in name[]; else "" */
 	char			 name[];	/* the key: a name, or a ZDS uid */

@@ -19,9 +19,24 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "netns.h"
 #include "proxy.h"
 #include "relay.h"
+
+static proxy_resolve_fn *resolve;
+
+void
+proxy_set_resolver(proxy_resolve_fn *fn)
+{
+	resolve = fn;
+}
+
+static const char *
+workload_of(uint32_t addr)
+{
+	return resolve != NULL ? resolve(addr) : NULL;
+}
 
 /* ztunnel's own ports are never a destination: a loop, or a way around
  * the capture. */
@@ -106,6 +121,7 @@ proxy_accept(struct listener *l, int c)
 	socklen_t		 len = sizeof(dst), slen = sizeof(src);
 	struct pod		*pod = l->pod;
 	enum relay_dir		 dir;
+	struct tcp_series	*series;
 	int			 s;
 
 	/* 15008 is HBONE's, not plain TCP's. */
@@ -152,7 +168,13 @@ proxy_accept(struct listener *l, int c)
 		turn_away(c, pod, strerror(errno));
 		return;
 	}
-	if (relay_start(&pod->conns, pod_label(pod), dir, c, s, &src,
-	    &dst) == -1)
+	/* The reporter is the pod whose listener took it. */
+	series = dir == RELAY_OUTBOUND ?
+	    metrics_tcp_series(1, pod->workload[0] ? pod->workload : pod->name,
+	    workload_of(dst.sin_addr.s_addr)) :
+	    metrics_tcp_series(0, workload_of(src.sin_addr.s_addr),
+	    pod->workload[0] ? pod->workload : pod->name);
+	if (relay_start(&pod->conns, pod_label(pod), dir, c, s, &src, &dst,
+	    series) == -1)
 		log_warn("conn %s: relay", pod_label(pod));
 }

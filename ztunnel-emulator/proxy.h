@@ -15,4 +15,9 @@
  */
 void	proxy_accept(struct listener *, int c);
 
+/* Who has this address (network order): a workload name for the
+ * metrics, or NULL.  Set by whoever knows the pods. */
+typedef const char *proxy_resolve_fn(uint32_t addr);
+void	proxy_set_resolver(proxy_resolve_fn *);
+
 #endif

@@ -26,6 +26,7 @@
 
 #include "ev.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay.h"
 #include "util.h"
 
@@ -56,6 +57,7 @@ struct relay {
 	struct half		 up, down;	/* client->upstream, back */
 	struct sockaddr_in	 src, dst;
 	uint64_t		 start_ms;
+	struct tcp_series	*series;
 };
 
 static void	on_client(void *, uint32_t);
@@ -111,7 +113,7 @@ pipe_open(struct half *h)
 int
 relay_start(struct relay_stats *stats, const char *label, enum relay_dir dir,
     int client, int upstream, const struct sockaddr_in *src,
-    const struct sockaddr_in *dst)
+    const struct sockaddr_in *dst, struct tcp_series *series)
 {
 	struct relay	*r;
 	int		 err;
@@ -142,6 +144,8 @@ relay_start(struct relay_stats *stats, const char *label, enum relay_dir dir,
 	TAILQ_INSERT_TAIL(&stats->open, r, entry);
 	stats->nopen++;
 	stats->total++;
+	r->series = series;
+	metrics_tcp_opened(series);
 	return 0;
 fail:
 	err = errno;
@@ -339,6 +343,9 @@ relay_end(struct relay *r, const char *how)
 	close(r->down.pipe[1]);
 	r->stats->bytes_in += r->up.bytes;
 	r->stats->bytes_out += r->down.bytes;
+	/* As ztunnel counts: received is what the client sent upstream. */
+	metrics_tcp_closed(r->series, r->connecting ? METRICS_FLAGS_CONNECT :
+	    METRICS_FLAGS_NONE, r->up.bytes, r->down.bytes);
 	r->stats->nopen--;
 	TAILQ_REMOVE(&r->stats->open, r, entry);
 	addr_str(&r->src, src, sizeof(src));

@@ -35,12 +35,15 @@ void	relay_stats_bytes(const struct relay_stats *, uint64_t *in,
  * from now on: bytes move both ways through a pipe each (splice, no
  * copy), a FIN is carried across as a half-close, and the session ends
  * once both directions have, or at the first error.  label names the pod
- * in the log line each session ends with (-v).  -1 with errno set, and
- * both descriptors closed.
+ * in the log line each session ends with (-v); the session is counted in
+ * the metrics series given.  -1 with errno set, and both descriptors
+ * closed.
  */
+struct tcp_series;
+
 int	relay_start(struct relay_stats *, const char *label, enum relay_dir,
 	    int client, int upstream, const struct sockaddr_in *src,
-	    const struct sockaddr_in *dst);
+	    const struct sockaddr_in *dst, struct tcp_series *);
 /* End every session of a pod at once (it is being removed). */
 void	relay_close_all(struct relay_stats *, const char *why);
 

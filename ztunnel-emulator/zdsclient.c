@@ -28,6 +28,7 @@
 #include "ev.h"
 #include "fdpass.h"
 #include "log.h"
+#include "metrics.h"
 #include "pods.h"
 #include "udsock.h"
 #include "util.h"
@@ -136,6 +137,14 @@ zds_drop(const char *why)
 	log_warnx("zds: %s; pods keep serving, reconnecting", why);
 	ev_io_close(&zc.io);
 	backoff();
+}
+
+void
+zdsclient_status(int *on, int *connected, int *snapshot)
+{
+	*on = zc.path != NULL;
+	*connected = zc.io.fd != -1;
+	*snapshot = zc.snapshot_done;
 }
 
 void
@@ -248,6 +257,7 @@ handle(const struct zds_request *req, int nsfd, char *err, size_t errlen)
 	char		 workload[2 * ZDS_STR_MAX + 2];
 
 	err[0] = '\0';
+	metrics_zds_message((int)req->type);
 	log_debug("zds: %s %s%s", zds_type_name(req->type), req->uid,
 	    nsfd != -1 ? " + fd" : "");
 	/* Exactly one descriptor with Add, none with anything else: like

@@ -10,5 +10,8 @@
  * agent is down must not be able to remove every pod. */
 void	zdsclient_start(const char *path, const struct udsock_allow *allow);
 void	zdsclient_stop(void);
+/* Whether ZDS is on, the session is up, and its snapshot came whole
+ * (SnapshotSent acknowledged) on the current session. */
+void	zdsclient_status(int *on, int *connected, int *snapshot);
 
 #endif

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * httpd.c: the smallest HTTP/1.1 server that serves an operator's curl
+ * and Prometheus honestly (see httpd.h).  Nothing here blocks: a client
+ * that sends nothing, or too much, or reads nothing, costs only itself.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "ev.h"
+#include "httpd.h"
+#include "util.h"
+
+struct client {
+	struct ev_io		 io;
+	struct ev_timer		 deadline;
+	struct ev_deferred	 dead;
+	TAILQ_ENTRY(client)	 entry;
+	struct httpd		*srv;
+	size_t			 inlen;
+	char			 in[HTTPD_REQ_MAX + 1];
+	char			*out;		/* NULL while reading */
+	size_t			 outlen, outoff;
+};
+
+TAILQ_HEAD(clientlist, client);
+
+struct httpd {
+	struct ev_io		 io;
+	httpd_fn		*fn;
+	void			*arg;
+	struct clientlist	 clients;
+	unsigned		 n;
+};
+
+static void	accept_clients(void *, uint32_t);
+static void	client_event(void *, uint32_t);
+static void	client_expire(void *);
+static void	client_close(struct client *);
+static void	client_reply(struct client *, struct httpd_resp *);
+
+static const char *
+reason(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return status >= 500 ? "Internal Server Error" : "Unknown";
+	}
+}
+
+struct httpd *
+httpd_open(const char *addrport, httpd_fn *fn, void *arg)
+{
+	struct sockaddr_in	 sin;
+	struct httpd		*h;
+	char			 addr[64], *colon;
+	unsigned long		 port;
+	int			 fd, on = 1, err;
+
+	if (strlen(addrport) >= sizeof(addr) ||
+	    (colon = strrchr(memcpy(addr, addrport, strlen(addrport) + 1),
+	    ':')) == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	*colon = '\0';
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1 ||
+	    parse_ulong(colon + 1, 10, 65535, &port) == -1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	sin.sin_port = htons((uint16_t)port);
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(fd, 64) == -1 ||
+	    ev_io_add(&h->io, fd, EPOLLIN, accept_clients, h) == -1) {
+		err = errno;
+		if (fd != -1)
+			close(fd);
+		free(h);
+		errno = err;
+		return NULL;
+	}
+	h->fn = fn;
+	h->arg = arg;
+	TAILQ_INIT(&h->clients);
+	return h;
+}
+
+void
+httpd_close(struct httpd *h)
+{
+	if (h == NULL)
+		return;
+	while (!TAILQ_EMPTY(&h->clients))
+		client_close(TAILQ_FIRST(&h->clients));
+	ev_io_close(&h->io);
+	free(h);
+}
+
+void
+httpd_printf(struct httpd_resp *r, int status, const char *type,
+    const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&r->body, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		r->body = NULL;
+		r->len = 0;
+		r->status = 500;
+		r->type = "text/plain";
+		return;
+	}
+	r->status = status;
+	r->type = type;
+	r->len = (size_t)n;
+}
+
+static void
+accept_clients(void *arg, uint32_t events)
+{
+	struct httpd	*h = arg;
+	struct client	*c;
+	int		 fd, i;
+
+	(void)events;
+	for (i = 0; i < 16; i++) {
+		if ((fd = ev_accept(h->io.fd, NULL)) == -1)
+			return;
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->srv = h;
+		if (ev_io_add(&c->io, fd, EPOLLIN, client_event, c) == -1) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		ev_timer_init(&c->deadline, client_expire, c);
+		ev_timer_at(&c->deadline, monotonic_ms() + HTTPD_DEADLINE_MS);
+		TAILQ_INSERT_TAIL(&h->clients, c, entry);
+		h->n++;
+		if (h->n > HTTPD_CLIENTS) {
+			struct httpd_resp r = { 0, NULL, NULL, 0 };
+
+			httpd_printf(&r, 503, "text/plain", "busy\n");
+			client_reply(c, &r);
+		}
+	}
+}
+
+static void
+client_free(void *arg)
+{
+	struct client *c = arg;
+
+	free(c->out);
+	free(c);
+}
+
+static void
+client_close(struct client *c)
+{
+	if (c->io.fd == -1)
+		return;
+	ev_io_close(&c->io);
+	ev_timer_stop(&c->deadline);
+	TAILQ_REMOVE(&c->srv->clients, c, entry);
+	c->srv->n--;
+	ev_defer_free(&c->dead, client_free, c);
+}
+
+static void
+client_write(struct client *c)
+{
+	ssize_t n;
+
+	while (c->outoff < c->outlen) {
+		n = send(c->io.fd, c->out + c->outoff, c->outlen - c->outoff,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n == -1)
+			break;
+		c->outoff += (size_t)n;
+	}
+	/* Done (or the client left): close, having read what it sent. */
+	(void)shutdown(c->io.fd, SHUT_WR);
+	client_close(c);
+}
+
+/* Start answering; the body becomes part of the output. */
+static void
+client_reply(struct client *c, struct httpd_resp *r)
+{
+	char	head[256];
+	int	n;
+
+	if (c->out != NULL) {
+		free(r->body);
+		return;
+	}
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n", r->status, reason(r->status),
+	    r->type != NULL ? r->type : "text/plain", r->len);
+	if (n < 0 || (c->out = malloc((size_t)n + r->len)) == NULL) {
+		free(r->body);
+		client_close(c);
+		return;
+	}
+	memcpy(c->out, head, (size_t)n);
+	if (r->len > 0)
+		memcpy(c->out + n, r->body, r->len);
+	free(r->body);
+	c->outlen = (size_t)n + r->len;
+	c->outoff = 0;
+	ev_timer_at(&c->deadline, monotonic_ms() + HTTPD_DEADLINE_MS);
+	if (ev_io_mod(&c->io, EPOLLOUT) == -1) {
+		client_close(c);
+		return;
+	}
+	client_write(c);
+}
+
+static void
+client_error(struct client *c, int status, const char *text)
+{
+	struct httpd_resp r = { 0, NULL, NULL, 0 };
+
+	httpd_printf(&r, status, "text/plain", "%s\n", text);
+	client_reply(c, &r);
+}
+
+/* The request line and the headers are in; parse and answer. */
+static void
+handle(struct client *c, char *end)
+{
+	struct httpd_resp	 r = { 404, "text/plain", NULL, 0 };
+	struct httpd_req	 req;
+	char			*line, *sp1, *sp2, *q, *p;
+	int			 lines = 0;
+
+	*end = '\0';
+	for (p = c->in; (p = strstr(p, "\r\n")) != NULL; p += 2)
+		if (++lines > HTTPD_HEADERS_MAX + 1) {
+			client_error(c, 431, "too many header lines");
+			return;
+		}
+	line = c->in;
+	if ((p = strstr(line, "\r\n")) != NULL)
+		*p = '\0';
+	if ((sp1 = strchr(line, ' ')) == NULL ||
+	    (sp2 = strchr(sp1 + 1, ' ')) == NULL ||
+	    strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || sp1 == line ||
+	    sp1[1] != '/') {
+		client_error(c, 400, "bad request line");
+		return;
+	}
+	*sp1 = *sp2 = '\0';
+	req.method = line;
+	req.path = sp1 + 1;
+	if ((q = strchr(sp1 + 1, '?')) != NULL) {
+		*q = '\0';
+		req.query = q + 1;
+	} else {
+		req.query = "";
+	}
+	c->srv->fn(c->srv->arg, &req, &r);
+	client_reply(c, &r);
+}
+
+static void
+client_read(struct client *c)
+{
+	ssize_t	 n;
+	char	*end;
+
+	for (;;) {
+		if (c->inlen == HTTPD_REQ_MAX) {
+			client_error(c, 431, "request too large");
+			return;
+		}
+		n = recv(c->io.fd, c->in + c->inlen, HTTPD_REQ_MAX - c->inlen,
+		    MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			client_close(c);
+			return;
+		}
+		c->inlen += (size_t)n;
+		c->in[c->inlen] = '\0';
+		if ((end = strstr(c->in, "\r\n\r\n")) != NULL) {
+			handle(c, end);
+			return;
+		}
+	}
+}
+
+static void
+client_event(void *arg, uint32_t events)
+{
+	struct client *c = arg;
+
+	(void)events;
+	if (c->out == NULL)
+		client_read(c);
+	else
+		client_write(c);
+}
+
+static void
+client_expire(void *arg)
+{
+	struct client *c = arg;
+
+	/* A whole request that came in while we were busy is served. */
+	if (c->out == NULL) {
+		client_read(c);
+		if (c->io.fd == -1 || c->out != NULL)
+			return;
+	}
+	client_close(c);
+}

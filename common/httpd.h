@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef COMMON_HTTPD_H
+#define COMMON_HTTPD_H
+
+#include <stddef.h>
+
+/*
+ * A minimal HTTP/1.1 server on the event loop, for admin, metrics and
+ * readiness: one request per connection, answered with Content-Length
+ * and "Connection: close".  Bounded like ztunnel's: a request of at most
+ * HTTPD_REQ_MAX bytes, HTTPD_HEADERS_MAX header lines, that must arrive
+ * within HTTPD_DEADLINE_MS; at most HTTPD_CLIENTS at once per server
+ * (one more is answered 503 and closed).
+ */
+
+#define HTTPD_REQ_MAX		8192
+#define HTTPD_HEADERS_MAX	64
+#define HTTPD_DEADLINE_MS	2000
+#define HTTPD_CLIENTS		32
+
+struct httpd;
+
+struct httpd_req {
+	const char	*method;
+	const char	*path;		/* without the query */
+	const char	*query;		/* after '?', or "" */
+};
+
+/* What a handler answers: body is malloc()ed (the server frees it) or
+ * NULL for none. */
+struct httpd_resp {
+	int		 status;
+	const char	*type;		/* Content-Type */
+	char		*body;
+	size_t		 len;
+};
+
+typedef void	httpd_fn(void *arg, const struct httpd_req *,
+		    struct httpd_resp *);
+
+/* Listen on "ADDR:PORT" (IPv4) and serve from the event loop.  NULL with
+ * errno set (EINVAL: not ADDR:PORT). */
+struct httpd   *httpd_open(const char *addrport, httpd_fn *fn, void *arg);
+void		httpd_close(struct httpd *);
+
+/* A body from a format, for handlers; on failure the response is a 500. */
+void		httpd_printf(struct httpd_resp *, int status, const char *type,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#endif

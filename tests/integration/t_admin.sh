@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# What an operator looks at: admin (/config_dump, /quitquitquit,
+# /logging), Prometheus metrics, readiness, --list --json, and the
+# service manager's notify messages.  The HTTP servers listen on
+# loopback ports inside a namespace of the test's own, where the daemon
+# runs, so nothing on the host is in the way.
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+TRAFFIC=$TOP/tests/helpers/traffic.py
+
+# The daemon in a namespace of its own (lo up), with its HTTP servers
+# on its loopback; $HOME_NS is that namespace.
+start_admin_daemon() {
+	mkns home
+	HOME_NS=$NS
+	nsenter "--net=/var/run/netns/$HOME_NS" "${RUN_DAEMON[@]}" "$ZT" \
+	    --admin 127.0.0.1:15000 --metrics 127.0.0.1:15020 \
+	    --ready 127.0.0.1:15021 "$@" "$SOCK" >"$WORK/zt.out" 2>"$WORK/zt.err" &
+	ZPID=$!
+	PIDS+=("$ZPID")
+	expect "daemon up" wait_for "$START_SECONDS" http_up 15021 /healthz/ready
+}
+
+# http PORT PATH [curl args...]: the body; the status in $WORK/status.
+http() {
+	local port=$1 path=$2
+	shift 2
+	nsenter "--net=/var/run/netns/$HOME_NS" curl -s -m 10 -o "$WORK/body" \
+	    -w '%{http_code}' "$@" "http://127.0.0.1:$port$path" >"$WORK/status"
+	cat "$WORK/body"
+}
+status_is() { [ "$(cat "$WORK/status")" = "$1" ]; }
+http_up() { http "$1" "$2" >/dev/null 2>&1; [ -s "$WORK/status" ] && ! status_is 000; }
+ready_is() { http 15021 /healthz/ready >/dev/null; status_is "$1"; }
+in_home() { nsenter "--net=/var/run/netns/$HOME_NS" "$@"; }
+
+# One raw request to PORT; what came back.
+raw() {
+	in_home python3 - "$1" "$2" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+print(data.split(b"\r\n")[0].decode())
+EOF
+}
+
+t_every_endpoint() {
+	start_admin_daemon
+	mkns a
+	expect "a pod" "$CNI" "$SOCK" "$NS"
+	http 15000 /config_dump >"$WORK/dump"
+	expect "config_dump 200" status_is 200
+	expect "valid JSON with the pod" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+w = d["workloads"][0]
+assert w["name"] == sys.argv[2] and w["protocol"] == "TCP", w
+s = d["workloadState"][sys.argv[2]]
+assert s["state"] == "Up" and s["emulator"]["via"] == "control", s
+assert d["zds"]["enabled"] is False
+' "$WORK/dump" "$NS"
+	expect "metrics 200" test -n "$(http 15020 /metrics)"
+	expect "metrics 200" status_is 200
+	expect "stats/prometheus too" test -n "$(http 15020 /stats/prometheus)"
+	expect "ready" test "$(http 15021 /healthz/ready)" = ready
+	expect "200" status_is 200
+	http 15000 /nope >/dev/null
+	expect "unknown path: 404" status_is 404
+	http 15021 /healthz/ready -X POST >/dev/null
+	expect "readiness POST: 405" status_is 405
+	http 15020 /metrics -X POST >/dev/null
+	expect "metrics POST: 405" status_is 405
+	http 15000 /quitquitquit >/dev/null
+	expect "quitquitquit GET: 405" status_is 405
+	http 15000 /logging >/dev/null
+	expect "logging GET: 405" status_is 405
+	expect "logging level set" test "$(http 15000 '/logging?level=debug' -X POST)" = "current log level is debug"
+	http 15000 '/logging?level=loud' -X POST >/dev/null
+	expect "bad level: 400" status_is 400
+	expect "malformed: 400" test "$(raw 15000 'GARBAGE\r\n\r\n')" = "HTTP/1.1 400 Bad Request"
+	expect "oversized: 431" test "$(raw 15000 "GET / HTTP/1.1\\r\\nX: $(head -c 9000 /dev/zero | tr '\0' a)\\r\\n\\r\\n")" = "HTTP/1.1 431 Request Header Fields Too Large"
+	expect "POST /quitquitquit: shutdown now" test "$(http 15000 /quitquitquit -X POST)" = "shutdown now"
+	wait "$ZPID"
+	expect "clean exit" test $? -eq 0
+	ZPID=
+}
+
+# A client that sends nothing is closed after the deadline; others are
+# served meanwhile.
+t_silent_client_closed() {
+	start_admin_daemon
+	nsenter "--net=/var/run/netns/$HOME_NS" python3 - >"$WORK/silent" <<'EOF' &
+import socket, time
+s = socket.create_connection(("127.0.0.1", 15000), timeout=30)
+print("connected", flush=True)
+t = time.monotonic()
+closed = s.recv(1) == b""
+print("closed" if closed else "data", flush=True)
+EOF
+	PIDS+=($!)
+	expect "silent client connected" wait_for 10 file_has "$WORK/silent" connected
+	expect "others served meanwhile" test "$(http 15021 /healthz/ready)" = ready
+	expect "silent one closed by the daemon" wait_for 20 file_has "$WORK/silent" "^closed$"
+	expect "alive" daemon_alive
+}
+
+# promtool's verdict: the only remarks are on ztunnel's own gauge names.
+t_promtool_clean() {
+	start_admin_daemon
+	http 15020 /metrics >"$WORK/metrics"
+	promtool check metrics <"$WORK/metrics" >"$WORK/promtool" 2>&1
+	local remarks
+	remarks=$(grep -v "^workload_manager_\(active\|pending\)_proxy_count non-histogram and non-summary metrics should not have \"_count\" suffix$" "$WORK/promtool" || true)
+	if [ -n "$remarks" ]; then
+		sed 's/^/      /' "$WORK/promtool" >&2
+	fi
+	expect "nothing else to remark" test -z "$remarks"
+	expect "build info" file_has "$WORK/metrics" '^istio_build{component="ztunnel-emulator"'
+	expect "process metrics" file_has "$WORK/metrics" "^process_open_fds [0-9]"
+}
+
+# Counters agree with --list after adds, a remove and proxied traffic.
+t_counters_agree_with_list() {
+	local P=$RUN_ID-$TEST_NO
+	"$TOP/scripts/topology.sh" up "$P" 2 || exit 1
+	HOME_NS=$P-node
+	nsenter "--net=/var/run/netns/$HOME_NS" "${RUN_DAEMON[@]}" "$ZT" --proxy \
+	    --metrics 127.0.0.1:15020 "$SOCK" >"$WORK/zt.out" 2>"$WORK/zt.err" &
+	ZPID=$!
+	PIDS+=("$ZPID")
+	expect "daemon up" wait_for "$START_SECONDS" http_up 15020 /metrics
+	expect "pod 1" "$CNI" --redirect "$SOCK" "$P-pod1"
+	expect "pod 2" "$CNI" --redirect "$SOCK" "$P-pod2"
+	nsenter "--net=/var/run/netns/$P-pod2" python3 "$TRAFFIC" serve 8080 >"$WORK/app" 2>&1 &
+	PIDS+=($!)
+	expect "app" wait_for 10 file_has "$WORK/app" listening
+	local i
+	for i in 1 2 3; do
+		expect "connection $i" nsenter "--net=/var/run/netns/$P-pod1" \
+		    python3 "$TRAFFIC" peer 10.244.0.12 8080
+	done
+	expect "list says 3" wait_for 10 sh -c "'$CNI' --list '$SOCK' | grep -q '^$P-pod1 .* 0/3 '"
+	http 15020 /metrics >"$WORK/m"
+	local sel="reporter=\"source\",source_workload=\"$P-pod1\",source_workload_namespace=\"unknown\",destination_workload=\"$P-pod2\""
+	expect "3 opened, as the source saw them" file_has "$WORK/m" "^istio_tcp_connections_opened_total{$sel.* 3$"
+	expect "3 closed" file_has "$WORK/m" "^istio_tcp_connections_closed_total{$sel.* 3$"
+	local bytes in out
+	bytes=$("$CNI" --list "$SOCK" | awk -v n="$P-pod1" '$1 == n { print $7 }')
+	in=${bytes%/*}
+	out=${bytes#*/}
+	expect "received bytes = --list's in ($in)" file_has "$WORK/m" "^istio_tcp_received_bytes_total{$sel.* $in$"
+	expect "sent bytes = --list's out ($out)" file_has "$WORK/m" "^istio_tcp_sent_bytes_total{$sel.* $out$"
+	expect "and as the destination saw them" file_has "$WORK/m" "^istio_tcp_connections_opened_total{reporter=\"destination\",source_workload=\"$P-pod1\".*destination_workload=\"$P-pod2\".* 3$"
+	expect "remove pod 2" "$CNI" --del "$SOCK" "$P-pod2"
+	http 15020 /metrics >"$WORK/m"
+	expect "2 started" file_has "$WORK/m" "^workload_manager_proxies_started_total 2$"
+	expect "1 stopped" file_has "$WORK/m" "^workload_manager_proxies_stopped_total 1$"
+	expect "1 active" file_has "$WORK/m" "^workload_manager_active_proxy_count 1$"
+	expect "2 handoffs" file_has "$WORK/m" '^ztunnel_emulator_handoffs_total{result="listening"} 2$'
+}
+
+# Readiness across a ZDS snapshot, a pod left pending, and its retry.
+t_readiness_follows_zds() {
+	mkns p
+	local p=$NS
+	# nsenter execs python: $! is the holder itself.
+	nsenter "--net=/var/run/netns/$p" python3 "$PEER" hold-port 15006 >"$WORK/holder" &
+	local holder=$!
+	PIDS+=("$holder")
+	expect "holder" wait_for 5 file_has "$WORK/holder" listening
+	mkns a
+	local a=$NS
+	start_admin_daemon --zds "$ZSOCK"
+	expect "500 before any snapshot" ready_is 500
+	expect "says why" test "$(http 15021 /healthz/ready)" = "not ready, pending: zds snapshot"
+	fake agent accept hello add:ua:a:fd="/var/run/netns/$a" snapshot \
+	    sleep:1 add:up:p:fd="/var/run/netns/$p"
+	expect "200 once the snapshot is in" wait_for 10 ready_is 200
+	expect "script ran" fake_done
+	expect "500 while a pod is pending" ready_is 500
+	expect "naming it" test "$(http 15021 /healthz/ready)" = "not ready, pending: default/p"
+	kill "$holder"
+	expect "200 after its retry" wait_for 20 ready_is 200
+}
+
+# --list --json, for scripts.
+t_list_json() {
+	start_daemon
+	mkns a
+	expect "a pod" "$CNI" "$SOCK" "$NS"
+	"$CNI" --list --json "$SOCK" >"$WORK/json"
+	expect "valid JSON" python3 -c '
+import json, sys
+l = json.load(open(sys.argv[1]))
+assert len(l) == 1 and l[0]["name"] == sys.argv[2], l
+assert l[0]["state"] == "up" and l[0]["ports"] == [15008, 15006, 15001], l
+assert l[0]["connections"] == {"open": 0, "total": 0}, l
+assert l[0]["via"] == "control"
+' "$WORK/json" "$NS"
+	expect "the inode" grep -q "\"netns\": $(netns_ino "$NS")" "$WORK/json"
+}
+
+# Type=notify: READY=1 once serving, STOPPING=1 on the way out, in order,
+# from both programs, over a socket of the test's own.
+t_notify_messages() {
+	local n=$WORK/notify.sock
+	python3 - "$n" >"$WORK/notify" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("bound", flush=True)
+while True:
+    print(s.recv(4096).decode(), flush=True)
+EOF
+	PIDS+=($!)
+	expect "listener" wait_for 5 file_has "$WORK/notify" bound
+	NOTIFY_SOCKET=$n "${RUN_DAEMON[@]}" "$ZT" "$SOCK" >"$WORK/zt.out" 2>"$WORK/zt.err" &
+	ZPID=$!
+	PIDS+=("$ZPID")
+	expect "READY=1" wait_for "$START_SECONDS" file_has "$WORK/notify" "^READY=1$"
+	expect "and it serves" "$CNI" --list "$SOCK"
+	stop_daemon || exit 1
+	ZPID=
+	expect "STOPPING=1 after it" test "$(grep -v bound "$WORK/notify" | tr '\n' ' ')" = "READY=1 STOPPING=1 "
+	NOTIFY_SOCKET=$n "${RUN_DAEMON[@]}" "$CNI" --zds-serve "$ZSOCK" >/dev/null 2>"$WORK/agent.err" &
+	APID=$!
+	PIDS+=("$APID")
+	expect "agent READY=1" wait_for "$START_SECONDS" lines_at_least "$WORK/notify" "^READY=1$" 2
+	kill -TERM "$APID"
+	wait "$APID"
+	expect "agent STOPPING=1" test "$(grep -v bound "$WORK/notify" | tr '\n' ' ')" = "READY=1 STOPPING=1 READY=1 STOPPING=1 "
+}
+
+run_tests t_every_endpoint t_silent_client_closed t_promtool_clean \
+    t_counters_agree_with_list t_readiness_follows_zds t_list_json \
+    t_notify_messages

@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * admin.c: config dump, metrics and readiness over HTTP (see admin.h),
+ * with ztunnel's paths, status codes and shapes where they apply.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "admin.h"
+#include "ev.h"
+#include "httpd.h"
+#include "log.h"
+#include "metrics.h"
+#include "pods.h"
+#include "util.h"
+#include "zdsclient.h"
+
+static struct {
+	struct httpd	*admin, *metrics, *ready;
+} ad;
+
+/* --- a growing text -------------------------------------------------- */
+
+struct text {
+	char	*buf;
+	size_t	 len, size;
+	int	 failed;
+};
+
+static void	tput(struct text *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static void
+tput(struct text *t, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*nbuf;
+	size_t	 nsize;
+	int	 n;
+
+	while (!t->failed) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf + t->len, t->size - t->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < t->size - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		nsize = t->size == 0 ? 4096 : t->size * 2;
+		if (n < 0 || (nbuf = realloc(t->buf, nsize)) == NULL) {
+			t->failed = 1;
+			return;
+		}
+		t->buf = nbuf;
+		t->size = nsize;
+	}
+}
+
+/* A JSON string: quotes, backslashes and controls escaped. */
+static void
+tjson(struct text *t, const char *s)
+{
+	tput(t, "\"");
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			tput(t, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			tput(t, "\\u%04x", (unsigned char)*s);
+		else
+			tput(t, "%c", *s);
+	}
+	tput(t, "\"");
+}
+
+static void
+respond(struct httpd_resp *r, struct text *t, const char *type)
+{
+	if (t->failed) {
+		free(t->buf);
+		httpd_printf(r, 500, "text/plain", "out of memory\n");
+		return;
+	}
+	r->status = 200;
+	r->type = type;
+	r->body = t->buf;
+	r->len = t->len;
+}
+
+/* "namespace/name" into its parts. */
+static void
+workload_parts(const struct pod *pod, char *ns, size_t nssize,
+    const char **name)
+{
+	const char *slash = strchr(pod->workload, '/');
+
+	if (pod->workload[0] == '\0' || slash == NULL) {
+		ns[0] = '\0';
+		*name = pod->workload[0] != '\0' ? pod->workload : pod->name;
+		return;
+	}
+	snprintf(ns, nssize, "%.*s", (int)(slash - pod->workload),
+	    pod->workload);
+	*name = slash + 1;
+}
+
+/* --- /config_dump ------------------------------------------------------ */
+
+static void
+config_dump(struct httpd_resp *r)
+{
+	struct text		 t = { NULL, 0, 0, 0 };
+	const struct pod	*p;
+	const char		*name;
+	char			 ns[256], ip[INET_ADDRSTRLEN];
+	uint64_t		 in, out, now = monotonic_ms();
+	unsigned		 i;
+	int			 on, connected, snap, first = 1;
+
+	tput(&t, "{\n  \"workloads\": [");
+	for (p = pod_first(); p != NULL; p = pod_next(p), first = 0) {
+		workload_parts(p, ns, sizeof(ns), &name);
+		tput(&t, "%s\n    {\n      \"uid\": ", first ? "" : ",");
+		tjson(&t, p->name);
+		tput(&t, ",\n      \"name\": ");
+		tjson(&t, name);
+		tput(&t, ",\n      \"namespace\": ");
+		tjson(&t, ns);
+		tput(&t, ",\n      \"workloadIps\": [");
+		for (i = 0; i < p->naddrs; i++)
+			tput(&t, "%s\"%s\"", i ? ", " : "", inet_ntop(AF_INET,
+			    &p->addrs[i], ip, sizeof(ip)) ? ip : "?");
+		tput(&t, "],\n      \"protocol\": \"TCP\",\n"
+		    "      \"networkMode\": \"Standard\",\n"
+		    "      \"status\": \"Healthy\"\n    }");
+	}
+	tput(&t, "\n  ],\n  \"workloadState\": {");
+	first = 1;
+	for (p = pod_first(); p != NULL; p = pod_next(p), first = 0) {
+		workload_parts(p, ns, sizeof(ns), &name);
+		relay_stats_bytes(&p->conns, &in, &out);
+		tput(&t, "%s\n    ", first ? "" : ",");
+		tjson(&t, p->name);
+		tput(&t, ": {\n      \"state\": \"%s\",\n      \"info\": "
+		    "{\"name\": ", p->state == POD_UP ? "Up" : "Pending");
+		tjson(&t, name);
+		tput(&t, ", \"namespace\": ");
+		tjson(&t, ns);
+		tput(&t, ", \"serviceAccount\": \"\"},\n"
+		    "      \"connections\": {\"open\": %ju, \"total\": %ju, "
+		    "\"bytesIn\": %ju, \"bytesOut\": %ju},\n"
+		    "      \"emulator\": {\"netns\": %ju, \"via\": \"%s\", "
+		    "\"listeners\": [15008, 15006, 15001], \"served\": %ju, "
+		    "\"ageSeconds\": %ju}\n    }",
+		    (uintmax_t)p->conns.nopen, (uintmax_t)p->conns.total,
+		    (uintmax_t)in, (uintmax_t)out, (uintmax_t)p->ns.ino,
+		    p->origin == POD_ZDS ? "zds" : "control",
+		    (uintmax_t)p->served, (uintmax_t)((now - p->added_ms) / 1000));
+	}
+	zdsclient_status(&on, &connected, &snap);
+	tput(&t, "\n  },\n  \"zds\": {\"enabled\": %s, \"connected\": %s, "
+	    "\"snapshotReceived\": %s, \"pending\": %zu}\n}\n",
+	    on ? "true" : "false", connected ? "true" : "false",
+	    snap ? "true" : "false", pod_pending());
+	respond(r, &t, "application/json");
+}
+
+/* --- the admin server --------------------------------------------------- */
+
+static void
+serve_admin(void *arg, const struct httpd_req *q, struct httpd_resp *r)
+{
+	static const char *const levels[] = { "error", "info", "debug" };
+	const char	*lvl;
+	int		 i;
+
+	(void)arg;
+	if (strcmp(q->path, "/config_dump") == 0) {
+		config_dump(r);
+	} else if (strcmp(q->path, "/quitquitquit") == 0) {
+		if (strcmp(q->method, "POST") != 0) {
+			httpd_printf(r, 405, "text/plain", "Invalid HTTP "
+			    "method\n usage: POST /quitquitquit\n");
+			return;
+		}
+		log_info("admin: /quitquitquit: shutting down");
+		httpd_printf(r, 200, "text/plain", "shutdown now\n");
+		ev_stop(0);
+	} else if (strcmp(q->path, "/logging") == 0) {
+		if (strcmp(q->method, "POST") != 0) {
+			httpd_printf(r, 405, "text/plain", "Invalid HTTP "
+			    "method\n usage: POST /logging?level=<error|"
+			    "info|debug>\n");
+			return;
+		}
+		if (strncmp(q->query, "level=", 6) == 0) {
+			lvl = q->query + 6;
+			for (i = 0; i < 3; i++)
+				if (strcmp(lvl, levels[i]) == 0)
+					break;
+			if (i == 3) {
+				httpd_printf(r, 400, "text/plain", "invalid "
+				    "level %s (error, info or debug)\n", lvl);
+				return;
+			}
+			log_setlevel((enum log_level)i);
+		}
+		httpd_printf(r, 200, "text/plain", "current log level is %s\n",
+		    levels[log_getlevel()]);
+	} else {
+		r->status = 404;
+	}
+}
+
+static void
+serve_metrics(void *arg, const struct httpd_req *q, struct httpd_resp *r)
+{
+	size_t	len;
+	char	*text;
+
+	(void)arg;
+	if (strcmp(q->path, "/metrics") != 0 &&
+	    strcmp(q->path, "/stats/prometheus") != 0) {
+		r->status = 404;
+		return;
+	}
+	if (strcmp(q->method, "GET") != 0) {
+		httpd_printf(r, 405, "text/plain", "GET only\n");
+		return;
+	}
+	if ((text = metrics_write(&len, (unsigned)(pod_count() -
+	    pod_pending()), (unsigned)pod_pending())) == NULL) {
+		httpd_printf(r, 500, "text/plain", "out of memory\n");
+		return;
+	}
+	r->status = 200;
+	r->type = "text/plain; version=0.0.4; charset=utf-8";
+	r->body = text;
+	r->len = len;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* ztunnel's rule: ready once the snapshot is in and nothing is pending. */
+static void
+serve_ready(void *arg, const struct httpd_req *q, struct httpd_resp *r)
+{
+	struct text		 t = { NULL, 0, 0, 0 };
+	const struct pod	*p;
+	const char		**why;
+	size_t			 n = 0, i;
+	int			 on, connected, snap;
+
+	(void)arg;
+	if (strcmp(q->path, "/healthz/ready") != 0) {
+		r->status = 404;
+		return;
+	}
+	if (strcmp(q->method, "GET") != 0) {
+		httpd_printf(r, 405, "text/plain", "GET only\n");
+		return;
+	}
+	if ((why = calloc(pod_pending() + 1, sizeof(*why))) == NULL) {
+		httpd_printf(r, 500, "text/plain", "out of memory\n");
+		return;
+	}
+	zdsclient_status(&on, &connected, &snap);
+	if (on && !(connected && snap))
+		why[n++] = "zds snapshot";
+	for (p = pod_first(); p != NULL; p = pod_next(p))
+		if (p->state == POD_PENDING)
+			why[n++] = pod_label(p);
+	if (n == 0) {
+		free(why);
+		httpd_printf(r, 200, "text/plain", "ready\n");
+		return;
+	}
+	qsort(why, n, sizeof(*why), cmp_str);
+	tput(&t, "not ready, pending: ");
+	for (i = 0; i < n; i++)
+		tput(&t, "%s%s", i ? ", " : "", why[i]);
+	tput(&t, "\n");
+	free(why);
+	respond(r, &t, "text/plain");
+	r->status = 500;
+}
+
+int
+admin_start(const struct admin_opts *o, const char **which)
+{
+	if (o->admin != NULL && (*which = "--admin",
+	    ad.admin = httpd_open(o->admin, serve_admin, NULL)) == NULL)
+		return -1;
+	if (o->metrics != NULL && (*which = "--metrics",
+	    ad.metrics = httpd_open(o->metrics, serve_metrics, NULL)) == NULL)
+		return -1;
+	if (o->ready != NULL && (*which = "--ready",
+	    ad.ready = httpd_open(o->ready, serve_ready, NULL)) == NULL)
+		return -1;
+	return 0;
+}
+
+void
+admin_stop(void)
+{
+	httpd_close(ad.admin);
+	httpd_close(ad.metrics);
+	httpd_close(ad.ready);
+	ad.admin = ad.metrics = ad.ready = NULL;
+}

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * metrics.c: counters and their Prometheus text (see metrics.h), in the
+ * text exposition format 0.0.4: "# HELP" and "# TYPE" per family,
+ * counters named with "_total".
+ */
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "metrics.h"
+#include "version.h"
+#include "zds.h"
+
+#define WL_MAX	256
+
+struct tcp_series {
+	struct tcp_series	*next;
+	int			 source_reporter;
+	char			 src_ns[WL_MAX], src_name[WL_MAX];
+	char			 dst_ns[WL_MAX], dst_name[WL_MAX];
+	uint64_t		 opened;
+	uint64_t		 closed[2], received[2], sent[2];
+};
+
+static struct {
+	struct tcp_series	*series;
+	unsigned		 nseries;
+	struct tcp_series	 overflow[2];
+	uint64_t		 handoffs[METRICS_HANDOFF_N];
+	uint64_t		 zds[ZDS_KEEP + 1];
+	uint64_t		 started, stopped;
+	time_t			 start_time;
+} m;
+
+/* "ns/name" into its parts; a bare name has namespace "unknown". */
+static void
+split(const char *wl, char *ns, char *name)
+{
+	const char *slash;
+
+	if (wl == NULL || *wl == '\0') {
+		snprintf(ns, WL_MAX, "%s", "unknown");
+		snprintf(name, WL_MAX, "%s", "unknown");
+	} else if ((slash = strchr(wl, '/')) != NULL &&
+	    (size_t)(slash - wl) < WL_MAX) {
+		memcpy(ns, wl, (size_t)(slash - wl));
+		ns[slash - wl] = '\0';
+		snprintf(name, WL_MAX, "%s", slash + 1);
+	} else {
+		snprintf(ns, WL_MAX, "%s", "unknown");
+		snprintf(name, WL_MAX, "%s", wl);
+	}
+}
+
+struct tcp_series *
+metrics_tcp_series(int source_reporter, const char *src, const char *dst)
+{
+	struct tcp_series	*s;
+	char			 sns[WL_MAX], sn[WL_MAX], dns[WL_MAX], dn[WL_MAX];
+
+	split(src, sns, sn);
+	split(dst, dns, dn);
+	for (s = m.series; s != NULL; s = s->next)
+		if (s->source_reporter == source_reporter &&
+		    strcmp(s->src_name, sn) == 0 && strcmp(s->src_ns, sns) == 0 &&
+		    strcmp(s->dst_name, dn) == 0 && strcmp(s->dst_ns, dns) == 0)
+			return s;
+	if (m.nseries == METRICS_SERIES_MAX ||
+	    (s = calloc(1, sizeof(*s))) == NULL) {
+		s = &m.overflow[source_reporter != 0];
+		if (s->src_name[0] == '\0') {
+			s->source_reporter = source_reporter;
+			snprintf(s->src_ns, WL_MAX, "%s", "overflow");
+			snprintf(s->src_name, WL_MAX, "%s", "overflow");
+			snprintf(s->dst_ns, WL_MAX, "%s", "overflow");
+			snprintf(s->dst_name, WL_MAX, "%s", "overflow");
+		}
+		return s;
+	}
+	s->source_reporter = source_reporter;
+	snprintf(s->src_ns, WL_MAX, "%s", sns);
+	snprintf(s->src_name, WL_MAX, "%s", sn);
+	snprintf(s->dst_ns, WL_MAX, "%s", dns);
+	snprintf(s->dst_name, WL_MAX, "%s", dn);
+	s->next = m.series;
+	m.series = s;
+	m.nseries++;
+	return s;
+}
+
+void
+metrics_tcp_opened(struct tcp_series *s)
+{
+	s->opened++;
+}
+
+void
+metrics_tcp_closed(struct tcp_series *s, enum metrics_flags f,
+    uint64_t received, uint64_t sent)
+{
+	s->closed[f]++;
+	s->received[f] += received;
+	s->sent[f] += sent;
+}
+
+void
+metrics_handoff(enum metrics_handoff h)
+{
+	m.handoffs[h]++;
+}
+
+void
+metrics_zds_message(int type)
+{
+	if (type >= 0 && type <= ZDS_KEEP)
+		m.zds[type]++;
+}
+
+void
+metrics_proxy_started(void)
+{
+	m.started++;
+}
+
+void
+metrics_proxy_stopped(void)
+{
+	m.stopped++;
+}
+
+/* --- the text --------------------------------------------------------- */
+
+struct out {
+	char	*buf;
+	size_t	 len, size;
+	int	 failed;
+};
+
+static void	put(struct out *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static void
+put(struct out *o, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*nbuf;
+	int	 n;
+
+	for (;;) {
+		if (o->failed)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < o->size - o->len) {
+			o->len += (size_t)n;
+			return;
+		}
+		if (n < 0 || (nbuf = realloc(o->buf, o->size * 2)) == NULL) {
+			o->failed = 1;
+			return;
+		}
+		o->buf = nbuf;
+		o->size *= 2;
+	}
+}
+
+/* Text exposition 0.0.4: a counter's family is named with its _total. */
+static void
+family(struct out *o, const char *name, const char *type, const char *help)
+{
+	const char *suffix = strcmp(type, "counter") == 0 ? "_total" : "";
+
+	put(o, "# HELP %s%s %s.\n# TYPE %s%s %s\n", name, suffix, help, name,
+	    suffix, type);
+}
+
+static const char *const flag_names[2] = { "-", "CONNECT" };
+
+static void
+tcp_labels(struct out *o, const struct tcp_series *s, int f)
+{
+	put(o, "{reporter=\"%s\",source_workload=\"%s\","
+	    "source_workload_namespace=\"%s\",destination_workload=\"%s\","
+	    "destination_workload_namespace=\"%s\",request_protocol=\"tcp\","
+	    "response_flags=\"%s\",connection_security_policy=\"unknown\"}",
+	    s->source_reporter ? "source" : "destination", s->src_name,
+	    s->src_ns, s->dst_name, s->dst_ns, flag_names[f]);
+}
+
+static uint64_t
+value(const struct tcp_series *s, int what, int f)
+{
+	switch (what) {
+	case 0:
+		return f == 0 ? s->opened : 0;
+	case 1:
+		return s->closed[f];
+	case 2:
+		return s->sent[f];
+	default:
+		return s->received[f];
+	}
+}
+
+static void
+tcp_one(struct out *o, const char *name, const struct tcp_series *s,
+    int what)
+{
+	int f;
+
+	for (f = 0; f < 2; f++) {
+		if (value(s, what, f) == 0 && !(f == 0 && what == 0))
+			continue;
+		put(o, "%s_total", name);
+		tcp_labels(o, s, f);
+		put(o, " %ju\n", (uintmax_t)value(s, what, f));
+	}
+}
+
+static void
+tcp_family(struct out *o, const char *name, const char *help, int what)
+{
+	const struct tcp_series	*s;
+	int			 i;
+
+	family(o, name, "counter", help);
+	for (s = m.series; s != NULL; s = s->next)
+		tcp_one(o, name, s, what);
+	for (i = 0; i < 2; i++)
+		if (m.overflow[i].src_name[0] != '\0')
+			tcp_one(o, name, &m.overflow[i], what);
+}
+
+static unsigned
+open_fds(void)
+{
+	struct dirent	*de;
+	DIR		*d;
+	unsigned	 n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n > 0 ? n - 1 : 0;	/* not the one reading the list */
+}
+
+static unsigned long
+rss_bytes(void)
+{
+	unsigned long	size, rss = 0;
+	FILE		*f;
+
+	if ((f = fopen("/proc/self/statm", "re")) == NULL)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &rss) != 2)
+		rss = 0;
+	fclose(f);
+	return rss * (unsigned long)sysconf(_SC_PAGESIZE);
+}
+
+char *
+metrics_write(size_t *len, unsigned active, unsigned pending)
+{
+	static const char *const handoff_names[METRICS_HANDOFF_N] = {
+	    "listening", "pending", "refused" };
+	static const enum zds_req_type zds_types[4] = { ZDS_ADD, ZDS_DEL,
+	    ZDS_SNAPSHOT_SENT, ZDS_KEEP };
+	struct out	o = { NULL, 0, 16384, 0 };
+	int		i;
+
+	if (m.start_time == 0)
+		m.start_time = time(NULL);
+	if ((o.buf = malloc(o.size)) == NULL)
+		return NULL;
+	tcp_family(&o, "istio_tcp_connections_opened", "The total number "
+	    "of TCP connections opened", 0);
+	tcp_family(&o, "istio_tcp_connections_closed", "The total number "
+	    "of TCP connections closed", 1);
+	tcp_family(&o, "istio_tcp_sent_bytes", "The size of total bytes "
+	    "sent during response in case of a TCP connection", 2);
+	tcp_family(&o, "istio_tcp_received_bytes", "The size of total bytes "
+	    "received during request in case of a TCP connection", 3);
+	family(&o, "workload_manager_active_proxy_count", "gauge",
+	    "The number of workloads whose proxy is up");
+	put(&o, "workload_manager_active_proxy_count %u\n", active);
+	family(&o, "workload_manager_pending_proxy_count", "gauge",
+	    "The number of workloads whose proxy is pending");
+	put(&o, "workload_manager_pending_proxy_count %u\n", pending);
+	family(&o, "workload_manager_proxies_started", "counter",
+	    "The total number of proxies that were started");
+	put(&o, "workload_manager_proxies_started_total %ju\n",
+	    (uintmax_t)m.started);
+	family(&o, "workload_manager_proxies_stopped", "counter",
+	    "The total number of proxies that were stopped");
+	put(&o, "workload_manager_proxies_stopped_total %ju\n",
+	    (uintmax_t)m.stopped);
+	family(&o, "istio_build", "gauge", "Istio component build info");
+	put(&o, "istio_build{component=\"ztunnel-emulator\",tag=\"%s\"} 1\n",
+	    VERSION);
+	family(&o, "ztunnel_emulator_handoffs", "counter",
+	    "Namespace handoffs, by result");
+	for (i = 0; i < METRICS_HANDOFF_N; i++)
+		put(&o, "ztunnel_emulator_handoffs_total{result=\"%s\"} %ju\n",
+		    handoff_names[i], (uintmax_t)m.handoffs[i]);
+	family(&o, "ztunnel_emulator_zds_messages", "counter",
+	    "ZDS requests received, by type");
+	for (i = 0; i < 4; i++)
+		put(&o, "ztunnel_emulator_zds_messages_total{type=\"%s\"} %ju\n",
+		    zds_type_name(zds_types[i]), (uintmax_t)m.zds[zds_types[i]]);
+	family(&o, "process_open_fds", "gauge", "Number of open file "
+	    "descriptors");
+	put(&o, "process_open_fds %u\n", open_fds());
+	family(&o, "process_resident_memory_bytes", "gauge", "Resident "
+	    "memory size in bytes");
+	put(&o, "process_resident_memory_bytes %lu\n", rss_bytes());
+	family(&o, "process_start_time_seconds", "gauge", "Start time of the "
+	    "process since unix epoch in seconds");
+	put(&o, "process_start_time_seconds %jd\n", (intmax_t)m.start_time);
+	if (o.failed) {
+		free(o.buf);
+		return NULL;
+	}
+	*len = o.len;
+	return o.buf;
+}

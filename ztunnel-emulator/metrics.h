@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ZT_METRICS_H
+#define ZT_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The daemon's counters, in Prometheus text exposition (metrics_write),
+ * with ztunnel's names where they apply.  Connections are counted per
+ * label set (reporter, source and destination workload): at most
+ * METRICS_SERIES_MAX sets; past that, workloads show as "overflow".
+ */
+
+#define METRICS_SERIES_MAX	1024
+
+struct tcp_series;
+
+enum metrics_flags {
+	METRICS_FLAGS_NONE,	/* "-" */
+	METRICS_FLAGS_CONNECT,	/* "CONNECT": the upstream never answered */
+};
+
+/* The set for these labels ("namespace/name" or a bare name; NULL or ""
+ * for unknown); never NULL. */
+struct tcp_series *metrics_tcp_series(int source_reporter,
+		    const char *src_workload, const char *dst_workload);
+void		metrics_tcp_opened(struct tcp_series *);
+void		metrics_tcp_closed(struct tcp_series *, enum metrics_flags,
+		    uint64_t received, uint64_t sent);
+
+enum metrics_handoff {
+	METRICS_HANDOFF_LISTENING,
+	METRICS_HANDOFF_PENDING,
+	METRICS_HANDOFF_REFUSED,
+	METRICS_HANDOFF_N,
+};
+void		metrics_handoff(enum metrics_handoff);
+void		metrics_zds_message(int type);	/* zds.h's zds_req_type */
+void		metrics_proxy_started(void);
+void		metrics_proxy_stopped(void);
+
+/* Everything, with the gauges given by the caller.  A malloc()ed text,
+ * its length in *len; NULL if out of memory. */
+char	       *metrics_write(size_t *len, unsigned active, unsigned pending);
+
+#endif

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,4 +139,30 @@ parse_uid(const char *arg, uid_t *uid)
 	if (!found)
 		errno = ENOENT;
 	return found ? 0 : -1;
+}
+
+void
+strbuf_printf(struct strbuf *t, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*nbuf;
+	size_t	 nsize;
+	int	 n;
+
+	while (!t->failed) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf + t->len, t->size - t->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < t->size - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		nsize = t->size == 0 ? 4096 : t->size * 2;
+		if (n < 0 || (nbuf = realloc(t->buf, nsize)) == NULL) {
+			t->failed = 1;
+			return;
+		}
+		t->buf = nbuf;
+		t->size = nsize;
+	}
 }

@@ -31,4 +31,15 @@ int		parse_uid(const char *arg, uid_t *uid);
  * -1 with errno set if it could not be read or raised. */
 int		raise_nofile(uint64_t *limit);
 
+/* A text that grows as it is written: printf into it; failed is set
+ * (and the rest ignored) if memory runs out. */
+struct strbuf {
+	char	*buf;
+	size_t	 len, size;
+	int	 failed;
+};
+
+void		strbuf_printf(struct strbuf *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+
 #endif

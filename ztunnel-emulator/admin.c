@@ -4,7 +4,6 @@
  * with ztunnel's paths, status codes and shapes where they apply.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,61 +22,24 @@ static struct {
 	struct httpd	*admin, *metrics, *ready;
 } ad;
 
-/* --- a growing text -------------------------------------------------- */
-
-struct text {
-	char	*buf;
-	size_t	 len, size;
-	int	 failed;
-};
-
-static void	tput(struct text *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static void
-tput(struct text *t, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*nbuf;
-	size_t	 nsize;
-	int	 n;
-
-	while (!t->failed) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->buf + t->len, t->size - t->len, fmt, ap);
-		va_end(ap);
-		if (n >= 0 && (size_t)n < t->size - t->len) {
-			t->len += (size_t)n;
-			return;
-		}
-		nsize = t->size == 0 ? 4096 : t->size * 2;
-		if (n < 0 || (nbuf = realloc(t->buf, nsize)) == NULL) {
-			t->failed = 1;
-			return;
-		}
-		t->buf = nbuf;
-		t->size = nsize;
-	}
-}
-
 /* A JSON string: quotes, backslashes and controls escaped. */
 static void
-tjson(struct text *t, const char *s)
+tjson(struct strbuf *t, const char *s)
 {
-	tput(t, "\"");
+	strbuf_printf(t, "\"");
 	for (; *s != '\0'; s++) {
 		if (*s == '"' || *s == '\\')
-			tput(t, "\\%c", *s);
+			strbuf_printf(t, "\\%c", *s);
 		else if ((unsigned char)*s < 0x20)
-			tput(t, "\\u%04x", (unsigned char)*s);
+			strbuf_printf(t, "\\u%04x", (unsigned char)*s);
 		else
-			tput(t, "%c", *s);
+			strbuf_printf(t, "%c", *s);
 	}
-	tput(t, "\"");
+	strbuf_printf(t, "\"");
 }
 
 static void
-respond(struct httpd_resp *r, struct text *t, const char *type)
+respond(struct httpd_resp *r, struct strbuf *t, const char *type)
 {
 	if (t->failed) {
 		free(t->buf);
@@ -112,7 +74,7 @@ workload_parts(const struct pod *pod, char *ns, size_t nssize,
 static void
 config_dump(struct httpd_resp *r)
 {
-	struct text		 t = { NULL, 0, 0, 0 };
+	struct strbuf		 t = { NULL, 0, 0, 0 };
 	const struct pod	*p;
 	const char		*name;
 	char			 ns[256], ip[INET_ADDRSTRLEN];
@@ -120,36 +82,36 @@ config_dump(struct httpd_resp *r)
 	unsigned		 i;
 	int			 on, connected, snap, first = 1;
 
-	tput(&t, "{\n  \"workloads\": [");
+	strbuf_printf(&t, "{\n  \"workloads\": [");
 	for (p = pod_first(); p != NULL; p = pod_next(p), first = 0) {
 		workload_parts(p, ns, sizeof(ns), &name);
-		tput(&t, "%s\n    {\n      \"uid\": ", first ? "" : ",");
+		strbuf_printf(&t, "%s\n    {\n      \"uid\": ", first ? "" : ",");
 		tjson(&t, p->name);
-		tput(&t, ",\n      \"name\": ");
+		strbuf_printf(&t, ",\n      \"name\": ");
 		tjson(&t, name);
-		tput(&t, ",\n      \"namespace\": ");
+		strbuf_printf(&t, ",\n      \"namespace\": ");
 		tjson(&t, ns);
-		tput(&t, ",\n      \"workloadIps\": [");
+		strbuf_printf(&t, ",\n      \"workloadIps\": [");
 		for (i = 0; i < p->naddrs; i++)
-			tput(&t, "%s\"%s\"", i ? ", " : "", inet_ntop(AF_INET,
+			strbuf_printf(&t, "%s\"%s\"", i ? ", " : "", inet_ntop(AF_INET,
 			    &p->addrs[i], ip, sizeof(ip)) ? ip : "?");
-		tput(&t, "],\n      \"protocol\": \"TCP\",\n"
+		strbuf_printf(&t, "],\n      \"protocol\": \"TCP\",\n"
 		    "      \"networkMode\": \"Standard\",\n"
 		    "      \"status\": \"Healthy\"\n    }");
 	}
-	tput(&t, "\n  ],\n  \"workloadState\": {");
+	strbuf_printf(&t, "\n  ],\n  \"workloadState\": {");
 	first = 1;
 	for (p = pod_first(); p != NULL; p = pod_next(p), first = 0) {
 		workload_parts(p, ns, sizeof(ns), &name);
 		relay_stats_bytes(&p->conns, &in, &out);
-		tput(&t, "%s\n    ", first ? "" : ",");
+		strbuf_printf(&t, "%s\n    ", first ? "" : ",");
 		tjson(&t, p->name);
-		tput(&t, ": {\n      \"state\": \"%s\",\n      \"info\": "
+		strbuf_printf(&t, ": {\n      \"state\": \"%s\",\n      \"info\": "
 		    "{\"name\": ", p->state == POD_UP ? "Up" : "Pending");
 		tjson(&t, name);
-		tput(&t, ", \"namespace\": ");
+		strbuf_printf(&t, ", \"namespace\": ");
 		tjson(&t, ns);
-		tput(&t, ", \"serviceAccount\": \"\"},\n"
+		strbuf_printf(&t, ", \"serviceAccount\": \"\"},\n"
 		    "      \"connections\": {\"open\": %ju, \"total\": %ju, "
 		    "\"bytesIn\": %ju, \"bytesOut\": %ju},\n"
 		    "      \"emulator\": {\"netns\": %ju, \"via\": \"%s\", "
@@ -161,7 +123,7 @@ config_dump(struct httpd_resp *r)
 		    (uintmax_t)p->served, (uintmax_t)((now - p->added_ms) / 1000));
 	}
 	zdsclient_status(&on, &connected, &snap);
-	tput(&t, "\n  },\n  \"zds\": {\"enabled\": %s, \"connected\": %s, "
+	strbuf_printf(&t, "\n  },\n  \"zds\": {\"enabled\": %s, \"connected\": %s, "
 	    "\"snapshotReceived\": %s, \"pending\": %zu}\n}\n",
 	    on ? "true" : "false", connected ? "true" : "false",
 	    snap ? "true" : "false", pod_pending());
@@ -252,7 +214,7 @@ cmp_str(const void *a, const void *b)
 static void
 serve_ready(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 {
-	struct text		 t = { NULL, 0, 0, 0 };
+	struct strbuf		 t = { NULL, 0, 0, 0 };
 	const struct pod	*p;
 	const char		**why;
 	size_t			 n = 0, i;
@@ -283,10 +245,10 @@ serve_ready(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 		return;
 	}
 	qsort(why, n, sizeof(*why), cmp_str);
-	tput(&t, "not ready, pending: ");
+	strbuf_printf(&t, "not ready, pending: ");
 	for (i = 0; i < n; i++)
-		tput(&t, "%s%s", i ? ", " : "", why[i]);
-	tput(&t, "\n");
+		strbuf_printf(&t, "%s%s", i ? ", " : "", why[i]);
+	strbuf_printf(&t, "\n");
 	free(why);
 	respond(r, &t, "text/plain");
 	r->status = 500;

@@ -5,7 +5,6 @@
  * counters named with "_total".
  */
 #include <dirent.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "util.h"
 #include "version.h"
 #include "zds.h"
 
@@ -135,57 +135,22 @@ metrics_proxy_stopped(void)
 
 /* --- the text --------------------------------------------------------- */
 
-struct out {
-	char	*buf;
-	size_t	 len, size;
-	int	 failed;
-};
-
-static void	put(struct out *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static void
-put(struct out *o, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*nbuf;
-	int	 n;
-
-	for (;;) {
-		if (o->failed)
-			return;
-		va_start(ap, fmt);
-		n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
-		va_end(ap);
-		if (n >= 0 && (size_t)n < o->size - o->len) {
-			o->len += (size_t)n;
-			return;
-		}
-		if (n < 0 || (nbuf = realloc(o->buf, o->size * 2)) == NULL) {
-			o->failed = 1;
-			return;
-		}
-		o->buf = nbuf;
-		o->size *= 2;
-	}
-}
-
 /* Text exposition 0.0.4: a counter's family is named with its _total. */
 static void
-family(struct out *o, const char *name, const char *type, const char *help)
+family(struct strbuf *o, const char *name, const char *type, const char *help)
 {
 	const char *suffix = strcmp(type, "counter") == 0 ? "_total" : "";
 
-	put(o, "# HELP %s%s %s.\n# TYPE %s%s %s\n", name, suffix, help, name,
+	strbuf_printf(o, "# HELP %s%s %s.\n# TYPE %s%s %s\n", name, suffix, help, name,
 	    suffix, type);
 }
 
 static const char *const flag_names[2] = { "-", "CONNECT" };
 
 static void
-tcp_labels(struct out *o, const struct tcp_series *s, int f)
+tcp_labels(struct strbuf *o, const struct tcp_series *s, int f)
 {
-	put(o, "{reporter=\"%s\",source_workload=\"%s\","
+	strbuf_printf(o, "{reporter=\"%s\",source_workload=\"%s\","
 	    "source_workload_namespace=\"%s\",destination_workload=\"%s\","
 	    "destination_workload_namespace=\"%s\",request_protocol=\"tcp\","
 	    "response_flags=\"%s\",connection_security_policy=\"unknown\"}",
@@ -209,7 +174,7 @@ value(const struct tcp_series *s, int what, int f)
 }
 
 static void
-tcp_one(struct out *o, const char *name, const struct tcp_series *s,
+tcp_one(struct strbuf *o, const char *name, const struct tcp_series *s,
     int what)
 {
 	int f;
@@ -217,14 +182,14 @@ tcp_one(struct out *o, const char *name, const struct tcp_series *s,
 	for (f = 0; f < 2; f++) {
 		if (value(s, what, f) == 0 && !(f == 0 && what == 0))
 			continue;
-		put(o, "%s_total", name);
+		strbuf_printf(o, "%s_total", name);
 		tcp_labels(o, s, f);
-		put(o, " %ju\n", (uintmax_t)value(s, what, f));
+		strbuf_printf(o, " %ju\n", (uintmax_t)value(s, what, f));
 	}
 }
 
 static void
-tcp_family(struct out *o, const char *name, const char *help, int what)
+tcp_family(struct strbuf *o, const char *name, const char *help, int what)
 {
 	const struct tcp_series	*s;
 	int			 i;
@@ -274,13 +239,11 @@ metrics_write(size_t *len, unsigned active, unsigned pending)
 	    "listening", "pending", "refused" };
 	static const enum zds_req_type zds_types[4] = { ZDS_ADD, ZDS_DEL,
 	    ZDS_SNAPSHOT_SENT, ZDS_KEEP };
-	struct out	o = { NULL, 0, 16384, 0 };
+	struct strbuf	o = { NULL, 0, 0, 0 };
 	int		i;
 
 	if (m.start_time == 0)
 		m.start_time = time(NULL);
-	if ((o.buf = malloc(o.size)) == NULL)
-		return NULL;
 	tcp_family(&o, "istio_tcp_connections_opened", "The total number "
 	    "of TCP connections opened", 0);
 	tcp_family(&o, "istio_tcp_connections_closed", "The total number "
@@ -291,40 +254,40 @@ metrics_write(size_t *len, unsigned active, unsigned pending)
 	    "received during request in case of a TCP connection", 3);
 	family(&o, "workload_manager_active_proxy_count", "gauge",
 	    "The number of workloads whose proxy is up");
-	put(&o, "workload_manager_active_proxy_count %u\n", active);
+	strbuf_printf(&o, "workload_manager_active_proxy_count %u\n", active);
 	family(&o, "workload_manager_pending_proxy_count", "gauge",
 	    "The number of workloads whose proxy is pending");
-	put(&o, "workload_manager_pending_proxy_count %u\n", pending);
+	strbuf_printf(&o, "workload_manager_pending_proxy_count %u\n", pending);
 	family(&o, "workload_manager_proxies_started", "counter",
 	    "The total number of proxies that were started");
-	put(&o, "workload_manager_proxies_started_total %ju\n",
+	strbuf_printf(&o, "workload_manager_proxies_started_total %ju\n",
 	    (uintmax_t)m.started);
 	family(&o, "workload_manager_proxies_stopped", "counter",
 	    "The total number of proxies that were stopped");
-	put(&o, "workload_manager_proxies_stopped_total %ju\n",
+	strbuf_printf(&o, "workload_manager_proxies_stopped_total %ju\n",
 	    (uintmax_t)m.stopped);
 	family(&o, "istio_build", "gauge", "Istio component build info");
-	put(&o, "istio_build{component=\"ztunnel-emulator\",tag=\"%s\"} 1\n",
+	strbuf_printf(&o, "istio_build{component=\"ztunnel-emulator\",tag=\"%s\"} 1\n",
 	    VERSION);
 	family(&o, "ztunnel_emulator_handoffs", "counter",
 	    "Namespace handoffs, by result");
 	for (i = 0; i < METRICS_HANDOFF_N; i++)
-		put(&o, "ztunnel_emulator_handoffs_total{result=\"%s\"} %ju\n",
+		strbuf_printf(&o, "ztunnel_emulator_handoffs_total{result=\"%s\"} %ju\n",
 		    handoff_names[i], (uintmax_t)m.handoffs[i]);
 	family(&o, "ztunnel_emulator_zds_messages", "counter",
 	    "ZDS requests received, by type");
 	for (i = 0; i < 4; i++)
-		put(&o, "ztunnel_emulator_zds_messages_total{type=\"%s\"} %ju\n",
+		strbuf_printf(&o, "ztunnel_emulator_zds_messages_total{type=\"%s\"} %ju\n",
 		    zds_type_name(zds_types[i]), (uintmax_t)m.zds[zds_types[i]]);
 	family(&o, "process_open_fds", "gauge", "Number of open file "
 	    "descriptors");
-	put(&o, "process_open_fds %u\n", open_fds());
+	strbuf_printf(&o, "process_open_fds %u\n", open_fds());
 	family(&o, "process_resident_memory_bytes", "gauge", "Resident "
 	    "memory size in bytes");
-	put(&o, "process_resident_memory_bytes %lu\n", rss_bytes());
+	strbuf_printf(&o, "process_resident_memory_bytes %lu\n", rss_bytes());
 	family(&o, "process_start_time_seconds", "gauge", "Start time of the "
 	    "process since unix epoch in seconds");
-	put(&o, "process_start_time_seconds %jd\n", (intmax_t)m.start_time);
+	strbuf_printf(&o, "process_start_time_seconds %jd\n", (intmax_t)m.start_time);
 	if (o.failed) {
 		free(o.buf);
 		return NULL;

@@ -150,15 +150,23 @@ strbuf_printf(struct strbuf *t, const char *fmt, ...)
 	int	 n;
 
 	while (!t->failed) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->buf + t->len, t->size - t->len, fmt, ap);
-		va_end(ap);
-		if (n >= 0 && (size_t)n < t->size - t->len) {
-			t->len += (size_t)n;
-			return;
+		/* Room first: even NULL + 0 is not a pointer C allows. */
+		if (t->buf != NULL) {
+			va_start(ap, fmt);
+			n = vsnprintf(t->buf + t->len, t->size - t->len, fmt,
+			    ap);
+			va_end(ap);
+			if (n >= 0 && (size_t)n < t->size - t->len) {
+				t->len += (size_t)n;
+				return;
+			}
+			if (n < 0) {
+				t->failed = 1;
+				return;
+			}
 		}
 		nsize = t->size == 0 ? 4096 : t->size * 2;
-		if (n < 0 || (nbuf = realloc(t->buf, nsize)) == NULL) {
+		if ((nbuf = realloc(t->buf, nsize)) == NULL) {
 			t->failed = 1;
 			return;
 		}

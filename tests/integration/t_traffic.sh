@@ -46,7 +46,10 @@ enrol() {
 
 # app I: the app of pod I on APP_PORT.
 app() {
-	in_pod "$1" python3 "$TRAFFIC" serve "$APP_PORT" >"$WORK/app$1.out" 2>&1 &
+	# nsenter execs python: $! is the app itself, so the cleanup's
+	# kill reaches it (a backgrounded shell function would not).
+	nsenter "--net=/var/run/netns/$(pod_ns "$1")" python3 "$TRAFFIC" serve \
+	    "$APP_PORT" >"$WORK/app$1.out" 2>&1 &
 	PIDS+=($!)
 	expect "app $1 listening" wait_for 10 file_has "$WORK/app$1.out" listening
 }
@@ -65,6 +68,15 @@ pod_bytes() {
 	"$CNI" --list "$SOCK" | awk -v n="$(pod_ns "$1")" '$1 == n { split($7, b, "/"); print b[2] }'
 }
 bytes_grew() { [ "$(pod_bytes "$1")" -gt "$2" ]; }
+
+# stream I TARGET FILE: from pod I, read TARGET's endless stream, in the
+# background, its lines in FILE; $! is the client itself.
+stream() {
+	: >"$3"
+	nsenter "--net=/var/run/netns/$(pod_ns "$1")" python3 "$TRAFFIC" stream \
+	    "$(pod_ip "$2")" "$APP_PORT" >>"$3" 2>&1 &
+	PIDS+=($!)
+}
 
 conns_of() {
 	"$CNI" --list "$SOCK" | awk -v n="$(pod_ns "$1")" '$1 == n { print $6 }'
@@ -149,12 +161,8 @@ t_pod_removed_mid_transfer() {
 	enrol 1 2 3 4
 	app 2
 	app 4
-	: >"$WORK/s12"
-	: >"$WORK/s34"
-	client 1 stream 2 >>"$WORK/s12" 2>&1 &
-	PIDS+=($!)
-	client 3 stream 4 >>"$WORK/s34" 2>&1 &
-	PIDS+=($!)
+	stream 1 2 "$WORK/s12"
+	stream 3 4 "$WORK/s34"
 	expect "streaming" wait_for 10 file_has "$WORK/s12" streaming
 	expect "streaming" wait_for 10 file_has "$WORK/s34" streaming
 	expect "both open" wait_for 10 sh -c "test \"\$('$CNI' --list '$SOCK' | grep -c ' 1/1 ')\" -eq 4"
@@ -291,9 +299,7 @@ t_out_of_fds_flows_go_on() {
 	start_node_daemon
 	enrol 1 2
 	app 2
-	: >"$WORK/s12"
-	client 1 stream 2 >>"$WORK/s12" 2>&1 &
-	PIDS+=($!)
+	stream 1 2 "$WORK/s12"
 	expect "streaming" wait_for 10 file_has "$WORK/s12" streaming
 	expect "open" wait_for 10 test_conns 1 1/1
 	# No room for another session (6 descriptors each).

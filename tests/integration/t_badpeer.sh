@@ -90,7 +90,7 @@ t_hangup_before_reply() {
 t_port_taken_all_or_nothing() {
 	mkns pod
 	setup_daemon
-	ip netns exec "$NS" python3 "$PEER" hold-port 15006 >"$WORK/holder" &
+	nsenter "--net=/var/run/netns/$NS" python3 "$PEER" hold-port 15006 >"$WORK/holder" &
 	PIDS+=($!)
 	expect "holder listening" wait_for 5 file_has "$WORK/holder" listening
 	expect "refused, naming the port" send_expect_error "bind 127.0.0.1:15006 .*Address already in use" --fd "/var/run/netns/$NS"

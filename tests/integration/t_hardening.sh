@@ -239,7 +239,7 @@ EOF
 # once, but not made anew (which would restart its 5 s wait each time).
 t_pending_keeps_its_clock() {
 	mkns p
-	ip netns exec "$NS" python3 "$PEER" hold-port 15006 >"$WORK/holder" &
+	nsenter "--net=/var/run/netns/$NS" python3 "$PEER" hold-port 15006 >"$WORK/holder" &
 	PIDS+=($!)
 	expect "holder listening" wait_for 5 file_has "$WORK/holder" listening
 	start_daemon --zds "$ZSOCK"

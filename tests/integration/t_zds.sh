@@ -109,7 +109,7 @@ t_agent_restart_reconciles() {
 
 t_pending_retry_after_port_freed() {
 	mkns p
-	ip netns exec "$NS" python3 "$PEER" hold-port 15006 >"$WORK/holder" &
+	nsenter "--net=/var/run/netns/$NS" python3 "$PEER" hold-port 15006 >"$WORK/holder" &
 	local holder=$!
 	PIDS+=("$holder")
 	expect "holder listening" wait_for 5 file_has "$WORK/holder" listening

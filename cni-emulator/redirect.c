@@ -9,14 +9,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include "ev.h"
+#include "netns.h"
 #include "redirect.h"
 
 #define OUT_MAX	16384	/* what we read of a command's output */
@@ -74,7 +74,6 @@ run_in(int nsfd, const char *const argv[], const char *input, char *out,
 	size_t	len = 0;
 	ssize_t	n;
 	pid_t	pid;
-	sigset_t none;
 
 	if (pipe2(in, O_CLOEXEC) == -1)
 		return -1;
@@ -95,9 +94,8 @@ run_in(int nsfd, const char *const argv[], const char *input, char *out,
 		return -1;
 	}
 	if (pid == 0) {
-		sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		if (setns(nsfd, CLONE_NEWNET) == -1 ||
+		ev_signal_restore_mask();
+		if (netns_enter(nsfd) == -1 ||
 		    dup2(in[0], STDIN_FILENO) == -1 ||
 		    dup2(res[1], STDOUT_FILENO) == -1 ||
 		    dup2(res[1], STDERR_FILENO) == -1)

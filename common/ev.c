@@ -23,7 +23,6 @@ TAILQ_HEAD(timerlist, ev_timer);
 static struct {
 	int			 epfd;
 	int			 reserve_fd;	/* given up to shed a connection */
-	uint64_t		 shed;
 	int			 running, status;
 	struct timerlist	 timers;	/* earliest first */
 	struct ev_deferred	*deferred;
@@ -320,16 +319,9 @@ ev_accept(int lfd, const char *busy)
 			(void)shutdown(fd, SHUT_WR);
 			(void)recv(fd, drain, sizeof(drain), MSG_DONTWAIT);
 			close(fd);
-			ev.shed++;
 		}
 		ev.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		errno = EMFILE;
 		return -1;
 	}
-}
-
-uint64_t
-ev_shed_count(void)
-{
-	return ev.shed;
 }

@@ -75,7 +75,8 @@ void	ev_timer_stop(struct ev_timer *);
  * ev_signal() before starting threads or children; at most EV_NSIGNALS. */
 #define EV_NSIGNALS	8
 int	ev_signal(int sig, ev_signal_cb *cb, void *arg);
-/* The signal mask the program started with: for a child to exec with. */
+/* In a forked child, before exec: the signal mask the program started
+ * with, not the loop's blocked signals. */
 void	ev_signal_restore_mask(void);
 
 /* Free arg with fn once the current batch of events is done. */
@@ -91,7 +92,5 @@ void	ev_defer_free(struct ev_deferred *d, ev_free_fn *fn, void *arg);
  * EMFILE when one was shed, anything else for a real error.
  */
 int	ev_accept(int lfd, const char *busy);
-/* Connections shed so far. */
-uint64_t ev_shed_count(void);
 
 #endif

@@ -49,8 +49,7 @@ struct relay {
 	const char		*label;
 	enum relay_dir		 dir;
 	int			 cfd, ufd;	/* client, upstream: ours */
-	struct ev_io		 c, u;		/* their registrations; fd -1:
-						 * not watched (yet, or any more) */
+	struct ev_io		 c, u;		/* their watches; fd -1: not yet */
 	struct ev_timer		 connect_deadline;
 	struct ev_deferred	 dead;
 	int			 connecting;
@@ -225,23 +224,15 @@ pump(struct relay *r)
 	return 0;
 }
 
-/*
- * A socket in error ends the session.  One shut both ways (EPOLLHUP: our
- * FIN went out, the peer's came in) can only still be read, and epoll
- * would report it at every wait, however we watch it: it is unwatched,
- * and read whenever the other side makes room.  Since its peer's FIN is
- * in, reading it ends in EOF, never in a wait.
- */
+/* Move what can; a socket in error ends the session (what it still had
+ * is lost).  One shut both ways (EPOLLHUP) needs nothing more: its peer's
+ * FIN is in, so reading it ends in EOF, and the watch is edge-triggered,
+ * so it does not wake us again. */
 static void
-pump_or_end(struct relay *r, struct ev_io *io, uint32_t events,
-    const char *who)
+pump_or_end(struct relay *r, uint32_t events, const char *who)
 {
-	if (pump(r) != 0)
-		return;
-	if (events & EPOLLERR)
+	if (pump(r) == 0 && (events & EPOLLERR))
 		relay_end(r, who);
-	else if (events & EPOLLHUP)
-		ev_io_del(io);
 }
 
 static void
@@ -249,7 +240,7 @@ on_client(void *arg, uint32_t events)
 {
 	struct relay *r = arg;
 
-	pump_or_end(r, &r->c, events, "client reset");
+	pump_or_end(r, events, "client reset");
 }
 
 static void
@@ -287,7 +278,7 @@ on_upstream(void *arg, uint32_t events)
 	if (r->connecting)
 		connected(r);
 	else
-		pump_or_end(r, &r->u, events, "upstream reset");
+		pump_or_end(r, events, "upstream reset");
 }
 
 static void

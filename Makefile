@@ -41,7 +41,8 @@ WARNINGS	= -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 		  -Wimplicit-fallthrough
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE -Icommon $(WARNINGS) $(CFLAGS)
 
-COMMON_OBJS	= common/ev.o common/fdpass.o common/h2frame.o common/hpack.o \
+COMMON_OBJS	= common/ev.o common/fdpass.o common/h2conn.o common/h2frame.o \
+		  common/hpack.o \
 		  common/httpd.o common/log.o common/notify.o common/netns.o common/udsock.o common/util.o \
 		  common/wire.o common/zds.o
 CNI_OBJS	= cni-emulator/main.o cni-emulator/agent.o cni-emulator/nswatch.o \
@@ -50,7 +51,9 @@ ZT_OBJS		= ztunnel-emulator/main.o ztunnel-emulator/control.o \
 		  ztunnel-emulator/listen.o ztunnel-emulator/pods.o \
 		  ztunnel-emulator/podtab.o ztunnel-emulator/proxy.o \
 		  ztunnel-emulator/relay.o ztunnel-emulator/zdsclient.o \
-		  ztunnel-emulator/metrics.o ztunnel-emulator/admin.o
+		  ztunnel-emulator/metrics.o ztunnel-emulator/admin.o \
+		  ztunnel-emulator/hbone.o ztunnel-emulator/peers.o \
+		  ztunnel-emulator/podsock.o
 UNIT_OBJS	= tests/unit/main.o tests/unit/test_fdpass.o \
 		  tests/unit/test_wire.o tests/unit/test_misc.o \
 		  tests/unit/test_podtab.o tests/unit/test_zds.o \

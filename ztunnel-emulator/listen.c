@@ -16,6 +16,7 @@
 #include "ev.h"
 #include "listen.h"
 #include "log.h"
+#include "podsock.h"
 #include "proxy.h"
 
 #define ACCEPT_BATCH	32	/* accepts per wake-up: no listener starves the rest */

@@ -21,7 +21,9 @@
 #include "ev.h"
 #include "log.h"
 #include "netns.h"
+#include "hbone.h"
 #include "notify.h"
+#include "peers.h"
 #include "pods.h"
 #include "proxy.h"
 #include "udsock.h"
@@ -37,8 +39,12 @@ struct options {
 	const char	*zds_path;	/* --zds: the node agent's socket */
 	struct admin_opts admin;	/* --admin, --metrics, --ready */
 	int		 proxy;		/* --proxy */
+	const char	*peers;		/* --peers: other nodes' mesh pods */
+	uint64_t	 pool_idle_ms;	/* --pool-idle */
 	enum log_level	 level;
 };
+
+static const char *peers_path;		/* reread on SIGHUP */
 
 static void
 usage(FILE *f)
@@ -62,7 +68,15 @@ help(void)
 	    "  --proxy           listen as ztunnel does (0.0.0.0, SO_MARK 1337,\n"
 	    "                    SO_REUSEPORT, IP_TRANSPARENT) and carry the\n"
 	    "                    pods' captured traffic: 15001 out, 15006 in\n"
-	    "                    (the pods need cni-emulator --redirect)\n"
+	    "                    (the pods need cni-emulator --redirect);\n"
+	    "                    to mesh pods over HBONE: HTTP/2 CONNECT to\n"
+	    "                    their 15008, in the clear (h2c), which a real\n"
+	    "                    ztunnel (mTLS only) does not speak\n"
+	    "  --peers FILE      mesh pods on other nodes, reached by HBONE:\n"
+	    "                    lines of \"ADDRESS [namespace/name]\"; reread\n"
+	    "                    on SIGHUP\n"
+	    "  --pool-idle SEC   close an HBONE connection unused this long\n"
+	    "                    (default 300)\n"
 	    "  --admin ADDR:PORT   /config_dump, POST /quitquitquit, /logging\n"
 	    "                    (ztunnel's: 127.0.0.1:15000)\n"
 	    "  --metrics ADDR:PORT Prometheus /metrics (ztunnel's: port 15020)\n"
@@ -83,21 +97,47 @@ help(void)
 }
 
 static void
+drained(void)
+{
+	ev_stop(EXIT_SUCCESS);
+}
+
+/* The first signal drains HBONE (GOAWAY, up to HBONE_DRAIN_MS for the
+ * streams in flight); a second one stops at once. */
+static void
 on_stop(int sig, void *arg)
 {
+	static int	stopping;
+	unsigned	n;
+
 	(void)arg;
 	log_info("%s: shutting down (pods: %zu)", strsignal(sig), pod_count());
-	ev_stop(EXIT_SUCCESS);
+	if (stopping++ || (n = hbone_drain(drained)) == 0) {
+		ev_stop(EXIT_SUCCESS);
+		return;
+	}
+	log_info("draining %u HBONE connections (at most %d ms)", n,
+	    HBONE_DRAIN_MS);
 }
 
 static void
 on_hup(int sig, void *arg)
 {
+	char err[256];
+
 	(void)sig;
 	(void)arg;
 	/* A closed terminal or a careless kill -HUP must not take every
-	 * pod's listeners with it; there is nothing to reload. */
-	log_info("SIGHUP: ignored (nothing to reload)");
+	 * pod's listeners with it: only --peers is reread. */
+	if (peers_path == NULL) {
+		log_info("SIGHUP: ignored (nothing to reload)");
+		return;
+	}
+	if (peers_load(peers_path, err, sizeof(err)) == -1)
+		log_warnx("SIGHUP: %s: keeping the %u peers we had", err,
+		    peers_count());
+	else
+		log_info("SIGHUP: %u peers from %s", peers_count(), peers_path);
 }
 
 static void
@@ -114,6 +154,14 @@ setup(const struct options *o)
 	    ev_signal(SIGHUP, on_hup, NULL) == -1)
 		fatal("signals");
 	/* Thousands of pods are thousands of listeners. */
+	if (o->peers != NULL) {
+		char err[256];
+
+		if (peers_load(o->peers, err, sizeof(err)) == -1)
+			fatalx("%s", err);
+		peers_path = o->peers;
+		log_info("%u peers from %s", peers_count(), o->peers);
+	}
 	if (raise_nofile(&limit) == -1)
 		log_warn("raising the descriptor limit (now %ju)",
 		    (uintmax_t)limit);
@@ -132,7 +180,7 @@ setup(const struct options *o)
 	}
 	if (o->zds_path != NULL)
 		zdsclient_start(o->zds_path, &o->ctl.allow);
-	proxy_set_resolver(pod_workload_by_addr);
+	proxy_init(pod_resolve, o->pool_idle_ms);
 	if (admin_start(&o->admin, &which) == -1)
 		fatalx("%s: %s", which, errno == EINVAL ? "not ADDR:PORT "
 		    "(e.g. 127.0.0.1:15000)" : strerror(errno));
@@ -145,6 +193,7 @@ shutdown_all(void)
 	control_stop();
 	zdsclient_stop();
 	pods_done();
+	peers_free();
 	netns_home_close();
 	ev_done();
 }
@@ -158,6 +207,8 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ "metrics",	 required_argument,	NULL, 'M' },
 		{ "ready",	 required_argument,	NULL, 'R' },
 		{ "help",	 no_argument,		NULL, 'h' },
+		{ "peers",	 required_argument,	NULL, 'p' },
+		{ "pool-idle",	 required_argument,	NULL, 'I' },
 		{ "proxy",	 no_argument,		NULL, 'P' },
 		{ "quiet",	 no_argument,		NULL, 'q' },
 		{ "socket-mode", required_argument,	NULL, 'm' },
@@ -171,6 +222,7 @@ parse_args(int argc, char *argv[], struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->ctl.mode = 0600;
+	o->pool_idle_ms = HBONE_IDLE_MS;
 	o->level = LOG_LEVEL_INFO;
 	while ((ch = getopt_long(argc, argv, "hqvV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -187,6 +239,17 @@ parse_args(int argc, char *argv[], struct options *o)
 			break;
 		case 'P':
 			o->proxy = 1;
+			break;
+		case 'p':
+			o->peers = optarg;
+			break;
+		case 'I':
+			if (parse_seconds_ms(optarg, 86400000,
+			    &o->pool_idle_ms) == -1 || o->pool_idle_ms == 0) {
+				log_warnx("bad --pool-idle %s: seconds, more "
+				    "than 0, at most a day", optarg);
+				return -1;
+			}
 			break;
 		case 'A':
 			o->admin.admin = optarg;

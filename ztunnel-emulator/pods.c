@@ -18,9 +18,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hbone.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "peers.h"
 #include "pods.h"
 #include "util.h"
 #include "wire.h"
@@ -103,15 +105,20 @@ pod_pending(void)
 }
 
 const char *
-pod_workload_by_addr(uint32_t addr)
+pod_resolve(uint32_t addr, int *mesh)
 {
 	const struct pod	*p;
+	const char		*peer;
 	unsigned		 i;
 
+	*mesh = 1;
 	TAILQ_FOREACH(p, &pods.tab.all, entry)
 		for (i = 0; i < p->naddrs; i++)
 			if (p->addrs[i] == addr)
 				return p->workload[0] ? p->workload : p->name;
+	if ((peer = peers_lookup(addr)) != NULL)
+		return peer;
+	*mesh = 0;
 	return NULL;
 }
 
@@ -402,6 +409,7 @@ pod_drop(struct pod *p)
 		metrics_proxy_stopped();
 	/* As ztunnel on DelWorkload: the pod's connections end at once. */
 	relay_close_all(&p->conns, "pod removed");
+	hbone_pod_gone(p);
 	listen_close(p);
 	ev_timer_stop(&p->retry);
 	if (p->nsfd != -1)

@@ -52,7 +52,9 @@ struct pod     *pod_next(const struct pod *);
 size_t		pod_count(void);
 size_t		pod_pending(void);
 /* The workload ("namespace/name", or the pod's name) whose interfaces
- * carry addr (network order), or NULL. */
-const char     *pod_workload_by_addr(uint32_t addr);
+ * carry addr (network order), or the --peers entry for it ("" if it
+ * names none), with *mesh 1; NULL and *mesh 0 for anything else.  A
+ * zt_resolve_fn (hbone.h). */
+const char     *pod_resolve(uint32_t addr, int *mesh);
 
 #endif

@@ -18,37 +18,31 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "hbone.h"
 #include "log.h"
 #include "metrics.h"
-#include "netns.h"
+#include "podsock.h"
 #include "proxy.h"
 #include "relay.h"
 
-static proxy_resolve_fn *resolve;
+static zt_resolve_fn *resolve;
 
 void
-proxy_set_resolver(proxy_resolve_fn *fn)
+proxy_init(zt_resolve_fn *fn, uint64_t pool_idle_ms)
 {
 	resolve = fn;
+	hbone_init(fn, pool_idle_ms);
 }
 
 static const char *
-workload_of(uint32_t addr)
+workload_of(uint32_t addr, int *mesh)
 {
-	return resolve != NULL ? resolve(addr) : NULL;
-}
+	int dummy;
 
-/* ztunnel's own ports are never a destination: a loop, or a way around
- * the capture. */
-static int
-own_port(const struct sockaddr_in *dst)
-{
-	int i;
-
-	for (i = 0; i < ZT_NPORTS; i++)
-		if (ntohs(dst->sin_port) == zt_ports[i])
-			return 1;
-	return 0;
+	if (mesh == NULL)
+		mesh = &dummy;
+	*mesh = 0;
+	return resolve != NULL ? resolve(addr, mesh) : NULL;
 }
 
 /* Close a connection we will not serve, with a FIN, not a reset. */
@@ -63,57 +57,6 @@ turn_away(int c, const struct pod *pod, const char *why)
 	close(c);
 }
 
-/*
- * The upstream socket, inside the pod, marked; bound to the client's
- * address if from is given.  The kernel picks the port, and must not
- * pick the client's own: the redirected connection we are serving has
- * the very tuple (client:port -> app) in the pod's conntrack, and a
- * second connection with it would clash there and never complete.
- */
-static int
-upstream_socket(const struct pod *pod, const struct sockaddr_in *from)
-{
-	struct sockaddr_in	bound, any;
-	socklen_t		len;
-	int			s, on = 1, mark = PROXY_MARK, err, tries;
-
-	for (tries = 0; tries < 3; tries++) {
-		s = netns_socket(pod->nsfd, AF_INET,
-		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (s == -1 && errno == ENOTRECOVERABLE)
-			fatal("cannot return to our own network namespace");
-		if (s == -1)
-			return -1;
-		if (setsockopt(s, SOL_SOCKET, SO_MARK, &mark,
-		    sizeof(mark)) == -1)
-			goto fail;
-		if (from == NULL)
-			return s;
-		len = sizeof(bound);
-		memset(&bound, 0, sizeof(bound));
-		any = *from;
-		any.sin_port = 0;
-		if (setsockopt(s, SOL_IP, IP_TRANSPARENT, &on,
-		    sizeof(on)) == -1 ||
-		    setsockopt(s, SOL_IP, IP_FREEBIND, &on, sizeof(on)) == -1 ||
-		    bind(s, (const struct sockaddr *)&any, sizeof(any)) == -1 ||
-		    getsockname(s, (struct sockaddr *)&bound, &len) == -1)
-			goto fail;
-		if (bound.sin_port != from->sin_port)
-			return s;
-		log_debug("conn %s: port %u is the client's own: another",
-		    pod_label(pod), ntohs(bound.sin_port));
-		close(s);
-	}
-	errno = EADDRINUSE;
-	return -1;
-fail:
-	err = errno;
-	close(s);
-	errno = err;
-	return -1;
-}
-
 void
 proxy_accept(struct listener *l, int c)
 {
@@ -122,11 +65,11 @@ proxy_accept(struct listener *l, int c)
 	struct pod		*pod = l->pod;
 	enum relay_dir		 dir;
 	struct tcp_series	*series;
-	int			 s;
+	const char		*dst_workload;
+	int			 s, mesh;
 
-	/* 15008 is HBONE's, not plain TCP's. */
-	if (l->port == 15008) {
-		turn_away(c, pod, "15008: no HBONE here (plain TCP only)");
+	if (l->port == HBONE_PORT) {
+		hbone_accept(pod, c);
 		return;
 	}
 	dir = l->port == 15001 ? RELAY_OUTBOUND : RELAY_INBOUND;
@@ -148,15 +91,22 @@ proxy_accept(struct listener *l, int c)
 	}
 	/* As ztunnel: inbound, never to one of its ports; outbound, never
 	 * to one of them on loopback (a loop through ourselves). */
-	if (own_port(&dst) && (dir == RELAY_INBOUND ||
+	if (podsock_own_port(ntohs(dst.sin_port)) && (dir == RELAY_INBOUND ||
 	    (ntohl(dst.sin_addr.s_addr) >> 24) == IN_LOOPBACKNET)) {
 		turn_away(c, pod, "destination is one of ztunnel's own ports");
+		return;
+	}
+	/* Outbound to a mesh pod, here or on another node: HBONE.  There is
+	 * no same-node shortcut (as in ztunnel). */
+	dst_workload = workload_of(dst.sin_addr.s_addr, &mesh);
+	if (dir == RELAY_OUTBOUND && mesh) {
+		hbone_outbound(pod, c, &src, &dst, dst_workload);
 		return;
 	}
 	/* Inbound: from the client's address (any port but its own),
 	 * unless it is the pod's own (a hairpin), which a plain connect
 	 * gives anyway. */
-	s = upstream_socket(pod, dir == RELAY_INBOUND &&
+	s = podsock_upstream(pod, dir == RELAY_INBOUND &&
 	    src.sin_addr.s_addr != dst.sin_addr.s_addr ? &src : NULL);
 	if (s == -1) {
 		turn_away(c, pod, strerror(errno));
@@ -171,8 +121,8 @@ proxy_accept(struct listener *l, int c)
 	/* The reporter is the pod whose listener took it. */
 	series = dir == RELAY_OUTBOUND ?
 	    metrics_tcp_series(1, pod->workload[0] ? pod->workload : pod->name,
-	    workload_of(dst.sin_addr.s_addr)) :
-	    metrics_tcp_series(0, workload_of(src.sin_addr.s_addr),
+	    dst_workload) :
+	    metrics_tcp_series(0, workload_of(src.sin_addr.s_addr, NULL),
 	    pod->workload[0] ? pod->workload : pod->name);
 	if (relay_start(&pod->conns, pod_label(pod), dir, c, s, &src, &dst,
 	    series) == -1)

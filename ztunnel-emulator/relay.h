@@ -20,8 +20,9 @@ struct relay_stats {
 	TAILQ_HEAD(, relay)	 open;		/* live sessions */
 	uint64_t		 nopen;
 	uint64_t		 total;
-	uint64_t		 bytes_in;	/* client -> upstream, sessions ended */
-	uint64_t		 bytes_out;	/* upstream -> client, sessions ended */
+	uint64_t		 bytes_in;	/* client -> upstream: relays ended,
+						 * HBONE tunnels as they go */
+	uint64_t		 bytes_out;	/* upstream -> client, the same */
 };
 
 void	relay_stats_init(struct relay_stats *);

@@ -97,11 +97,12 @@ t_a_to_b_through_both_hops() {
 	app 2
 	expect "B's app sees A's own address" test "$(client 1 peer 2)" = "$(pod_ip 1)"
 	expect "out through A's 15001" test "$(conns_of 1)" = 0/1
-	expect "in through B's 15006" test "$(conns_of 2)" = 0/1
+	expect "in through B's 15008" test "$(conns_of 2)" = 0/1
+	# Both are mesh pods: A's ztunnel carries it to B's 15008 (HBONE).
 	expect "logged out of A" file_has "$WORK/zt.err" \
-	    "conn $(pod_ns 1) outbound $(pod_ip 1):[0-9]* -> $(pod_ip 2):$APP_PORT: sent 5, received 12, [0-9]* ms, closed"
+	    "conn $(pod_ns 1) hbone outbound $(pod_ip 1):[0-9]* -> $(pod_ip 2):$APP_PORT: sent 5, received 12, [0-9]* ms, closed"
 	expect "logged into B" file_has "$WORK/zt.err" \
-	    "conn $(pod_ns 2) inbound $(pod_ip 1):[0-9]* -> $(pod_ip 2):$APP_PORT: sent 5, received 12"
+	    "conn $(pod_ns 2) hbone inbound $(pod_ip 1):[0-9]* -> $(pod_ip 2):$APP_PORT: sent 5, received 12"
 	# The daemon's own connection from A is marked: not captured again.
 	expect "never recaptured" test "$(conns_of 1)" = 0/1
 }
@@ -168,7 +169,7 @@ t_pod_removed_mid_transfer() {
 	expect "both open" wait_for 10 sh -c "test \"\$('$CNI' --list '$SOCK' | grep -c ' 1/1 ')\" -eq 4"
 	expect "B removed" "$CNI" --del "$SOCK" "$(pod_ns 2)"
 	expect "A's stream to B ended" wait_for 10 file_has "$WORK/s12" "ended after"
-	expect "logged" file_has "$WORK/zt.err" "conn $(pod_ns 2) inbound .*pod removed"
+	expect "logged" file_has "$WORK/zt.err" "conn $(pod_ns 2) hbone inbound .*pod removed"
 	expect_not "C's stream to D goes on" file_has "$WORK/s34" "ended after"
 	expect "still open" test "$(conns_of 3)" = 1/1
 }
@@ -278,7 +279,8 @@ t_zds_agent_redirects() {
 }
 
 # Inbound, ztunnel's own ports are never a destination; 15008 (HBONE)
-# is not redirected, and turns plain TCP away.
+# is not redirected, and speaks only HTTP/2: plain TCP is refused at the
+# preface.
 t_own_ports_refused() {
 	node_up 3
 	start_node_daemon
@@ -289,8 +291,9 @@ t_own_ports_refused() {
 	expect "B:15001 from outside: ended ($out)" test "${out%% *}" = eof
 	expect "said why" wait_for 5 file_has "$WORK/zt.err" "destination is one of ztunnel's own ports"
 	out=$(in_pod 3 timeout 60 python3 "$TRAFFIC" closed "$b" 15008)
-	expect "B:15008: ended ($out)" test "${out%% *}" = eof
-	expect "said why" wait_for 5 file_has "$WORK/zt.err" "15008: no HBONE here"
+	expect "B:15008: answered with SETTINGS, then closed ($out)" \
+	    test "${out%% *}" = data
+	expect "said why" wait_for 5 file_has "$WORK/zt.err" "connection error 1: bad preface"
 }
 
 # Out of descriptors: new connections are turned away, flowing ones go on.
@@ -302,8 +305,9 @@ t_out_of_fds_flows_go_on() {
 	stream 1 2 "$WORK/s12"
 	expect "streaming" wait_for 10 file_has "$WORK/s12" streaming
 	expect "open" wait_for 10 test_conns 1 1/1
-	# No room for another session (6 descriptors each).
-	prlimit --pid "$ZPID" --nofile="$(($(fd_count "$ZPID") + 2)):" || exit 1
+	# No room for another session: not even the accept on 15001 (a
+	# session over the pooled HBONE connection needs only 2).
+	prlimit --pid "$ZPID" --nofile="$(fd_count "$ZPID"):" || exit 1
 	local out
 	out=$(client 1 closed 2)
 	# Turned away at accept: with a FIN, or a reset if its bytes came

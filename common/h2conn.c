@@ -1,0 +1,1644 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * h2conn.c: HTTP/2 connections carrying CONNECT tunnels (see h2conn.h).
+ *
+ * One connection is its socket, an input buffer of whole frames, an
+ * output buffer, the HPACK decoder, and its tunnels by stream id.  Bytes
+ * take the shortest way: a tunnel's socket is read (readv) straight into
+ * DATA frames in the output buffer, and a DATA payload is written
+ * straight from the input buffer to its tunnel's socket; only what the
+ * socket does not take at once is kept, in the tunnel, and flow control
+ * bounds that (the window comes back as the socket takes it).
+ *
+ * All sockets are edge-triggered and drained to EAGAIN; "readable" and
+ * "writable" flags remember an edge that could not be used at once (no
+ * window, no room), so nothing waits for an edge that already came.
+ *
+ * One way out each: tun_end() for a tunnel, conn_fail() for the
+ * connection (which ends its tunnels).  Memory goes after the event
+ * batch, so a frame being handled never outlives what it names.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "ev.h"
+#include "h2conn.h"
+#include "hpack.h"
+#include "log.h"
+#include "util.h"
+
+#define IO_EVENTS	(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+#define CHUNK		(256 * 1024)	/* the most one DATA read takes */
+#define OUT_HWM		(512 * 1024)	/* no new DATA above this */
+#define OUT_MAX		(4 * 1024 * 1024) /* a peer that never reads */
+#define IN_START	(64 * 1024)
+#define IN_BULK		(256 * 1024 + H2_FRAME_HDR)
+#define NHASH		64
+#define FLOOD_PER_SEC	10000		/* frames that move no data */
+#define EARLY_RESET_COST 100		/* a stream reset before its answer */
+#define MAX_IOV		32
+
+struct buf {
+	uint8_t	*p;
+	size_t	 off, len, cap;		/* data at p[off .. off + len) */
+};
+
+enum tun_state {
+	T_CONNECTING,		/* server: the upstream connect is under way */
+	T_WAITING,		/* client: CONNECT sent, no answer yet */
+	T_OPEN,			/* 200: bytes flow */
+};
+
+struct h2tun {
+	TAILQ_ENTRY(h2tun)	 entry;
+	struct h2tun		*hnext;
+	struct h2conn		*c;
+	uint32_t		 id;
+	enum tun_state		 state;
+	int			 fd;
+	struct ev_io		 io;
+	struct ev_timer		 deadline;
+	int			 readable;	/* an edge not yet read to EAGAIN */
+	int			 fd_eof;	/* the socket said EOF */
+	int			 end_sent;	/* END_STREAM out */
+	int			 end_recv;	/* END_STREAM in */
+	int			 fd_shut;	/* FIN given to the socket */
+	int64_t			 send_win;
+	int64_t			 recv_win;
+	uint32_t		 unacked;	/* taken by the socket, not yet
+						 * given back to the peer */
+	struct buf		 pend;		/* from the peer, not yet taken */
+	uint64_t		 sent, received;
+	int			 status;
+	void			*arg;
+	struct ev_deferred	 dead;
+};
+
+struct h2conn {
+	TAILQ_HEAD(, h2tun)	 tuns;
+	struct h2tun		*hash[NHASH];
+	enum h2_role		 role;
+	const struct h2conn_ops	*ops;
+	void			*arg;
+	char			 label[64];
+	int			 fd;
+	struct ev_io		 io;
+	struct ev_timer		 timer;
+	int			 connecting;	/* client: TCP not up yet */
+	int			 preface_ok;	/* server: the magic is in */
+	int			 settings_recv;
+	int			 settings_acked;
+	int			 closed;
+	int			 writable;
+	int			 out_blocked;	/* a tunnel waits for room */
+	int			 win_blocked;	/* a tunnel waits for the window */
+	int			 goaway_recv;
+	int			 draining;	/* GOAWAY sent: no new streams */
+	int			 drain_ping;	/* the drain's PING is out */
+	uint64_t		 idle_limit;	/* client: close after this
+						 * long without a stream */
+	struct h2_settings	 peer;
+	int64_t			 send_win;
+	int64_t			 recv_win;
+	uint32_t		 unacked;
+	uint32_t		 last_peer_id;	/* the highest stream it opened */
+	uint32_t		 next_id;	/* client: the next we open */
+	uint32_t		 goaway_last;
+	unsigned		 nstreams;
+	uint32_t		 max_list;	/* what we advertised */
+	struct buf		 in, out;
+	uint8_t			*hb;		/* a header block being joined */
+	size_t			 hblen;
+	uint32_t		 hbstream;
+	uint8_t			 hbflags;
+	int			 in_block;
+	struct hpack_dec	*dec;
+	uint64_t		 ping_sent_ms, settings_sent_ms, idle_since;
+	uint64_t		 flood_start;
+	unsigned		 flood;
+	int			 ping_out;
+	uint8_t			 ping_data[8];
+	struct ev_deferred	 dead;
+};
+
+static void	conn_fail(struct h2conn *, enum h2_error, const char *why);
+static void	conn_flush(struct h2conn *);
+static void	conn_arm(struct h2conn *);
+static void	tun_end(struct h2tun *, int rst, enum h2_error,
+		    const char *why);
+static void	tun_pump(struct h2tun *);
+static void	on_tun(void *, uint32_t);
+
+/* ---- buffers ---------------------------------------------------------- */
+
+/* Room for n more bytes at the end; -1 if that would pass max. */
+static int
+buf_reserve(struct buf *b, size_t n, size_t max)
+{
+	size_t	 want;
+	uint8_t	*p;
+
+	if (b->cap - b->off - b->len >= n)
+		return 0;
+	if (b->off > 0 && b->cap - b->len >= n) {
+		memmove(b->p, b->p + b->off, b->len);
+		b->off = 0;
+		return 0;
+	}
+	if (b->len + n > max)
+		return -1;
+	want = b->cap < 4096 ? 4096 : b->cap;
+	while (want < b->len + n)
+		want *= 2;
+	if (want > max)
+		want = max;
+	if (b->off > 0) {
+		memmove(b->p, b->p + b->off, b->len);
+		b->off = 0;
+	}
+	if ((p = realloc(b->p, want)) == NULL)
+		return -1;
+	b->p = p;
+	b->cap = want;
+	return 0;
+}
+
+static uint8_t *
+buf_tail(struct buf *b)
+{
+	return b->p + b->off + b->len;
+}
+
+static void
+buf_drop(struct buf *b, size_t n)
+{
+	b->off += n;
+	b->len -= n;
+	if (b->len == 0)
+		b->off = 0;
+}
+
+static void
+buf_free(struct buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+/* Reserve n bytes of output for a control frame; NULL (the connection
+ * failing) if the peer has let OUT_MAX pile up. */
+static uint8_t *
+out_reserve(struct h2conn *c, size_t n)
+{
+	if (c->closed)
+		return NULL;
+	if (buf_reserve(&c->out, n, OUT_MAX + CHUNK) == -1 ||
+	    c->out.len > OUT_MAX) {
+		conn_fail(c, H2_ENHANCE_YOUR_CALM, "peer does not read");
+		return NULL;
+	}
+	return buf_tail(&c->out);
+}
+
+static void
+put_frame_hdr(uint8_t *p, size_t len, uint8_t type, uint8_t flags,
+    uint32_t stream)
+{
+	struct h2_frame_hdr h = { (uint32_t)len, type, flags, stream };
+
+	h2_hdr_encode(p, &h);
+}
+
+static void
+send_rst(struct h2conn *c, uint32_t id, enum h2_error err)
+{
+	uint8_t *p;
+
+	if ((p = out_reserve(c, 13)) != NULL)
+		c->out.len += h2_put_rst_stream(p, 13, id, err);
+}
+
+static void
+send_window(struct h2conn *c, uint32_t id, uint32_t inc)
+{
+	uint8_t *p;
+
+	if ((p = out_reserve(c, 13)) != NULL)
+		c->out.len += h2_put_window_update(p, 13, id, inc);
+}
+
+static void
+send_goaway(struct h2conn *c, uint32_t last, enum h2_error err)
+{
+	uint8_t *p;
+
+	if ((p = out_reserve(c, 17)) != NULL)
+		c->out.len += h2_put_goaway(p, 17, last, err);
+}
+
+static void
+send_ping(struct h2conn *c, int ack, const uint8_t data[8])
+{
+	uint8_t *p;
+
+	if ((p = out_reserve(c, 17)) != NULL)
+		c->out.len += h2_put_ping(p, 17, ack, data);
+}
+
+/* One HEADERS frame with the whole block (ours are small). */
+static void
+send_headers(struct h2conn *c, uint32_t id, int end_stream,
+    const char *const *fields, size_t n)
+{
+	uint8_t	*p;
+	size_t	 len = 0, i;
+
+	if ((p = out_reserve(c, H2_FRAME_HDR + 4096)) == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		if (hpack_encode(p + H2_FRAME_HDR, 4096, &len, fields[2 * i],
+		    fields[2 * i + 1]) == -1) {
+			conn_fail(c, H2_INTERNAL_ERROR, "header block too big");
+			return;
+		}
+	put_frame_hdr(p, len, H2_HEADERS,
+	    (uint8_t)(H2_END_HEADERS | (end_stream ? H2_END_STREAM : 0)), id);
+	c->out.len += H2_FRAME_HDR + len;
+}
+
+static void
+send_status(struct h2conn *c, uint32_t id, int status, int end_stream)
+{
+	char		 code[8];
+	const char	*f[2] = { ":status", code };
+
+	snprintf(code, sizeof(code), "%d", status);
+	send_headers(c, id, end_stream, f, 1);
+}
+
+/* Give back what a socket took: past half a window, in one update. */
+static void
+give_back(struct h2conn *c, struct h2tun *t, size_t n)
+{
+	c->unacked += (uint32_t)n;
+	if (c->unacked >= H2_CONN_WINDOW / 4) {
+		send_window(c, 0, c->unacked);
+		c->recv_win += c->unacked;
+		c->unacked = 0;
+	}
+	if (t == NULL || t->end_recv)
+		return;
+	t->unacked += (uint32_t)n;
+	if (t->unacked >= H2_STREAM_WINDOW / 4) {
+		send_window(c, t->id, t->unacked);
+		t->recv_win += t->unacked;
+		t->unacked = 0;
+	}
+}
+
+/* ---- tunnels ---------------------------------------------------------- */
+
+static struct h2tun *
+tun_find(const struct h2conn *c, uint32_t id)
+{
+	struct h2tun *t;
+
+	for (t = c->hash[id % NHASH]; t != NULL; t = t->hnext)
+		if (t->id == id)
+			return t;
+	return NULL;
+}
+
+/* A stream id the peer may not use yet (RFC 9113 5.1 "idle"): past the
+ * last it opened (server), or not one we opened (client). */
+static int
+stream_idle(const struct h2conn *c, uint32_t id)
+{
+	if ((id & 1) == 0)
+		return 1;		/* even: pushed, and nobody pushes */
+	return c->role == H2_SERVER ? id > c->last_peer_id : id >= c->next_id;
+}
+
+static void
+on_deadline(void *arg)
+{
+	struct h2tun *t = arg;
+
+	if (t->state == T_CONNECTING) {
+		send_status(t->c, t->id, 503, 1);
+		t->end_sent = 1;
+		tun_end(t, 1, H2_NO_ERROR, "upstream connect timed out");
+	} else
+		tun_end(t, 1, H2_CANCEL, "no answer to CONNECT");
+	conn_flush(t->c);
+}
+
+static struct h2tun *
+tun_new(struct h2conn *c, uint32_t id, int fd, enum tun_state state,
+    void *arg)
+{
+	struct h2tun *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->io.fd = -1;
+	if (ev_io_add(&t->io, fd, IO_EVENTS, on_tun, t) == -1) {
+		free(t);
+		return NULL;
+	}
+	t->c = c;
+	t->id = id;
+	t->fd = fd;
+	t->state = state;
+	t->arg = arg;
+	t->send_win = c->peer.initial_window_size;
+	t->recv_win = H2_STREAM_WINDOW;
+	ev_timer_init(&t->deadline, on_deadline, t);
+	ev_timer_at(&t->deadline, monotonic_ms() +
+	    (state == T_CONNECTING ? H2_CONNECT_MS : H2_RESPONSE_MS));
+	t->hnext = c->hash[id % NHASH];
+	c->hash[id % NHASH] = t;
+	TAILQ_INSERT_TAIL(&c->tuns, t, entry);
+	c->nstreams++;
+	return t;
+}
+
+static void
+tun_free(void *arg)
+{
+	struct h2tun *t = arg;
+
+	buf_free(&t->pend);
+	free(t);
+}
+
+/* Read and drop what a socket still holds, so closing it sends a FIN,
+ * not a reset. */
+static void
+drain_fd(int fd)
+{
+	char	buf[4096];
+	int	i;
+
+	for (i = 0; i < 16; i++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+}
+
+/*
+ * The one way out of a tunnel: RST_STREAM if asked (and the stream is
+ * not closed already), the socket closed, the owner told.
+ */
+static void
+tun_end(struct h2tun *t, int rst, enum h2_error err, const char *why)
+{
+	struct h2conn	 *c = t->c;
+	struct h2tun	**pp;
+	struct h2tun_end  e;
+
+	if (rst && !(t->end_sent && t->end_recv))
+		send_rst(c, t->id, err);
+	for (pp = &c->hash[t->id % NHASH]; *pp != t; pp = &(*pp)->hnext)
+		;
+	*pp = t->hnext;
+	TAILQ_REMOVE(&c->tuns, t, entry);
+	c->nstreams--;
+	if (c->nstreams == 0)
+		c->idle_since = monotonic_ms();
+	ev_timer_stop(&t->deadline);
+	drain_fd(t->fd);
+	ev_io_close(&t->io);
+	/* The connection gives back what the stream held undelivered. */
+	if (t->pend.len > 0 && !c->closed)
+		give_back(c, NULL, t->pend.len);
+	memset(&e, 0, sizeof(e));
+	e.sent = t->sent;
+	e.received = t->received;
+	e.established = t->state == T_OPEN;
+	e.status = t->status;
+	e.why = why;
+	c->ops->tun_end(t->arg, &e);
+	ev_defer_free(&t->dead, tun_free, t);
+	if (c->closed)
+		return;
+	if (c->nstreams == 0 && (c->draining || c->goaway_recv))
+		conn_fail(c, H2_NO_ERROR, "drained");
+	else
+		conn_arm(c);
+}
+
+/* Both ways done: the stream closed cleanly. */
+static int
+tun_maybe_done(struct h2tun *t)
+{
+	if (t->end_sent && t->end_recv && t->fd_shut) {
+		tun_end(t, 0, H2_NO_ERROR, "closed");
+		return 1;
+	}
+	return 0;
+}
+
+/* Hand the socket what it will take of p; the rest is kept.  -1 if the
+ * socket is gone (the tunnel ended). */
+static int
+tun_deliver(struct h2tun *t, const uint8_t *p, size_t n)
+{
+	ssize_t w = 0;
+
+	if (t->pend.len == 0 && n > 0 && t->state == T_OPEN) {
+		w = send(t->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w == -1 && errno != EAGAIN && errno != EINTR) {
+			tun_end(t, 1, H2_CANCEL, strerror(errno));
+			return -1;
+		}
+		if (w < 0)
+			w = 0;
+		t->received += (uint64_t)w;
+		t->c->ops->bytes(t->arg, 1, (size_t)w);
+		give_back(t->c, t, (size_t)w);
+	}
+	if ((size_t)w < n) {
+		/* Flow control bounds this by our stream window. */
+		if (buf_reserve(&t->pend, n - (size_t)w,
+		    H2_STREAM_WINDOW + 2 * CHUNK) == -1) {
+			tun_end(t, 1, H2_INTERNAL_ERROR, "out of memory");
+			return -1;
+		}
+		memcpy(buf_tail(&t->pend), p + w, n - (size_t)w);
+		t->pend.len += n - (size_t)w;
+	}
+	return 0;
+}
+
+/* The socket can take more: what is kept, then the FIN if due. */
+static int
+tun_flush(struct h2tun *t)
+{
+	ssize_t w;
+
+	if (t->state != T_OPEN)
+		return 0;		/* kept until the upstream is there */
+	while (t->pend.len > 0) {
+		w = send(t->fd, t->pend.p + t->pend.off, t->pend.len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (w <= 0) {
+			tun_end(t, 1, H2_CANCEL, strerror(errno));
+			return -1;
+		}
+		buf_drop(&t->pend, (size_t)w);
+		t->received += (uint64_t)w;
+		t->c->ops->bytes(t->arg, 1, (size_t)w);
+		give_back(t->c, t, (size_t)w);
+	}
+	if (t->end_recv && !t->fd_shut) {
+		t->fd_shut = 1;
+		(void)shutdown(t->fd, SHUT_WR);
+	}
+	return tun_maybe_done(t) ? -1 : 0;
+}
+
+/*
+ * Read the socket into DATA frames while the windows and the output
+ * buffer allow: readv straight into the frames' payloads, one header
+ * ahead of each (the peer's MAX_FRAME_SIZE apart).
+ */
+static void
+tun_pump(struct h2tun *t)
+{
+	struct h2conn	*c = t->c;
+	struct iovec	 iov[MAX_IOV];
+	uint8_t		*base;
+	size_t		 want, fs, left, got, k, i, n;
+	ssize_t		 r;
+
+	while (t->state == T_OPEN && t->readable && !t->fd_eof &&
+	    !c->closed && !c->connecting) {
+		want = CHUNK;
+		if ((int64_t)want > t->send_win)
+			want = t->send_win > 0 ? (size_t)t->send_win : 0;
+		if ((int64_t)want > c->send_win)
+			want = c->send_win > 0 ? (size_t)c->send_win : 0;
+		if (want == 0) {
+			c->win_blocked |= c->send_win <= 0;
+			return;		/* a WINDOW_UPDATE brings us back */
+		}
+		if (c->out.len >= OUT_HWM) {
+			c->out_blocked = 1;
+			return;		/* conn_flush brings us back */
+		}
+		fs = c->peer.max_frame_size;
+		k = (want + fs - 1) / fs;
+		if (k > MAX_IOV) {
+			k = MAX_IOV;
+			want = k * fs;
+		}
+		if (out_reserve(c, want + k * H2_FRAME_HDR) == NULL)
+			return;
+		base = buf_tail(&c->out);
+		for (i = 0, left = want; i < k; i++) {
+			n = left < fs ? left : fs;
+			iov[i].iov_base = base + i * (H2_FRAME_HDR + fs) +
+			    H2_FRAME_HDR;
+			iov[i].iov_len = n;
+			left -= n;
+		}
+		r = readv(t->fd, iov, (int)k);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && errno == EAGAIN) {
+			t->readable = 0;
+			return;
+		}
+		if (r <= 0) {
+			/* EOF; a reset is the same to us (as ztunnel). */
+			t->fd_eof = 1;
+			t->end_sent = 1;
+			if (out_reserve(c, H2_FRAME_HDR) == NULL)
+				return;
+			put_frame_hdr(buf_tail(&c->out), 0, H2_DATA,
+			    H2_END_STREAM, t->id);
+			c->out.len += H2_FRAME_HDR;
+			(void)tun_maybe_done(t);
+			return;
+		}
+		/* Headers for the frames filled, the last one short. */
+		for (i = 0, got = (size_t)r; got > 0; i++) {
+			n = got < fs ? got : fs;
+			put_frame_hdr(base + i * (H2_FRAME_HDR + fs), n, H2_DATA,
+			    0, t->id);
+			got -= n;
+			c->out.len += H2_FRAME_HDR + n;
+		}
+		t->send_win -= r;
+		c->send_win -= r;
+		t->sent += (uint64_t)r;
+		c->ops->bytes(t->arg, 0, (size_t)r);
+		/* A short read is not the end of the edge: a FIN that came
+		 * with the data brings no edge of its own.  Only EAGAIN is. */
+	}
+}
+
+static void
+on_tun(void *arg, uint32_t events)
+{
+	struct h2tun	*t = arg;
+	struct h2conn	*c = t->c;
+	int		 err = 0;
+	socklen_t	 len = sizeof(err);
+
+	if (t->state == T_CONNECTING) {
+		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+		if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		if (err != 0) {
+			send_status(c, t->id, 503, 1);
+			t->end_sent = 1;
+			tun_end(t, 1, H2_NO_ERROR, err == ECONNREFUSED ?
+			    "upstream refused" : strerror(err));
+			conn_flush(c);
+			return;
+		}
+		ev_timer_stop(&t->deadline);
+		t->state = T_OPEN;
+		t->status = 200;
+		send_status(c, t->id, 200, 0);
+		/* What came before the answer, and a FIN with it. */
+		if (tun_flush(t) == -1) {
+			conn_flush(c);
+			return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		t->readable = 1;
+	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) &&
+	    tun_flush(t) == -1) {
+		conn_flush(c);
+		return;
+	}
+	tun_pump(t);
+	conn_flush(c);
+}
+
+/* ---- frames in -------------------------------------------------------- */
+
+/* Frames that move nothing cost the peer; too many in a second is abuse
+ * (RFC 9113 10.5).  -1: the connection ended. */
+static int
+flood(struct h2conn *c, unsigned cost)
+{
+	uint64_t now = monotonic_ms();
+
+	if (now - c->flood_start >= 1000) {
+		c->flood_start = now;
+		c->flood = 0;
+	}
+	c->flood += cost;
+	if (c->flood > FLOOD_PER_SEC) {
+		conn_fail(c, H2_ENHANCE_YOUR_CALM, "flood of control frames");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+on_data(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
+{
+	struct h2tun	*t;
+	const uint8_t	*data;
+	size_t		 len;
+	enum h2_error	 err;
+
+	if ((err = h2_unpad(h, p, &data, &len)) != H2_NO_ERROR) {
+		conn_fail(c, err, "bad DATA padding");
+		return -1;
+	}
+	/* The whole frame counts against the connection's window. */
+	c->recv_win -= h->len;
+	if (c->recv_win < 0) {
+		conn_fail(c, H2_FLOW_CONTROL_ERROR, "connection window overrun");
+		return -1;
+	}
+	t = tun_find(c, h->stream);
+	if (t == NULL) {
+		if (stream_idle(c, h->stream)) {
+			conn_fail(c, H2_PROTOCOL_ERROR, "DATA on an idle stream");
+			return -1;
+		}
+		/* A stream we closed: give the window back, and say so. */
+		give_back(c, NULL, h->len);
+		send_rst(c, h->stream, H2_STREAM_CLOSED);
+		return flood(c, 1);
+	}
+	/* A server keeps what comes before its answer (the client need
+	 * not wait for it); a client takes nothing before the 200. */
+	if (t->end_recv || t->state == T_WAITING) {
+		give_back(c, NULL, h->len);
+		tun_end(t, 1, H2_STREAM_CLOSED, t->end_recv ?
+		    "DATA after END_STREAM" : "DATA before the answer");
+		return 0;
+	}
+	t->recv_win -= h->len;
+	if (t->recv_win < 0) {
+		give_back(c, NULL, h->len);
+		tun_end(t, 1, H2_FLOW_CONTROL_ERROR, "stream window overrun");
+		return 0;
+	}
+	if (len == 0 && !(h->flags & H2_END_STREAM) && flood(c, 1) == -1)
+		return -1;
+	/* Padding is consumed at once. */
+	if (h->len > len)
+		give_back(c, t, h->len - len);
+	if (tun_deliver(t, data, len) == -1)
+		return 0;
+	if (h->flags & H2_END_STREAM) {
+		t->end_recv = 1;
+		(void)tun_flush(t);
+	}
+	return 0;
+}
+
+/* Header fields into a request or a response, with RFC 9113 8.2-8.3's
+ * rules; bad is set for a malformed one. */
+struct fields {
+	enum h2_role		 role;	/* whose fields: the request's if
+					 * H2_SERVER is reading them */
+	int			 bad;
+	const char		*why;
+	int			 regular_seen;
+	int			 has_method, has_authority, status;
+	struct h2_request	*req;
+};
+
+static void
+copy_field(char *dst, size_t size, const struct hpack_field *f)
+{
+	size_t n = f->valuelen < size - 1 ? f->valuelen : size - 1;
+
+	memcpy(dst, f->value, n);
+	dst[n] = '\0';
+}
+
+static int
+name_is(const struct hpack_field *f, const char *name)
+{
+	return f->namelen == strlen(name) &&
+	    memcmp(f->name, name, f->namelen) == 0;
+}
+
+static int
+malformed(struct fields *fs, const char *why)
+{
+	if (!fs->bad) {
+		fs->bad = 1;
+		fs->why = why;
+	}
+	return 0;
+}
+
+static int
+on_field(void *arg, const struct hpack_field *f)
+{
+	struct fields	*fs = arg;
+	size_t		 i;
+
+	for (i = 0; i < f->namelen; i++)
+		if (f->name[i] >= 'A' && f->name[i] <= 'Z')
+			return malformed(fs, "upper-case field name");
+	for (i = 0; i < f->valuelen; i++)
+		if (f->value[i] == '\0' || f->value[i] == '\r' ||
+		    f->value[i] == '\n')
+			return malformed(fs, "NUL, CR or LF in a value");
+	if (f->namelen > 0 && f->name[0] == ':') {
+		if (fs->regular_seen)
+			return malformed(fs, "pseudo-header after a field");
+		if (fs->role == H2_CLIENT) {
+			if (!name_is(f, ":status") || fs->status != 0 ||
+			    f->valuelen != 3)
+				return malformed(fs, "bad :status");
+			fs->status = (f->value[0] - '0') * 100 +
+			    (f->value[1] - '0') * 10 + (f->value[2] - '0');
+			if (fs->status < 100 || fs->status > 999)
+				return malformed(fs, "bad :status");
+			return 0;
+		}
+		if (name_is(f, ":method") && !fs->has_method) {
+			fs->has_method = 1;
+			copy_field(fs->req->method, sizeof(fs->req->method), f);
+		} else if (name_is(f, ":authority") && !fs->has_authority) {
+			fs->has_authority = 1;
+			copy_field(fs->req->authority,
+			    sizeof(fs->req->authority), f);
+		} else if (name_is(f, ":scheme") && !fs->req->has_scheme)
+			fs->req->has_scheme = 1;
+		else if (name_is(f, ":path") && !fs->req->has_path)
+			fs->req->has_path = 1;
+		else
+			return malformed(fs, "unknown or repeated pseudo-header");
+		return 0;
+	}
+	fs->regular_seen = 1;
+	if (name_is(f, "connection") || name_is(f, "keep-alive") ||
+	    name_is(f, "proxy-connection") || name_is(f, "transfer-encoding") ||
+	    name_is(f, "upgrade"))
+		return malformed(fs, "connection-specific field");
+	if (name_is(f, "te") && !(f->valuelen == 8 &&
+	    memcmp(f->value, "trailers", 8) == 0))
+		return malformed(fs, "te other than trailers");
+	if (fs->req == NULL)
+		return 0;
+	if (name_is(f, "forwarded"))
+		copy_field(fs->req->forwarded, sizeof(fs->req->forwarded), f);
+	else if (name_is(f, "traceparent"))
+		copy_field(fs->req->traceparent,
+		    sizeof(fs->req->traceparent), f);
+	else if (name_is(f, "baggage"))
+		copy_field(fs->req->baggage, sizeof(fs->req->baggage), f);
+	return 0;
+}
+
+/* Server: a new stream's request. */
+static void
+on_request(struct h2conn *c, uint32_t id, const struct fields *fs,
+    int end_stream)
+{
+	struct h2tun	*t;
+	void		*targ = NULL;
+	int		 fd, status = 0;
+
+	if (fs->bad || !fs->has_method) {
+		log_debug("h2 %s: stream %u: malformed request: %s", c->label,
+		    id, fs->bad ? fs->why : "no :method");
+		send_rst(c, id, H2_PROTOCOL_ERROR);
+		return;
+	}
+	if (strcmp(fs->req->method, "CONNECT") == 0 &&
+	    (!fs->has_authority || fs->req->has_scheme || fs->req->has_path)) {
+		log_debug("h2 %s: stream %u: malformed CONNECT (%s)", c->label,
+		    id, fs->has_authority ? ":scheme or :path" :
+		    "no :authority");
+		send_rst(c, id, H2_PROTOCOL_ERROR);
+		return;
+	}
+	fd = c->ops->request(c->arg, fs->req, &targ, &status);
+	if (fd == -1) {
+		send_status(c, id, status, 1);
+		if (!end_stream)
+			send_rst(c, id, H2_NO_ERROR);
+		return;
+	}
+	if ((t = tun_new(c, id, fd, T_CONNECTING, targ)) == NULL) {
+		struct h2tun_end e = { 0, 0, 0, 503, "out of memory" };
+
+		close(fd);
+		c->ops->tun_end(targ, &e);
+		send_status(c, id, 503, 1);
+		return;
+	}
+	t->end_recv = end_stream;
+}
+
+/* Client: the answer to one of our CONNECTs. */
+static void
+on_response(struct h2tun *t, const struct fields *fs, int end_stream)
+{
+	char why[32];
+
+	if (t->state == T_OPEN) {	/* trailers */
+		if (!end_stream || fs->bad) {
+			tun_end(t, 1, H2_PROTOCOL_ERROR, "bad trailers");
+			return;
+		}
+		t->end_recv = 1;
+		(void)tun_flush(t);
+		return;
+	}
+	if (fs->bad || fs->status == 0) {
+		tun_end(t, 1, H2_PROTOCOL_ERROR, "malformed response");
+		return;
+	}
+	if (fs->status >= 100 && fs->status < 200 && fs->status != 101 &&
+	    !end_stream)
+		return;			/* informational: the real one follows */
+	t->status = fs->status;
+	if (fs->status != 200) {
+		snprintf(why, sizeof(why), "CONNECT answered %d", fs->status);
+		tun_end(t, 1, H2_CANCEL, why);
+		return;
+	}
+	ev_timer_stop(&t->deadline);
+	t->state = T_OPEN;
+	t->end_recv = end_stream;
+	t->readable = 1;
+	if (tun_flush(t) == 0)
+		tun_pump(t);
+}
+
+/* A whole header block, HEADERS and its CONTINUATIONs joined. */
+static int
+on_header_block(struct h2conn *c, uint32_t id, uint8_t flags,
+    const uint8_t *block, size_t len)
+{
+	struct h2_request	 req;
+	struct fields		 fs;
+	struct h2tun		*t = tun_find(c, id);
+	const char		*why = NULL;
+	int			 r, is_new = 0, refuse = 0;
+
+	if (t == NULL && stream_idle(c, id) && c->role == H2_CLIENT) {
+		conn_fail(c, H2_PROTOCOL_ERROR, "HEADERS on an idle stream");
+		return -1;
+	}
+	if (t == NULL && c->role == H2_SERVER && !stream_idle(c, id)) {
+		/* A new stream's id must grow (5.1.1); an old one is closed. */
+		conn_fail(c, H2_STREAM_CLOSED, "HEADERS on a closed stream");
+		return -1;
+	}
+	if (t == NULL && c->role == H2_SERVER) {
+		c->last_peer_id = id;
+		is_new = 1;
+		refuse = c->draining || c->nstreams >= H2_SERVER_STREAMS;
+	} else if (t->end_recv) {
+		tun_end(t, 1, H2_STREAM_CLOSED, "HEADERS after END_STREAM");
+		t = NULL;
+	}
+	memset(&req, 0, sizeof(req));
+	memset(&fs, 0, sizeof(fs));
+	fs.role = c->role;
+	fs.req = c->role == H2_SERVER ? &req : NULL;
+	/* Decoded whatever we do with it: the table must stay in step. */
+	r = hpack_decode(c->dec, block, len, c->max_list, on_field, &fs, &why);
+	if (r == HPACK_ERR_COMPRESSION) {
+		conn_fail(c, H2_COMPRESSION_ERROR, why);
+		return -1;
+	}
+	if (is_new && (refuse || r == HPACK_ERR_TOO_BIG)) {
+		if (r == HPACK_ERR_TOO_BIG)
+			send_status(c, id, 431, 1);
+		send_rst(c, id, refuse ? H2_REFUSED_STREAM : H2_NO_ERROR);
+		return flood(c, 1);
+	}
+	if (is_new) {
+		on_request(c, id, &fs, (flags & H2_END_STREAM) != 0);
+		return 0;
+	}
+	if (t == NULL)
+		return 0;		/* an answer to a stream we gave up */
+	if (r == HPACK_ERR_TOO_BIG) {
+		tun_end(t, 1, H2_PROTOCOL_ERROR, "response headers too big");
+		return 0;
+	}
+	if (c->role == H2_SERVER) {	/* trailers on a request */
+		if (!(flags & H2_END_STREAM)) {
+			tun_end(t, 1, H2_PROTOCOL_ERROR, "HEADERS mid-stream");
+			return 0;
+		}
+		t->end_recv = 1;
+		(void)tun_flush(t);
+		return 0;
+	}
+	on_response(t, &fs, (flags & H2_END_STREAM) != 0);
+	return 0;
+}
+
+/* HEADERS or CONTINUATION: join them; a block may not pass twice the
+ * header list we allow (endless CONTINUATION is the attack). */
+static int
+on_headers(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
+{
+	const uint8_t	*block;
+	size_t		 len, limit = 2 * (size_t)c->max_list;
+	enum h2_error	 err;
+	uint8_t		*nb;
+
+	if (h->type == H2_HEADERS) {
+		if ((err = h2_unpad(h, p, &block, &len)) != H2_NO_ERROR) {
+			conn_fail(c, err, "bad HEADERS padding");
+			return -1;
+		}
+		if (h->flags & H2_END_HEADERS)
+			return on_header_block(c, h->stream, h->flags, block,
+			    len);
+		c->in_block = 1;
+		c->hbstream = h->stream;
+		c->hbflags = h->flags;
+		c->hblen = 0;
+	} else {
+		if (!c->in_block) {
+			conn_fail(c, H2_PROTOCOL_ERROR,
+			    "CONTINUATION without HEADERS");
+			return -1;
+		}
+		block = p;
+		len = h->len;
+		if (len == 0 && flood(c, 1) == -1)
+			return -1;
+	}
+	if (c->hblen + len > limit) {
+		conn_fail(c, H2_ENHANCE_YOUR_CALM, "header block too big");
+		return -1;
+	}
+	if ((nb = realloc(c->hb, c->hblen + len + 1)) == NULL) {
+		conn_fail(c, H2_INTERNAL_ERROR, "out of memory");
+		return -1;
+	}
+	c->hb = nb;
+	memcpy(c->hb + c->hblen, block, len);
+	c->hblen += len;
+	if (!(h->flags & H2_END_HEADERS))
+		return 0;
+	c->in_block = 0;
+	return on_header_block(c, c->hbstream, c->hbflags, c->hb, c->hblen);
+}
+
+static int
+on_rst(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
+{
+	struct h2tun	*t = tun_find(c, h->stream);
+	uint32_t	 code = h2_get32(p);
+	char		 why[40];
+	int		 early;
+
+	if (t == NULL) {
+		if (stream_idle(c, h->stream)) {
+			conn_fail(c, H2_PROTOCOL_ERROR,
+			    "RST_STREAM on an idle stream");
+			return -1;
+		}
+		return flood(c, 1);
+	}
+	/* Reset before the answer: the rapid-reset attack's shape, and an
+	 * upstream connect made for nothing. */
+	early = t->state == T_CONNECTING;
+	/* What the socket has not taken is lost; a FIN for the rest. */
+	t->end_sent = t->end_recv = 1;
+	if (t->pend.len == 0 && !t->fd_shut) {
+		t->fd_shut = 1;
+		(void)shutdown(t->fd, SHUT_WR);
+	}
+	snprintf(why, sizeof(why), "peer reset (%s)", code == H2_NO_ERROR ?
+	    "NO_ERROR" : code == H2_CANCEL ? "CANCEL" : "error");
+	tun_end(t, 0, H2_NO_ERROR, why);
+	return flood(c, early ? EARLY_RESET_COST : 1);
+}
+
+static int
+on_settings(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
+{
+	struct h2_settings	 s = c->peer;
+	struct h2tun		*t;
+	enum h2_error		 err;
+	int64_t			 delta;
+	uint8_t			*o;
+
+	if (h->flags & H2_ACK) {
+		c->settings_acked = 1;
+		return 0;
+	}
+	if (c->settings_recv && flood(c, 1) == -1)
+		return -1;
+	if ((err = h2_settings_decode(p, h->len, &s)) != H2_NO_ERROR) {
+		conn_fail(c, err, "bad SETTINGS");
+		return -1;
+	}
+	if (c->role == H2_CLIENT && s.enable_push != 0 &&
+	    s.enable_push != c->peer.enable_push) {
+		conn_fail(c, H2_PROTOCOL_ERROR, "server enabled push");
+		return -1;
+	}
+	delta = (int64_t)s.initial_window_size -
+	    (int64_t)c->peer.initial_window_size;
+	TAILQ_FOREACH(t, &c->tuns, entry) {
+		t->send_win += delta;
+		if (t->send_win > H2_MAX_WINDOW) {
+			conn_fail(c, H2_FLOW_CONTROL_ERROR,
+			    "SETTINGS overflows a window");
+			return -1;
+		}
+	}
+	c->peer = s;
+	c->settings_recv = 1;
+	if ((o = out_reserve(c, H2_FRAME_HDR)) == NULL)
+		return -1;
+	c->out.len += h2_put_settings_ack(o, H2_FRAME_HDR);
+	if (delta > 0)
+		c->win_blocked = 1;	/* more room for every stream */
+	return 0;
+}
+
+static int
+on_ping(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
+{
+	if (!(h->flags & H2_ACK)) {
+		if (flood(c, 1) == -1)
+			return -1;
+		send_ping(c, 1, p);
+		return 0;
+	}
+	if (c->ping_out && memcmp(p, c->ping_data, 8) == 0) {
+		c->ping_out = 0;
+		if (c->drain_ping) {
+			/* The drain's round trip: now the real last id. */
+			c->drain_ping = 0;
+			send_goaway(c, c->last_peer_id, H2_NO_ERROR);
+		}
+	}
+	return 0;
+}
+
+static int
+on_goaway(struct h2conn *c, const uint8_t *p)
+{
+	struct h2tun	*t, *next;
+	uint32_t	 last = h2_get32(p) & 0x7fffffffu;
+	uint32_t	 code = h2_get32(p + 4);
+
+	if (c->goaway_recv && last > c->goaway_last) {
+		conn_fail(c, H2_PROTOCOL_ERROR, "GOAWAY raised its last id");
+		return -1;
+	}
+	if (code != H2_NO_ERROR)
+		log_info("h2 %s: peer's GOAWAY: error %u", c->label, code);
+	c->goaway_recv = 1;
+	c->goaway_last = last;
+	/* Ours past its last id were never seen: they fail. */
+	for (t = TAILQ_FIRST(&c->tuns); t != NULL && !c->closed; t = next) {
+		next = TAILQ_NEXT(t, entry);
+		if (c->role == H2_CLIENT && t->id > last)
+			tun_end(t, 0, H2_NO_ERROR, "refused by GOAWAY");
+	}
+	return flood(c, 1);
+}
+
+static int
+on_window(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
+{
+	uint32_t	 inc = h2_get32(p) & 0x7fffffffu;
+	struct h2tun	*t;
+
+	if (h->stream == 0) {
+		if (inc == 0) {
+			conn_fail(c, H2_PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+			return -1;
+		}
+		c->send_win += inc;
+		if (c->send_win > H2_MAX_WINDOW) {
+			conn_fail(c, H2_FLOW_CONTROL_ERROR,
+			    "connection window past 2^31-1");
+			return -1;
+		}
+		c->win_blocked = 1;
+		return 0;
+	}
+	if ((t = tun_find(c, h->stream)) == NULL) {
+		if (stream_idle(c, h->stream)) {
+			conn_fail(c, H2_PROTOCOL_ERROR,
+			    "WINDOW_UPDATE on an idle stream");
+			return -1;
+		}
+		return 0;
+	}
+	if (inc == 0) {
+		tun_end(t, 1, H2_PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+		return flood(c, 1);
+	}
+	t->send_win += inc;
+	if (t->send_win > H2_MAX_WINDOW) {
+		tun_end(t, 1, H2_FLOW_CONTROL_ERROR, "stream window past 2^31-1");
+		return 0;
+	}
+	tun_pump(t);
+	return 0;
+}
+
+static int
+on_frame(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
+{
+	enum h2_error err;
+
+	if (c->in_block && (h->type != H2_CONTINUATION ||
+	    h->stream != c->hbstream)) {
+		conn_fail(c, H2_PROTOCOL_ERROR, "header block interrupted");
+		return -1;
+	}
+	if (!c->settings_recv && h->type != H2_SETTINGS) {
+		conn_fail(c, H2_PROTOCOL_ERROR, "first frame not SETTINGS");
+		return -1;
+	}
+	if ((err = h2_check(h, H2_OUR_FRAME_SIZE)) != H2_NO_ERROR) {
+		conn_fail(c, err, "malformed frame");
+		return -1;
+	}
+	switch (h->type) {
+	case H2_DATA:
+		return on_data(c, h, p);
+	case H2_HEADERS:
+	case H2_CONTINUATION:
+		return on_headers(c, h, p);
+	case H2_RST_STREAM:
+		return on_rst(c, h, p);
+	case H2_SETTINGS:
+		return on_settings(c, h, p);
+	case H2_PING:
+		return on_ping(c, h, p);
+	case H2_GOAWAY:
+		return on_goaway(c, p);
+	case H2_WINDOW_UPDATE:
+		return on_window(c, h, p);
+	case H2_PRIORITY:
+	case H2_PUSH_PROMISE:		/* refused by h2_check */
+	default:
+		return flood(c, 1);	/* PRIORITY and unknown: ignored */
+	}
+}
+
+/* Whole frames out of the input buffer.  -1: the connection ended. */
+static int
+conn_parse(struct h2conn *c)
+{
+	struct h2_frame_hdr	 h;
+	const uint8_t		*p;
+
+	if (!c->preface_ok) {
+		size_t n = c->in.len < H2_PREFACE_LEN ? c->in.len :
+		    H2_PREFACE_LEN;
+
+		/* Refused at the first wrong byte, not after 24. */
+		if (memcmp(c->in.p + c->in.off, H2_PREFACE, n) != 0) {
+			conn_fail(c, H2_PROTOCOL_ERROR, "bad preface");
+			return -1;
+		}
+		if (n < H2_PREFACE_LEN)
+			return 0;
+		buf_drop(&c->in, H2_PREFACE_LEN);
+		c->preface_ok = 1;
+	}
+	while (c->in.len >= H2_FRAME_HDR) {
+		p = c->in.p + c->in.off;
+		h2_hdr_decode(p, &h);
+		if (h.len > H2_OUR_FRAME_SIZE) {
+			conn_fail(c, H2_FRAME_SIZE_ERROR, "frame too big");
+			return -1;
+		}
+		if (c->in.len < H2_FRAME_HDR + h.len)
+			break;
+		buf_drop(&c->in, H2_FRAME_HDR + h.len);
+		if (on_frame(c, &h, p + H2_FRAME_HDR) == -1 || c->closed)
+			return -1;
+	}
+	return 0;
+}
+
+/* Room to read into: the whole of the next frame at least. */
+static int
+in_room(struct h2conn *c)
+{
+	struct h2_frame_hdr	h;
+	size_t			need = IN_START;
+
+	if (c->in.len >= H2_FRAME_HDR) {
+		h2_hdr_decode(c->in.p + c->in.off, &h);
+		need = H2_FRAME_HDR + h.len;
+	}
+	if (c->in.cap == c->in.off + c->in.len && c->in.cap >= IN_START &&
+	    c->in.cap < IN_BULK)
+		need = IN_BULK;		/* a full read: a bulk flow */
+	if (need < c->in.len + 4096)
+		need = c->in.len + 4096;
+	return buf_reserve(&c->in, need - c->in.len,
+	    H2_FRAME_HDR + H2_OUR_FRAME_SIZE + IN_BULK);
+}
+
+static void
+conn_read(struct h2conn *c)
+{
+	ssize_t n;
+
+	while (!c->closed) {
+		if (in_room(c) == -1) {
+			conn_fail(c, H2_INTERNAL_ERROR, "out of memory");
+			return;
+		}
+		n = recv(c->fd, buf_tail(&c->in),
+		    c->in.cap - c->in.off - c->in.len, MSG_DONTWAIT);
+		if (n > 0) {
+			c->in.len += (size_t)n;
+			if (conn_parse(c) == -1)
+				return;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		conn_fail(c, H2_NO_ERROR, n == 0 ? "peer closed" :
+		    strerror(errno));
+		return;
+	}
+}
+
+/* ---- the connection --------------------------------------------------- */
+
+/* Write what is queued, without failing the connection: -1 if the
+ * socket is broken. */
+static int
+out_write(struct h2conn *c)
+{
+	ssize_t n;
+
+	while (c->writable && !c->connecting && c->out.len > 0) {
+		n = send(c->fd, c->out.p + c->out.off, c->out.len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0)
+			buf_drop(&c->out, (size_t)n);
+		else if (n == -1 && errno == EAGAIN)
+			c->writable = 0;
+		else if (n == -1 && errno == EINTR)
+			continue;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Write what is queued; while the socket keeps taking it, the tunnels
+ * that waited for room or for the connection's window go on (a loop, not
+ * a recursion: a fast socket would otherwise go deep).
+ */
+static void
+conn_flush(struct h2conn *c)
+{
+	struct h2tun *t, *next;
+
+	while (!c->closed) {
+		if (out_write(c) == -1) {
+			conn_fail(c, H2_NO_ERROR, strerror(errno));
+			return;
+		}
+		if (!(c->out_blocked || c->win_blocked) ||
+		    c->out.len >= OUT_HWM / 2 || c->send_win <= 0)
+			return;
+		c->out_blocked = c->win_blocked = 0;
+		for (t = TAILQ_FIRST(&c->tuns); t != NULL && !c->closed;
+		    t = next) {
+			next = TAILQ_NEXT(t, entry);
+			tun_pump(t);
+		}
+	}
+}
+
+static void
+conn_free(void *arg)
+{
+	struct h2conn *c = arg;
+
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c->hb);
+	free(c->dec);
+	free(c);
+}
+
+/* The one way out: GOAWAY (best effort), every tunnel ended, the socket
+ * closed, the owner told. */
+static void
+conn_fail(struct h2conn *c, enum h2_error err, const char *why)
+{
+	struct h2tun *t;
+
+	if (c->closed)
+		return;
+	c->closed = 1;		/* from here, nothing new is queued */
+	if ((err != H2_NO_ERROR || c->preface_ok) &&
+	    buf_reserve(&c->out, 17, OUT_MAX + CHUNK + 17) == 0)
+		c->out.len += h2_put_goaway(buf_tail(&c->out), 17,
+		    c->last_peer_id, err);
+	(void)out_write(c);
+	if (err != H2_NO_ERROR)
+		log_info("h2 %s: connection error %d: %s", c->label, err, why);
+	else
+		log_debug("h2 %s: closed: %s", c->label, why);
+	while ((t = TAILQ_FIRST(&c->tuns)) != NULL)
+		tun_end(t, 0, H2_NO_ERROR, why);
+	ev_timer_stop(&c->timer);
+	/* Unread bytes would turn our FIN into a reset that could overtake
+	 * the GOAWAY. */
+	(void)shutdown(c->fd, SHUT_WR);
+	drain_fd(c->fd);
+	ev_io_close(&c->io);
+	c->ops->conn_end(c->arg, c, why);
+	ev_defer_free(&c->dead, conn_free, c);
+}
+
+static void
+on_conn(void *arg, uint32_t events)
+{
+	struct h2conn	*c = arg;
+	int		 err = 0;
+	socklen_t	 len = sizeof(err);
+
+	if (c->connecting) {
+		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		if (err != 0) {
+			conn_fail(c, H2_NO_ERROR, err == ECONNREFUSED ?
+			    "15008 refused" : strerror(err));
+			return;
+		}
+		c->connecting = 0;
+		conn_arm(c);
+	}
+	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		c->writable = 1;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		conn_read(c);
+	if (!c->closed)
+		conn_flush(c);
+}
+
+/* The next thing due: the connect, the settings ack, a PING, idleness. */
+static void
+conn_arm(struct h2conn *c)
+{
+	uint64_t now = monotonic_ms(), when;
+
+	if (c->connecting)
+		return;			/* armed for the connect already */
+	when = c->ping_out ? c->ping_sent_ms + H2_PING_TIMEOUT_MS :
+	    now + H2_PING_MS;
+	if (!c->settings_acked && c->settings_sent_ms + H2_PING_TIMEOUT_MS <
+	    when)
+		when = c->settings_sent_ms + H2_PING_TIMEOUT_MS;
+	if (c->idle_limit > 0 && c->nstreams == 0 &&
+	    c->idle_since + c->idle_limit < when)
+		when = c->idle_since + c->idle_limit;
+	if (c->timer.armed && c->timer.when <= when)
+		return;
+	ev_timer_at(&c->timer, when);
+}
+
+static void
+on_timer(void *arg)
+{
+	struct h2conn	*c = arg;
+	uint64_t	 now = monotonic_ms();
+	int		 i;
+
+	if (c->connecting) {
+		conn_fail(c, H2_NO_ERROR, "connect to 15008 timed out");
+		return;
+	}
+	if (!c->settings_acked &&
+	    now >= c->settings_sent_ms + H2_PING_TIMEOUT_MS) {
+		conn_fail(c, H2_SETTINGS_TIMEOUT, "SETTINGS never acked");
+		return;
+	}
+	if (c->ping_out && now >= c->ping_sent_ms + H2_PING_TIMEOUT_MS) {
+		conn_fail(c, H2_NO_ERROR, "keepalive PING unanswered");
+		return;
+	}
+	if (c->idle_limit > 0 && c->nstreams == 0 &&
+	    now >= c->idle_since + c->idle_limit) {
+		conn_fail(c, H2_NO_ERROR, "idle");
+		return;
+	}
+	if (!c->ping_out && now >= c->ping_sent_ms + H2_PING_MS) {
+		for (i = 0; i < 8; i++)
+			c->ping_data[i] = (uint8_t)(now >> (8 * i));
+		c->ping_out = 1;
+		c->ping_sent_ms = now;
+		send_ping(c, 0, c->ping_data);
+	}
+	conn_arm(c);
+	conn_flush(c);
+}
+
+/* The preface (client), our SETTINGS, the connection window. */
+static int
+conn_hello(struct h2conn *c)
+{
+	static const uint16_t cids[] = { H2_SET_ENABLE_PUSH,
+	    H2_SET_INITIAL_WINDOW_SIZE, H2_SET_MAX_FRAME_SIZE,
+	    H2_SET_MAX_HEADER_LIST_SIZE };
+	static const uint32_t cvals[] = { 0, H2_STREAM_WINDOW,
+	    H2_OUR_FRAME_SIZE, H2_CLIENT_HEADER_LIST };
+	static const uint16_t sids[] = { H2_SET_MAX_CONCURRENT_STREAMS,
+	    H2_SET_INITIAL_WINDOW_SIZE, H2_SET_MAX_FRAME_SIZE,
+	    H2_SET_MAX_HEADER_LIST_SIZE };
+	static const uint32_t svals[] = { H2_SERVER_STREAMS, H2_STREAM_WINDOW,
+	    H2_OUR_FRAME_SIZE, H2_SERVER_HEADER_LIST };
+	uint8_t *p;
+
+	if ((p = out_reserve(c, 128)) == NULL)
+		return -1;
+	if (c->role == H2_CLIENT) {
+		memcpy(p, H2_PREFACE, H2_PREFACE_LEN);
+		c->out.len += H2_PREFACE_LEN;
+		c->out.len += h2_put_settings(p + H2_PREFACE_LEN, 100, cids,
+		    cvals, 4);
+	} else
+		c->out.len += h2_put_settings(p, 100, sids, svals, 4);
+	send_window(c, 0, H2_CONN_WINDOW - H2_DEFAULT_WINDOW);
+	c->recv_win = H2_CONN_WINDOW;
+	c->settings_sent_ms = monotonic_ms();
+	return 0;
+}
+
+struct h2conn *
+h2conn_new(int fd, enum h2_role role, const struct h2conn_ops *ops,
+    void *carg, const char *label)
+{
+	struct h2conn	*c = NULL;
+	int		 err, on = 1;
+
+	/* Frames are small and answered: Nagle would hold a HEADERS back
+	 * for the peer's delayed ACK, 40 ms a stream. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
+		goto fail;
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->dec = malloc(sizeof(*c->dec))) == NULL)
+		goto fail;
+	TAILQ_INIT(&c->tuns);
+	c->io.fd = -1;
+	c->fd = fd;
+	c->role = role;
+	c->ops = ops;
+	c->arg = carg;
+	snprintf(c->label, sizeof(c->label), "%s", label);
+	hpack_dec_init(c->dec);
+	h2_settings_default(&c->peer);
+	c->send_win = H2_DEFAULT_WINDOW;
+	c->max_list = role == H2_SERVER ? H2_SERVER_HEADER_LIST :
+	    H2_CLIENT_HEADER_LIST;
+	c->next_id = 1;
+	c->preface_ok = role == H2_CLIENT;
+	c->connecting = role == H2_CLIENT;
+	c->writable = 1;
+	c->idle_since = monotonic_ms();
+	ev_timer_init(&c->timer, on_timer, c);
+	if (conn_hello(c) == -1 ||
+	    ev_io_add(&c->io, fd, IO_EVENTS, on_conn, c) == -1)
+		goto fail;
+	if (c->connecting)
+		ev_timer_at(&c->timer, monotonic_ms() + H2_CONNECT_MS);
+	else
+		conn_arm(c);
+	/* No write here: the caller must hold c before any callback can
+	 * run; the first edge (writable) sends the preface. */
+	return c;
+fail:
+	err = errno;
+	if (c != NULL) {
+		buf_free(&c->out);
+		free(c->dec);
+		free(c);
+	}
+	close(fd);
+	errno = err;
+	return NULL;
+}
+
+struct h2tun *
+h2conn_tunnel(struct h2conn *c, int fd, const char *authority,
+    const char *const *hdrs, size_t n, void *targ)
+{
+	const char	*f[2 * 8];
+	struct h2tun	*t;
+	size_t		 i;
+
+	if (!h2conn_can_open(c) || n > 6) {
+		close(fd);
+		errno = EBUSY;
+		return NULL;
+	}
+	if ((t = tun_new(c, c->next_id, fd, T_WAITING, targ)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->next_id += 2;
+	f[0] = ":method";
+	f[1] = "CONNECT";
+	f[2] = ":authority";
+	f[3] = authority;
+	for (i = 0; i < 2 * n; i++)
+		f[4 + i] = hdrs[i];
+	send_headers(c, t->id, 0, f, n + 2);
+	/* The socket may be writable with no edge to come: write now (the
+	 * tunnel may end in it, and its owner be told, before we return). */
+	conn_flush(c);
+	return t;
+}
+
+int
+h2conn_can_open(const struct h2conn *c)
+{
+	uint32_t cap = c->peer.max_concurrent_streams;
+
+	if (cap > H2_CLIENT_STREAMS)
+		cap = H2_CLIENT_STREAMS;
+	return c->role == H2_CLIENT && !c->closed && !c->goaway_recv &&
+	    !c->draining && c->nstreams < cap && c->next_id < 0x7fffffffu;
+}
+
+unsigned
+h2conn_streams(const struct h2conn *c)
+{
+	return c->nstreams;
+}
+
+void
+h2conn_set_idle(struct h2conn *c, uint64_t ms)
+{
+	c->idle_limit = ms;
+	conn_arm(c);
+}
+
+void
+h2conn_close(struct h2conn *c, enum h2_error err, const char *why)
+{
+	conn_fail(c, err, why);
+}
+
+void
+h2conn_drain(struct h2conn *c)
+{
+	uint64_t now = monotonic_ms();
+	int i;
+
+	if (c->closed || c->draining)
+		return;
+	c->draining = 1;
+	if (c->nstreams == 0) {
+		conn_fail(c, H2_NO_ERROR, "drained");
+		return;
+	}
+	if (c->role == H2_SERVER) {
+		send_goaway(c, 0x7fffffffu, H2_NO_ERROR);
+		if (!c->ping_out) {
+			for (i = 0; i < 8; i++)
+				c->ping_data[i] = (uint8_t)(~now >> (8 * i));
+			c->ping_out = 1;
+			c->ping_sent_ms = now;
+			c->drain_ping = 1;
+			send_ping(c, 0, c->ping_data);
+		} else
+			send_goaway(c, c->last_peer_id, H2_NO_ERROR);
+	} else
+		send_goaway(c, 0, H2_NO_ERROR);
+	conn_flush(c);
+}

@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hbone.c: the daemon's side of HBONE (see hbone.h).
+ *
+ * Inbound, a pod's 15008 is an HTTP/2 server: each CONNECT names
+ * "podIP:port"; we answer 400 if that is not this pod, 503 for one of
+ * our own ports or an app that refuses or does not answer in 10 s, and
+ * 200 once the app has accepted a connection we made inside the pod from
+ * the client's own address, as for 15006.
+ *
+ * Outbound, a pod's captured connection to a mesh pod becomes a CONNECT
+ * stream: the pool holds the pod's connections to each destination's
+ * 15008, made inside the pod with the ztunnel mark, up to 100 streams
+ * each; past that, another connection.  One unused for the idle time is
+ * closed.  Every stream carries forwarded and traceparent, and baggage
+ * when ZDS told us the pod's namespace and name.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/queue.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include "ev.h"
+#include "h2conn.h"
+#include "hbone.h"
+#include "log.h"
+#include "metrics.h"
+#include "podsock.h"
+#include "util.h"
+
+struct hconn {
+	LIST_ENTRY(hconn)	 entry;
+	struct h2conn		*h;
+	struct pod		*pod;
+	enum h2_role		 role;
+	struct sockaddr_in	 local;		/* server: where it came in */
+	struct sockaddr_in	 peer;		/* the other end */
+	char			 label[64];
+};
+
+struct htun {
+	struct pod		*pod;
+	enum h2_role		 role;		/* server: inbound */
+	struct tcp_series	*series;
+	struct sockaddr_in	 src, dst;
+	uint64_t		 start_ms;
+};
+
+static LIST_HEAD(, hconn)	 conns = LIST_HEAD_INITIALIZER(conns);
+static zt_resolve_fn		*resolve;
+static uint64_t			 idle_ms = HBONE_IDLE_MS;
+static unsigned			 nconns;
+static struct ev_timer		 drain_deadline;
+static void			(*drain_done)(void);
+
+static int	on_request(void *, const struct h2_request *, void **, int *);
+static void	on_bytes(void *, int, size_t);
+static void	on_tun_end(void *, const struct h2tun_end *);
+static void	on_conn_end(void *, struct h2conn *, const char *);
+
+static const struct h2conn_ops ops = {
+	on_request, on_bytes, on_tun_end, on_conn_end,
+};
+
+void
+hbone_init(zt_resolve_fn *fn, uint64_t idle)
+{
+	resolve = fn;
+	idle_ms = idle;
+}
+
+static const char *
+workload_of(uint32_t addr)
+{
+	int mesh;
+
+	return resolve != NULL ? resolve(addr, &mesh) : NULL;
+}
+
+static const char *
+pod_workload(const struct pod *pod)
+{
+	return pod->workload[0] ? pod->workload : pod->name;
+}
+
+static void
+addr_str(const struct sockaddr_in *sin, char *buf, size_t size)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	if (inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)) == NULL)
+		snprintf(ip, sizeof(ip), "?");
+	snprintf(buf, size, "%s:%u", ip, ntohs(sin->sin_port));
+}
+
+static struct hconn *
+hconn_new(struct pod *pod, enum h2_role role, int fd,
+    const struct sockaddr_in *peer)
+{
+	struct hconn	*hc;
+	char		 a[32];
+
+	if ((hc = calloc(1, sizeof(*hc))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	hc->pod = pod;
+	hc->role = role;
+	hc->peer = *peer;
+	addr_str(peer, a, sizeof(a));
+	snprintf(hc->label, sizeof(hc->label), "%s%s%s", pod_label(pod),
+	    role == H2_SERVER ? " <- " : " -> ", a);
+	LIST_INSERT_HEAD(&conns, hc, entry);
+	nconns++;
+	if ((hc->h = h2conn_new(fd, role, &ops, hc, hc->label)) == NULL) {
+		LIST_REMOVE(hc, entry);
+		nconns--;
+		free(hc);
+		return NULL;
+	}
+	return hc;
+}
+
+static struct htun *
+htun_new(struct pod *pod, enum h2_role role, const struct sockaddr_in *src,
+    const struct sockaddr_in *dst, struct tcp_series *series)
+{
+	struct htun *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->pod = pod;
+	t->role = role;
+	t->src = *src;
+	t->dst = *dst;
+	t->series = series;
+	t->start_ms = monotonic_ms();
+	metrics_tcp_opened(series);
+	pod->conns.nopen++;
+	pod->conns.total++;
+	return t;
+}
+
+/* ---- inbound ---------------------------------------------------------- */
+
+void
+hbone_accept(struct pod *pod, int c)
+{
+	struct sockaddr_in	local, peer;
+	socklen_t		llen = sizeof(local), plen = sizeof(peer);
+	struct hconn		*hc;
+
+	if (drain_done != NULL) {
+		close(c);		/* shutting down */
+		return;
+	}
+	if (getsockname(c, (struct sockaddr *)&local, &llen) == -1 ||
+	    getpeername(c, (struct sockaddr *)&peer, &plen) == -1 ||
+	    local.sin_family != AF_INET) {
+		log_debug("hbone %s: not IPv4", pod_label(pod));
+		close(c);
+		return;
+	}
+	if ((hc = hconn_new(pod, H2_SERVER, c, &peer)) == NULL) {
+		log_warn("hbone %s: connection", pod_label(pod));
+		return;
+	}
+	hc->local = local;
+}
+
+/* "a.b.c.d:port" into sin; -1 if it is not that. */
+static int
+parse_authority(const char *a, struct sockaddr_in *sin)
+{
+	char		 ip[INET_ADDRSTRLEN];
+	const char	*colon = strrchr(a, ':');
+	unsigned long	 port;
+
+	if (colon == NULL || (size_t)(colon - a) >= sizeof(ip))
+		return -1;
+	memcpy(ip, a, (size_t)(colon - a));
+	ip[colon - a] = '\0';
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	if (inet_pton(AF_INET, ip, &sin->sin_addr) != 1 ||
+	    parse_ulong(colon + 1, 10, 65535, &port) == -1 || port == 0)
+		return -1;
+	sin->sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+/* A request that fails early: logged, not counted (as ztunnel's
+ * log_early_deny). */
+static int
+deny(const struct hconn *hc, const struct h2_request *r, int code,
+    const char *why, int *status)
+{
+	log_debug("hbone %s: CONNECT %s: %d, %s", hc->label, r->authority,
+	    code, why);
+	*status = code;
+	return -1;
+}
+
+static int
+on_request(void *carg, const struct h2_request *r, void **targ, int *status)
+{
+	struct hconn		*hc = carg;
+	struct sockaddr_in	 dst;
+	struct htun		*t;
+	int			 s, err;
+
+	if (strcmp(r->method, "CONNECT") != 0)
+		return deny(hc, r, 400, "not CONNECT", status);
+	if (parse_authority(r->authority, &dst) == -1)
+		return deny(hc, r, 400, "authority not IPv4:port", status);
+	if (dst.sin_addr.s_addr != hc->local.sin_addr.s_addr)
+		return deny(hc, r, 400, "authority is not this pod", status);
+	if (podsock_own_port(ntohs(dst.sin_port)))
+		return deny(hc, r, 503, "one of ztunnel's own ports", status);
+	/* To the app from the client's own address, as for 15006 (unless
+	 * the client is this pod: a hairpin). */
+	s = podsock_upstream(hc->pod,
+	    hc->peer.sin_addr.s_addr != dst.sin_addr.s_addr ? &hc->peer : NULL);
+	if (s == -1)
+		return deny(hc, r, 503, strerror(errno), status);
+	if (connect(s, (struct sockaddr *)&dst, sizeof(dst)) == -1 &&
+	    errno != EINPROGRESS) {
+		err = errno;
+		close(s);
+		return deny(hc, r, 503, strerror(err), status);
+	}
+	t = htun_new(hc->pod, H2_SERVER, &hc->peer, &dst,
+	    metrics_tcp_series(0, workload_of(hc->peer.sin_addr.s_addr),
+	    pod_workload(hc->pod)));
+	if (t == NULL) {
+		close(s);
+		return deny(hc, r, 503, "out of memory", status);
+	}
+	log_debug("hbone %s: CONNECT %s forwarded=%s traceparent=%s",
+	    hc->label, r->authority, r->forwarded[0] ? r->forwarded : "-",
+	    r->traceparent[0] ? r->traceparent : "-");
+	*targ = t;
+	return s;
+}
+
+/* ---- outbound --------------------------------------------------------- */
+
+/* A pooled connection from pod to dst's 15008 that takes one more
+ * stream, or a new one. */
+static struct hconn *
+pool_get(struct pod *pod, const struct sockaddr_in *dst)
+{
+	struct hconn		*hc;
+	struct sockaddr_in	 to = *dst;
+	int			 s, err;
+
+	LIST_FOREACH(hc, &conns, entry)
+		if (hc->role == H2_CLIENT && hc->pod == pod &&
+		    hc->peer.sin_addr.s_addr == dst->sin_addr.s_addr &&
+		    h2conn_can_open(hc->h))
+			return hc;
+	to.sin_port = htons(HBONE_PORT);
+	if ((s = podsock_upstream(pod, NULL)) == -1)
+		return NULL;
+	if (connect(s, (struct sockaddr *)&to, sizeof(to)) == -1 &&
+	    errno != EINPROGRESS) {
+		err = errno;
+		close(s);
+		errno = err;
+		return NULL;
+	}
+	if ((hc = hconn_new(pod, H2_CLIENT, s, &to)) == NULL)
+		return NULL;
+	h2conn_set_idle(hc->h, idle_ms);
+	log_debug("hbone %s: new connection", hc->label);
+	return hc;
+}
+
+/* W3C trace context: version 00, random ids, not sampled. */
+static int
+traceparent(char *buf, size_t size)
+{
+	uint8_t	r[24];
+	char	hex[49];
+	int	i;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -1;
+	for (i = 0; i < 24; i++)
+		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	snprintf(buf, size, "00-%.32s-%.16s-00", hex, hex + 32);
+	return 0;
+}
+
+void
+hbone_outbound(struct pod *pod, int c, const struct sockaddr_in *src,
+    const struct sockaddr_in *dst, const char *dst_workload)
+{
+	struct hconn	*hc;
+	struct htun	*t;
+	char		 authority[32], client[32], fwd[48], trace[64];
+	char		 baggage[256];
+	const char	*hdrs[6], *slash;
+	size_t		 n = 0;
+
+	if (drain_done != NULL || (hc = pool_get(pod, dst)) == NULL) {
+		log_debug("hbone %s: no connection: %s", pod_label(pod),
+		    drain_done != NULL ? "shutting down" : strerror(errno));
+		close(c);
+		return;
+	}
+	addr_str(dst, authority, sizeof(authority));
+	addr_str(src, client, sizeof(client));
+	snprintf(fwd, sizeof(fwd), "for=\"%s\"", client);
+	hdrs[n++] = "forwarded";
+	hdrs[n++] = fwd;
+	if (traceparent(trace, sizeof(trace)) == 0) {
+		hdrs[n++] = "traceparent";
+		hdrs[n++] = trace;
+	}
+	/* What ZDS told us of the pod, and nothing we would make up. */
+	if (pod->workload[0] && (slash = strchr(pod->workload, '/')) != NULL) {
+		snprintf(baggage, sizeof(baggage),
+		    "k8s.namespace.name=%.*s,k8s.pod.name=%s",
+		    (int)(slash - pod->workload), pod->workload, slash + 1);
+		hdrs[n++] = "baggage";
+		hdrs[n++] = baggage;
+	}
+	t = htun_new(pod, H2_CLIENT, src, dst,
+	    metrics_tcp_series(1, pod_workload(pod), dst_workload));
+	if (t == NULL) {
+		close(c);
+		return;
+	}
+	if (h2conn_tunnel(hc->h, c, authority, hdrs, n / 2, t) == NULL) {
+		struct h2tun_end e = { 0, 0, 0, 0, "no stream" };
+
+		on_tun_end(t, &e);
+	}
+}
+
+/* ---- ends ------------------------------------------------------------- */
+
+/* The pod's byte counts move as the bytes do (--list); in is what the
+ * app's client sent: the socket's side outbound, the stream's inbound. */
+static void
+on_bytes(void *targ, int received, size_t n)
+{
+	struct htun *t = targ;
+
+	if ((t->role == H2_CLIENT) == !received)
+		t->pod->conns.bytes_in += n;
+	else
+		t->pod->conns.bytes_out += n;
+}
+
+static void
+on_tun_end(void *targ, const struct h2tun_end *e)
+{
+	struct htun	*t = targ;
+	char		 src[32], dst[32];
+	uint64_t	 in, out;
+
+	in = t->role == H2_CLIENT ? e->sent : e->received;
+	out = t->role == H2_CLIENT ? e->received : e->sent;
+	t->pod->conns.nopen--;
+	metrics_tcp_closed(t->series, e->established ? METRICS_FLAGS_NONE :
+	    METRICS_FLAGS_CONNECT, in, out);
+	addr_str(&t->src, src, sizeof(src));
+	addr_str(&t->dst, dst, sizeof(dst));
+	log_debug("conn %s hbone %s %s -> %s: sent %ju, received %ju, %ju ms, "
+	    "%s", pod_label(t->pod), t->role == H2_CLIENT ? "outbound" :
+	    "inbound", src, dst, (uintmax_t)in, (uintmax_t)out,
+	    (uintmax_t)(monotonic_ms() - t->start_ms), e->why);
+	free(t);
+}
+
+static void
+on_conn_end(void *carg, struct h2conn *h, const char *why)
+{
+	struct hconn *hc = carg;
+
+	(void)h;
+	log_debug("hbone %s: connection closed: %s", hc->label, why);
+	LIST_REMOVE(hc, entry);
+	nconns--;
+	free(hc);
+	if (nconns == 0 && drain_done != NULL) {
+		void (*done)(void) = drain_done;
+
+		ev_timer_stop(&drain_deadline);
+		done();
+	}
+}
+
+void
+hbone_pod_gone(struct pod *pod)
+{
+	struct hconn *hc, *next;
+
+	/* Closing one may close no other, but it frees itself. */
+	for (hc = LIST_FIRST(&conns); hc != NULL; hc = next) {
+		next = LIST_NEXT(hc, entry);
+		if (hc->pod == pod)
+			h2conn_close(hc->h, H2_NO_ERROR, "pod removed");
+	}
+}
+
+static void
+on_drain_deadline(void *arg)
+{
+	struct hconn *hc;
+
+	(void)arg;
+	log_info("hbone: %u connections still open after %d ms: closing them",
+	    nconns, HBONE_DRAIN_MS);
+	while ((hc = LIST_FIRST(&conns)) != NULL)
+		h2conn_close(hc->h, H2_NO_ERROR, "drain deadline");
+}
+
+unsigned
+hbone_drain(void (*done)(void))
+{
+	struct hconn	*hc, *next;
+	unsigned	 n = nconns;
+
+	if (n == 0)
+		return 0;
+	drain_done = done;
+	ev_timer_init(&drain_deadline, on_drain_deadline, NULL);
+	ev_timer_at(&drain_deadline, monotonic_ms() + HBONE_DRAIN_MS);
+	for (hc = LIST_FIRST(&conns); hc != NULL; hc = next) {
+		next = LIST_NEXT(hc, entry);
+		h2conn_drain(hc->h);
+	}
+	return n;
+}
+
+void
+hbone_counts(unsigned *client, unsigned *server, unsigned *streams)
+{
+	const struct hconn *hc;
+
+	*client = *server = *streams = 0;
+	LIST_FOREACH(hc, &conns, entry) {
+		if (hc->role == H2_CLIENT)
+			(*client)++;
+		else
+			(*server)++;
+		*streams += h2conn_streams(hc->h);
+	}
+}

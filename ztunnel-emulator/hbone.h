@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ZT_HBONE_H
+#define ZT_HBONE_H
+
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "podtab.h"
+
+/*
+ * HBONE without TLS (--proxy): pod-to-pod traffic as HTTP/2 CONNECT
+ * streams to the destination pod's 15008 (h2conn.h does the HTTP/2).
+ * Plain h2c: a real ztunnel speaks it only inside mutual TLS, so this
+ * carries traffic between our own daemons, never to a real one.
+ */
+
+#define HBONE_PORT		15008
+#define HBONE_IDLE_MS		300000	/* POOL_UNUSED_RELEASE_TIMEOUT */
+#define HBONE_DRAIN_MS		5000	/* ztunnel's termination deadline */
+
+/* Who has this address (network order): the workload for the metrics
+ * ("" if unnamed) and whether it is in the mesh (reached by HBONE), or
+ * NULL if nobody we know. */
+typedef const char *zt_resolve_fn(uint32_t addr, int *mesh);
+
+void	hbone_init(zt_resolve_fn *, uint64_t idle_ms);
+
+/* Inbound: a connection accepted on the pod's 15008; c is ours. */
+void	hbone_accept(struct pod *, int c);
+
+/*
+ * Outbound: carry c, the pod's captured connection from src to dst, in
+ * a CONNECT stream to dst's 15008, on a pooled connection per (pod,
+ * dst) with at most 100 streams each.  c is ours.
+ */
+void	hbone_outbound(struct pod *, int c, const struct sockaddr_in *src,
+	    const struct sockaddr_in *dst, const char *dst_workload);
+
+/* The pod is going: its connections, both ways, end now. */
+void	hbone_pod_gone(struct pod *);
+
+/*
+ * Shutting down: every connection drains (GOAWAY), and done() runs once
+ * all are closed or after HBONE_DRAIN_MS, when the rest are closed.
+ * Returns how many are draining; 0: nothing to wait for, done() is not
+ * called.
+ */
+unsigned hbone_drain(void (*done)(void));
+
+/* Connections and open streams, both ways, for the metrics. */
+void	hbone_counts(unsigned *client_conns, unsigned *server_conns,
+	    unsigned *streams);
+
+#endif

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * peers.c: the mesh pods of other nodes (see peers.h), a sorted array
+ * searched by address.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "peers.h"
+
+struct peer {
+	uint32_t	 addr;		/* host order, for sorting */
+	char		*workload;
+};
+
+static struct peer	*table;
+static unsigned		 count;
+
+static int
+cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct peer *)a)->addr;
+	uint32_t y = ((const struct peer *)b)->addr;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+table_free(struct peer *t, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		free(t[i].workload);
+	free(t);
+}
+
+/* One line into p; 0 if it had an entry, 1 if blank, -1 if bad. */
+static int
+parse_line(char *line, struct peer *p)
+{
+	char		*addr, *name, *extra, *save = NULL;
+	struct in_addr	 in;
+
+	line[strcspn(line, "#\n")] = '\0';
+	if ((addr = strtok_r(line, " \t", &save)) == NULL)
+		return 1;
+	name = strtok_r(NULL, " \t", &save);
+	extra = strtok_r(NULL, " \t", &save);
+	if (extra != NULL || inet_pton(AF_INET, addr, &in) != 1)
+		return -1;
+	p->addr = ntohl(in.s_addr);
+	if ((p->workload = strdup(name != NULL ? name : "")) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+peers_load(const char *path, char *err, size_t errlen)
+{
+	FILE		*f;
+	char		 line[512];
+	struct peer	*t = NULL, *nt;
+	unsigned	 n = 0, cap = 0, lineno = 0, i;
+	int		 r, saved;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (n == cap) {
+			if (cap == PEERS_MAX) {
+				snprintf(err, errlen, "%s: more than %u peers",
+				    path, PEERS_MAX);
+				errno = E2BIG;
+				goto fail;
+			}
+			cap = cap == 0 ? 64 : cap * 2;
+			if ((nt = reallocarray(t, cap, sizeof(*t))) == NULL) {
+				snprintf(err, errlen, "%s: out of memory", path);
+				goto fail;
+			}
+			t = nt;
+		}
+		if ((r = parse_line(line, &t[n])) == -1) {
+			snprintf(err, errlen, "%s:%u: not \"ADDRESS "
+			    "[namespace/name]\"", path, lineno);
+			errno = EINVAL;
+			goto fail;
+		}
+		n += r == 0;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	fclose(f);
+	qsort(t, n, sizeof(*t), cmp);
+	for (i = 1; i < n; i++)
+		if (t[i].addr == t[i - 1].addr) {
+			snprintf(err, errlen, "%s: an address twice", path);
+			table_free(t, n);
+			errno = EINVAL;
+			return -1;
+		}
+	table_free(table, count);
+	table = t;
+	count = n;
+	return 0;
+fail:
+	saved = errno;
+	fclose(f);
+	table_free(t, n);
+	errno = saved;
+	return -1;
+}
+
+const char *
+peers_lookup(uint32_t addr)
+{
+	struct peer	 key = { ntohl(addr), NULL };
+	struct peer	*p;
+
+	if (count == 0)
+		return NULL;
+	p = bsearch(&key, table, count, sizeof(*table), cmp);
+	return p != NULL ? p->workload : NULL;
+}
+
+unsigned
+peers_count(void)
+{
+	return count;
+}
+
+void
+peers_free(void)
+{
+	table_free(table, count);
+	table = NULL;
+	count = 0;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * podsock.c: the sockets the daemon makes inside a pod to carry its
+ * traffic onward (see podsock.h): to the app for 15006 and 15008, out of
+ * the pod for 15001, whether plain or as an HBONE tunnel.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "netns.h"
+#include "podsock.h"
+
+int
+podsock_own_port(uint16_t port)
+{
+	int i;
+
+	for (i = 0; i < ZT_NPORTS; i++)
+		if (port == zt_ports[i])
+			return 1;
+	return 0;
+}
+
+/*
+ * The kernel picks the port, and must not pick the client's own: the
+ * redirected connection we are serving has the very tuple (client:port
+ * -> app) in the pod's conntrack, and a second connection with it would
+ * clash there and never complete.
+ */
+int
+podsock_upstream(const struct pod *pod, const struct sockaddr_in *from)
+{
+	struct sockaddr_in	bound, any;
+	socklen_t		len;
+	int			s, on = 1, mark = PROXY_MARK, err, tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		s = netns_socket(pod->nsfd, AF_INET,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (s == -1 && errno == ENOTRECOVERABLE)
+			fatal("cannot return to our own network namespace");
+		if (s == -1)
+			return -1;
+		if (setsockopt(s, SOL_SOCKET, SO_MARK, &mark,
+		    sizeof(mark)) == -1)
+			goto fail;
+		if (from == NULL)
+			return s;
+		len = sizeof(bound);
+		memset(&bound, 0, sizeof(bound));
+		any = *from;
+		any.sin_port = 0;
+		if (setsockopt(s, SOL_IP, IP_TRANSPARENT, &on,
+		    sizeof(on)) == -1 ||
+		    setsockopt(s, SOL_IP, IP_FREEBIND, &on, sizeof(on)) == -1 ||
+		    bind(s, (const struct sockaddr *)&any, sizeof(any)) == -1 ||
+		    getsockname(s, (struct sockaddr *)&bound, &len) == -1)
+			goto fail;
+		if (bound.sin_port != from->sin_port)
+			return s;
+		log_debug("conn %s: port %u is the client's own: another",
+		    pod_label(pod), ntohs(bound.sin_port));
+		close(s);
+	}
+	errno = EADDRINUSE;
+	return -1;
+fail:
+	err = errno;
+	close(s);
+	errno = err;
+	return -1;
+}

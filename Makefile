@@ -149,6 +149,9 @@ demo-zds: all
 demo-traffic: all
 	@scripts/demo-traffic.sh
 
+demo-hbone: all
+	@scripts/demo-hbone.sh
+
 # libFuzzer targets (clang), each run FUZZ_SECONDS from its seed corpus.
 fuzz: $(FUZZERS)
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
@@ -191,4 +194,4 @@ clean:
 	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) $(TRUE) $(FUZZERS) */*.o */*.d tests/*/*.o \
 	    tests/*/*.d .build-flags
 
-.PHONY: all test test-scale bench bench-traffic demo demo-zds demo-traffic fuzz golden lint install uninstall clean FORCE
+.PHONY: all test test-scale bench bench-traffic demo demo-zds demo-traffic demo-hbone fuzz golden lint install uninstall clean FORCE

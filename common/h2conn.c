@@ -45,6 +45,7 @@
 #define FLOOD_PER_SEC	10000		/* frames that move no data */
 #define EARLY_RESET_COST 100		/* a stream reset before its answer */
 #define MAX_IOV		32
+#define LINGER_MS	1000		/* after a GOAWAY, input discarded */
 
 struct buf {
 	uint8_t	*p;
@@ -97,6 +98,7 @@ struct h2conn {
 	int			 settings_recv;
 	int			 settings_acked;
 	int			 closed;
+	int			 lingering;	/* closed, input still discarded */
 	int			 writable;
 	int			 out_blocked;	/* a tunnel waits for room */
 	int			 win_blocked;	/* a tunnel waits for the window */
@@ -130,6 +132,8 @@ struct h2conn {
 };
 
 static void	conn_fail(struct h2conn *, enum h2_error, const char *why);
+static void	linger(struct h2conn *);
+static void	linger_end(struct h2conn *);
 static void	conn_flush(struct h2conn *);
 static void	conn_arm(struct h2conn *);
 static void	tun_end(struct h2tun *, int rst, enum h2_error,
@@ -901,6 +905,11 @@ on_header_block(struct h2conn *c, uint32_t id, uint8_t flags,
 		conn_fail(c, H2_PROTOCOL_ERROR, "HEADERS on an idle stream");
 		return -1;
 	}
+	if (t == NULL && c->role == H2_SERVER && (id & 1) == 0) {
+		/* Even ids are the server's to open (5.1.1). */
+		conn_fail(c, H2_PROTOCOL_ERROR, "HEADERS on an even stream id");
+		return -1;
+	}
 	if (t == NULL && c->role == H2_SERVER && !stream_idle(c, id)) {
 		/* A new stream's id must grow (5.1.1); an old one is closed. */
 		conn_fail(c, H2_STREAM_CLOSED, "HEADERS on a closed stream");
@@ -1374,12 +1383,45 @@ conn_fail(struct h2conn *c, enum h2_error err, const char *why)
 	while ((t = TAILQ_FIRST(&c->tuns)) != NULL)
 		tun_end(t, 0, H2_NO_ERROR, why);
 	ev_timer_stop(&c->timer);
-	/* Unread bytes would turn our FIN into a reset that could overtake
-	 * the GOAWAY. */
-	(void)shutdown(c->fd, SHUT_WR);
-	drain_fd(c->fd);
-	ev_io_close(&c->io);
 	c->ops->conn_end(c->arg, c, why);
+	/*
+	 * A lingering close: our FIN goes now, and what the peer still
+	 * sends is read and dropped for up to LINGER_MS.  Closing with
+	 * unread input would send a reset, which can overtake the GOAWAY
+	 * and lose the peer the reason.
+	 */
+	(void)shutdown(c->fd, SHUT_WR);
+	c->lingering = 1;
+	ev_timer_at(&c->timer, monotonic_ms() + LINGER_MS);
+	linger(c);
+}
+
+/* Drop what the peer sends until its EOF, or the deadline. */
+static void
+linger(struct h2conn *c)
+{
+	char	buf[16384];
+	ssize_t	n;
+
+	for (;;) {
+		n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0)
+			continue;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		break;			/* EOF or an error: done */
+	}
+	linger_end(c);
+}
+
+static void
+linger_end(struct h2conn *c)
+{
+	c->lingering = 0;
+	ev_timer_stop(&c->timer);
+	ev_io_close(&c->io);
 	ev_defer_free(&c->dead, conn_free, c);
 }
 
@@ -1390,6 +1432,10 @@ on_conn(void *arg, uint32_t events)
 	int		 err = 0;
 	socklen_t	 len = sizeof(err);
 
+	if (c->lingering) {
+		linger(c);
+		return;
+	}
 	if (c->connecting) {
 		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 			return;
@@ -1439,6 +1485,10 @@ on_timer(void *arg)
 	uint64_t	 now = monotonic_ms();
 	int		 i;
 
+	if (c->lingering) {
+		linger_end(c);
+		return;
+	}
 	if (c->connecting) {
 		conn_fail(c, H2_NO_ERROR, "connect to 15008 timed out");
 		return;

@@ -86,7 +86,7 @@ for _ in $(seq 1 100); do
 done
 echo "(pod B: traffic.py serve 8080)"
 
-step "7. A calls B's address: out through A's 15001, in through B's 15006"
+step "7. A calls B's address: out through A's 15001, over HBONE into B's 15008"
 run ip netns exec "$A" python3 tests/helpers/traffic.py peer "$(scripts/topology.sh ip 2)" 8080
 echo "(that is A's own address: B's app sees the real client)"
 sleep 0.2

@@ -14,6 +14,7 @@
   traffic.py many HOST PORT N      N connections at once, each echoed
   traffic.py seq HOST PORT N       N connections one after the other
   traffic.py stream HOST PORT      read an endless stream; print when it ends
+  traffic.py hold HOST PORT N      open N connections and hold them open
 Each client prints one line the test checks; exit 0 means it held.
 """
 
@@ -221,6 +222,17 @@ def seq(host, port, n):
     sys.exit(0 if ok == n else 1)
 
 
+def hold(host, port, n):
+    socks = []
+    for _ in range(n):
+        c = connect(host, port)
+        c.sendall(b"echo\n")
+        socks.append(c)
+    print(f"held {n}", flush=True)
+    while True:
+        time.sleep(3600)
+
+
 def stream(host, port):
     c = connect(host, port)
     c.settimeout(None)
@@ -245,7 +257,7 @@ def main():
             serve(int(a[1]))
         elif a[0] in ("peer", "halfclose", "closed", "stream"):
             globals()[a[0]](a[1], int(a[2]))
-        elif a[0] in ("bulk", "many", "seq"):
+        elif a[0] in ("bulk", "many", "seq", "hold"):
             globals()[a[0]](a[1], int(a[2]), int(a[3]))
         else:
             sys.exit(__doc__)

@@ -1,0 +1,486 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""HTTP/2 peers for the HBONE tests: python3-h2 (Debian's, hence
+/usr/bin/python3) as a stack that is not ours, and raw frames for what no
+well-behaved stack would send.
+
+  h2peer.py client HOST PORT AUTHORITY [N]
+      open N (default 1) CONNECT streams for AUTHORITY on one connection;
+      on each, send "echo\\n" and a payload, then END_STREAM; print
+      "status S" per stream and "echoed N" when every 200 came back whole
+  h2peer.py server PORT LOG [STATUS]
+      an HBONE server standing in for a remote pod's 15008: answer every
+      CONNECT with STATUS (default 200), echo its bytes back, END_STREAM
+      for END_STREAM; one JSON line per request in LOG (its headers, our
+      view of the client's settings and connection window)
+  h2peer.py hold HOST PORT AUTHORITY
+      one CONNECT stream, held open: print "open" once it is answered,
+      then "goaway CODE" when the server says it is going away
+  h2peer.py tcp HOST PORT TEXT
+      plain TCP, as an app: send TEXT, FIN, print what comes back
+  h2peer.py hostile HOST PORT CASE
+      a peer that breaks the rules one way (see CASES); prints what came
+      back: "goaway CODE", "status S", "alive" (a PING was answered
+      after it), or "closed"
+
+h2 4.1.0 wants :path on every request unless told not to check headers,
+though RFC 9113 8.5 forbids it on CONNECT: hence the validate_* flags.
+"""
+import json
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+TIMEOUT = 20
+
+
+def h2_modules():
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.exceptions
+    import h2.settings
+    return h2
+
+
+# ---- python3-h2 client ------------------------------------------------------
+
+def client(host, port, authority, n=1):
+    h2 = h2_modules()
+    cfg = h2.config.H2Configuration(client_side=True,
+                                    validate_outbound_headers=False,
+                                    validate_inbound_headers=False,
+                                    header_encoding="utf-8")
+    conn = h2.connection.H2Connection(config=cfg)
+    sock = socket.create_connection((host, port), timeout=TIMEOUT)
+    conn.initiate_connection()
+    streams = {}
+    for i in range(n):
+        sid = conn.get_next_available_stream_id()
+        conn.send_headers(sid, [(":method", "CONNECT"),
+                                (":authority", authority)])
+        payload = b"echo\n" + (b"%d:" % i) * 50
+        streams[sid] = {"want": payload[5:], "got": b"", "status": None,
+                        "done": False, "payload": payload}
+    sock.sendall(conn.data_to_send())
+    ok = 0
+    deadline = time.monotonic() + TIMEOUT
+    while not all(s["done"] for s in streams.values()):
+        if time.monotonic() > deadline:
+            print("timed out")
+            return 1
+        data = sock.recv(65536)
+        if not data:
+            print("connection closed")
+            break
+        for ev in conn.receive_data(data):
+            if isinstance(ev, h2.events.ResponseReceived):
+                st = streams[ev.stream_id]
+                st["status"] = dict(ev.headers)[":status"]
+                print(f"status {st['status']}")
+                if st["status"] == "200":
+                    conn.send_data(ev.stream_id, st["payload"],
+                                   end_stream=True)
+            elif isinstance(ev, h2.events.DataReceived):
+                streams[ev.stream_id]["got"] += ev.data
+                conn.acknowledge_received_data(ev.flow_controlled_length,
+                                               ev.stream_id)
+            elif isinstance(ev, (h2.events.StreamEnded,
+                                 h2.events.StreamReset)):
+                st = streams[ev.stream_id]
+                st["done"] = True
+                ok += st["status"] == "200" and st["got"] == st["want"]
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                print(f"goaway {ev.error_code}")
+                for st in streams.values():
+                    st["done"] = True
+        out = conn.data_to_send()
+        if out:
+            sock.sendall(out)
+    print(f"echoed {ok}")
+    sock.close()
+    return 0 if ok == n else 1
+
+
+def hold(host, port, authority):
+    h2 = h2_modules()
+    cfg = h2.config.H2Configuration(client_side=True,
+                                    validate_outbound_headers=False,
+                                    validate_inbound_headers=False,
+                                    header_encoding="utf-8")
+    conn = h2.connection.H2Connection(config=cfg)
+    sock = socket.create_connection((host, port))
+    conn.initiate_connection()
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, [(":method", "CONNECT"), (":authority", authority)])
+    sock.sendall(conn.data_to_send())
+    buf = b""
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            print("closed")
+            return 0
+        # One frame at a time: h2 raises on any frame after a GOAWAY
+        # (a graceful drain sends a PING with it), and would lose the
+        # GOAWAY's event with the rest of the batch.
+        buf += data
+        evs = []
+        try:
+            while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+                n = 9 + int.from_bytes(buf[:3], "big")
+                f, buf = buf[:n], buf[n:]
+                evs += conn.receive_data(f)
+        except h2.exceptions.ProtocolError:
+            pass
+        for ev in evs:
+            if isinstance(ev, h2.events.ResponseReceived):
+                print("open" if dict(ev.headers)[":status"] == "200"
+                      else "refused")
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                print(f"goaway {ev.error_code}")
+        out = conn.data_to_send()
+        if out:
+            sock.sendall(out)
+
+
+def tcp(host, port, text):
+    c = socket.create_connection((host, port), timeout=TIMEOUT)
+    c.sendall(text.encode())
+    c.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        got += d
+    print(got.decode(errors="replace") if got else "(nothing)")
+    return 0
+
+
+# ---- python3-h2 server ------------------------------------------------------
+
+def serve_one(sock, log, status):
+    h2 = h2_modules()
+    cfg = h2.config.H2Configuration(client_side=False,
+                                    validate_inbound_headers=False,
+                                    validate_outbound_headers=False,
+                                    header_encoding="utf-8")
+    conn = h2.connection.H2Connection(config=cfg)
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    pending = {}        # stream -> bytes to echo, [ended]
+    while True:
+        try:
+            data = sock.recv(1 << 20)
+        except OSError:
+            return
+        if not data:
+            return
+        for ev in conn.receive_data(data):
+            if isinstance(ev, h2.events.RequestReceived):
+                s = conn.remote_settings
+                rec = {"headers": ev.headers,
+                       "settings": {
+                           "enable_push": s.enable_push,
+                           "initial_window_size": s.initial_window_size,
+                           "max_frame_size": s.max_frame_size,
+                           "max_header_list_size": s.max_header_list_size},
+                       "conn_window": conn.outbound_flow_control_window,
+                       "stream": ev.stream_id}
+                with open(log, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                if status == 200:
+                    conn.send_headers(ev.stream_id, [(":status", "200")])
+                    pending[ev.stream_id] = [b"", False]
+                else:
+                    conn.send_headers(ev.stream_id,
+                                      [(":status", str(status))],
+                                      end_stream=True)
+            elif isinstance(ev, h2.events.DataReceived):
+                conn.acknowledge_received_data(ev.flow_controlled_length,
+                                               ev.stream_id)
+                if ev.stream_id in pending:
+                    pending[ev.stream_id][0] += ev.data
+            elif isinstance(ev, h2.events.StreamEnded):
+                if ev.stream_id in pending:
+                    pending[ev.stream_id][1] = True
+            elif isinstance(ev, h2.events.StreamReset):
+                pending.pop(ev.stream_id, None)
+        for sid in list(pending):
+            buf, ended = pending[sid]
+            while buf:
+                room = min(conn.local_flow_control_window(sid),
+                           conn.max_outbound_frame_size)
+                if room <= 0:
+                    break
+                conn.send_data(sid, buf[:room])
+                buf = buf[room:]
+            pending[sid][0] = buf
+            if ended and not buf:
+                conn.end_stream(sid)
+                del pending[sid]
+        out = conn.data_to_send()
+        if out:
+            sock.sendall(out)
+
+
+def server(port, log, status=200):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", port))
+    ls.listen(64)
+    print("listening", flush=True)
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=serve_one, args=(c, log, status),
+                         daemon=True).start()
+
+
+# ---- raw frames -------------------------------------------------------------
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def frame(ftype, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", stream) + payload
+
+
+def settings(pairs=()):
+    return frame(4, 0, 0, b"".join(struct.pack(">HI", k, v)
+                                   for k, v in pairs))
+
+
+def lit(name, value):
+    """An HPACK literal without indexing, new name, raw strings (both
+    shorter than 127 bytes, or with multi-byte lengths)."""
+    def s(b):
+        n = len(b)
+        if n < 127:
+            return bytes([n]) + b
+        out = bytearray([127])
+        n -= 127
+        while n >= 128:
+            out.append(n % 128 | 128)
+            n //= 128
+        out.append(n)
+        return bytes(out) + b
+    return b"\x00" + s(name) + s(value)
+
+
+def connect_block(authority):
+    # :method CONNECT (name index 2), :authority (name index 1): literals
+    # without indexing, names from the static table.
+    a = authority.encode()
+    return b"\x02\x07CONNECT" + b"\x01" + bytes([len(a)]) + a
+
+
+def headers(stream, block, end_headers=True, end_stream=False):
+    return frame(1, (4 if end_headers else 0) | (1 if end_stream else 0),
+                 stream, block)
+
+
+CASES = {}
+
+
+def case(f):
+    CASES[f.__name__] = f
+    return f
+
+
+@case
+def bad_preface(a):
+    return b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@case
+def get_request(a):
+    # :method GET, :scheme http, :path / (static 2, 6, 4), :authority
+    return PREFACE + settings() + headers(1, b"\x82\x86\x84" +
+                                          connect_block(a)[9:],
+                                          end_stream=True)
+
+
+@case
+def first_frame_not_settings(a):
+    return PREFACE + frame(6, 0, 0, b"12345678")
+
+
+@case
+def oversized_frame(a):
+    # 2 MiB announced, past our MAX_FRAME_SIZE of 1 MiB.
+    return PREFACE + settings() + b"\x20\x00\x00\x00\x00\x00\x00\x00\x01"
+
+
+@case
+def unknown_frame_ignored(a):
+    return PREFACE + settings() + frame(0xfa, 0xff, 7, b"whatever")
+
+
+@case
+def huge_header_list(a):
+    block = connect_block(a) + b"".join(
+        lit(b"x-pad-%d" % i, b"v" * 1000) for i in range(80))
+    return PREFACE + settings() + headers(1, block)
+
+
+@case
+def table_size_over_limit(a):
+    # A dynamic table size update to 8192, past the 4096 we allow.
+    return PREFACE + settings() + headers(1, b"\x3f\xe1\x3f" +
+                                          connect_block(a))
+
+
+@case
+def index_past_table(a):
+    return PREFACE + settings() + headers(1, b"\xff\x80\x01")
+
+
+@case
+def endless_continuation(a):
+    out = PREFACE + settings() + headers(1, connect_block(a), False)
+    for i in range(64):
+        out += frame(9, 0, 1, lit(b"x-c%d" % i, b"y" * 4000))
+    return out
+
+
+@case
+def even_stream_id(a):
+    return PREFACE + settings() + headers(2, connect_block(a))
+
+
+@case
+def stream_id_goes_down(a):
+    return PREFACE + settings() + headers(5, connect_block(a)) + \
+        headers(3, connect_block(a))
+
+
+@case
+def data_on_idle_stream(a):
+    return PREFACE + settings() + frame(0, 0, 9, b"hello")
+
+
+@case
+def connection_window_overflow(a):
+    return PREFACE + settings() + frame(8, 0, 0, struct.pack(">I", 0x7fffffff))
+
+
+@case
+def zero_window_update(a):
+    return PREFACE + settings() + frame(8, 0, 0, struct.pack(">I", 0))
+
+
+@case
+def rapid_reset(a):
+    out = PREFACE + settings()
+    for i in range(400):
+        sid = 2 * i + 1
+        out += headers(sid, connect_block(a)) + \
+            frame(3, 0, sid, struct.pack(">I", 8))
+    return out
+
+
+@case
+def settings_flood(a):
+    return PREFACE + settings() + settings() * 20000
+
+
+@case
+def ping_flood(a):
+    return PREFACE + settings() + frame(6, 0, 0, b"flooding") * 20000
+
+
+@case
+def rst_flood_closed_streams(a):
+    # RST_STREAM on a stream already closed is legal and ignored, one by
+    # one; twenty thousand of them is a flood.
+    return PREFACE + settings() + headers(1, connect_block(a)) + \
+        frame(3, 0, 1, struct.pack(">I", 8)) * 20000
+
+
+def read_frames(sock, until):
+    buf = b""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        while len(buf) >= 9:
+            n = int.from_bytes(buf[:3], "big")
+            if len(buf) < 9 + n:
+                break
+            t, fl, sid = buf[3], buf[4], int.from_bytes(buf[5:9], "big")
+            p = buf[9:9 + n]
+            buf = buf[9 + n:]
+            r = until(t, fl, sid, p)
+            if r is not None:
+                return r
+        try:
+            d = sock.recv(65536)
+        except ConnectionResetError:
+            return "closed"
+        if not d:
+            return "closed"
+        buf += d
+    return "timed out"
+
+
+def hostile(host, port, name):
+    sock = socket.create_connection((host, port), timeout=TIMEOUT)
+    authority = f"{host}:8080"
+    try:
+        sock.sendall(CASES[name](authority))
+    except (BrokenPipeError, ConnectionResetError):
+        pass            # it hung up on us mid-way: what came back says why
+    got = {}
+
+    def until(t, fl, sid, p):
+        if t == 7:
+            return f"goaway {int.from_bytes(p[4:8], 'big')}"
+        # Indexed :status from the static table (RFC 7541 Appendix A).
+        static = {0x88: "200", 0x89: "204", 0x8a: "206", 0x8b: "304",
+                  0x8c: "400", 0x8d: "404", 0x8e: "500"}
+        if t == 1 and sid and p[:1] and p[0] in static:
+            return f"status {static[p[0]]}"
+        if t == 1 and sid and "status" not in got:
+            # A response's first field: an indexed :status, or a literal
+            # with the :status name (index 8) and a 3-digit raw value.
+            if p[:1] == b"\x08" and len(p) >= 5:
+                got["status"] = p[2:5].decode()
+                return f"status {got['status']}"
+        if t == 6 and fl & 1 and p == b"alive?!!":
+            return "alive"
+        if t == 4 and fl & 1 and "pinged" not in got:
+            got["pinged"] = 1
+            try:
+                sock.sendall(frame(4, 1, 0) + frame(6, 0, 0, b"alive?!!"))
+            except OSError:
+                return "closed"
+        return None
+    print(read_frames(sock, until))
+    sock.close()
+    return 0
+
+
+def main():
+    a = sys.argv[1:]
+    if a and a[0] == "client" and len(a) in (4, 5):
+        return client(a[1], int(a[2]), a[3], int(a[4]) if len(a) == 5 else 1)
+    if a and a[0] == "server" and len(a) in (3, 4):
+        return server(int(a[1]), a[2], int(a[3]) if len(a) == 4 else 200)
+    if a and a[0] == "hold" and len(a) == 4:
+        return hold(a[1], int(a[2]), a[3])
+    if a and a[0] == "tcp" and len(a) == 4:
+        return tcp(a[1], int(a[2]), a[3])
+    if a and a[0] == "hostile" and len(a) == 4 and a[3] in CASES:
+        return hostile(a[1], int(a[2]), a[3])
+    if a and a[0] == "cases":
+        print(" ".join(CASES))
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# HBONE: pod-to-pod traffic as HTTP/2 CONNECT streams to the destination
+# pod's 15008.  Checked by a stack that is not ours (Debian's
+# python3-h2) on both sides, by raw frames no stack would send, and
+# across two nodes with a daemon each.
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/node.sh
+. "$TOP/tests/node.sh"
+
+H2PEER=$TOP/tests/helpers/h2peer.py
+# Debian's python3-h2 imports under /usr/bin/python3 only.
+H2PY=/usr/bin/python3
+
+h2() {
+	local i=$1
+	shift
+	in_pod "$i" timeout 60 "$H2PY" "$H2PEER" "$@"
+}
+
+# h2_bg I FILE ARGS...: the peer in pod I, in the background, its output
+# in FILE; started by nsenter, so $! is the peer itself.
+h2_bg() {
+	local i=$1 out=$2
+	shift 2
+	: >"$out"
+	nsenter "--net=/var/run/netns/$(pod_ns "$i")" "$H2PY" "$H2PEER" "$@" \
+	    >>"$out" 2>&1 &
+	PIDS+=($!)
+}
+
+# Established TCP connections in pod I to (or from) port 15008.
+tunnels_out() { in_pod "$1" ss -Htn state established "( dport = :15008 )" | wc -l; }
+tunnels_out_are() { [ "$(tunnels_out "$1")" -eq "$2" ]; }
+
+# h2log EXPR: EXPR (python) of the first request the h2 server logged:
+# r the record, h its headers as a dict, n their names in order.
+h2log() {
+	python3 -c 'import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+h = dict(r["headers"])
+n = [k for k, v in r["headers"]]
+print(eval(sys.argv[2]))' "$WORK/h2.log" "$1"
+}
+
+t_python_h2_client_five_streams() {
+	node_up 3
+	start_node_daemon
+	enrol 2
+	app 2
+	local b out
+	b=$(pod_ip 2)
+	out=$(h2 3 client "$b" 15008 "$b:$APP_PORT" 5)
+	expect "five streams on one connection, all echoed ($out)" \
+	    test "$(echo "$out" | tail -n 1)" = "echoed 5"
+	expect "each answered 200" test "$(echo "$out" | grep -c '^status 200$')" -eq 5
+	expect "to the app from the client's own address" file_has "$WORK/zt.err" \
+	    "conn $(pod_ns 2) hbone inbound $(pod_ip 3):[0-9]* -> $b:$APP_PORT: sent"
+	expect "counted in B" wait_for 5 test_conns 2 0/5
+}
+
+# ztunnel's answers (DATAPATH.md 3.3); the stream ends with no body.
+t_statuses_as_ztunnel() {
+	node_up 3
+	start_node_daemon
+	enrol 2
+	app 2
+	local b
+	b=$(pod_ip 2)
+	expect "another pod's address: 400" \
+	    test "$(h2 3 client "$b" 15008 "$(pod_ip 3):$APP_PORT" | head -n 1)" = "status 400"
+	expect "not IP:port: 400" \
+	    test "$(h2 3 client "$b" 15008 "app.example:$APP_PORT" | head -n 1)" = "status 400"
+	expect "one of ztunnel's own ports: 503" \
+	    test "$(h2 3 client "$b" 15008 "$b:15006" | head -n 1)" = "status 503"
+	expect "nothing listening: 503" \
+	    test "$(h2 3 client "$b" 15008 "$b:9" | head -n 1)" = "status 503"
+	expect "said why" wait_for 5 file_has "$WORK/zt.err" "upstream refused"
+	expect "GET, not CONNECT: 400" test "$(h2 3 hostile "$b" 15008 get_request)" = "status 400"
+	# As ztunnel's metrics: the early answers are only logged; the
+	# refused connect to the app is counted.
+	expect "one counted, none open" test_conns 2 0/1
+}
+
+# Pod 3 stands in for a pod on another node: its 15008 is python3-h2's.
+t_outbound_to_python_h2_server() {
+	node_up 3
+	echo "$(pod_ip 3) remote/x" >"$WORK/peers"
+	start_node_daemon --peers "$WORK/peers"
+	enrol 1
+	h2_bg 3 "$WORK/h2.out" server 15008 "$WORK/h2.log"
+	expect "h2 server up" wait_for 10 file_has "$WORK/h2.out" listening
+	local out
+	out=$(in_pod 1 timeout 30 "$H2PY" "$H2PEER" tcp "$(pod_ip 3)" "$APP_PORT" "hello over hbone")
+	expect "echoed through the tunnel ($out)" test "$out" = "hello over hbone"
+	expect "CONNECT" test "$(h2log 'h[":method"]')" = CONNECT
+	expect ":authority is the original destination" \
+	    test "$(h2log 'h[":authority"]')" = "$(pod_ip 3):$APP_PORT"
+	expect "no :scheme, no :path (RFC 9113 8.5)" \
+	    test "$(h2log '":scheme" in n or ":path" in n')" = False
+	expect "forwarded names the app's address" \
+	    test "$(h2log 'bool(__import__("re").fullmatch(r"for=\"'"$(pod_ip 1)"':[0-9]+\"", h["forwarded"]))')" = True
+	expect "traceparent, W3C version 00" \
+	    test "$(h2log 'bool(__import__("re").fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-00", h["traceparent"]))')" = True
+	expect "no baggage: nothing true to say of a pod with no ZDS identity" \
+	    test "$(h2log '"baggage" in n')" = False
+	expect "ztunnel's client SETTINGS" test "$(h2log 'r["settings"]')" = \
+	    "{'enable_push': 0, 'initial_window_size': 4194304, 'max_frame_size': 1048576, 'max_header_list_size': 16384}"
+	expect "connection window 16 MiB" test "$(h2log 'r["conn_window"]')" = 16777216
+	expect "out of A, over HBONE" file_has "$WORK/zt.err" \
+	    "conn $(pod_ns 1) hbone outbound $(pod_ip 1):[0-9]* -> $(pod_ip 3):$APP_PORT: sent 16, received 16"
+	expect "the peer's name in the metrics' labels" file_has "$WORK/zt.err" "hbone $(pod_ns 1) -> $(pod_ip 3):15008"
+}
+
+# Any status but 200: the app's accepted connection just ends, no bytes.
+t_non_200_ends_with_no_bytes() {
+	node_up 3
+	echo "$(pod_ip 3)" >"$WORK/peers"
+	start_node_daemon --peers "$WORK/peers"
+	enrol 1
+	h2_bg 3 "$WORK/h2.out" server 15008 "$WORK/h2.log" 503
+	expect "h2 server up" wait_for 10 file_has "$WORK/h2.out" listening
+	local out
+	out=$(in_pod 1 timeout 30 "$H2PY" "$H2PEER" tcp "$(pod_ip 3)" "$APP_PORT" "anyone?")
+	expect "EOF, nothing copied ($out)" test "$out" = "(nothing)"
+	expect "logged" wait_for 5 file_has "$WORK/zt.err" "CONNECT answered 503"
+}
+
+# 250 at once from A to B: 100 streams a connection, so three; released
+# once idle (--pool-idle 1).
+t_pool_100_streams_a_connection() {
+	node_up 2
+	start_node_daemon --pool-idle 1
+	enrol 1 2
+	app 2
+	: >"$WORK/hold.out"
+	nsenter "--net=/var/run/netns/$(pod_ns 1)" python3 "$TRAFFIC" hold \
+	    "$(pod_ip 2)" "$APP_PORT" 250 >>"$WORK/hold.out" 2>&1 &
+	local holder=$!
+	PIDS+=("$holder")
+	expect "250 held" wait_for 30 file_has "$WORK/hold.out" "held 250"
+	expect "all 250 open" wait_for 10 test_conns 1 250/250
+	expect "three connections to B:15008 ($(tunnels_out 1))" tunnels_out_are 1 3
+	kill "$holder"
+	expect "all ended" wait_for 20 test_conns 1 0/250
+	expect "released once idle" wait_for 20 tunnels_out_are 1 0
+	expect "said why" file_has "$WORK/zt.err" "closed: idle"
+}
+
+# The first SIGTERM drains: GOAWAY (NO_ERROR) to every peer, streams
+# given HBONE_DRAIN_MS to end, then the exit.
+t_sigterm_drains_with_goaway() {
+	node_up 3
+	start_node_daemon
+	enrol 2
+	app 2
+	h2_bg 3 "$WORK/hold.out" hold "$(pod_ip 2)" 15008 "$(pod_ip 2):$APP_PORT"
+	expect "stream open" wait_for 10 file_has "$WORK/hold.out" "^open$"
+	expect "stops with 0" stop_daemon
+	ZPID=
+	expect "the client was told: GOAWAY NO_ERROR" file_has "$WORK/hold.out" "^goaway 0$"
+	expect "logged" file_has "$WORK/zt.err" "draining 1 HBONE connections"
+}
+
+# Each hostile peer gets its error; a stream through the same daemon
+# flows on, a well-behaved client still works, nothing leaks.
+t_hostile_peers() {
+	node_up 3
+	start_node_daemon
+	enrol 1 2
+	app 2
+	local b fds c want got
+	b=$(pod_ip 2)
+	stream 1 2 "$WORK/s12"
+	expect "a stream flowing meanwhile" wait_for 10 file_has "$WORK/s12" streaming
+	fds=$(fd_count "$ZPID")
+	while read -r c want; do
+		got=$(h2 3 hostile "$b" 15008 "$c")
+		expect "$c: $want ($got)" test "$got" = "$want"
+	done <<-EOF
+		bad_preface goaway 1
+		first_frame_not_settings goaway 1
+		oversized_frame goaway 6
+		unknown_frame_ignored alive
+		huge_header_list status 431
+		table_size_over_limit goaway 9
+		index_past_table goaway 9
+		endless_continuation goaway 11
+		even_stream_id goaway 1
+		stream_id_goes_down goaway 5
+		data_on_idle_stream goaway 1
+		connection_window_overflow goaway 3
+		zero_window_update goaway 1
+		rapid_reset goaway 11
+		settings_flood goaway 11
+		ping_flood goaway 11
+		rst_flood_closed_streams goaway 11
+	EOF
+	expect "daemon alive" daemon_alive
+	expect "a good client still served" \
+	    test "$(h2 3 client "$b" 15008 "$b:$APP_PORT" 3 | tail -n 1)" = "echoed 3"
+	local b1
+	b1=$(pod_bytes 1)
+	expect "the stream still moving" wait_for 10 bytes_grew 1 "$b1"
+	expect_not "and never broken" file_has "$WORK/s12" "ended after"
+	expect "descriptors back to where they were" wait_for 10 \
+	    sh -c "test \"\$(find /proc/$ZPID/fd -mindepth 1 | wc -l)\" -eq $fds"
+}
+
+# Two nodes, a daemon each: A on node 1 to B on node 2 crosses the link
+# as a tunnel to B:15008.
+t_two_nodes() {
+	P=$RUN_ID-$TEST_NO
+	"$TOPO" up2 "$P" 1 || exit 1
+	local a b sock2=$WORK/zt2.sock
+	a=$("$TOPO" ip2 1 1)
+	b=$("$TOPO" ip2 2 1)
+	echo "$b default/b" >"$WORK/peers1"
+	echo "$a default/a" >"$WORK/peers2"
+	NODE=$P-node1
+	start_node_daemon --peers "$WORK/peers1"
+	nsenter "--net=/var/run/netns/$P-node2" "${RUN_DAEMON[@]}" "$ZT" -v \
+	    --proxy --peers "$WORK/peers2" "$sock2" >"$WORK/zt2.out" 2>"$WORK/zt2.err" &
+	local z2=$!
+	PIDS+=("$z2")
+	expect "node 2's daemon starts" wait_for "$START_SECONDS" \
+	    sh -c "'$CNI' -t 1 --list '$sock2' >/dev/null 2>&1"
+	expect "A enrolled on node 1" "$CNI" --redirect "$SOCK" "$P-n1pod1"
+	expect "B enrolled on node 2" "$CNI" --redirect "$sock2" "$P-n2pod1"
+	nsenter "--net=/var/run/netns/$P-n2pod1" python3 "$TRAFFIC" serve \
+	    "$APP_PORT" >"$WORK/app.out" 2>&1 &
+	PIDS+=($!)
+	expect "B's app" wait_for 10 file_has "$WORK/app.out" listening
+	expect "B's app sees A's own address" test \
+	    "$(nsenter "--net=/var/run/netns/$P-n1pod1" timeout 60 python3 "$TRAFFIC" peer "$b" "$APP_PORT")" = "$a"
+	: >"$WORK/s"
+	nsenter "--net=/var/run/netns/$P-n1pod1" python3 "$TRAFFIC" stream "$b" \
+	    "$APP_PORT" >>"$WORK/s" 2>&1 &
+	PIDS+=($!)
+	expect "streaming" wait_for 10 file_has "$WORK/s" streaming
+	expect "A's tunnel to B:15008, in A's namespace" test \
+	    "$(nsenter "--net=/var/run/netns/$P-n1pod1" ss -Htn state established "( dport = :15008 )" | awk '{ print $4 }')" = "$b:15008"
+	expect "its other end in B" test \
+	    "$(nsenter "--net=/var/run/netns/$P-n2pod1" ss -Htn state established "( sport = :15008 )" | wc -l)" -eq 1
+	expect "64 MiB each way, byte-identical" \
+	    nsenter "--net=/var/run/netns/$P-n1pod1" timeout 120 python3 "$TRAFFIC" bulk "$b" "$APP_PORT" 64
+	expect "node 2 served it" file_has "$WORK/zt2.err" \
+	    "conn $P-n2pod1 hbone inbound $a:[0-9]* -> $b:$APP_PORT: sent 67108869"
+	kill -TERM "$z2" && wait "$z2"
+	expect "node 2's daemon stops with 0" test $? -eq 0
+}
+
+# --peers is reread on SIGHUP, all or nothing.
+t_peers_reread_on_sighup() {
+	node_up 3
+	: >"$WORK/peers"
+	start_node_daemon --peers "$WORK/peers"
+	enrol 1
+	app 3
+	expect "pod 3 not in the mesh: plain" test "$(client 1 peer 3)" = "$(pod_ip 1)"
+	expect_not "no tunnel" file_has "$WORK/zt.err" "hbone $(pod_ns 1) -> "
+	echo "$(pod_ip 3) default/c" >"$WORK/peers"
+	kill -HUP "$ZPID"
+	expect "reread" wait_for 5 file_has "$WORK/zt.err" "SIGHUP: 1 peers"
+	echo "not-an-address" >"$WORK/peers"
+	kill -HUP "$ZPID"
+	expect "a bad file is refused, the old table kept" wait_for 5 \
+	    file_has "$WORK/zt.err" "peers:1: not .*keeping the 1 peers"
+	h2_bg 3 "$WORK/h2.out" server 15008 "$WORK/h2.log"
+	expect "h2 server up" wait_for 10 file_has "$WORK/h2.out" listening
+	local out
+	out=$(in_pod 1 timeout 30 "$H2PY" "$H2PEER" tcp "$(pod_ip 3)" "$APP_PORT" "now hbone")
+	expect "now over HBONE ($out)" test "$out" = "now hbone"
+}
+
+run_tests t_python_h2_client_five_streams t_statuses_as_ztunnel \
+    t_outbound_to_python_h2_server t_non_200_ends_with_no_bytes \
+    t_pool_100_streams_a_connection t_sigterm_drains_with_goaway \
+    t_hostile_peers t_two_nodes t_peers_reread_on_sighup

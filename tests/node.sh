@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+# Nodes and pods for the traffic tests (sourced after lib.sh): the
+# topology of scripts/topology.sh, the daemon in the node's namespace,
+# pods enrolled with their in-pod rules, apps and clients inside them.
+
+TRAFFIC=$TOP/tests/helpers/traffic.py
+TOPO=$TOP/scripts/topology.sh
+APP_PORT=8080
+
+# node_up N: the node and pods 1..N; names in $NODE and pod_ns I.
+node_up() {
+	P=$RUN_ID-$TEST_NO
+	NODE=$P-node
+	"$TOPO" up "$P" "$1" || exit 1
+}
+pod_ns() { echo "$P-pod$1"; }
+pod_ip() { "$TOPO" ip "$1"; }
+in_pod() {
+	local i=$1
+	shift
+	nsenter "--net=/var/run/netns/$(pod_ns "$i")" "$@"
+}
+
+node_daemon_up() { "$CNI" -t 1 --list "$SOCK" >/dev/null 2>&1; }
+
+# The daemon inside the node namespace, as the real one runs in its pod.
+start_node_daemon() {
+	nsenter "--net=/var/run/netns/$NODE" "${RUN_DAEMON[@]}" "$ZT" -v \
+	    --proxy "$@" "$SOCK" >"$WORK/zt.out" 2>"$WORK/zt.err" &
+	ZPID=$!
+	PIDS+=("$ZPID")
+	expect "daemon starts" wait_for "$START_SECONDS" node_daemon_up
+}
+
+# enrol I...: rules in, then the pod handed over.
+enrol() {
+	local i
+	for i in "$@"; do
+		expect "pod $i enrolled" "$CNI" --redirect "$SOCK" "$(pod_ns "$i")"
+	done
+}
+
+# app I: the app of pod I on APP_PORT.
+app() {
+	# nsenter execs python: $! is the app itself, so the cleanup's
+	# kill reaches it (a backgrounded shell function would not).
+	nsenter "--net=/var/run/netns/$(pod_ns "$1")" python3 "$TRAFFIC" serve \
+	    "$APP_PORT" >"$WORK/app$1.out" 2>&1 &
+	PIDS+=($!)
+	expect "app $1 listening" wait_for 10 file_has "$WORK/app$1.out" listening
+}
+
+# client I VERB TARGET [ARG]: from pod I to pod TARGET's app.
+client() {
+	local i=$1 verb=$2 target=$3
+	shift 3
+	in_pod "$i" timeout 120 python3 "$TRAFFIC" "$verb" "$(pod_ip "$target")" \
+	    "$APP_PORT" "$@"
+}
+
+# Pod I's connections, open/total, as --list shows them.
+conns_of() {
+	"$CNI" --list "$SOCK" | awk -v n="$(pod_ns "$1")" '$1 == n { print $6 }'
+}
+test_conns() { [ "$(conns_of "$1")" = "$2" ]; }
+# Bytes out of pod I (upstream to client) so far.
+pod_bytes() {
+	"$CNI" --list "$SOCK" | awk -v n="$(pod_ns "$1")" '$1 == n { split($7, b, "/"); print b[2] }'
+}
+bytes_grew() { [ "$(pod_bytes "$1")" -gt "$2" ]; }
+
+# stream I TARGET FILE: from pod I, read TARGET's endless stream, in the
+# background, its lines in FILE; $! is the client itself.
+stream() {
+	: >"$3"
+	nsenter "--net=/var/run/netns/$(pod_ns "$1")" python3 "$TRAFFIC" stream \
+	    "$(pod_ip "$2")" "$APP_PORT" >>"$3" 2>&1 &
+	PIDS+=($!)
+}

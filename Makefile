@@ -65,7 +65,7 @@ FUZZ_SECONDS	?= 60
 FUZZ_FLAGS	= -std=c11 -D_GNU_SOURCE -Icommon -g -O1 \
 		  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZERS		= tests/fuzz/fuzz-zds tests/fuzz/fuzz-wire tests/fuzz/fuzz-cmsg \
-		  tests/fuzz/fuzz-hpack
+		  tests/fuzz/fuzz-hpack tests/fuzz/fuzz-h2conn
 
 CNI		= cni-emulator/cni-emulator
 ZT		= ztunnel-emulator/ztunnel-emulator
@@ -108,6 +108,9 @@ tests/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/wire.c
 tests/fuzz/fuzz-cmsg: tests/fuzz/fuzz_cmsg.c common/fdpass.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 tests/fuzz/fuzz-hpack: tests/fuzz/fuzz_hpack.c common/hpack.c common/h2frame.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
+tests/fuzz/fuzz-h2conn: tests/fuzz/fuzz_h2conn.c common/h2conn.c common/hpack.c \
+		common/h2frame.c common/ev.c common/log.c common/util.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 
 %.o: %.c

@@ -35,12 +35,25 @@
 #include "log.h"
 #include "util.h"
 
+/*
+ * gcc 12's -fanalyzer reports "leak of '<unknown>'" for the buffer
+ * buf_reserve() stores into a connection it reached through a tunnel
+ * (t->c): it loses track of the store.  The buffers are freed in
+ * conn_free(); AddressSanitizer, valgrind and fuzz-h2conn check that
+ * for real.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
+
 #define IO_EVENTS	(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
-#define CHUNK		(256 * 1024)	/* the most one DATA read takes */
-#define OUT_HWM		(512 * 1024)	/* no new DATA above this */
-#define OUT_MAX		(4 * 1024 * 1024) /* a peer that never reads */
-#define IN_START	(64 * 1024)
-#define IN_BULK		(256 * 1024 + H2_FRAME_HDR)
+#define KIB		((size_t)1024)
+#define CHUNK		(256 * KIB)	/* the most one DATA read takes */
+#define OUT_HWM		(512 * KIB)	/* no new DATA above this */
+#define OUT_MAX		(4096 * KIB)	/* a peer that never reads */
+#define IN_START	(64 * KIB)
+#define IN_BULK		(256 * KIB + H2_FRAME_HDR)
+#define BLOCK_MAX	((size_t)4096)	/* one HEADERS block of ours */
 #define NHASH		64
 #define FLOOD_PER_SEC	10000		/* frames that move no data */
 #define EARLY_RESET_COST 100		/* a stream reset before its answer */
@@ -98,6 +111,9 @@ struct h2conn {
 	int			 settings_recv;
 	int			 settings_acked;
 	int			 closed;
+	const char		*failing;	/* why the connection must end, found
+						 * where it could not end it */
+	enum h2_error		 fail_code;
 	int			 lingering;	/* closed, input still discarded */
 	int			 writable;
 	int			 out_blocked;	/* a tunnel waits for room */
@@ -138,7 +154,7 @@ static void	conn_flush(struct h2conn *);
 static void	conn_arm(struct h2conn *);
 static void	tun_end(struct h2tun *, int rst, enum h2_error,
 		    const char *why);
-static void	tun_pump(struct h2tun *);
+static void	tun_pump(struct h2conn *, struct h2tun *);
 static void	on_tun(void *, uint32_t);
 
 /* ---- buffers ---------------------------------------------------------- */
@@ -164,13 +180,15 @@ buf_reserve(struct buf *b, size_t n, size_t max)
 		want *= 2;
 	if (want > max)
 		want = max;
-	if (b->off > 0) {
-		memmove(b->p, b->p + b->off, b->len);
-		b->off = 0;
-	}
-	if ((p = realloc(b->p, want)) == NULL)
+	/* A new buffer with the data at its start: one copy, where a
+	 * memmove and a realloc would make two. */
+	if ((p = malloc(want)) == NULL)
 		return -1;
+	if (b->len > 0)
+		memcpy(p, b->p + b->off, b->len);
+	free(b->p);
 	b->p = p;
+	b->off = 0;
 	b->cap = want;
 	return 0;
 }
@@ -199,16 +217,31 @@ buf_free(struct buf *b)
 
 /* ---- output ----------------------------------------------------------- */
 
-/* Reserve n bytes of output for a control frame; NULL (the connection
- * failing) if the peer has let OUT_MAX pile up. */
+/*
+ * The connection must end, but deep inside a frame or a tunnel, where
+ * ending it would pull the ground from under the caller: say so, and
+ * conn_flush(), which ends every event, ends it.  (No path from the
+ * frame code back into conn_fail(): the calls stay a tree.)
+ */
+static void
+conn_doom(struct h2conn *c, enum h2_error err, const char *why)
+{
+	if (c->failing == NULL) {
+		c->failing = why;
+		c->fail_code = err;
+	}
+}
+
+/* Reserve n bytes of output for a frame; NULL if the connection is
+ * closed or doomed, or the peer has let OUT_MAX pile up unread. */
 static uint8_t *
 out_reserve(struct h2conn *c, size_t n)
 {
-	if (c->closed)
+	if (c->closed || c->failing != NULL)
 		return NULL;
 	if (buf_reserve(&c->out, n, OUT_MAX + CHUNK) == -1 ||
 	    c->out.len > OUT_MAX) {
-		conn_fail(c, H2_ENHANCE_YOUR_CALM, "peer does not read");
+		conn_doom(c, H2_ENHANCE_YOUR_CALM, "peer does not read");
 		return NULL;
 	}
 	return buf_tail(&c->out);
@@ -267,12 +300,12 @@ send_headers(struct h2conn *c, uint32_t id, int end_stream,
 	uint8_t	*p;
 	size_t	 len = 0, i;
 
-	if ((p = out_reserve(c, H2_FRAME_HDR + 4096)) == NULL)
+	if ((p = out_reserve(c, H2_FRAME_HDR + BLOCK_MAX)) == NULL)
 		return;
 	for (i = 0; i < n; i++)
-		if (hpack_encode(p + H2_FRAME_HDR, 4096, &len, fields[2 * i],
-		    fields[2 * i + 1]) == -1) {
-			conn_fail(c, H2_INTERNAL_ERROR, "header block too big");
+		if (hpack_encode(p + H2_FRAME_HDR, BLOCK_MAX, &len,
+		    fields[2 * i], fields[2 * i + 1]) == -1) {
+			conn_doom(c, H2_INTERNAL_ERROR, "header block too big");
 			return;
 		}
 	put_frame_hdr(p, len, H2_HEADERS,
@@ -400,18 +433,18 @@ drain_fd(int fd)
 }
 
 /*
- * The one way out of a tunnel: RST_STREAM if asked (and the stream is
- * not closed already), the socket closed, the owner told.
+ * Every tunnel ends here: unlinked, its socket closed (drained first,
+ * so the close is a FIN, not a reset), the owner told, freed after the
+ * batch.  Nothing is sent: tun_end() does that while the connection
+ * lives; conn_fail() calls this directly for a connection that is gone.
  */
 static void
-tun_end(struct h2tun *t, int rst, enum h2_error err, const char *why)
+tun_close(struct h2tun *t, const char *why)
 {
 	struct h2conn	 *c = t->c;
 	struct h2tun	**pp;
 	struct h2tun_end  e;
 
-	if (rst && !(t->end_sent && t->end_recv))
-		send_rst(c, t->id, err);
 	for (pp = &c->hash[t->id % NHASH]; *pp != t; pp = &(*pp)->hnext)
 		;
 	*pp = t->hnext;
@@ -422,9 +455,6 @@ tun_end(struct h2tun *t, int rst, enum h2_error err, const char *why)
 	ev_timer_stop(&t->deadline);
 	drain_fd(t->fd);
 	ev_io_close(&t->io);
-	/* The connection gives back what the stream held undelivered. */
-	if (t->pend.len > 0 && !c->closed)
-		give_back(c, NULL, t->pend.len);
 	memset(&e, 0, sizeof(e));
 	e.sent = t->sent;
 	e.received = t->received;
@@ -436,9 +466,24 @@ tun_end(struct h2tun *t, int rst, enum h2_error err, const char *why)
 	if (c->closed)
 		return;
 	if (c->nstreams == 0 && (c->draining || c->goaway_recv))
-		conn_fail(c, H2_NO_ERROR, "drained");
+		conn_doom(c, H2_NO_ERROR, "drained");
 	else
 		conn_arm(c);
+}
+
+/* A tunnel ends on a live connection: RST_STREAM if asked (and the
+ * stream is not closed already), and the connection window gets back
+ * what the stream held undelivered. */
+static void
+tun_end(struct h2tun *t, int rst, enum h2_error err, const char *why)
+{
+	struct h2conn *c = t->c;
+
+	if (rst && !(t->end_sent && t->end_recv))
+		send_rst(c, t->id, err);
+	if (t->pend.len > 0)
+		give_back(c, NULL, t->pend.len);
+	tun_close(t, why);
 }
 
 /* Both ways done: the stream closed cleanly. */
@@ -519,9 +564,8 @@ tun_flush(struct h2tun *t)
  * ahead of each (the peer's MAX_FRAME_SIZE apart).
  */
 static void
-tun_pump(struct h2tun *t)
+tun_pump(struct h2conn *c, struct h2tun *t)
 {
-	struct h2conn	*c = t->c;
 	struct iovec	 iov[MAX_IOV];
 	uint8_t		*base;
 	size_t		 want, fs, left, got, k, i, n;
@@ -632,7 +676,7 @@ on_tun(void *arg, uint32_t events)
 		conn_flush(c);
 		return;
 	}
-	tun_pump(t);
+	tun_pump(c, t);
 	conn_flush(c);
 }
 
@@ -887,7 +931,7 @@ on_response(struct h2tun *t, const struct fields *fs, int end_stream)
 	t->end_recv = end_stream;
 	t->readable = 1;
 	if (tun_flush(t) == 0)
-		tun_pump(t);
+		tun_pump(t->c, t);
 }
 
 /* A whole header block, HEADERS and its CONTINUATIONs joined. */
@@ -919,7 +963,7 @@ on_header_block(struct h2conn *c, uint32_t id, uint8_t flags,
 		c->last_peer_id = id;
 		is_new = 1;
 		refuse = c->draining || c->nstreams >= H2_SERVER_STREAMS;
-	} else if (t->end_recv) {
+	} else if (t != NULL && t->end_recv) {
 		tun_end(t, 1, H2_STREAM_CLOSED, "HEADERS after END_STREAM");
 		t = NULL;
 	}
@@ -1168,7 +1212,7 @@ on_window(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
 		tun_end(t, 1, H2_FLOW_CONTROL_ERROR, "stream window past 2^31-1");
 		return 0;
 	}
-	tun_pump(t);
+	tun_pump(c, t);
 	return 0;
 }
 
@@ -1246,6 +1290,10 @@ conn_parse(struct h2conn *c)
 		buf_drop(&c->in, H2_FRAME_HDR + h.len);
 		if (on_frame(c, &h, p + H2_FRAME_HDR) == -1 || c->closed)
 			return -1;
+		if (c->failing != NULL) {
+			conn_fail(c, c->fail_code, c->failing);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -1333,6 +1381,10 @@ conn_flush(struct h2conn *c)
 	struct h2tun *t, *next;
 
 	while (!c->closed) {
+		if (c->failing != NULL) {
+			conn_fail(c, c->fail_code, c->failing);
+			return;
+		}
 		if (out_write(c) == -1) {
 			conn_fail(c, H2_NO_ERROR, strerror(errno));
 			return;
@@ -1344,7 +1396,7 @@ conn_flush(struct h2conn *c)
 		for (t = TAILQ_FIRST(&c->tuns); t != NULL && !c->closed;
 		    t = next) {
 			next = TAILQ_NEXT(t, entry);
-			tun_pump(t);
+			tun_pump(c, t);
 		}
 	}
 }
@@ -1381,7 +1433,7 @@ conn_fail(struct h2conn *c, enum h2_error err, const char *why)
 	else
 		log_debug("h2 %s: closed: %s", c->label, why);
 	while ((t = TAILQ_FIRST(&c->tuns)) != NULL)
-		tun_end(t, 0, H2_NO_ERROR, why);
+		tun_close(t, why);
 	ev_timer_stop(&c->timer);
 	c->ops->conn_end(c->arg, c, why);
 	/*
@@ -1532,12 +1584,13 @@ conn_hello(struct h2conn *c)
 	    H2_SET_MAX_HEADER_LIST_SIZE };
 	static const uint32_t svals[] = { H2_SERVER_STREAMS, H2_STREAM_WINDOW,
 	    H2_OUR_FRAME_SIZE, H2_SERVER_HEADER_LIST };
+	static const uint8_t preface[H2_PREFACE_LEN] = H2_PREFACE; /* no NUL */
 	uint8_t *p;
 
 	if ((p = out_reserve(c, 128)) == NULL)
 		return -1;
 	if (c->role == H2_CLIENT) {
-		memcpy(p, H2_PREFACE, H2_PREFACE_LEN);
+		memcpy(p, preface, H2_PREFACE_LEN);	/* NOLINT(bugprone-not-null-terminated-result): bytes, not a string */
 		c->out.len += H2_PREFACE_LEN;
 		c->out.len += h2_put_settings(p + H2_PREFACE_LEN, 100, cids,
 		    cvals, 4);
@@ -1557,8 +1610,10 @@ h2conn_new(int fd, enum h2_role role, const struct h2conn_ops *ops,
 	int		 err, on = 1;
 
 	/* Frames are small and answered: Nagle would hold a HEADERS back
-	 * for the peer's delayed ACK, 40 ms a stream. */
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
+	 * for the peer's delayed ACK, 40 ms a stream.  (A stream socket
+	 * that is not TCP has no Nagle to turn off.) */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1 &&
+	    errno != EOPNOTSUPP)
 		goto fail;
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->dec = malloc(sizeof(*c->dec))) == NULL)
@@ -1607,7 +1662,7 @@ struct h2tun *
 h2conn_tunnel(struct h2conn *c, int fd, const char *authority,
     const char *const *hdrs, size_t n, void *targ)
 {
-	const char	*f[2 * 8];
+	const char	*f[2 * 8] = { NULL };
 	struct h2tun	*t;
 	size_t		 i;
 

@@ -4,6 +4,7 @@
 # topology of scripts/topology.sh, the daemon in the node's namespace,
 # pods enrolled with their in-pod rules, apps and clients inside them.
 
+# shellcheck disable=SC2153  # TOP: lib.sh's
 TRAFFIC=$TOP/tests/helpers/traffic.py
 TOPO=$TOP/scripts/topology.sh
 APP_PORT=8080

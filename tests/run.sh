@@ -20,6 +20,9 @@ missing=()
 for tool in ip ss python3 iptables-restore nsenter setpriv curl promtool; do
 	command -v "$tool" >/dev/null || missing+=("$tool")
 done
+# The HBONE tests' independent HTTP/2 stack: Debian's python3-h2, which
+# imports under /usr/bin/python3 only.
+/usr/bin/python3 -c 'import h2' 2>/dev/null || missing+=(python3-h2)
 if [ "$(id -u)" -ne 0 ] || [ ${#missing[@]} -gt 0 ]; then
 	why="not root"
 	[ ${#missing[@]} -gt 0 ] && why="missing: ${missing[*]}"

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,8 @@ hbone_accept(struct pod *pod, int c)
 		close(c);		/* shutting down */
 		return;
 	}
+	memset(&local, 0, sizeof(local));
+	memset(&peer, 0, sizeof(peer));
 	if (getsockname(c, (struct sockaddr *)&local, &llen) == -1 ||
 	    getpeername(c, (struct sockaddr *)&peer, &plen) == -1 ||
 	    local.sin_family != AF_INET) {
@@ -293,7 +296,7 @@ traceparent(char *buf, size_t size)
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		return -1;
 	for (i = 0; i < 24; i++)
-		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+		snprintf(hex + (ptrdiff_t)2 * i, 3, "%02x", r[i]);
 	snprintf(buf, size, "00-%.32s-%.16s-00", hex, hex + 32);
 	return 0;
 }
@@ -400,7 +403,7 @@ on_conn_end(void *carg, struct h2conn *h, const char *why)
 }
 
 void
-hbone_pod_gone(struct pod *pod)
+hbone_pod_gone(const struct pod *pod)
 {
 	struct hconn *hc, *next;
 

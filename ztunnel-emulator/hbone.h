@@ -37,7 +37,7 @@ void	hbone_outbound(struct pod *, int c, const struct sockaddr_in *src,
 	    const struct sockaddr_in *dst, const char *dst_workload);
 
 /* The pod is going: its connections, both ways, end now. */
-void	hbone_pod_gone(struct pod *);
+void	hbone_pod_gone(const struct pod *);
 
 /*
  * Shutting down: every connection drains (GOAWAY), and done() runs once

@@ -38,23 +38,23 @@ table_free(struct peer *t, unsigned n)
 	free(t);
 }
 
-/* One line into p; 0 if it had an entry, 1 if blank, -1 if bad. */
+/* One line: 0 and its address (host order) and workload name (in
+ * line; "" if none), 1 if it has no entry, -1 if it is bad. */
 static int
-parse_line(char *line, struct peer *p)
+parse_line(char *line, uint32_t *addr, const char **name)
 {
-	char		*addr, *name, *extra, *save = NULL;
+	char		*ip, *n, *save = NULL;
 	struct in_addr	 in;
 
 	line[strcspn(line, "#\n")] = '\0';
-	if ((addr = strtok_r(line, " \t", &save)) == NULL)
+	if ((ip = strtok_r(line, " \t", &save)) == NULL)
 		return 1;
-	name = strtok_r(NULL, " \t", &save);
-	extra = strtok_r(NULL, " \t", &save);
-	if (extra != NULL || inet_pton(AF_INET, addr, &in) != 1)
+	n = strtok_r(NULL, " \t", &save);
+	if (strtok_r(NULL, " \t", &save) != NULL ||
+	    inet_pton(AF_INET, ip, &in) != 1)
 		return -1;
-	p->addr = ntohl(in.s_addr);
-	if ((p->workload = strdup(name != NULL ? name : "")) == NULL)
-		return -1;
+	*addr = ntohl(in.s_addr);
+	*name = n != NULL ? n : "";
 	return 0;
 }
 
@@ -64,6 +64,8 @@ peers_load(const char *path, char *err, size_t errlen)
 	FILE		*f;
 	char		 line[512];
 	struct peer	*t = NULL, *nt;
+	const char	*name;
+	uint32_t	 addr;
 	unsigned	 n = 0, cap = 0, lineno = 0, i;
 	int		 r, saved;
 
@@ -87,20 +89,27 @@ peers_load(const char *path, char *err, size_t errlen)
 			}
 			t = nt;
 		}
-		if ((r = parse_line(line, &t[n])) == -1) {
+		if ((r = parse_line(line, &addr, &name)) == -1) {
 			snprintf(err, errlen, "%s:%u: not \"ADDRESS "
 			    "[namespace/name]\"", path, lineno);
 			errno = EINVAL;
 			goto fail;
 		}
-		n += r == 0;
+		if (r == 1)
+			continue;
+		if ((t[n].workload = strdup(name)) == NULL) {
+			snprintf(err, errlen, "%s: out of memory", path);
+			goto fail;
+		}
+		t[n++].addr = addr;
 	}
 	if (ferror(f)) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	fclose(f);
-	qsort(t, n, sizeof(*t), cmp);
+	if (n > 0)
+		qsort(t, n, sizeof(*t), cmp);
 	for (i = 1; i < n; i++)
 		if (t[i].addr == t[i - 1].addr) {
 			snprintf(err, errlen, "%s: an address twice", path);

@@ -12,7 +12,7 @@
  * ADDRESS:15008, as to a pod of our own.
  */
 
-#define PEERS_MAX	65536
+#define PEERS_MAX	65536u
 
 /* Read the file; the table is replaced only if all of it is good.  -1
  * with errno set (EINVAL: a bad line, named in err). */

@@ -116,7 +116,7 @@ t_outbound_to_python_h2_server() {
 # Any status but 200: the app's accepted connection just ends, no bytes.
 t_non_200_ends_with_no_bytes() {
 	node_up 3
-	echo "$(pod_ip 3)" >"$WORK/peers"
+	pod_ip 3 >"$WORK/peers"
 	start_node_daemon --peers "$WORK/peers"
 	enrol 1
 	h2_bg 3 "$WORK/h2.out" server 15008 "$WORK/h2.log" 503

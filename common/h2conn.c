@@ -52,7 +52,7 @@
 #define OUT_HWM		(512 * KIB)	/* no new DATA above this */
 #define OUT_MAX		(4096 * KIB)	/* a peer that never reads */
 #define IN_START	(64 * KIB)
-#define IN_BULK		(256 * KIB + H2_FRAME_HDR)
+#define IN_BULK		(1024 * KIB + H2_FRAME_HDR)
 #define BLOCK_MAX	((size_t)4096)	/* one HEADERS block of ours */
 #define NHASH		64
 #define FLOOD_PER_SEC	10000		/* frames that move no data */

@@ -55,7 +55,8 @@
 #define IN_BULK		(1024 * KIB + H2_FRAME_HDR)
 #define BLOCK_MAX	((size_t)4096)	/* one HEADERS block of ours */
 #define NHASH		64
-#define FLOOD_PER_SEC	10000		/* frames that move no data */
+#define FLOOD_BUDGET	10000		/* frames that move no data... */
+#define FLOOD_REFILL	100		/* ...given back per second */
 #define EARLY_RESET_COST 100		/* a stream reset before its answer */
 #define MAX_IOV		32
 #define LINGER_MS	1000		/* after a GOAWAY, input discarded */
@@ -98,6 +99,7 @@ struct h2tun {
 
 struct h2conn {
 	TAILQ_HEAD(, h2tun)	 tuns;
+	LIST_ENTRY(h2conn)	 linger_entry;	/* lingering: on lingering_conns */
 	struct h2tun		*hash[NHASH];
 	enum h2_role		 role;
 	const struct h2conn_ops	*ops;
@@ -140,12 +142,16 @@ struct h2conn {
 	int			 in_block;
 	struct hpack_dec	*dec;
 	uint64_t		 ping_sent_ms, settings_sent_ms, idle_since;
-	uint64_t		 flood_start;
-	unsigned		 flood;
+	uint64_t		 flood_ms;	/* when flood was last brought up to date */
+	uint64_t		 flood;		/* of the budget, used */
 	int			 ping_out;
 	uint8_t			 ping_data[8];
 	struct ev_deferred	 dead;
 };
+
+/* Connections closed but still dropping their peer's input: the only
+ * ones nobody else knows of any more (h2conn_reap). */
+static LIST_HEAD(, h2conn) lingering_conns = LIST_HEAD_INITIALIZER(lingering_conns);
 
 static void	conn_fail(struct h2conn *, enum h2_error, const char *why);
 static void	linger(struct h2conn *);
@@ -682,19 +688,26 @@ on_tun(void *arg, uint32_t events)
 
 /* ---- frames in -------------------------------------------------------- */
 
-/* Frames that move nothing cost the peer; too many in a second is abuse
- * (RFC 9113 10.5).  -1: the connection ended. */
+/*
+ * Frames that move nothing cost the peer from a budget of FLOOD_BUDGET,
+ * given back at FLOOD_REFILL a second; a peer that spends it all is
+ * abusive (RFC 9113 10.5).  A slow refill, not a count per second: a
+ * flood is caught after the same number of frames however fast we read
+ * them, and a peer's occasional PING never adds up.  -1: the connection
+ * ended.
+ */
 static int
 flood(struct h2conn *c, unsigned cost)
 {
-	uint64_t now = monotonic_ms();
+	uint64_t now = monotonic_ms(), back;
 
-	if (now - c->flood_start >= 1000) {
-		c->flood_start = now;
-		c->flood = 0;
+	back = (now - c->flood_ms) * FLOOD_REFILL / 1000;
+	if (back > 0) {
+		c->flood = back >= c->flood ? 0 : c->flood - back;
+		c->flood_ms = now;
 	}
 	c->flood += cost;
-	if (c->flood > FLOOD_PER_SEC) {
+	if (c->flood > FLOOD_BUDGET) {
 		conn_fail(c, H2_ENHANCE_YOUR_CALM, "flood of control frames");
 		return -1;
 	}
@@ -1444,6 +1457,7 @@ conn_fail(struct h2conn *c, enum h2_error err, const char *why)
 	 */
 	(void)shutdown(c->fd, SHUT_WR);
 	c->lingering = 1;
+	LIST_INSERT_HEAD(&lingering_conns, c, linger_entry);
 	ev_timer_at(&c->timer, monotonic_ms() + LINGER_MS);
 	linger(c);
 }
@@ -1472,6 +1486,7 @@ static void
 linger_end(struct h2conn *c)
 {
 	c->lingering = 0;
+	LIST_REMOVE(c, linger_entry);
 	ev_timer_stop(&c->timer);
 	ev_io_close(&c->io);
 	ev_defer_free(&c->dead, conn_free, c);
@@ -1634,7 +1649,7 @@ h2conn_new(int fd, enum h2_role role, const struct h2conn_ops *ops,
 	c->preface_ok = role == H2_CLIENT;
 	c->connecting = role == H2_CLIENT;
 	c->writable = 1;
-	c->idle_since = monotonic_ms();
+	c->idle_since = c->flood_ms = monotonic_ms();
 	ev_timer_init(&c->timer, on_timer, c);
 	if (conn_hello(c) == -1 ||
 	    ev_io_add(&c->io, fd, IO_EVENTS, on_conn, c) == -1)
@@ -1717,6 +1732,15 @@ void
 h2conn_close(struct h2conn *c, enum h2_error err, const char *why)
 {
 	conn_fail(c, err, why);
+}
+
+void
+h2conn_reap(void)
+{
+	struct h2conn *c;
+
+	while ((c = LIST_FIRST(&lingering_conns)) != NULL)
+		linger_end(c);
 }
 
 void

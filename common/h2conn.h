@@ -105,6 +105,9 @@ void		h2conn_set_idle(struct h2conn *, uint64_t ms);
 
 /* GOAWAY with code, and the close: every tunnel ends at once. */
 void		h2conn_close(struct h2conn *, enum h2_error, const char *why);
+/* At exit: close at once the connections that, closed, still drop what
+ * their peer sends (a lingering close, up to 1 s). */
+void		h2conn_reap(void);
 /* Graceful: GOAWAY(2^31-1) and a PING, then GOAWAY with the last stream
  * taken once the PING is answered; no new streams; the connection
  * closes itself when its last stream ends. */

@@ -57,7 +57,7 @@ static LIST_HEAD(, hconn)	 conns = LIST_HEAD_INITIALIZER(conns);
 static zt_resolve_fn		*resolve;
 static uint64_t			 idle_ms = HBONE_IDLE_MS;
 static unsigned			 nconns;
-static struct ev_timer		 drain_deadline;
+static struct ev_timer		 drain_deadline;	/* zero: not armed */
 static void			(*drain_done)(void);
 
 static int	on_request(void *, const struct h2_request *, void **, int *);
@@ -443,6 +443,17 @@ hbone_drain(void (*done)(void))
 		h2conn_drain(hc->h);
 	}
 	return n;
+}
+
+void
+hbone_done(void)
+{
+	struct hconn *hc;
+
+	while ((hc = LIST_FIRST(&conns)) != NULL)
+		h2conn_close(hc->h, H2_NO_ERROR, "shutting down");
+	ev_timer_stop(&drain_deadline);
+	h2conn_reap();
 }
 
 void

@@ -47,6 +47,9 @@ void	hbone_pod_gone(const struct pod *);
  */
 unsigned hbone_drain(void (*done)(void));
 
+/* At exit, after the pods: whatever is left closes now. */
+void	hbone_done(void);
+
 /* Connections and open streams, both ways, for the metrics. */
 void	hbone_counts(unsigned *client_conns, unsigned *server_conns,
 	    unsigned *streams);

@@ -193,6 +193,7 @@ shutdown_all(void)
 	control_stop();
 	zdsclient_stop();
 	pods_done();
+	hbone_done();
 	peers_free();
 	netns_home_close();
 	ev_done();

@@ -174,6 +174,10 @@ t_hostile_peers() {
 	b=$(pod_ip 2)
 	stream 1 2 "$WORK/s12"
 	expect "a stream flowing meanwhile" wait_for 10 file_has "$WORK/s12" streaming
+	# The baseline once the tunnel is up at both ends (the client says
+	# "streaming" as soon as its connect returns).
+	expect "open in A" wait_for 10 test_conns 1 1/1
+	expect "open in B" wait_for 10 test_conns 2 1/1
 	fds=$(fd_count "$ZPID")
 	while read -r c want; do
 		got=$(h2 3 hostile "$b" 15008 "$c")

@@ -18,6 +18,19 @@ netstate() {
 	in_pod "$1" ip route show table all
 }
 
+# Bytes the app in pod I has received on its connection to pod J's app,
+# as the kernel counts them (ss -ti).
+app_received() {
+	in_pod "$1" ss -Htin state established dst "$(pod_ip "$2")" dport = :"$APP_PORT" |
+	    grep -o 'bytes_received:[0-9]*' | head -n 1 | cut -d: -f2
+}
+app_received_grew() { [ "$(app_received "$1" "$2")" -gt "$3" ]; }
+
+lowest_free_fd() {
+	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -n |
+	    awk 'BEGIN { want = 0 } $1 == want { want++ } END { print want }'
+}
+
 t_a_to_b_through_both_hops() {
 	node_up 2
 	start_node_daemon
@@ -232,20 +245,26 @@ t_out_of_fds_flows_go_on() {
 	app 2
 	stream 1 2 "$WORK/s12"
 	expect "streaming" wait_for 10 file_has "$WORK/s12" streaming
-	expect "open" wait_for 10 test_conns 1 1/1
+	expect "open in A" wait_for 10 test_conns 1 1/1
+	expect "open in B" wait_for 10 test_conns 2 1/1
 	# No room for another session: not even the accept on 15001 (a
-	# session over the pooled HBONE connection needs only 2).
-	prlimit --pid "$ZPID" --nofile="$(fd_count "$ZPID"):" || exit 1
+	# session over the pooled HBONE connection needs only 2).  A new
+	# descriptor takes the lowest free number, and must be below the
+	# limit: the lowest free number is the limit that allows none.
+	# (Not the count: valgrind's own descriptors sit near 20000.)
+	prlimit --pid "$ZPID" --nofile="$(lowest_free_fd "$ZPID"):" || exit 1
 	local out
 	out=$(client 1 closed 2)
 	# Turned away at accept: with a FIN, or a reset if its bytes came
 	# after the close; never left hanging.
 	expect "a new one is turned away ($out)" test "${out%% *}" = eof -o "${out%% *}" = reset
-	expect "the stream flows on" test "$(conns_of 1 | cut -d/ -f1)" -eq 1
+	# The daemon cannot take a --list now either: ask the kernel what
+	# the streaming app has received.
 	local b1
-	b1=$(pod_bytes 1)
-	expect "still moving" wait_for 10 bytes_grew 1 "$b1"
+	b1=$(app_received 1 2)
+	expect "the stream still moving ($b1 bytes)" wait_for 10 app_received_grew 1 2 "$b1"
 	prlimit --pid "$ZPID" --nofile=20000: || exit 1
+	expect "the stream still open" test "$(conns_of 1 | cut -d/ -f1)" -eq 1
 	expect "new ones work again" test "$(client 1 peer 2)" = "$(pod_ip 1)"
 	expect_not "the stream never ended" file_has "$WORK/s12" "ended after"
 }

@@ -11,6 +11,7 @@
 
 #include "admin.h"
 #include "ev.h"
+#include "hbone.h"
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
@@ -180,8 +181,9 @@ serve_admin(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 static void
 serve_metrics(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 {
-	size_t	len;
-	char	*text;
+	struct metrics_gauges	 g;
+	size_t			 len;
+	char			*text;
 
 	(void)arg;
 	if (strcmp(q->path, "/metrics") != 0 &&
@@ -193,8 +195,10 @@ serve_metrics(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 		httpd_printf(r, 405, "text/plain", "GET only\n");
 		return;
 	}
-	if ((text = metrics_write(&len, (unsigned)(pod_count() -
-	    pod_pending()), (unsigned)pod_pending())) == NULL) {
+	g.pending = (unsigned)pod_pending();
+	g.active = (unsigned)pod_count() - g.pending;
+	hbone_counts(&g.hbone_out, &g.hbone_in, &g.hbone_streams);
+	if ((text = metrics_write(&len, &g)) == NULL) {
 		httpd_printf(r, 500, "text/plain", "out of memory\n");
 		return;
 	}

@@ -233,7 +233,7 @@ rss_bytes(void)
 }
 
 char *
-metrics_write(size_t *len, unsigned active, unsigned pending)
+metrics_write(size_t *len, const struct metrics_gauges *g)
 {
 	static const char *const handoff_names[METRICS_HANDOFF_N] = {
 	    "listening", "pending", "refused" };
@@ -254,10 +254,12 @@ metrics_write(size_t *len, unsigned active, unsigned pending)
 	    "received during request in case of a TCP connection", 3);
 	family(&o, "workload_manager_active_proxy_count", "gauge",
 	    "The number of workloads whose proxy is up");
-	strbuf_printf(&o, "workload_manager_active_proxy_count %u\n", active);
+	strbuf_printf(&o, "workload_manager_active_proxy_count %u\n",
+	    g->active);
 	family(&o, "workload_manager_pending_proxy_count", "gauge",
 	    "The number of workloads whose proxy is pending");
-	strbuf_printf(&o, "workload_manager_pending_proxy_count %u\n", pending);
+	strbuf_printf(&o, "workload_manager_pending_proxy_count %u\n",
+	    g->pending);
 	family(&o, "workload_manager_proxies_started", "counter",
 	    "The total number of proxies that were started");
 	strbuf_printf(&o, "workload_manager_proxies_started_total %ju\n",
@@ -266,6 +268,16 @@ metrics_write(size_t *len, unsigned active, unsigned pending)
 	    "The total number of proxies that were stopped");
 	strbuf_printf(&o, "workload_manager_proxies_stopped_total %ju\n",
 	    (uintmax_t)m.stopped);
+	family(&o, "ztunnel_emulator_hbone_connections", "gauge",
+	    "HBONE (HTTP/2) connections open, by direction");
+	strbuf_printf(&o, "ztunnel_emulator_hbone_connections{direction="
+	    "\"outbound\"} %u\n", g->hbone_out);
+	strbuf_printf(&o, "ztunnel_emulator_hbone_connections{direction="
+	    "\"inbound\"} %u\n", g->hbone_in);
+	family(&o, "ztunnel_emulator_hbone_streams", "gauge",
+	    "HBONE streams (tunnels) open, both directions");
+	strbuf_printf(&o, "ztunnel_emulator_hbone_streams %u\n",
+	    g->hbone_streams);
 	family(&o, "istio_build", "gauge", "Istio component build info");
 	strbuf_printf(&o, "istio_build{component=\"ztunnel-emulator\",tag=\"%s\"} 1\n",
 	    VERSION);

@@ -40,8 +40,17 @@ void		metrics_zds_message(int type);	/* zds.h's zds_req_type */
 void		metrics_proxy_started(void);
 void		metrics_proxy_stopped(void);
 
-/* Everything, with the gauges given by the caller.  A malloc()ed text,
- * its length in *len; NULL if out of memory. */
-char	       *metrics_write(size_t *len, unsigned active, unsigned pending);
+/* The gauges the caller knows. */
+struct metrics_gauges {
+	unsigned	active;		/* pods listening */
+	unsigned	pending;	/* pods pending */
+	unsigned	hbone_out;	/* HBONE connections, client side */
+	unsigned	hbone_in;	/* HBONE connections, server side */
+	unsigned	hbone_streams;	/* open tunnels, both sides */
+};
+
+/* Everything, with the caller's gauges.  A malloc()ed text, its length
+ * in *len; NULL if out of memory. */
+char	       *metrics_write(size_t *len, const struct metrics_gauges *);
 
 #endif

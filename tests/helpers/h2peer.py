@@ -18,10 +18,13 @@ well-behaved stack would send.
       then "goaway CODE" when the server says it is going away
   h2peer.py tcp HOST PORT TEXT
       plain TCP, as an app: send TEXT, FIN, print what comes back
+  h2peer.py sink PORT
+      a listener that never accepts: connections complete in the kernel
+      and their bytes are never read (a target whose window cannot move)
   h2peer.py hostile HOST PORT CASE
       a peer that breaks the rules one way (see CASES); prints what came
-      back: "goaway CODE", "status S", "alive" (a PING was answered
-      after it), or "closed"
+      back: "goaway CODE", "status S", "rst CODE" (on the case's stream
+      of interest), "alive" (a PING was answered after it), or "closed"
 
 h2 4.1.0 wants :path on every request unless told not to check headers,
 though RFC 9113 8.5 forbids it on CONNECT: hence the validate_* flags.
@@ -394,11 +397,45 @@ def ping_flood(a):
 
 
 @case
+def too_many_streams(a):
+    # 201 streams at once; we allow 200 (MAX_CONCURRENT_STREAMS).  The
+    # app (port 8080) answers, so the first 200 stay open.
+    out = PREFACE + settings()
+    for i in range(201):
+        out += headers(2 * i + 1, connect_block(a))
+    return out
+
+
+@case
+def stream_window_overrun(a):
+    # DATA past the stream's window, to a target that never reads (the
+    # sink on port 9000): flow control is the peer's to keep.
+    host = a.rsplit(":", 1)[0]
+    out = PREFACE + settings() + headers(1, connect_block(host + ":9000"))
+    chunk = frame(0, 0, 1, b"w" * 16384)
+    return out + chunk * 1536      # 24 MiB: past 4 MiB and any buffer
+
+
+@case
 def rst_flood_closed_streams(a):
     # RST_STREAM on a stream already closed is legal and ignored, one by
     # one; twenty thousand of them is a flood.
     return PREFACE + settings() + headers(1, connect_block(a)) + \
         frame(3, 0, 1, struct.pack(">I", 8)) * 20000
+
+
+# The stream whose RST_STREAM a case is about.
+WATCH = {"too_many_streams": 401, "stream_window_overrun": 1}
+
+
+def sink(port):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", port))
+    ls.listen(64)
+    print("listening", flush=True)
+    while True:
+        time.sleep(3600)
 
 
 def read_frames(sock, until):
@@ -440,14 +477,18 @@ def hostile(host, port, name):
         # Indexed :status from the static table (RFC 7541 Appendix A).
         static = {0x88: "200", 0x89: "204", 0x8a: "206", 0x8b: "304",
                   0x8c: "400", 0x8d: "404", 0x8e: "500"}
-        if t == 1 and sid and p[:1] and p[0] in static:
+        if name in WATCH:
+            pass            # only its RST_STREAM (or a GOAWAY) counts
+        elif t == 1 and sid and p[:1] and p[0] in static:
             return f"status {static[p[0]]}"
-        if t == 1 and sid and "status" not in got:
+        elif t == 1 and sid and "status" not in got:
             # A response's first field: an indexed :status, or a literal
             # with the :status name (index 8) and a 3-digit raw value.
             if p[:1] == b"\x08" and len(p) >= 5:
                 got["status"] = p[2:5].decode()
                 return f"status {got['status']}"
+        if t == 3 and sid == WATCH.get(name):
+            return f"rst {int.from_bytes(p[:4], 'big')}"
         if t == 6 and fl & 1 and p == b"alive?!!":
             return "alive"
         if t == 4 and fl & 1 and "pinged" not in got:
@@ -472,6 +513,8 @@ def main():
         return hold(a[1], int(a[2]), a[3])
     if a and a[0] == "tcp" and len(a) == 4:
         return tcp(a[1], int(a[2]), a[3])
+    if a and a[0] == "sink" and len(a) == 2:
+        return sink(int(a[1]))
     if a and a[0] == "hostile" and len(a) == 4 and a[3] in CASES:
         return hostile(a[1], int(a[2]), a[3])
     if a and a[0] == "cases":

@@ -131,7 +131,7 @@ t_non_200_ends_with_no_bytes() {
 # once idle (--pool-idle 1).
 t_pool_100_streams_a_connection() {
 	node_up 2
-	start_node_daemon --pool-idle 1
+	start_node_daemon --pool-idle 1 --metrics 127.0.0.1:15020
 	enrol 1 2
 	app 2
 	: >"$WORK/hold.out"
@@ -142,6 +142,13 @@ t_pool_100_streams_a_connection() {
 	expect "250 held" wait_for 30 file_has "$WORK/hold.out" "held 250"
 	expect "all 250 open" wait_for 10 test_conns 1 250/250
 	expect "three connections to B:15008 ($(tunnels_out 1))" tunnels_out_are 1 3
+	nsenter "--net=/var/run/netns/$NODE" curl -sf http://127.0.0.1:15020/metrics >"$WORK/metrics"
+	expect "metrics: three out" file_has "$WORK/metrics" \
+	    '^ztunnel_emulator_hbone_connections{direction="outbound"} 3$'
+	expect "metrics: three in (B's side, same daemon)" file_has "$WORK/metrics" \
+	    '^ztunnel_emulator_hbone_connections{direction="inbound"} 3$'
+	expect "metrics: 500 streams (both ends of 250)" file_has "$WORK/metrics" \
+	    '^ztunnel_emulator_hbone_streams 500$'
 	kill "$holder"
 	expect "all ended" wait_for 20 test_conns 1 0/250
 	expect "released once idle" wait_for 20 tunnels_out_are 1 0
@@ -172,6 +179,8 @@ t_hostile_peers() {
 	app 2
 	local b fds c want got
 	b=$(pod_ip 2)
+	h2_bg 2 "$WORK/sink.out" sink 9000
+	expect "a target that never reads" wait_for 10 file_has "$WORK/sink.out" listening
 	stream 1 2 "$WORK/s12"
 	expect "a stream flowing meanwhile" wait_for 10 file_has "$WORK/s12" streaming
 	# The baseline once the tunnel is up at both ends (the client says
@@ -200,6 +209,8 @@ t_hostile_peers() {
 		settings_flood goaway 11
 		ping_flood goaway 11
 		rst_flood_closed_streams goaway 11
+		too_many_streams rst 7
+		stream_window_overrun rst 3
 	EOF
 	expect "daemon alive" daemon_alive
 	expect "a good client still served" \

@@ -101,7 +101,8 @@ until_ok 10 grep -q streaming "$DIR/stream.out" || exit 1
 run ip netns exec "$A" ss -tn state established "( dport = :15008 )"
 echo "(and in B, the server's end of it:)"
 run ip netns exec "$B" ss -tn state established "( sport = :15008 )"
-echo "(A's app never talks to B:8080 itself; only the tunnel crosses the link)"
+echo "(and A's app's own socket: it believes it talks to B:8080, but the nat rule"
+echo " took it to ztunnel's 15001 inside A; only the tunnel to 15008 crosses the link)"
 run ip netns exec "$A" ss -tn state established "( dport = :8080 )"
 
 step "8. what each daemon logged of it"

@@ -93,6 +93,7 @@ struct h2tun {
 	struct buf		 pend;		/* from the peer, not yet taken */
 	uint64_t		 sent, received;
 	int			 status;
+	char			*baggage;	/* for the 200, or NULL */
 	void			*arg;
 	struct ev_deferred	 dead;
 };
@@ -329,6 +330,16 @@ send_status(struct h2conn *c, uint32_t id, int status, int end_stream)
 	send_headers(c, id, end_stream, f, 1);
 }
 
+/* A 200, with the destination's baggage if the owner named one
+ * (ztunnel's ENABLE_RESPONSE_BAGGAGE, on by default). */
+static void
+send_ok(struct h2conn *c, uint32_t id, const char *baggage)
+{
+	const char *f[4] = { ":status", "200", "baggage", baggage };
+
+	send_headers(c, id, 0, f, baggage != NULL ? 2 : 1);
+}
+
 /* Give back what a socket took: past half a window, in one update. */
 static void
 give_back(struct h2conn *c, struct h2tun *t, size_t n)
@@ -422,6 +433,7 @@ tun_free(void *arg)
 	struct h2tun *t = arg;
 
 	buf_free(&t->pend);
+	free(t->baggage);
 	free(t);
 }
 
@@ -668,7 +680,7 @@ on_tun(void *arg, uint32_t events)
 		ev_timer_stop(&t->deadline);
 		t->state = T_OPEN;
 		t->status = 200;
-		send_status(c, t->id, 200, 0);
+		send_ok(c, t->id, t->baggage);
 		/* What came before the answer, and a FIN with it. */
 		if (tun_flush(t) == -1) {
 			conn_flush(c);
@@ -876,8 +888,9 @@ on_request(struct h2conn *c, uint32_t id, const struct fields *fs,
     int end_stream)
 {
 	struct h2tun	*t;
+	struct h2_answer a;
 	void		*targ = NULL;
-	int		 fd, status = 0;
+	int		 fd;
 
 	if (fs->bad || !fs->has_method) {
 		log_debug("h2 %s: stream %u: malformed request: %s", c->label,
@@ -893,9 +906,10 @@ on_request(struct h2conn *c, uint32_t id, const struct fields *fs,
 		send_rst(c, id, H2_PROTOCOL_ERROR);
 		return;
 	}
-	fd = c->ops->request(c->arg, fs->req, &targ, &status);
+	memset(&a, 0, sizeof(a));
+	fd = c->ops->request(c->arg, fs->req, &targ, &a);
 	if (fd == -1) {
-		send_status(c, id, status, 1);
+		send_status(c, id, a.status, 1);
 		if (!end_stream)
 			send_rst(c, id, H2_NO_ERROR);
 		return;
@@ -909,6 +923,9 @@ on_request(struct h2conn *c, uint32_t id, const struct fields *fs,
 		return;
 	}
 	t->end_recv = end_stream;
+	/* Kept until the app answers; without memory, the 200 goes bare. */
+	if (a.baggage[0] != '\0')
+		t->baggage = strdup(a.baggage);
 }
 
 /* Client: the answer to one of our CONNECTs. */

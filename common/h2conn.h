@@ -62,14 +62,21 @@ struct h2tun_end {
 	const char	*why;
 };
 
+/* What a server answers a request with, besides its status. */
+struct h2_answer {
+	int	 status;	/* when the request is refused */
+	char	 baggage[256];	/* with the 200, if not "" */
+};
+
 struct h2conn_ops {
 	/*
 	 * Server: a well-formed request on a new stream.  Return a socket
 	 * whose non-blocking connect() is under way, and the tunnel's
-	 * argument in *targ; or -1 and the status to answer in *status.
+	 * argument in *targ; or -1 and the status in a->status.  Either
+	 * way a->baggage may name the destination for the 200.
 	 */
 	int	(*request)(void *carg, const struct h2_request *, void **targ,
-		    int *status);
+		    struct h2_answer *a);
 	/* Bytes moved: sent (socket -> stream) or received (stream ->
 	 * socket), as they go. */
 	void	(*bytes)(void *targ, int received, size_t n);

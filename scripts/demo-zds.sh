@@ -26,7 +26,9 @@ cleanup() {
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
 		kill -TERM "${PIDS[i]}" 2>/dev/null && wait "${PIDS[i]}"
 	done
-	for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do
+	for ns in /var/run/netns/"$P"-*; do
+		[ -e "$ns" ] || continue
+		ns=${ns##*/}
 		ip netns del "$ns"
 	done
 	rm -rf "$DIR"

@@ -72,8 +72,11 @@ up2() {
 
 down() {
 	local ns
-	for ns in $(ip netns list | awk '{ print $1 }' |
-	    grep -E "^$1-(node[12]?|pod[0-9]+|n[12]pod[0-9]+)$"); do
+	# The names, not `ip netns list`: that opens each entry, and a FIFO
+	# there (a test of the agent puts one) would hang it.
+	for ns in /var/run/netns/"$1"-*; do
+		ns=${ns##*/}
+		[[ "$ns" =~ ^$1-(node[12]?|pod[0-9]+|n[12]pod[0-9]+)$ ]] || continue
 		ip netns del "$ns" 2>/dev/null || true
 	done
 }

@@ -45,7 +45,12 @@ ZDSPY=$TOP/tests/helpers/zds.py
 delete_netns() {
 	local ns
 	# A name may start with a dot, or hold bytes that are not UTF-8.
-	for ns in $(ip netns list | awk '{print $1}' | grep -a "^\.\?${1:-$RUN_ID}-"); do
+	# The names, never `ip netns list`: it opens every entry, and a FIFO
+	# there (hardening/fifo_does_not_hang_agent, maybe another run's)
+	# blocks an open until a writer comes.
+	for ns in /var/run/netns/"${1:-$RUN_ID}"-* /var/run/netns/."${1:-$RUN_ID}"-*; do
+		[ -e "$ns" ] || continue
+		ns=${ns##*/}
 		ip netns del "$ns" 2>/dev/null
 	done
 }

@@ -60,7 +60,8 @@ static unsigned			 nconns;
 static struct ev_timer		 drain_deadline;	/* zero: not armed */
 static void			(*drain_done)(void);
 
-static int	on_request(void *, const struct h2_request *, void **, int *);
+static int	on_request(void *, const struct h2_request *, void **,
+		    struct h2_answer *);
 static void	on_bytes(void *, int, size_t);
 static void	on_tun_end(void *, const struct h2tun_end *);
 static void	on_conn_end(void *, struct h2conn *, const char *);
@@ -210,13 +211,27 @@ deny(const struct hconn *hc, const struct h2_request *r, int code,
 	return -1;
 }
 
+/* What ZDS told us of a pod, as W3C baggage, and nothing we would make
+ * up: "" for a pod it did not name. */
+static void
+pod_baggage(const struct pod *pod, char *buf, size_t size)
+{
+	const char *slash;
+
+	buf[0] = '\0';
+	if (pod->workload[0] && (slash = strchr(pod->workload, '/')) != NULL)
+		snprintf(buf, size, "k8s.namespace.name=%.*s,k8s.pod.name=%s",
+		    (int)(slash - pod->workload), pod->workload, slash + 1);
+}
+
 static int
-on_request(void *carg, const struct h2_request *r, void **targ, int *status)
+on_request(void *carg, const struct h2_request *r, void **targ,
+    struct h2_answer *a)
 {
 	struct hconn		*hc = carg;
 	struct sockaddr_in	 dst;
 	struct htun		*t;
-	int			 s, err;
+	int			 s, err, *status = &a->status;
 
 	if (strcmp(r->method, "CONNECT") != 0)
 		return deny(hc, r, 400, "not CONNECT", status);
@@ -248,6 +263,7 @@ on_request(void *carg, const struct h2_request *r, void **targ, int *status)
 	log_debug("hbone %s: CONNECT %s forwarded=%s traceparent=%s",
 	    hc->label, r->authority, r->forwarded[0] ? r->forwarded : "-",
 	    r->traceparent[0] ? r->traceparent : "-");
+	pod_baggage(hc->pod, a->baggage, sizeof(a->baggage));
 	*targ = t;
 	return s;
 }
@@ -309,7 +325,7 @@ hbone_outbound(struct pod *pod, int c, const struct sockaddr_in *src,
 	struct htun	*t;
 	char		 authority[32], client[32], fwd[48], trace[64];
 	char		 baggage[256];
-	const char	*hdrs[6], *slash;
+	const char	*hdrs[6];
 	size_t		 n = 0;
 
 	if (drain_done != NULL || (hc = pool_get(pod, dst)) == NULL) {
@@ -327,11 +343,8 @@ hbone_outbound(struct pod *pod, int c, const struct sockaddr_in *src,
 		hdrs[n++] = "traceparent";
 		hdrs[n++] = trace;
 	}
-	/* What ZDS told us of the pod, and nothing we would make up. */
-	if (pod->workload[0] && (slash = strchr(pod->workload, '/')) != NULL) {
-		snprintf(baggage, sizeof(baggage),
-		    "k8s.namespace.name=%.*s,k8s.pod.name=%s",
-		    (int)(slash - pod->workload), pod->workload, slash + 1);
+	pod_baggage(pod, baggage, sizeof(baggage));
+	if (baggage[0] != '\0') {
 		hdrs[n++] = "baggage";
 		hdrs[n++] = baggage;
 	}

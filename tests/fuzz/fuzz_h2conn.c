@@ -11,6 +11,7 @@
  * it, and nothing may be left open.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +33,14 @@ static int	 napps, open_tunnels, ended;
 static int	 dummy;
 
 static int
-on_request(void *carg, const struct h2_request *r, void **targ, int *status)
+on_request(void *carg, const struct h2_request *r, void **targ,
+    struct h2_answer *a)
 {
-	int sp[2];
+	int sp[2], *status = &a->status;
 
 	(void)carg;
 	*targ = &dummy;
+	snprintf(a->baggage, sizeof(a->baggage), "k8s.pod.name=fuzz");
 	if (strstr(r->authority, ":1") != NULL || napps == MAX_TUNNELS ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sp) == -1) {

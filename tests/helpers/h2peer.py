@@ -82,8 +82,11 @@ def client(host, port, authority, n=1):
         for ev in conn.receive_data(data):
             if isinstance(ev, h2.events.ResponseReceived):
                 st = streams[ev.stream_id]
-                st["status"] = dict(ev.headers)[":status"]
+                hs = dict(ev.headers)
+                st["status"] = hs[":status"]
                 print(f"status {st['status']}")
+                if "baggage" in hs:
+                    print(f"baggage {hs['baggage']}")
                 if st["status"] == "200":
                     conn.send_data(ev.stream_id, st["payload"],
                                    end_stream=True)

@@ -107,7 +107,12 @@ t_fifo_does_not_hang_agent() {
 	mkns real
 	expect "a namespace after it is served" wait_for 20 has_listeners "$NS"
 	expect "the FIFO given up on" wait_for 10 file_has "$WORK/agent.err" "$fifo: not a network namespace; giving up"
+	# Whoever else opens it before it goes (`ip netns list` opens every
+	# entry) finds a writer there, and does not wait for one.
+	local hold
+	exec {hold}<>"$fifo"
 	rm -f "$fifo"
+	exec {hold}<&-
 }
 
 # 5. Two names for one namespace are one pod: removing one removes nothing.

@@ -41,7 +41,7 @@ h2log() {
 r = json.loads(open(sys.argv[1]).readline())
 h = dict(r["headers"])
 n = [k for k, v in r["headers"]]
-print(eval(sys.argv[2]))' "$WORK/h2.log" "$1"
+print(eval(sys.argv[2]))' "$WORK/h2log.out" "$1"
 }
 
 t_python_h2_client_five_streams() {
@@ -89,7 +89,7 @@ t_outbound_to_python_h2_server() {
 	echo "$(pod_ip 3) remote/x" >"$WORK/peers"
 	start_node_daemon --peers "$WORK/peers"
 	enrol 1
-	h2_bg 3 "$WORK/h2.out" server 15008 "$WORK/h2.log"
+	h2_bg 3 "$WORK/h2.out" server 15008 "$WORK/h2log.out"
 	expect "h2 server up" wait_for 10 file_has "$WORK/h2.out" listening
 	local out
 	out=$(in_pod 1 timeout 30 "$H2PY" "$H2PEER" tcp "$(pod_ip 3)" "$APP_PORT" "hello over hbone")
@@ -119,7 +119,7 @@ t_non_200_ends_with_no_bytes() {
 	pod_ip 3 >"$WORK/peers"
 	start_node_daemon --peers "$WORK/peers"
 	enrol 1
-	h2_bg 3 "$WORK/h2.out" server 15008 "$WORK/h2.log" 503
+	h2_bg 3 "$WORK/h2.out" server 15008 "$WORK/h2log.out" 503
 	expect "h2 server up" wait_for 10 file_has "$WORK/h2.out" listening
 	local out
 	out=$(in_pod 1 timeout 30 "$H2PY" "$H2PEER" tcp "$(pod_ip 3)" "$APP_PORT" "anyone?")
@@ -282,14 +282,39 @@ t_peers_reread_on_sighup() {
 	kill -HUP "$ZPID"
 	expect "a bad file is refused, the old table kept" wait_for 5 \
 	    file_has "$WORK/zt.err" "peers:1: not .*keeping the 1 peers"
-	h2_bg 3 "$WORK/h2.out" server 15008 "$WORK/h2.log"
+	h2_bg 3 "$WORK/h2.out" server 15008 "$WORK/h2log.out"
 	expect "h2 server up" wait_for 10 file_has "$WORK/h2.out" listening
 	local out
 	out=$(in_pod 1 timeout 30 "$H2PY" "$H2PEER" tcp "$(pod_ip 3)" "$APP_PORT" "now hbone")
 	expect "now over HBONE ($out)" test "$out" = "now hbone"
 }
 
+# Pods ZDS named carry baggage: in the request (the source) and in the
+# 200 (the destination), as ztunnel's; pods it did not name, none.
+t_baggage_for_zds_pods() {
+	node_up 3
+	echo "$(pod_ip 3) remote/c" >"$WORK/peers"
+	"${RUN_DAEMON[@]}" "$CNI" --zds-serve "$ZSOCK" --redirect --watch \
+	    "--select=$P-pod[12]" >"$WORK/agent.out" 2>"$WORK/agent.err" &
+	PIDS+=($!)
+	expect "agent starts" wait_for "$START_SECONDS" agent_listening
+	start_node_daemon --zds "$ZSOCK" --peers "$WORK/peers"
+	expect "both up" wait_for 20 sh -c "test \"\$('$CNI' --list '$SOCK' | grep -c ' up ')\" -eq 2"
+	app 2
+	h2_bg 3 "$WORK/h2.out" server 15008 "$WORK/h2log.out"
+	expect "h2 server up" wait_for 10 file_has "$WORK/h2.out" listening
+	local out
+	out=$(in_pod 1 timeout 30 "$H2PY" "$H2PEER" tcp "$(pod_ip 3)" "$APP_PORT" "hi")
+	expect "through ($out)" test "$out" = hi
+	expect "the request's baggage names A" test "$(h2log 'h["baggage"]')" = \
+	    "k8s.namespace.name=default,k8s.pod.name=$(pod_ns 1)"
+	out=$(h2 3 client "$(pod_ip 2)" 15008 "$(pod_ip 2):$APP_PORT")
+	expect "the 200's baggage names B ($out)" test "$(echo "$out" | grep '^baggage ')" = \
+	    "baggage k8s.namespace.name=default,k8s.pod.name=$(pod_ns 2)"
+}
+
 run_tests t_python_h2_client_five_streams t_statuses_as_ztunnel \
     t_outbound_to_python_h2_server t_non_200_ends_with_no_bytes \
     t_pool_100_streams_a_connection t_sigterm_drains_with_goaway \
-    t_hostile_peers t_two_nodes t_peers_reread_on_sighup
+    t_hostile_peers t_two_nodes t_peers_reread_on_sighup \
+    t_baggage_for_zds_pods

@@ -14,9 +14,13 @@
  * "writable" flags remember an edge that could not be used at once (no
  * window, no room), so nothing waits for an edge that already came.
  *
- * One way out each: tun_end() for a tunnel, conn_fail() for the
- * connection (which ends its tunnels).  Memory goes after the event
- * batch, so a frame being handled never outlives what it names.
+ * One way out each: tun_close() for a tunnel (tun_end() first sends
+ * what a live connection owes), conn_fail() for the connection, which
+ * closes its tunnels and lingers on its socket.  A failure found deep
+ * inside a frame or a tunnel is recorded (conn_doom) and acted on by
+ * conn_flush(), which ends every event: no call path leads back up.
+ * Memory goes after the event batch, so a frame being handled never
+ * outlives what it names.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -57,6 +57,7 @@ static LIST_HEAD(, hconn)	 conns = LIST_HEAD_INITIALIZER(conns);
 static zt_resolve_fn		*resolve;
 static uint64_t			 idle_ms = HBONE_IDLE_MS;
 static unsigned			 nconns;
+static int			 draining;	/* shutting down: nothing new */
 static struct ev_timer		 drain_deadline;	/* zero: not armed */
 static void			(*drain_done)(void);
 
@@ -158,8 +159,8 @@ hbone_accept(struct pod *pod, int c)
 	socklen_t		llen = sizeof(local), plen = sizeof(peer);
 	struct hconn		*hc;
 
-	if (drain_done != NULL) {
-		close(c);		/* shutting down */
+	if (draining) {
+		close(c);
 		return;
 	}
 	memset(&local, 0, sizeof(local));
@@ -328,9 +329,9 @@ hbone_outbound(struct pod *pod, int c, const struct sockaddr_in *src,
 	const char	*hdrs[6];
 	size_t		 n = 0;
 
-	if (drain_done != NULL || (hc = pool_get(pod, dst)) == NULL) {
+	if (draining || (hc = pool_get(pod, dst)) == NULL) {
 		log_debug("hbone %s: no connection: %s", pod_label(pod),
-		    drain_done != NULL ? "shutting down" : strerror(errno));
+		    draining ? "shutting down" : strerror(errno));
 		close(c);
 		return;
 	}
@@ -443,19 +444,21 @@ on_drain_deadline(void *arg)
 unsigned
 hbone_drain(void (*done)(void))
 {
-	struct hconn	*hc, *next;
-	unsigned	 n = nconns;
+	struct hconn *hc, *next;
 
-	if (n == 0)
-		return 0;
-	drain_done = done;
-	ev_timer_init(&drain_deadline, on_drain_deadline, NULL);
-	ev_timer_at(&drain_deadline, monotonic_ms() + HBONE_DRAIN_MS);
+	draining = 1;
+	/* Those without streams close at once; done() is not armed yet,
+	 * so it never runs before we return. */
 	for (hc = LIST_FIRST(&conns); hc != NULL; hc = next) {
 		next = LIST_NEXT(hc, entry);
 		h2conn_drain(hc->h);
 	}
-	return n;
+	if (nconns == 0)
+		return 0;
+	drain_done = done;
+	ev_timer_init(&drain_deadline, on_drain_deadline, NULL);
+	ev_timer_at(&drain_deadline, monotonic_ms() + HBONE_DRAIN_MS);
+	return nconns;
 }
 
 void

@@ -40,10 +40,11 @@ void	hbone_outbound(struct pod *, int c, const struct sockaddr_in *src,
 void	hbone_pod_gone(const struct pod *);
 
 /*
- * Shutting down: every connection drains (GOAWAY), and done() runs once
- * all are closed or after HBONE_DRAIN_MS, when the rest are closed.
- * Returns how many are draining; 0: nothing to wait for, done() is not
- * called.
+ * Shutting down: no new connection or stream from now on; every
+ * connection drains (GOAWAY), those without streams closing at once.
+ * Returns how many are left draining, and done() runs, from the loop,
+ * once they are closed or after HBONE_DRAIN_MS, when the rest are
+ * closed.  0: nothing to wait for, and done() never runs.
  */
 unsigned hbone_drain(void (*done)(void));
 

@@ -441,19 +441,6 @@ tun_free(void *arg)
 	free(t);
 }
 
-/* Read and drop what a socket still holds, so closing it sends a FIN,
- * not a reset. */
-static void
-drain_fd(int fd)
-{
-	char	buf[4096];
-	int	i;
-
-	for (i = 0; i < 16; i++)
-		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
-			break;
-}
-
 /*
  * Every tunnel ends here: unlinked, its socket closed (drained first,
  * so the close is a FIN, not a reset), the owner told, freed after the
@@ -475,7 +462,7 @@ tun_close(struct h2tun *t, const char *why)
 	if (c->nstreams == 0)
 		c->idle_since = monotonic_ms();
 	ev_timer_stop(&t->deadline);
-	drain_fd(t->fd);
+	sock_drain(t->fd);
 	ev_io_close(&t->io);
 	memset(&e, 0, sizeof(e));
 	e.sent = t->sent;

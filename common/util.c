@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "util.h"
 
@@ -173,4 +176,25 @@ strbuf_printf(struct strbuf *t, const char *fmt, ...)
 		t->buf = nbuf;
 		t->size = nsize;
 	}
+}
+
+void
+sock_drain(int fd)
+{
+	char	buf[4096];
+	int	i;
+
+	for (i = 0; i < 16; i++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+}
+
+void
+sin_str(const struct sockaddr_in *sin, char *buf, size_t size)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	if (inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)) == NULL)
+		snprintf(ip, sizeof(ip), "?");
+	snprintf(buf, size, "%s:%u", ip, ntohs(sin->sin_port));
 }

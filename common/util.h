@@ -2,6 +2,7 @@
 #ifndef COMMON_UTIL_H
 #define COMMON_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -30,6 +31,14 @@ int		parse_uid(const char *arg, uid_t *uid);
  * descriptor or more per pod.  Returns the limit now in force in *limit;
  * -1 with errno set if it could not be read or raised. */
 int		raise_nofile(uint64_t *limit);
+
+/* Read and drop what a socket still holds (a bounded amount), so that
+ * closing it sends a FIN, not a reset. */
+void		sock_drain(int fd);
+
+/* "a.b.c.d:port" of an IPv4 socket address, into buf. */
+struct sockaddr_in;
+void		sin_str(const struct sockaddr_in *, char *buf, size_t size);
 
 /* A text that grows as it is written: printf into it; failed is set
  * (and the rest ignored) if memory runs out. */

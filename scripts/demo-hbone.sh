@@ -35,28 +35,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-step() { printf '\n# %s\n' "$*"; }
-run() {
-	local arg line='$'
-	for arg in "$@"; do
-		if [[ "$arg" =~ ^[A-Za-z0-9_./:=,@%+*-]+$ ]]; then
-			line+=" $arg"
-		else
-			line+=" '$arg'"
-		fi
-	done
-	printf '%s\n' "$line"
-	"$@"
-}
-# until SECONDS CMD...: poll, never a fixed sleep.
-until_ok() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-		sleep 0.05
-	done
-}
+# shellcheck source=scripts/demo-lib.sh
+. scripts/demo-lib.sh
 
 step "1. two nodes, linked, each with its pod CIDR and one pod"
 run scripts/topology.sh up2 "$P" 1 || exit 1

@@ -35,19 +35,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-step() { printf '\n# %s\n' "$*"; }
-run() {
-	local arg line='$'
-	for arg in "$@"; do
-		if [[ "$arg" =~ ^[A-Za-z0-9_./:=,@%+*-]+$ ]]; then
-			line+=" $arg"
-		else
-			line+=" '$arg'"
-		fi
-	done
-	printf '%s\n' "$line"
-	"$@"
-}
+# shellcheck source=scripts/demo-lib.sh
+. scripts/demo-lib.sh
 
 step "1. a node (its own namespace, a bridge) and two pods on it, A and B"
 run scripts/topology.sh up "$P" 2 || exit 1

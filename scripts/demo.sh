@@ -31,21 +31,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-step() { printf '\n# %s\n' "$*"; }
-
-# Print a command as one would type it, then run it.
-run() {
-	local arg line='$'
-	for arg in "$@"; do
-		if [[ "$arg" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
-			line+=" $arg"
-		else
-			line+=" '$arg'"
-		fi
-	done
-	printf '%s\n' "$line"
-	"$@"
-}
+# shellcheck source=scripts/demo-lib.sh
+. scripts/demo-lib.sh
 
 step "1. a pod's network namespace, with loopback up"
 run ip netns add "$NS" || exit 1

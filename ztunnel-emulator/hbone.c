@@ -92,16 +92,6 @@ pod_workload(const struct pod *pod)
 	return pod->workload[0] ? pod->workload : pod->name;
 }
 
-static void
-addr_str(const struct sockaddr_in *sin, char *buf, size_t size)
-{
-	char ip[INET_ADDRSTRLEN];
-
-	if (inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)) == NULL)
-		snprintf(ip, sizeof(ip), "?");
-	snprintf(buf, size, "%s:%u", ip, ntohs(sin->sin_port));
-}
-
 static struct hconn *
 hconn_new(struct pod *pod, enum h2_role role, int fd,
     const struct sockaddr_in *peer)
@@ -116,7 +106,7 @@ hconn_new(struct pod *pod, enum h2_role role, int fd,
 	hc->pod = pod;
 	hc->role = role;
 	hc->peer = *peer;
-	addr_str(peer, a, sizeof(a));
+	sin_str(peer, a, sizeof(a));
 	snprintf(hc->label, sizeof(hc->label), "%s%s%s", pod_label(pod),
 	    role == H2_SERVER ? " <- " : " -> ", a);
 	LIST_INSERT_HEAD(&conns, hc, entry);
@@ -335,8 +325,8 @@ hbone_outbound(struct pod *pod, int c, const struct sockaddr_in *src,
 		close(c);
 		return;
 	}
-	addr_str(dst, authority, sizeof(authority));
-	addr_str(src, client, sizeof(client));
+	sin_str(dst, authority, sizeof(authority));
+	sin_str(src, client, sizeof(client));
 	snprintf(fwd, sizeof(fwd), "for=\"%s\"", client);
 	hdrs[n++] = "forwarded";
 	hdrs[n++] = fwd;
@@ -389,8 +379,8 @@ on_tun_end(void *targ, const struct h2tun_end *e)
 	t->pod->conns.nopen--;
 	metrics_tcp_closed(t->series, e->established ? METRICS_FLAGS_NONE :
 	    METRICS_FLAGS_CONNECT, in, out);
-	addr_str(&t->src, src, sizeof(src));
-	addr_str(&t->dst, dst, sizeof(dst));
+	sin_str(&t->src, src, sizeof(src));
+	sin_str(&t->dst, dst, sizeof(dst));
 	log_debug("conn %s hbone %s %s -> %s: sent %ju, received %ju, %ju ms, "
 	    "%s", pod_label(t->pod), t->role == H2_CLIENT ? "outbound" :
 	    "inbound", src, dst, (uintmax_t)in, (uintmax_t)out,

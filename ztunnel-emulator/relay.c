@@ -287,33 +287,10 @@ on_connect_timeout(void *arg)
 	relay_end(arg, "upstream connect timed out");
 }
 
-/* Read and drop what a socket still holds, so closing it sends a FIN,
- * not a reset. */
-static void
-drain(int fd)
-{
-	char	buf[4096];
-	int	i;
-
-	for (i = 0; i < 16; i++)
-		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
-			break;
-}
-
 static void
 relay_free(void *arg)
 {
 	free(arg);
-}
-
-static void
-addr_str(const struct sockaddr_in *sin, char *buf, size_t size)
-{
-	char ip[INET_ADDRSTRLEN];
-
-	if (inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)) == NULL)
-		snprintf(ip, sizeof(ip), "?");
-	snprintf(buf, size, "%s:%u", ip, ntohs(sin->sin_port));
 }
 
 /* The one way out: log once, close everything, free after the batch. */
@@ -322,7 +299,7 @@ relay_end(struct relay *r, const char *how)
 {
 	char src[32], dst[32];
 
-	drain(r->cfd);
+	sock_drain(r->cfd);
 	ev_io_del(&r->c);
 	ev_io_del(&r->u);
 	close(r->cfd);
@@ -339,8 +316,8 @@ relay_end(struct relay *r, const char *how)
 	    METRICS_FLAGS_NONE, r->up.bytes, r->down.bytes);
 	r->stats->nopen--;
 	TAILQ_REMOVE(&r->stats->open, r, entry);
-	addr_str(&r->src, src, sizeof(src));
-	addr_str(&r->dst, dst, sizeof(dst));
+	sin_str(&r->src, src, sizeof(src));
+	sin_str(&r->dst, dst, sizeof(dst));
 	log_debug("conn %s %s %s -> %s: sent %ju, received %ju, %ju ms, %s",
 	    r->label, r->dir == RELAY_OUTBOUND ? "outbound" : "inbound", src,
 	    dst, (uintmax_t)r->up.bytes, (uintmax_t)r->down.bytes,

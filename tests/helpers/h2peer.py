@@ -51,15 +51,21 @@ def h2_modules():
 
 # ---- python3-h2 client ------------------------------------------------------
 
-def client(host, port, authority, n=1):
+def h2_client(host, port, timeout=TIMEOUT):
+    """A python3-h2 client connection to host:port, preface queued."""
     h2 = h2_modules()
     cfg = h2.config.H2Configuration(client_side=True,
                                     validate_outbound_headers=False,
                                     validate_inbound_headers=False,
                                     header_encoding="utf-8")
     conn = h2.connection.H2Connection(config=cfg)
-    sock = socket.create_connection((host, port), timeout=TIMEOUT)
+    sock = socket.create_connection((host, port), timeout=timeout)
     conn.initiate_connection()
+    return h2, conn, sock
+
+
+def client(host, port, authority, n=1):
+    h2, conn, sock = h2_client(host, port)
     streams = {}
     for i in range(n):
         sid = conn.get_next_available_stream_id()
@@ -112,14 +118,7 @@ def client(host, port, authority, n=1):
 
 
 def hold(host, port, authority):
-    h2 = h2_modules()
-    cfg = h2.config.H2Configuration(client_side=True,
-                                    validate_outbound_headers=False,
-                                    validate_inbound_headers=False,
-                                    header_encoding="utf-8")
-    conn = h2.connection.H2Connection(config=cfg)
-    sock = socket.create_connection((host, port))
-    conn.initiate_connection()
+    h2, conn, sock = h2_client(host, port, timeout=None)
     sid = conn.get_next_available_stream_id()
     conn.send_headers(sid, [(":method", "CONNECT"), (":authority", authority)])
     sock.sendall(conn.data_to_send())

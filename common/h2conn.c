@@ -62,7 +62,9 @@
 #define FLOOD_BUDGET	10000		/* frames that move no data... */
 #define FLOOD_REFILL	100		/* ...given back per second */
 #define EARLY_RESET_COST 100		/* a stream reset before its answer */
-#define MAX_IOV		32
+/* One readv covers a CHUNK in frames of the smallest size a peer may
+ * set. */
+#define MAX_IOV		(CHUNK / H2_DEFAULT_FRAME_SIZE)
 #define LINGER_MS	1000		/* after a GOAWAY, input discarded */
 
 struct buf {
@@ -122,6 +124,7 @@ struct h2conn {
 						 * where it could not end it */
 	enum h2_error		 fail_code;
 	int			 lingering;	/* closed, input still discarded */
+	int			 shut_wr;	/* lingering: our FIN is out */
 	int			 writable;
 	int			 out_blocked;	/* a tunnel waits for room */
 	int			 win_blocked;	/* a tunnel waits for the window */
@@ -324,6 +327,21 @@ send_headers(struct h2conn *c, uint32_t id, int end_stream,
 	c->out.len += H2_FRAME_HDR + len;
 }
 
+/* A PING of ours, its payload the time: a keepalive probe, or the
+ * drain's round trip. */
+static void
+send_probe(struct h2conn *c, uint64_t now, int drain)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		c->ping_data[i] = (uint8_t)(now >> (8 * i));
+	c->ping_out = 1;
+	c->ping_sent_ms = now;
+	c->drain_ping = drain;
+	send_ping(c, 0, c->ping_data);
+}
+
 static void
 send_status(struct h2conn *c, uint32_t id, int status, int end_stream)
 {
@@ -344,7 +362,8 @@ send_ok(struct h2conn *c, uint32_t id, const char *baggage)
 	send_headers(c, id, 0, f, baggage != NULL ? 2 : 1);
 }
 
-/* Give back what a socket took: past half a window, in one update. */
+/* Give back what a socket took, once a quarter of a window has
+ * gathered: one WINDOW_UPDATE for many frames. */
 static void
 give_back(struct h2conn *c, struct h2tun *t, size_t n)
 {
@@ -596,11 +615,7 @@ tun_pump(struct h2conn *c, struct h2tun *t)
 			return;		/* conn_flush brings us back */
 		}
 		fs = c->peer.max_frame_size;
-		k = (want + fs - 1) / fs;
-		if (k > MAX_IOV) {
-			k = MAX_IOV;
-			want = k * fs;
-		}
+		k = (want + fs - 1) / fs;	/* <= MAX_IOV: want <= CHUNK */
 		if (out_reserve(c, want + k * H2_FRAME_HDR) == NULL)
 			return;
 		base = buf_tail(&c->out);
@@ -1448,7 +1463,6 @@ conn_fail(struct h2conn *c, enum h2_error err, const char *why)
 	    buf_reserve(&c->out, 17, OUT_MAX + CHUNK + 17) == 0)
 		c->out.len += h2_put_goaway(buf_tail(&c->out), 17,
 		    c->last_peer_id, err);
-	(void)out_write(c);
 	if (err != H2_NO_ERROR)
 		log_info("h2 %s: connection error %d: %s", c->label, err, why);
 	else
@@ -1458,25 +1472,34 @@ conn_fail(struct h2conn *c, enum h2_error err, const char *why)
 	ev_timer_stop(&c->timer);
 	c->ops->conn_end(c->arg, c, why);
 	/*
-	 * A lingering close: our FIN goes now, and what the peer still
-	 * sends is read and dropped for up to LINGER_MS.  Closing with
-	 * unread input would send a reset, which can overtake the GOAWAY
-	 * and lose the peer the reason.
+	 * A lingering close, for up to LINGER_MS: what is queued (the
+	 * GOAWAY last) goes out, then our FIN, while what the peer still
+	 * sends is read and dropped.  Closing with unread input would send
+	 * a reset, which can overtake the GOAWAY and lose the peer the
+	 * reason; so would a FIN before it.
 	 */
-	(void)shutdown(c->fd, SHUT_WR);
 	c->lingering = 1;
 	LIST_INSERT_HEAD(&lingering_conns, c, linger_entry);
 	ev_timer_at(&c->timer, monotonic_ms() + LINGER_MS);
 	linger(c);
 }
 
-/* Drop what the peer sends until its EOF, or the deadline. */
+/* Write what is queued, then the FIN; drop what the peer sends until
+ * its EOF, or the deadline. */
 static void
 linger(struct h2conn *c)
 {
 	char	buf[16384];
 	ssize_t	n;
 
+	if (out_write(c) == -1) {
+		linger_end(c);
+		return;
+	}
+	if (c->out.len == 0 && !c->shut_wr) {
+		c->shut_wr = 1;
+		(void)shutdown(c->fd, SHUT_WR);
+	}
 	for (;;) {
 		n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0)
@@ -1508,6 +1531,8 @@ on_conn(void *arg, uint32_t events)
 	socklen_t	 len = sizeof(err);
 
 	if (c->lingering) {
+		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+			c->writable = 1;
 		linger(c);
 		return;
 	}
@@ -1558,7 +1583,6 @@ on_timer(void *arg)
 {
 	struct h2conn	*c = arg;
 	uint64_t	 now = monotonic_ms();
-	int		 i;
 
 	if (c->lingering) {
 		linger_end(c);
@@ -1582,13 +1606,8 @@ on_timer(void *arg)
 		conn_fail(c, H2_NO_ERROR, "idle");
 		return;
 	}
-	if (!c->ping_out && now >= c->ping_sent_ms + H2_PING_MS) {
-		for (i = 0; i < 8; i++)
-			c->ping_data[i] = (uint8_t)(now >> (8 * i));
-		c->ping_out = 1;
-		c->ping_sent_ms = now;
-		send_ping(c, 0, c->ping_data);
-	}
+	if (!c->ping_out && now >= c->ping_sent_ms + H2_PING_MS)
+		send_probe(c, now, 0);
 	conn_arm(c);
 	conn_flush(c);
 }
@@ -1754,9 +1773,6 @@ h2conn_reap(void)
 void
 h2conn_drain(struct h2conn *c)
 {
-	uint64_t now = monotonic_ms();
-	int i;
-
 	if (c->closed || c->draining)
 		return;
 	c->draining = 1;
@@ -1766,14 +1782,9 @@ h2conn_drain(struct h2conn *c)
 	}
 	if (c->role == H2_SERVER) {
 		send_goaway(c, 0x7fffffffu, H2_NO_ERROR);
-		if (!c->ping_out) {
-			for (i = 0; i < 8; i++)
-				c->ping_data[i] = (uint8_t)(~now >> (8 * i));
-			c->ping_out = 1;
-			c->ping_sent_ms = now;
-			c->drain_ping = 1;
-			send_ping(c, 0, c->ping_data);
-		} else
+		if (!c->ping_out)
+			send_probe(c, monotonic_ms(), 1);
+		else	/* no PING of ours to wait for: the real id now */
 			send_goaway(c, c->last_peer_id, H2_NO_ERROR);
 	} else
 		send_goaway(c, 0, H2_NO_ERROR);

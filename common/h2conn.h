@@ -65,7 +65,7 @@ struct h2tun_end {
 /* What a server answers a request with, besides its status. */
 struct h2_answer {
 	int	 status;	/* when the request is refused */
-	char	 baggage[256];	/* with the 200, if not "" */
+	char	 baggage[512];	/* with the 200, if not "" */
 };
 
 struct h2conn_ops {

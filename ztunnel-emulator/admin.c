@@ -53,23 +53,6 @@ respond(struct httpd_resp *r, struct strbuf *t, const char *type)
 	r->len = t->len;
 }
 
-/* "namespace/name" into its parts. */
-static void
-workload_parts(const struct pod *pod, char *ns, size_t nssize,
-    const char **name)
-{
-	const char *slash = strchr(pod->workload, '/');
-
-	if (pod->workload[0] == '\0' || slash == NULL) {
-		ns[0] = '\0';
-		*name = pod->workload[0] != '\0' ? pod->workload : pod->name;
-		return;
-	}
-	snprintf(ns, nssize, "%.*s", (int)(slash - pod->workload),
-	    pod->workload);
-	*name = slash + 1;
-}
-
 /* --- /config_dump ------------------------------------------------------ */
 
 static void
@@ -85,7 +68,7 @@ config_dump(struct httpd_resp *r)
 
 	strbuf_printf(&t, "{\n  \"workloads\": [");
 	for (p = pod_first(); p != NULL; p = pod_next(p), first = 0) {
-		workload_parts(p, ns, sizeof(ns), &name);
+		pod_workload_parts(p, ns, sizeof(ns), &name);
 		strbuf_printf(&t, "%s\n    {\n      \"uid\": ", first ? "" : ",");
 		tjson(&t, p->name);
 		strbuf_printf(&t, ",\n      \"name\": ");
@@ -103,7 +86,7 @@ config_dump(struct httpd_resp *r)
 	strbuf_printf(&t, "\n  ],\n  \"workloadState\": {");
 	first = 1;
 	for (p = pod_first(); p != NULL; p = pod_next(p), first = 0) {
-		workload_parts(p, ns, sizeof(ns), &name);
+		pod_workload_parts(p, ns, sizeof(ns), &name);
 		relay_stats_bytes(&p->conns, &in, &out);
 		strbuf_printf(&t, "%s\n    ", first ? "" : ",");
 		tjson(&t, p->name);

@@ -86,15 +86,11 @@ workload_of(uint32_t addr)
 	return resolve != NULL ? resolve(addr, &mesh) : NULL;
 }
 
-static const char *
-pod_workload(const struct pod *pod)
-{
-	return pod->workload[0] ? pod->workload : pod->name;
-}
-
+/* A connection of the pod's, in either role; fd is ours.  local: where
+ * a server's came in (NULL for a client). */
 static struct hconn *
 hconn_new(struct pod *pod, enum h2_role role, int fd,
-    const struct sockaddr_in *peer)
+    const struct sockaddr_in *local, const struct sockaddr_in *peer)
 {
 	struct hconn	*hc;
 	char		 a[32];
@@ -105,18 +101,18 @@ hconn_new(struct pod *pod, enum h2_role role, int fd,
 	}
 	hc->pod = pod;
 	hc->role = role;
+	if (local != NULL)
+		hc->local = *local;
 	hc->peer = *peer;
 	sin_str(peer, a, sizeof(a));
 	snprintf(hc->label, sizeof(hc->label), "%s%s%s", pod_label(pod),
 	    role == H2_SERVER ? " <- " : " -> ", a);
-	LIST_INSERT_HEAD(&conns, hc, entry);
-	nconns++;
 	if ((hc->h = h2conn_new(fd, role, &ops, hc, hc->label)) == NULL) {
-		LIST_REMOVE(hc, entry);
-		nconns--;
 		free(hc);
 		return NULL;
 	}
+	LIST_INSERT_HEAD(&conns, hc, entry);
+	nconns++;
 	return hc;
 }
 
@@ -147,7 +143,6 @@ hbone_accept(struct pod *pod, int c)
 {
 	struct sockaddr_in	local, peer;
 	socklen_t		llen = sizeof(local), plen = sizeof(peer);
-	struct hconn		*hc;
 
 	if (draining) {
 		close(c);
@@ -162,11 +157,8 @@ hbone_accept(struct pod *pod, int c)
 		close(c);
 		return;
 	}
-	if ((hc = hconn_new(pod, H2_SERVER, c, &peer)) == NULL) {
+	if (hconn_new(pod, H2_SERVER, c, &local, &peer) == NULL)
 		log_warn("hbone %s: connection", pod_label(pod));
-		return;
-	}
-	hc->local = local;
 }
 
 /* "a.b.c.d:port" into sin; -1 if it is not that. */
@@ -203,16 +195,22 @@ deny(const struct hconn *hc, const struct h2_request *r, int code,
 }
 
 /* What ZDS told us of a pod, as W3C baggage, and nothing we would make
- * up: "" for a pod it did not name. */
+ * up: "" for a pod it did not name (or one too long to say whole). */
 static void
 pod_baggage(const struct pod *pod, char *buf, size_t size)
 {
-	const char *slash;
+	char		 ns[256];
+	const char	*name;
+	int		 n;
 
+	pod_workload_parts(pod, ns, sizeof(ns), &name);
 	buf[0] = '\0';
-	if (pod->workload[0] && (slash = strchr(pod->workload, '/')) != NULL)
-		snprintf(buf, size, "k8s.namespace.name=%.*s,k8s.pod.name=%s",
-		    (int)(slash - pod->workload), pod->workload, slash + 1);
+	if (ns[0] == '\0')
+		return;
+	n = snprintf(buf, size, "k8s.namespace.name=%s,k8s.pod.name=%s", ns,
+	    name);
+	if (n < 0 || (size_t)n >= size)
+		buf[0] = '\0';
 }
 
 static int
@@ -222,7 +220,7 @@ on_request(void *carg, const struct h2_request *r, void **targ,
 	struct hconn		*hc = carg;
 	struct sockaddr_in	 dst;
 	struct htun		*t;
-	int			 s, err, *status = &a->status;
+	int			 s, *status = &a->status;
 
 	if (strcmp(r->method, "CONNECT") != 0)
 		return deny(hc, r, 400, "not CONNECT", status);
@@ -234,19 +232,13 @@ on_request(void *carg, const struct h2_request *r, void **targ,
 		return deny(hc, r, 503, "one of ztunnel's own ports", status);
 	/* To the app from the client's own address, as for 15006 (unless
 	 * the client is this pod: a hairpin). */
-	s = podsock_upstream(hc->pod,
-	    hc->peer.sin_addr.s_addr != dst.sin_addr.s_addr ? &hc->peer : NULL);
+	s = podsock_connect(hc->pod, hc->peer.sin_addr.s_addr !=
+	    dst.sin_addr.s_addr ? &hc->peer : NULL, &dst);
 	if (s == -1)
 		return deny(hc, r, 503, strerror(errno), status);
-	if (connect(s, (struct sockaddr *)&dst, sizeof(dst)) == -1 &&
-	    errno != EINPROGRESS) {
-		err = errno;
-		close(s);
-		return deny(hc, r, 503, strerror(err), status);
-	}
 	t = htun_new(hc->pod, H2_SERVER, &hc->peer, &dst,
 	    metrics_tcp_series(0, workload_of(hc->peer.sin_addr.s_addr),
-	    pod_workload(hc->pod)));
+	    pod_label(hc->pod)));
 	if (t == NULL) {
 		close(s);
 		return deny(hc, r, 503, "out of memory", status);
@@ -268,7 +260,7 @@ pool_get(struct pod *pod, const struct sockaddr_in *dst)
 {
 	struct hconn		*hc;
 	struct sockaddr_in	 to = *dst;
-	int			 s, err;
+	int			 s;
 
 	LIST_FOREACH(hc, &conns, entry)
 		if (hc->role == H2_CLIENT && hc->pod == pod &&
@@ -276,16 +268,9 @@ pool_get(struct pod *pod, const struct sockaddr_in *dst)
 		    h2conn_can_open(hc->h))
 			return hc;
 	to.sin_port = htons(HBONE_PORT);
-	if ((s = podsock_upstream(pod, NULL)) == -1)
+	if ((s = podsock_connect(pod, NULL, &to)) == -1)
 		return NULL;
-	if (connect(s, (struct sockaddr *)&to, sizeof(to)) == -1 &&
-	    errno != EINPROGRESS) {
-		err = errno;
-		close(s);
-		errno = err;
-		return NULL;
-	}
-	if ((hc = hconn_new(pod, H2_CLIENT, s, &to)) == NULL)
+	if ((hc = hconn_new(pod, H2_CLIENT, s, NULL, &to)) == NULL)
 		return NULL;
 	h2conn_set_idle(hc->h, idle_ms);
 	log_debug("hbone %s: new connection", hc->label);
@@ -315,7 +300,7 @@ hbone_outbound(struct pod *pod, int c, const struct sockaddr_in *src,
 	struct hconn	*hc;
 	struct htun	*t;
 	char		 authority[32], client[32], fwd[48], trace[64];
-	char		 baggage[256];
+	char		 baggage[512];
 	const char	*hdrs[6];
 	size_t		 n = 0;
 
@@ -340,7 +325,7 @@ hbone_outbound(struct pod *pod, int c, const struct sockaddr_in *src,
 		hdrs[n++] = baggage;
 	}
 	t = htun_new(pod, H2_CLIENT, src, dst,
-	    metrics_tcp_series(1, pod_workload(pod), dst_workload));
+	    metrics_tcp_series(1, pod_label(pod), dst_workload));
 	if (t == NULL) {
 		close(c);
 		return;

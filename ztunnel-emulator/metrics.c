@@ -147,15 +147,38 @@ family(struct strbuf *o, const char *name, const char *type, const char *help)
 
 static const char *const flag_names[2] = { "-", "CONNECT" };
 
+/* key="value", the value escaped as the text format wants (backslash,
+ * double quote, newline): names come from ZDS, netns names and
+ * --peers, and none of them may break a line of /metrics. */
+static void
+label(struct strbuf *o, const char *key, const char *v)
+{
+	size_t n;
+
+	strbuf_printf(o, "%s=\"", key);
+	while (*v != '\0') {
+		n = strcspn(v, "\\\"\n");
+		strbuf_printf(o, "%.*s", (int)n, v);
+		v += n;
+		if (*v != '\0') {
+			strbuf_printf(o, "\\%c", *v == '\n' ? 'n' : *v);
+			v++;
+		}
+	}
+	strbuf_printf(o, "\",");
+}
+
 static void
 tcp_labels(struct strbuf *o, const struct tcp_series *s, int f)
 {
-	strbuf_printf(o, "{reporter=\"%s\",source_workload=\"%s\","
-	    "source_workload_namespace=\"%s\",destination_workload=\"%s\","
-	    "destination_workload_namespace=\"%s\",request_protocol=\"tcp\","
-	    "response_flags=\"%s\",connection_security_policy=\"unknown\"}",
-	    s->source_reporter ? "source" : "destination", s->src_name,
-	    s->src_ns, s->dst_name, s->dst_ns, flag_names[f]);
+	strbuf_printf(o, "{reporter=\"%s\",",
+	    s->source_reporter ? "source" : "destination");
+	label(o, "source_workload", s->src_name);
+	label(o, "source_workload_namespace", s->src_ns);
+	label(o, "destination_workload", s->dst_name);
+	label(o, "destination_workload_namespace", s->dst_ns);
+	strbuf_printf(o, "request_protocol=\"tcp\",response_flags=\"%s\","
+	    "connection_security_policy=\"unknown\"}", flag_names[f]);
 }
 
 static uint64_t

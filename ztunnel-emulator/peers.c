@@ -75,6 +75,12 @@ peers_load(const char *path, char *err, size_t errlen)
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s:%u: longer than %zu bytes",
+			    path, lineno, sizeof(line) - 2);
+			errno = EINVAL;
+			goto fail;
+		}
 		if (n == cap) {
 			if (cap == PEERS_MAX) {
 				snprintf(err, errlen, "%s: more than %u peers",

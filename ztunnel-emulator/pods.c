@@ -115,7 +115,7 @@ pod_resolve(uint32_t addr, int *mesh)
 	TAILQ_FOREACH(p, &pods.tab.all, entry)
 		for (i = 0; i < p->naddrs; i++)
 			if (p->addrs[i] == addr)
-				return p->workload[0] ? p->workload : p->name;
+				return pod_label(p);
 	if ((peer = peers_lookup(addr)) != NULL)
 		return peer;
 	*mesh = 0;

@@ -30,8 +30,8 @@ podsock_own_port(uint16_t port)
  * -> app) in the pod's conntrack, and a second connection with it would
  * clash there and never complete.
  */
-int
-podsock_upstream(const struct pod *pod, const struct sockaddr_in *from)
+static int
+upstream(const struct pod *pod, const struct sockaddr_in *from)
 {
 	struct sockaddr_in	bound, any;
 	socklen_t		len;
@@ -72,4 +72,22 @@ fail:
 	close(s);
 	errno = err;
 	return -1;
+}
+
+int
+podsock_connect(const struct pod *pod, const struct sockaddr_in *from,
+    const struct sockaddr_in *to)
+{
+	int s, err;
+
+	if ((s = upstream(pod, from)) == -1)
+		return -1;
+	if (connect(s, (const struct sockaddr *)to, sizeof(*to)) == -1 &&
+	    errno != EINPROGRESS) {
+		err = errno;
+		close(s);
+		errno = err;
+		return -1;
+	}
+	return s;
 }

@@ -10,13 +10,15 @@
 #define PROXY_MARK	1337	/* 0x539: istio-cni's rules let it pass */
 
 /*
- * A TCP socket made inside the pod's network namespace, non-blocking,
- * with the ztunnel mark (never captured again).  from: bind to that
- * client's address (IP_TRANSPARENT, IP_FREEBIND), on any port but the
- * client's own; NULL: the pod's own address, as routing picks it.  -1
- * with errno set.  A failed return to our own namespace is fatal.
+ * A TCP connection to `to`, started from inside the pod's network
+ * namespace: non-blocking (the connect is under way, or done), with the
+ * ztunnel mark (never captured again).  from: bind to that client's
+ * address (IP_TRANSPARENT, IP_FREEBIND), on any port but the client's
+ * own; NULL: the pod's own address, as routing picks it.  -1 with errno
+ * set.  A failed return to our own namespace is fatal.
  */
-int	podsock_upstream(const struct pod *, const struct sockaddr_in *from);
+int	podsock_connect(const struct pod *, const struct sockaddr_in *from,
+	    const struct sockaddr_in *to);
 
 /* One of ztunnel's own ports (15001, 15006, 15008): never a target. */
 int	podsock_own_port(uint16_t port);

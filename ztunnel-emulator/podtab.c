@@ -5,6 +5,7 @@
  * in add order for listing.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,4 +145,20 @@ podtab_free(struct podtab *t)
 	free(t->byns);
 	t->byname = t->byns = NULL;
 	t->nbuckets = 0;
+}
+
+void
+pod_workload_parts(const struct pod *pod, char *ns, size_t nssize,
+    const char **name)
+{
+	const char *slash = strchr(pod->workload, '/');
+
+	if (pod->workload[0] == '\0' || slash == NULL) {
+		ns[0] = '\0';
+		*name = pod->workload[0] != '\0' ? pod->workload : pod->name;
+		return;
+	}
+	snprintf(ns, nssize, "%.*s", (int)(slash - pod->workload),
+	    pod->workload);
+	*name = slash + 1;
 }

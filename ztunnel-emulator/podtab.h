@@ -85,6 +85,11 @@ pod_label(const struct pod *pod)
 	return pod->workload[0] != '\0' ? pod->workload : pod->name;
 }
 
+/* Its workload's namespace (into ns, "" if ZDS named none) and name
+ * (the pod's own name if ZDS named none). */
+void		pod_workload_parts(const struct pod *, char *ns, size_t nssize,
+		    const char **name);
+
 int		podtab_init(struct podtab *);
 struct pod     *podtab_byname(const struct podtab *, const char *name);
 struct pod     *podtab_byns(const struct podtab *, const struct nsid *);

@@ -106,24 +106,17 @@ proxy_accept(struct listener *l, int c)
 	/* Inbound: from the client's address (any port but its own),
 	 * unless it is the pod's own (a hairpin), which a plain connect
 	 * gives anyway. */
-	s = podsock_upstream(pod, dir == RELAY_INBOUND &&
-	    src.sin_addr.s_addr != dst.sin_addr.s_addr ? &src : NULL);
+	s = podsock_connect(pod, dir == RELAY_INBOUND &&
+	    src.sin_addr.s_addr != dst.sin_addr.s_addr ? &src : NULL, &dst);
 	if (s == -1) {
-		turn_away(c, pod, strerror(errno));
-		return;
-	}
-	if (connect(s, (struct sockaddr *)&dst, sizeof(dst)) == -1 &&
-	    errno != EINPROGRESS) {
-		close(s);
 		turn_away(c, pod, strerror(errno));
 		return;
 	}
 	/* The reporter is the pod whose listener took it. */
 	series = dir == RELAY_OUTBOUND ?
-	    metrics_tcp_series(1, pod->workload[0] ? pod->workload : pod->name,
-	    dst_workload) :
+	    metrics_tcp_series(1, pod_label(pod), dst_workload) :
 	    metrics_tcp_series(0, workload_of(src.sin_addr.s_addr, NULL),
-	    pod->workload[0] ? pod->workload : pod->name);
+	    pod_label(pod));
 	if (relay_start(&pod->conns, pod_label(pod), dir, c, s, &src, &dst,
 	    series) == -1)
 		log_warn("conn %s: relay", pod_label(pod));

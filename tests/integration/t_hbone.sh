@@ -84,10 +84,11 @@ t_statuses_as_ztunnel() {
 }
 
 # Pod 3 stands in for a pod on another node: its 15008 is python3-h2's.
+# Its --peers name needs escaping in the metrics' labels.
 t_outbound_to_python_h2_server() {
 	node_up 3
-	echo "$(pod_ip 3) remote/x" >"$WORK/peers"
-	start_node_daemon --peers "$WORK/peers"
+	printf '%s remote/x"y\\z\n' "$(pod_ip 3)" >"$WORK/peers"
+	start_node_daemon --peers "$WORK/peers" --metrics 127.0.0.1:15020
 	enrol 1
 	h2_bg 3 "$WORK/h2.out" server 15008 "$WORK/h2log.out"
 	expect "h2 server up" wait_for 10 file_has "$WORK/h2.out" listening
@@ -110,7 +111,9 @@ t_outbound_to_python_h2_server() {
 	expect "connection window 16 MiB" test "$(h2log 'r["conn_window"]')" = 16777216
 	expect "out of A, over HBONE" file_has "$WORK/zt.err" \
 	    "conn $(pod_ns 1) hbone outbound $(pod_ip 1):[0-9]* -> $(pod_ip 3):$APP_PORT: sent 16, received 16"
-	expect "the peer's name in the metrics' labels" file_has "$WORK/zt.err" "hbone $(pod_ns 1) -> $(pod_ip 3):15008"
+	nsenter "--net=/var/run/netns/$NODE" curl -sf http://127.0.0.1:15020/metrics >"$WORK/metrics"
+	expect "the peer's name in the metrics' labels, escaped" grep -qF \
+	    'destination_workload="x\"y\\z",destination_workload_namespace="remote"' "$WORK/metrics"
 }
 
 # Any status but 200: the app's accepted connection just ends, no bytes.

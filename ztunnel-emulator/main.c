@@ -20,8 +20,8 @@
 #include "control.h"
 #include "ev.h"
 #include "log.h"
-#include "netns.h"
 #include "hbone.h"
+#include "netns.h"
 #include "notify.h"
 #include "peers.h"
 #include "pods.h"
@@ -153,7 +153,6 @@ setup(const struct options *o)
 	    ev_signal(SIGTERM, on_stop, NULL) == -1 ||
 	    ev_signal(SIGHUP, on_hup, NULL) == -1)
 		fatal("signals");
-	/* Thousands of pods are thousands of listeners. */
 	if (o->peers != NULL) {
 		char err[256];
 
@@ -162,6 +161,7 @@ setup(const struct options *o)
 		peers_path = o->peers;
 		log_info("%u peers from %s", peers_count(), o->peers);
 	}
+	/* Thousands of pods are thousands of listeners. */
 	if (raise_nofile(&limit) == -1)
 		log_warn("raising the descriptor limit (now %ju)",
 		    (uintmax_t)limit);
@@ -171,6 +171,7 @@ setup(const struct options *o)
 		fatal("open /proc/thread-self/ns/net");
 	if (pods_init(&home, o->proxy) == -1)
 		fatal("pod table");
+	proxy_init(pod_resolve, o->pool_idle_ms);
 	if (o->ctl.path != NULL) {
 		if (control_start(&o->ctl) == -1)
 			fatalx("%s: %s%s", o->ctl.path,
@@ -180,7 +181,6 @@ setup(const struct options *o)
 	}
 	if (o->zds_path != NULL)
 		zdsclient_start(o->zds_path, &o->ctl.allow);
-	proxy_init(pod_resolve, o->pool_idle_ms);
 	if (admin_start(&o->admin, &which) == -1)
 		fatalx("%s: %s", which, errno == EINVAL ? "not ADDR:PORT "
 		    "(e.g. 127.0.0.1:15000)" : strerror(errno));

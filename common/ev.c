@@ -2,7 +2,14 @@
 /*
  * ev.c: the event loop (see ev.h).  One per process, so its state is this
  * file's: the epoll set, the deadlines in time order, the signalfd, the
- * reserve descriptor, and the objects waiting to be freed.
+ * reserve descriptor, the objects waiting to be freed, and the work left
+ * over from callbacks that spent their quantum.
+ *
+ * A turn of the loop: epoll_wait (without sleeping if work is left over),
+ * the descriptors it reports, then the leftovers queued by the turn
+ * before, then the deadlines that are due, then the deferred frees.  A
+ * callback that queues itself again goes on the next turn's list, so a
+ * busy peer gets one quantum per turn, like everyone else.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "ev.h"
 #include "util.h"
@@ -26,6 +34,13 @@ static struct {
 	int			 running, status;
 	struct timerlist	 timers;	/* earliest first */
 	struct ev_deferred	*deferred;
+	/* Leftover work: queued during this turn (next), and queued by the
+	 * turn before, being served now (now). */
+	struct ev_iolist	 again[2];
+	int			 next;		/* index of the next turn's list */
+	/* The current call's quantum. */
+	size_t			 spent;
+	uint64_t		 slice_end_ns;
 	/* Signals, read from a signalfd. */
 	struct ev_io		 sigio;
 	sigset_t		 sigs, oldmask;
@@ -50,6 +65,8 @@ ev_init(void)
 	if (sigaction(SIGPIPE, &sa, NULL) == -1)
 		return -1;
 	TAILQ_INIT(&ev.timers);
+	TAILQ_INIT(&ev.again[0]);
+	TAILQ_INIT(&ev.again[1]);
 	sigemptyset(&ev.sigs);
 	if (sigprocmask(SIG_BLOCK, NULL, &ev.oldmask) == -1)
 		return -1;
@@ -90,6 +107,8 @@ ev_io_add(struct ev_io *io, int fd, uint32_t events, ev_io_cb *cb,
 
 	if (epoll_ctl(ev.epfd, EPOLL_CTL_ADD, fd, &e) == -1)
 		return -1;
+	io->again_list = NULL;
+	io->again_events = 0;
 	io->fd = fd;
 	io->cb = cb;
 	io->arg = arg;
@@ -104,11 +123,22 @@ ev_io_mod(struct ev_io *io, uint32_t events)
 	return epoll_ctl(ev.epfd, EPOLL_CTL_MOD, io->fd, &e);
 }
 
+static void
+again_unlink(struct ev_io *io)
+{
+	if (io->again_list == NULL)
+		return;
+	TAILQ_REMOVE(io->again_list, io, again_entry);
+	io->again_list = NULL;
+	io->again_events = 0;
+}
+
 void
 ev_io_del(struct ev_io *io)
 {
 	if (io->fd == -1)
 		return;
+	again_unlink(io);
 	/* Cannot fail for a registered fd; if it did, the owner's close()
 	 * takes the fd out of the set all the same. */
 	(void)epoll_ctl(ev.epfd, EPOLL_CTL_DEL, io->fd, NULL);
@@ -120,8 +150,79 @@ ev_io_close(struct ev_io *io)
 {
 	if (io->fd == -1)
 		return;
+	again_unlink(io);
 	close(io->fd);
 	io->fd = -1;
+}
+
+/* --- fairness ------------------------------------------------------------ */
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A fresh quantum, before each callback. */
+static void
+quantum_start(void)
+{
+	ev.spent = 0;
+	ev.slice_end_ns = now_ns() + (uint64_t)EV_SLICE_US * 1000u;
+}
+
+void
+ev_spend(size_t units)
+{
+	ev.spent += units;
+}
+
+int
+ev_exhausted(void)
+{
+	return ev.spent >= EV_QUANTUM || now_ns() >= ev.slice_end_ns;
+}
+
+void
+ev_io_again(struct ev_io *io, uint32_t events)
+{
+	struct ev_iolist	*next = &ev.again[ev.next];
+	uint32_t		 had = io->again_events;
+
+	if (io->fd == -1)
+		return;
+	if (io->again_list != next) {
+		/* Queued for this turn and not served yet: it moves to the
+		 * end of the next turn, with what it had. */
+		again_unlink(io);
+		TAILQ_INSERT_TAIL(next, io, again_entry);
+		io->again_list = next;
+	}
+	io->again_events = had | events;
+}
+
+/* Call io for events (and whatever it had left over). */
+static void
+dispatch(struct ev_io *io, uint32_t events)
+{
+	events |= io->again_events;
+	again_unlink(io);
+	quantum_start();
+	io->cb(io->arg, events);
+}
+
+/* The leftovers of the turn before (now), oldest first; what they queue
+ * again waits for the next turn. */
+static void
+run_again(struct ev_iolist *now)
+{
+	struct ev_io *io;
+
+	while (ev.running && (io = TAILQ_FIRST(now)) != NULL)
+		dispatch(io, 0);
 }
 
 /* --- deadlines ---------------------------------------------------------- */
@@ -182,6 +283,7 @@ run_timers(void)
 
 	while ((t = TAILQ_FIRST(&ev.timers)) != NULL && t->when <= now) {
 		ev_timer_stop(t);
+		quantum_start();
 		t->cb(t->arg);
 	}
 }
@@ -268,21 +370,29 @@ int
 ev_run(void)
 {
 	struct epoll_event	 evs[EV_BATCH];
+	struct ev_iolist	*now;
 	struct ev_io		*io;
 	int			 i, n;
 
 	ev.running = 1;
 	while (ev.running) {
-		n = epoll_wait(ev.epfd, evs, EV_BATCH, next_timeout());
+		/* Leftover work waits only for what is ready now. */
+		n = epoll_wait(ev.epfd, evs, EV_BATCH,
+		    TAILQ_EMPTY(&ev.again[ev.next]) ? next_timeout() : 0);
 		if (n == -1 && errno != EINTR)
 			return -1;
+		/* This turn serves what the last one queued; what this
+		 * one queues goes on the other list. */
+		now = &ev.again[ev.next];
+		ev.next ^= 1;
 		for (i = 0; i < n && ev.running; i++) {
 			io = evs[i].data.ptr;
 			/* Deleted earlier in this batch: its owner is
 			 * still allocated (deferred), but done. */
 			if (io->fd != -1)
-				io->cb(io->arg, evs[i].events);
+				dispatch(io, evs[i].events);
 		}
+		run_again(now);
 		run_timers();
 		/* Only now is nothing in evs[] left to point at them. */
 		run_deferred();

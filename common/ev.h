@@ -15,6 +15,16 @@
  * Signals are read from a signalfd, so their callbacks run in the loop
  * like any other event.  Objects that an event of the current batch may
  * still name are freed through ev_defer_free(), after the batch.
+ *
+ * Fairness.  One loop carries every pod on the node, so no callback may
+ * hold it.  Each call of a callback gets a quantum of work: EV_QUANTUM
+ * units (a byte read, written or decoded; what a frame or a request costs
+ * to handle, as its module counts it, with ev_spend()) or EV_SLICE_US of
+ * time, whichever runs out first.  A reader asks ev_exhausted() as it
+ * goes; one that stops with work left calls ev_io_again() and resumes on
+ * the loop's next turn, after every descriptor that became ready
+ * meanwhile, so a peer that never stops sending gets its turns and no
+ * more.  No reader loops "until EAGAIN" on its own.
  */
 
 typedef void	ev_io_cb(void *arg, uint32_t events);
@@ -24,10 +34,15 @@ typedef void	ev_free_fn(void *arg);
 
 /* A descriptor in the epoll set; embed it in its owner. */
 struct ev_io {
-	int		 fd;		/* -1: not registered */
-	ev_io_cb	*cb;
-	void		*arg;
+	int			 fd;		/* -1: not registered */
+	ev_io_cb		*cb;
+	void			*arg;
+	/* ev_io_again(): on one of the loop's lists of leftover work. */
+	TAILQ_ENTRY(ev_io)	 again_entry;
+	struct ev_iolist	*again_list;	/* NULL: not queued */
+	uint32_t		 again_events;
 };
+TAILQ_HEAD(ev_iolist, ev_io);
 
 /* A one-shot deadline; embed it in its owner. */
 struct ev_timer {
@@ -65,6 +80,18 @@ void	ev_io_del(struct ev_io *);
  * epoll set, one syscall fewer, provided no other descriptor shares its
  * open file (none of ours ever does). */
 void	ev_io_close(struct ev_io *);
+
+/* The work a callback may do per call: see "Fairness" above. */
+#define EV_QUANTUM	((size_t)256 * 1024)
+#define EV_SLICE_US	1000
+/* Count units of work against the current call's quantum. */
+void	ev_spend(size_t units);
+/* The current call has spent its quantum or its time slice: stop, and
+ * ev_io_again() if work is left. */
+int	ev_exhausted(void);
+/* Call io's callback again with events on the loop's next turn, after
+ * the descriptors ready then (once, however often it is asked). */
+void	ev_io_again(struct ev_io *, uint32_t events);
 
 void	ev_timer_init(struct ev_timer *t, ev_timer_cb *cb, void *arg);
 /* Arm (or move) the deadline to when (monotonic ms). */

@@ -10,9 +10,17 @@
  * socket does not take at once is kept, in the tunnel, and flow control
  * bounds that (the window comes back as the socket takes it).
  *
- * All sockets are edge-triggered and drained to EAGAIN; "readable" and
- * "writable" flags remember an edge that could not be used at once (no
- * window, no room), so nothing waits for an edge that already came.
+ * All sockets are edge-triggered.  A reader goes on until EAGAIN or until
+ * its wake-up's quantum is spent (ev.h), and then asks the loop to call it
+ * again on the next turn: one connection's peer, however fast it sends,
+ * holds the loop for one quantum at a time.  "readable" and "writable"
+ * flags remember an edge that could not be used at once (no window, no
+ * room, no quantum), so nothing waits for an edge that already came.
+ *
+ * What a peer makes us do costs it: every byte and frame counts against
+ * the wake-up's quantum, and every frame that moves no data (or a stream
+ * refused at once) against the connection's flood budget (RFC 9113
+ * 10.5), which a WINDOW_UPDATE earns back only by the DATA we sent.
  *
  * One way out each: tun_close() for a tunnel (tun_end() first sends
  * what a live connection owes), conn_fail() for the connection, which
@@ -62,6 +70,11 @@
 #define FLOOD_BUDGET	10000		/* frames that move no data... */
 #define FLOOD_REFILL	100		/* ...given back per second */
 #define EARLY_RESET_COST 100		/* a stream reset before its answer */
+#define REFUSED_COST_BYTES 1024		/* a refused stream costs 1, and 1
+					 * more per this many header bytes */
+#define DATA_REFUND	2		/* per DATA frame we send: the stream's
+					 * and the connection's WINDOW_UPDATE */
+#define FRAME_WORK_MIN	64		/* quantum units a frame costs at least */
 /* One readv covers a CHUNK in frames of the smallest size a peer may
  * set. */
 #define MAX_IOV		(CHUNK / H2_DEFAULT_FRAME_SIZE)
@@ -119,6 +132,7 @@ struct h2conn {
 	int			 preface_ok;	/* server: the magic is in */
 	int			 settings_recv;
 	int			 settings_acked;
+	unsigned		 settings_out;	/* SETTINGS of ours not acked yet */
 	int			 closed;
 	const char		*failing;	/* why the connection must end, found
 						 * where it could not end it */
@@ -170,6 +184,7 @@ static void	tun_end(struct h2tun *, int rst, enum h2_error,
 		    const char *why);
 static void	tun_pump(struct h2conn *, struct h2tun *);
 static void	on_tun(void *, uint32_t);
+static void	flood_refund(struct h2conn *, size_t);
 
 /* ---- buffers ---------------------------------------------------------- */
 
@@ -495,6 +510,11 @@ tun_close(struct h2tun *t, const char *why)
 		return;
 	if (c->nstreams == 0 && (c->draining || c->goaway_recv))
 		conn_doom(c, H2_NO_ERROR, "drained");
+	else if (c->nstreams == 0 && c->role == H2_CLIENT &&
+	    c->settings_recv && c->peer.max_concurrent_streams == 0)
+		/* Idle, and no stream will ever fit: pooling it would only
+		 * hold a descriptor until the idle timeout. */
+		conn_doom(c, H2_NO_ERROR, "the peer allows no streams");
 	else
 		conn_arm(c);
 }
@@ -540,6 +560,7 @@ tun_deliver(struct h2tun *t, const uint8_t *p, size_t n)
 		}
 		if (w < 0)
 			w = 0;
+		ev_spend((size_t)w);
 		t->received += (uint64_t)w;
 		t->c->ops->bytes(t->arg, 1, (size_t)w);
 		give_back(t->c, t, (size_t)w);
@@ -553,6 +574,7 @@ tun_deliver(struct h2tun *t, const uint8_t *p, size_t n)
 		}
 		memcpy(buf_tail(&t->pend), p + w, n - (size_t)w);
 		t->pend.len += n - (size_t)w;
+		ev_spend(n - (size_t)w);
 	}
 	return 0;
 }
@@ -566,6 +588,10 @@ tun_flush(struct h2tun *t)
 	if (t->state != T_OPEN)
 		return 0;		/* kept until the upstream is there */
 	while (t->pend.len > 0) {
+		if (ev_exhausted()) {
+			ev_io_again(&t->io, EPOLLOUT);
+			return 0;
+		}
 		w = send(t->fd, t->pend.p + t->pend.off, t->pend.len,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w == -1 && (errno == EAGAIN || errno == EINTR))
@@ -575,6 +601,7 @@ tun_flush(struct h2tun *t)
 			return -1;
 		}
 		buf_drop(&t->pend, (size_t)w);
+		ev_spend((size_t)w);
 		t->received += (uint64_t)w;
 		t->c->ops->bytes(t->arg, 1, (size_t)w);
 		give_back(t->c, t, (size_t)w);
@@ -613,6 +640,10 @@ tun_pump(struct h2conn *c, struct h2tun *t)
 		if (c->out.len >= OUT_HWM) {
 			c->out_blocked = 1;
 			return;		/* conn_flush brings us back */
+		}
+		if (ev_exhausted()) {
+			ev_io_again(&t->io, EPOLLIN);
+			return;		/* the loop brings us back */
 		}
 		fs = c->peer.max_frame_size;
 		k = (want + fs - 1) / fs;	/* <= MAX_IOV: want <= CHUNK */
@@ -655,6 +686,8 @@ tun_pump(struct h2conn *c, struct h2tun *t)
 		}
 		t->send_win -= r;
 		c->send_win -= r;
+		ev_spend((size_t)r);
+		flood_refund(c, i);
 		t->sent += (uint64_t)r;
 		c->ops->bytes(t->arg, 0, (size_t)r);
 		/* A short read is not the end of the edge: a FIN that came
@@ -732,6 +765,16 @@ flood(struct h2conn *c, unsigned cost)
 	return 0;
 }
 
+/* n DATA frames of ours went out: the WINDOW_UPDATEs they call for are
+ * paid for in advance. */
+static void
+flood_refund(struct h2conn *c, size_t n)
+{
+	uint64_t back = (uint64_t)n * DATA_REFUND;
+
+	c->flood = back >= c->flood ? 0 : c->flood - back;
+}
+
 static int
 on_data(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
 {
@@ -798,8 +841,18 @@ struct fields {
 	const char		*why;
 	int			 regular_seen;
 	int			 has_method, has_authority, status;
+	size_t			 decoded;	/* header bytes, as decoded */
 	struct h2_request	*req;
 };
+
+/* What a stream refused at once costs its connection's flood budget:
+ * one, and more for a header list that cost us more to decode (a small
+ * block can expand through the dynamic table to 64 KiB). */
+static unsigned
+refused_cost(const struct fields *fs)
+{
+	return 1 + (unsigned)(fs->decoded / REFUSED_COST_BYTES);
+}
 
 static void
 copy_field(char *dst, size_t size, const struct hpack_field *f)
@@ -833,6 +886,8 @@ on_field(void *arg, const struct hpack_field *f)
 	struct fields	*fs = arg;
 	size_t		 i;
 
+	fs->decoded += f->namelen + f->valuelen;
+	ev_spend(f->namelen + f->valuelen);
 	for (i = 0; i < f->namelen; i++)
 		if (f->name[i] >= 'A' && f->name[i] <= 'Z')
 			return malformed(fs, "upper-case field name");
@@ -888,8 +943,9 @@ on_field(void *arg, const struct hpack_field *f)
 	return 0;
 }
 
-/* Server: a new stream's request. */
-static void
+/* Server: a new stream's request.  -1: the connection ended (a flood
+ * of requests refused at once). */
+static int
 on_request(struct h2conn *c, uint32_t id, const struct fields *fs,
     int end_stream)
 {
@@ -902,7 +958,7 @@ on_request(struct h2conn *c, uint32_t id, const struct fields *fs,
 		log_debug("h2 %s: stream %u: malformed request: %s", c->label,
 		    id, fs->bad ? fs->why : "no :method");
 		send_rst(c, id, H2_PROTOCOL_ERROR);
-		return;
+		return flood(c, refused_cost(fs));
 	}
 	if (strcmp(fs->req->method, "CONNECT") == 0 &&
 	    (!fs->has_authority || fs->req->has_scheme || fs->req->has_path)) {
@@ -910,7 +966,7 @@ on_request(struct h2conn *c, uint32_t id, const struct fields *fs,
 		    id, fs->has_authority ? ":scheme or :path" :
 		    "no :authority");
 		send_rst(c, id, H2_PROTOCOL_ERROR);
-		return;
+		return flood(c, refused_cost(fs));
 	}
 	memset(&a, 0, sizeof(a));
 	fd = c->ops->request(c->arg, fs->req, &targ, &a);
@@ -918,7 +974,7 @@ on_request(struct h2conn *c, uint32_t id, const struct fields *fs,
 		send_status(c, id, a.status, 1);
 		if (!end_stream)
 			send_rst(c, id, H2_NO_ERROR);
-		return;
+		return flood(c, refused_cost(fs));
 	}
 	if ((t = tun_new(c, id, fd, T_CONNECTING, targ)) == NULL) {
 		struct h2tun_end e = { 0, 0, 0, 503, "out of memory" };
@@ -926,12 +982,13 @@ on_request(struct h2conn *c, uint32_t id, const struct fields *fs,
 		close(fd);
 		c->ops->tun_end(targ, &e);
 		send_status(c, id, 503, 1);
-		return;
+		return flood(c, refused_cost(fs));
 	}
 	t->end_recv = end_stream;
 	/* Kept until the app answers; without memory, the 200 goes bare. */
 	if (a.baggage[0] != '\0')
 		t->baggage = strdup(a.baggage);
+	return 0;
 }
 
 /* Client: the answer to one of our CONNECTs. */
@@ -1017,12 +1074,10 @@ on_header_block(struct h2conn *c, uint32_t id, uint8_t flags,
 		if (r == HPACK_ERR_TOO_BIG)
 			send_status(c, id, 431, 1);
 		send_rst(c, id, refuse ? H2_REFUSED_STREAM : H2_NO_ERROR);
-		return flood(c, 1);
+		return flood(c, refused_cost(&fs));
 	}
-	if (is_new) {
-		on_request(c, id, &fs, (flags & H2_END_STREAM) != 0);
-		return 0;
-	}
+	if (is_new)
+		return on_request(c, id, &fs, (flags & H2_END_STREAM) != 0);
 	if (t == NULL)
 		return 0;		/* an answer to a stream we gave up */
 	if (r == HPACK_ERR_TOO_BIG) {
@@ -1133,6 +1188,14 @@ on_settings(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
 	uint8_t			*o;
 
 	if (h->flags & H2_ACK) {
+		/* An ACK for nothing we sent is no answer but a cost (as
+		 * nghttp2 and the h2 crate treat it). */
+		if (c->settings_out == 0) {
+			conn_fail(c, H2_PROTOCOL_ERROR,
+			    "SETTINGS ACK for no SETTINGS");
+			return -1;
+		}
+		c->settings_out--;
 		c->settings_acked = 1;
 		return 0;
 	}
@@ -1176,13 +1239,13 @@ on_ping(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
 		send_ping(c, 1, p);
 		return 0;
 	}
-	if (c->ping_out && memcmp(p, c->ping_data, 8) == 0) {
-		c->ping_out = 0;
-		if (c->drain_ping) {
-			/* The drain's round trip: now the real last id. */
-			c->drain_ping = 0;
-			send_goaway(c, c->last_peer_id, H2_NO_ERROR);
-		}
+	if (!c->ping_out || memcmp(p, c->ping_data, 8) != 0)
+		return flood(c, 1);	/* an answer to nothing we asked */
+	c->ping_out = 0;
+	if (c->drain_ping) {
+		/* The drain's round trip: now the real last id. */
+		c->drain_ping = 0;
+		send_goaway(c, c->last_peer_id, H2_NO_ERROR);
 	}
 	return 0;
 }
@@ -1217,6 +1280,10 @@ on_window(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
 	uint32_t	 inc = h2_get32(p) & 0x7fffffffu;
 	struct h2tun	*t;
 
+	/* Paid back by the DATA we send (flood_refund): a peer that only
+	 * opens windows it never needed runs its budget out. */
+	if (flood(c, 1) == -1)
+		return -1;
 	if (h->stream == 0) {
 		if (inc == 0) {
 			conn_fail(c, H2_PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
@@ -1241,7 +1308,7 @@ on_window(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
 	}
 	if (inc == 0) {
 		tun_end(t, 1, H2_PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
-		return flood(c, 1);
+		return 0;
 	}
 	t->send_win += inc;
 	if (t->send_win > H2_MAX_WINDOW) {
@@ -1293,13 +1360,16 @@ on_frame(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
 	}
 }
 
-/* Whole frames out of the input buffer.  -1: the connection ended. */
+/* Whole frames out of the input buffer, while the quantum lasts (what
+ * it leaves stays buffered).  -1: the connection ended. */
 static int
 conn_parse(struct h2conn *c)
 {
 	struct h2_frame_hdr	 h;
 	const uint8_t		*p;
 
+	if (c->in.len == 0)
+		return 0;		/* nothing read yet, maybe no buffer */
 	if (!c->preface_ok) {
 		size_t n = c->in.len < H2_PREFACE_LEN ? c->in.len :
 		    H2_PREFACE_LEN;
@@ -1314,7 +1384,7 @@ conn_parse(struct h2conn *c)
 		buf_drop(&c->in, H2_PREFACE_LEN);
 		c->preface_ok = 1;
 	}
-	while (c->in.len >= H2_FRAME_HDR) {
+	while (c->in.len >= H2_FRAME_HDR && !ev_exhausted()) {
 		p = c->in.p + c->in.off;
 		h2_hdr_decode(p, &h);
 		if (h.len > H2_OUR_FRAME_SIZE) {
@@ -1324,6 +1394,11 @@ conn_parse(struct h2conn *c)
 		if (c->in.len < H2_FRAME_HDR + h.len)
 			break;
 		buf_drop(&c->in, H2_FRAME_HDR + h.len);
+		/* A DATA payload counts as it is delivered; the rest by its
+		 * size, and no frame for nothing. */
+		ev_spend(h.type == H2_DATA ? FRAME_WORK_MIN :
+		    H2_FRAME_HDR + h.len < FRAME_WORK_MIN ? FRAME_WORK_MIN :
+		    H2_FRAME_HDR + h.len);
 		if (on_frame(c, &h, p + H2_FRAME_HDR) == -1 || c->closed)
 			return -1;
 		if (c->failing != NULL) {
@@ -1341,7 +1416,9 @@ in_room(struct h2conn *c)
 	struct h2_frame_hdr	h;
 	size_t			need = IN_START;
 
-	if (c->in.len >= H2_FRAME_HDR) {
+	/* Until the preface is whole, its bytes are no frame header (read
+	 * as one, "PRI" asks for 5 MB). */
+	if (c->preface_ok && c->in.len >= H2_FRAME_HDR) {
 		h2_hdr_decode(c->in.p + c->in.off, &h);
 		need = H2_FRAME_HDR + h.len;
 	}
@@ -1354,12 +1431,20 @@ in_room(struct h2conn *c)
 	    H2_FRAME_HDR + H2_OUR_FRAME_SIZE + IN_BULK);
 }
 
+/* Handle what is buffered, then read more, until EAGAIN or the end of
+ * the quantum; then the loop calls us again. */
 static void
 conn_read(struct h2conn *c)
 {
 	ssize_t n;
 
 	while (!c->closed) {
+		if (conn_parse(c) == -1 || c->closed)
+			return;
+		if (ev_exhausted()) {
+			ev_io_again(&c->io, EPOLLIN);
+			return;
+		}
 		if (in_room(c) == -1) {
 			conn_fail(c, H2_INTERNAL_ERROR, "out of memory");
 			return;
@@ -1368,8 +1453,6 @@ conn_read(struct h2conn *c)
 		    c->in.cap - c->in.off - c->in.len, MSG_DONTWAIT);
 		if (n > 0) {
 			c->in.len += (size_t)n;
-			if (conn_parse(c) == -1)
-				return;
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -1394,8 +1477,10 @@ out_write(struct h2conn *c)
 	while (c->writable && !c->connecting && c->out.len > 0) {
 		n = send(c->fd, c->out.p + c->out.off, c->out.len,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0)
+		if (n > 0) {
 			buf_drop(&c->out, (size_t)n);
+			ev_spend((size_t)n);
+		}
 		else if (n == -1 && errno == EAGAIN)
 			c->writable = 0;
 		else if (n == -1 && errno == EINTR)
@@ -1409,7 +1494,8 @@ out_write(struct h2conn *c)
 /*
  * Write what is queued; while the socket keeps taking it, the tunnels
  * that waited for room or for the connection's window go on (a loop, not
- * a recursion: a fast socket would otherwise go deep).
+ * a recursion: a fast socket would otherwise go deep), until the quantum
+ * is spent: then the loop brings us back to write what they made.
  */
 static void
 conn_flush(struct h2conn *c)
@@ -1428,6 +1514,10 @@ conn_flush(struct h2conn *c)
 		if (!(c->out_blocked || c->win_blocked) ||
 		    c->out.len >= OUT_HWM / 2 || c->send_win <= 0)
 			return;
+		if (ev_exhausted()) {
+			ev_io_again(&c->io, EPOLLOUT);
+			return;
+		}
 		c->out_blocked = c->win_blocked = 0;
 		for (t = TAILQ_FIRST(&c->tuns); t != NULL && !c->closed;
 		    t = next) {
@@ -1501,9 +1591,15 @@ linger(struct h2conn *c)
 		(void)shutdown(c->fd, SHUT_WR);
 	}
 	for (;;) {
+		if (ev_exhausted()) {
+			ev_io_again(&c->io, EPOLLIN);
+			return;
+		}
 		n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n > 0)
+		if (n > 0) {
+			ev_spend((size_t)n);
 			continue;
+		}
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN)
@@ -1638,6 +1734,7 @@ conn_hello(struct h2conn *c)
 		    cvals, 4);
 	} else
 		c->out.len += h2_put_settings(p, 100, sids, svals, 4);
+	c->settings_out = 1;
 	send_window(c, 0, H2_CONN_WINDOW - H2_DEFAULT_WINDOW);
 	c->recv_win = H2_CONN_WINDOW;
 	c->settings_sent_ms = monotonic_ms();

@@ -278,17 +278,23 @@ pod_state_is() { [ "$(pod_field "default/$1" 2)" = "$2" ]; }
 pod_absent() { [ -z "$(pod_field "default/$1" 1)" ]; }
 netns_ino() { stat -L -c %i "/var/run/netns/$1"; }
 
+# note TEXT: said after the test's name on its "ok" line (a figure it
+# measured, not one it asserts).
+note() { echo "$*" >"$WORK/note"; }
+
 # run_tests name...: each in a subshell, one "ok"/"not ok" line each.
 # TESTS=regex (from the environment) runs only the matching ones.
 run_tests() {
-	local t n=0
+	local t n=0 extra
 	for t in "$@"; do
 		n=$((n + 1))
 		[[ "$GROUP/${t#t_}" =~ ${TESTS:-.} ]] || continue
 		TEST_NO=$n
-		rm -f "$WORK"/*.out "$WORK"/*.err
+		rm -f "$WORK"/*.out "$WORK"/*.err "$WORK/note"
 		if (trap end_test EXIT; "$t"); then
-			echo "ok $GROUP/${t#t_}"
+			extra=""
+			[ -s "$WORK/note" ] && extra=" ($(cat "$WORK/note"))"
+			echo "ok $GROUP/${t#t_}$extra"
 		else
 			echo "not ok $GROUP/${t#t_}"
 		fi

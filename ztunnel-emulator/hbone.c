@@ -11,8 +11,10 @@
  * Outbound, a pod's captured connection to a mesh pod becomes a CONNECT
  * stream: the pool holds the pod's connections to each destination's
  * 15008, made inside the pod with the ztunnel mark, up to 100 streams
- * each; past that, another connection.  One unused for the idle time is
- * closed.  Every stream carries forwarded and traceparent, and baggage
+ * each; past that, another connection, up to HBONE_POOL_MAX per
+ * destination (past that, the app's connection is turned away).  One
+ * unused for the idle time is closed, and one whose peer allows no
+ * stream as soon as it has none (h2conn).  Every stream carries forwarded and traceparent, and baggage
  * when ZDS told us the pod's namespace and name.
  */
 #include <errno.h>
@@ -260,13 +262,23 @@ pool_get(struct pod *pod, const struct sockaddr_in *dst)
 {
 	struct hconn		*hc;
 	struct sockaddr_in	 to = *dst;
+	unsigned		 n = 0;
 	int			 s;
 
-	LIST_FOREACH(hc, &conns, entry)
-		if (hc->role == H2_CLIENT && hc->pod == pod &&
-		    hc->peer.sin_addr.s_addr == dst->sin_addr.s_addr &&
-		    h2conn_can_open(hc->h))
+	LIST_FOREACH(hc, &conns, entry) {
+		if (hc->role != H2_CLIENT || hc->pod != pod ||
+		    hc->peer.sin_addr.s_addr != dst->sin_addr.s_addr)
+			continue;
+		if (h2conn_can_open(hc->h))
 			return hc;
+		n++;
+	}
+	/* A peer that takes few streams (or none) must not make us open a
+	 * connection per app connection. */
+	if (n >= HBONE_POOL_MAX) {
+		errno = EBUSY;
+		return NULL;
+	}
 	to.sin_port = htons(HBONE_PORT);
 	if ((s = podsock_connect(pod, NULL, &to)) == -1)
 		return NULL;
@@ -306,7 +318,8 @@ hbone_outbound(struct pod *pod, int c, const struct sockaddr_in *src,
 
 	if (draining || (hc = pool_get(pod, dst)) == NULL) {
 		log_debug("hbone %s: no connection: %s", pod_label(pod),
-		    draining ? "shutting down" : strerror(errno));
+		    draining ? "shutting down" : errno == EBUSY ? "the pool "
+		    "to this destination is full" : strerror(errno));
 		close(c);
 		return;
 	}

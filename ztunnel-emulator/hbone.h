@@ -17,6 +17,8 @@
 #define HBONE_PORT		15008
 #define HBONE_IDLE_MS		300000	/* POOL_UNUSED_RELEASE_TIMEOUT */
 #define HBONE_DRAIN_MS		5000	/* ztunnel's termination deadline */
+#define HBONE_POOL_MAX		16	/* connections per (pod, destination),
+					 * 100 streams each */
 
 /* Who has this address (network order): the workload for the metrics
  * ("" if unnamed) and whether it is in the mesh (reached by HBONE), or
@@ -31,7 +33,8 @@ void	hbone_accept(struct pod *, int c);
 /*
  * Outbound: carry c, the pod's captured connection from src to dst, in
  * a CONNECT stream to dst's 15008, on a pooled connection per (pod,
- * dst) with at most 100 streams each.  c is ours.
+ * dst) with at most 100 streams each, and at most HBONE_POOL_MAX such
+ * connections (past that, c is closed).  c is ours.
  */
 void	hbone_outbound(struct pod *, int c, const struct sockaddr_in *src,
 	    const struct sockaddr_in *dst, const char *dst_workload);

@@ -12,6 +12,9 @@
  * other way.  The session ends when both directions have, or when a
  * write fails.  Like ztunnel, we never send a reset on purpose: what the
  * kernel still holds unread is drained before the close.
+ *
+ * A bulk flow moves at most a quantum (ev.h) per wake-up, then waits its
+ * turn: one busy connection never holds the loop the node shares.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -166,13 +169,17 @@ fail:
 	return -1;
 }
 
-/* Move what can move in one direction, without blocking. */
+/* Move what can move in one direction, without blocking, within the
+ * quantum: -1 if the destination is gone, 1 if the quantum ran out first
+ * (the caller asks to be called again), else 0. */
 static int
 half_pump(struct half *h, int from, int to)
 {
 	ssize_t n;
 
 	for (;;) {
+		if (ev_exhausted())
+			return 1;
 		if (!h->eof && h->held < h->cap) {
 			n = splice(from, NULL, h->pipe[1], NULL,
 			    h->cap - h->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -188,6 +195,7 @@ half_pump(struct half *h, int from, int to)
 		if (n > 0) {
 			h->held -= (size_t)n;
 			h->bytes += (uint64_t)n;
+			ev_spend((size_t)n);
 			continue;
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -201,18 +209,20 @@ half_pump(struct half *h, int from, int to)
 	return 0;
 }
 
-/* Move what can move; 1 if that ended the session. */
+/* Move what can move; 1 if that ended the session.  Work left when the
+ * quantum ran out waits for the loop's next turn. */
 static int
 pump(struct relay *r)
 {
-	char why[64];
+	char	why[64];
+	int	up, down;
 
-	if (half_pump(&r->up, r->cfd, r->ufd) == -1) {
+	if ((up = half_pump(&r->up, r->cfd, r->ufd)) == -1) {
 		snprintf(why, sizeof(why), "upstream: %s", strerror(errno));
 		relay_end(r, why);
 		return 1;
 	}
-	if (half_pump(&r->down, r->ufd, r->cfd) == -1) {
+	if ((down = half_pump(&r->down, r->ufd, r->cfd)) == -1) {
 		snprintf(why, sizeof(why), "client: %s", strerror(errno));
 		relay_end(r, why);
 		return 1;
@@ -221,6 +231,8 @@ pump(struct relay *r)
 		relay_end(r, "closed");
 		return 1;
 	}
+	if (up == 1 || down == 1)
+		ev_io_again(&r->c, EPOLLIN | EPOLLOUT);
 	return 0;
 }
 

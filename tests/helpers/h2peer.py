@@ -18,9 +18,19 @@ well-behaved stack would send.
       then "goaway CODE" when the server says it is going away
   h2peer.py tcp HOST PORT TEXT
       plain TCP, as an app: send TEXT, FIN, print what comes back
+  h2peer.py nostreams PORT refuse|hold
+      an HTTP/2 server (raw frames) whose SETTINGS allow no stream
+      (MAX_CONCURRENT_STREAMS 0): it refuses each stream it is sent
+      (RST_STREAM REFUSED_STREAM), or holds it unanswered
   h2peer.py sink PORT
       a listener that never accepts: connections complete in the kernel
       and their bytes are never read (a target whose window cannot move)
+  h2peer.py flood HOST PORT KIND TALLY
+      flood HOST:PORT with frames of one KIND (see FLOODS) as fast as the
+      socket takes them, connecting again each time the server hangs up,
+      until killed; the bytes sent so far go to the file TALLY, and one
+      line per connection ended to stdout: "goaway CODE after N answers"
+      (N: the responses that came before it) or "closed"
   h2peer.py hostile HOST PORT CASE
       a peer that breaks the rules one way (see CASES); prints what came
       back: "goaway CODE", "status S", "rst CODE" (on the case's stream
@@ -302,6 +312,12 @@ def bad_preface(a):
 
 
 @case
+def split_preface(a):
+    # The preface in two pieces (RFC 9113 3.4: wait for all 24 bytes).
+    return [PREFACE[:16], PREFACE[16:] + settings()]
+
+
+@case
 def get_request(a):
     # :method GET, :scheme http, :path / (static 2, 6, 4), :authority
     return PREFACE + settings() + headers(1, b"\x82\x86\x84" +
@@ -426,8 +442,55 @@ def rst_flood_closed_streams(a):
         frame(3, 0, 1, struct.pack(">I", 8)) * 20000
 
 
-# The stream whose RST_STREAM a case is about.
-WATCH = {"too_many_streams": 401, "stream_window_overrun": 1}
+# The stream whose RST_STREAM a case is about (0: none, only the GOAWAY).
+# A rapid reset's streams may be answered 200 before the server reads
+# their RST_STREAM (it serves others between its turns): not the point.
+WATCH = {"too_many_streams": 401, "stream_window_overrun": 1,
+         "rapid_reset": 0}
+
+
+def nostreams_one(c, refuse):
+    c.sendall(settings([(3, 0)]))
+    buf = b""
+    preface = False
+    while True:
+        try:
+            d = c.recv(65536)
+        except OSError:
+            return
+        if not d:
+            return
+        buf += d
+        if not preface:
+            if len(buf) < len(PREFACE):
+                continue
+            buf = buf[len(PREFACE):]
+            preface = True
+        out = b""
+        while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+            n = int.from_bytes(buf[:3], "big")
+            t, fl, sid = buf[3], buf[4], int.from_bytes(buf[5:9], "big")
+            p, buf = buf[9:9 + n], buf[9 + n:]
+            if t == 4 and not fl & 1:
+                out += frame(4, 1, 0)
+            elif t == 6 and not fl & 1:
+                out += frame(6, 1, 0, p)
+            elif t == 1 and refuse:
+                out += frame(3, 0, sid, struct.pack(">I", 7))
+        if out:
+            c.sendall(out)
+
+
+def nostreams(port, mode):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", port))
+    ls.listen(256)
+    print("listening", flush=True)
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=nostreams_one, args=(c, mode == "refuse"),
+                         daemon=True).start()
 
 
 def sink(port):
@@ -466,9 +529,15 @@ def read_frames(sock, until):
 
 def hostile(host, port, name):
     sock = socket.create_connection((host, port), timeout=TIMEOUT)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     authority = f"{host}:8080"
+    out = CASES[name](authority)
     try:
-        sock.sendall(CASES[name](authority))
+        # A list: pieces sent apart, each its own segment.
+        for i, piece in enumerate(out if isinstance(out, list) else [out]):
+            if i:
+                time.sleep(0.2)
+            sock.sendall(piece)
     except (BrokenPipeError, ConnectionResetError):
         pass            # it hung up on us mid-way: what came back says why
     got = {}
@@ -505,6 +574,114 @@ def hostile(host, port, name):
     return 0
 
 
+# ---- floods -----------------------------------------------------------------
+# Frames a peer may send any number of, each costing the server work: the
+# server must charge them (or refuse them) and, meanwhile, serve others.
+
+def lit_indexed(name, value):
+    """An HPACK literal with incremental indexing, new name, raw strings."""
+    return b"\x40" + lit(name, value)[1:]
+
+
+def flood_hpack_400(a):
+    # One 4 KiB entry in the dynamic table, then requests that name it 15
+    # times each: 27 bytes on the wire, 60 KB of header list to decode,
+    # answered 400 (an authority that is not this pod).
+    first = headers(1, connect_block("no.such.pod:1") +
+                    lit_indexed(b"x-big", b"b" * 4000) + b"\xbe" * 14)
+    sid = 3
+    frames = [first]
+    while len(frames) < 2000:
+        frames.append(headers(sid, connect_block("no.such.pod:1") +
+                              b"\xbe" * 15))
+        sid += 2
+    return b"".join(frames), sid
+
+
+FLOODS = {
+    "settings_ack": lambda a: (frame(4, 1, 0) * 20000, None),
+    "ping_ack": lambda a: (frame(6, 1, 0, b"notasked") * 20000, None),
+    "window_update": lambda a: (frame(8, 0, 0, struct.pack(">I", 1)) * 20000,
+                                None),
+    "hpack_400": flood_hpack_400,
+}
+
+
+def flood(host, port, kind, tally):
+    sent = [0]
+    last = [0.0]
+
+    def note(force=False):
+        now = time.monotonic()
+        if force or now - last[0] > 0.1:
+            last[0] = now
+            with open(tally + ".tmp", "w") as f:
+                f.write(f"{sent[0]}\n")
+            os.replace(tally + ".tmp", tally)
+
+    def drain(sock, out):
+        # Read what comes back (so the server's output never fills), and
+        # note how the connection ended.
+        buf = b""
+        code = None
+        answers = 0
+        try:
+            while True:
+                d = sock.recv(1 << 16)
+                if not d:
+                    break
+                buf += d
+                while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+                    n = 9 + int.from_bytes(buf[:3], "big")
+                    if buf[3] == 7 and code is None:
+                        code = int.from_bytes(buf[13:17], "big")
+                    elif buf[3] == 1 and code is None:
+                        answers += 1
+                    buf = buf[n:]
+        except OSError:
+            pass
+        out.append((code, answers))
+
+    note(True)
+    while True:
+        try:
+            sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        except OSError:
+            time.sleep(0.01)
+            continue
+        ended = []
+        t = threading.Thread(target=drain, args=(sock, ended), daemon=True)
+        t.start()
+        try:
+            sock.sendall(PREFACE + settings() + frame(4, 1, 0))
+            if kind == "hpack_400":
+                chunk, sid = flood_hpack_400(None)
+                sock.sendall(chunk)
+                sent[0] += len(chunk)
+                while True:
+                    more = b"".join(headers(sid + 2 * i,
+                                            connect_block("no.such.pod:1") +
+                                            b"\xbe" * 15) for i in range(2000))
+                    sid += 4000
+                    sock.sendall(more)
+                    sent[0] += len(more)
+                    note()
+            else:
+                chunk, _ = FLOODS[kind](None)
+                while True:
+                    sock.sendall(chunk)
+                    sent[0] += len(chunk)
+                    note()
+        except OSError:
+            pass
+        note(True)
+        t.join(TIMEOUT)
+        sock.close()
+        code, answers = ended[0] if ended else (None, 0)
+        print("closed" if code is None else
+              f"goaway {code} after {answers} answers", flush=True)
+
+
 def main():
     a = sys.argv[1:]
     if a and a[0] == "client" and len(a) in (4, 5):
@@ -515,8 +692,12 @@ def main():
         return hold(a[1], int(a[2]), a[3])
     if a and a[0] == "tcp" and len(a) == 4:
         return tcp(a[1], int(a[2]), a[3])
+    if a and a[0] == "nostreams" and len(a) == 3:
+        return nostreams(int(a[1]), a[2])
     if a and a[0] == "sink" and len(a) == 2:
         return sink(int(a[1]))
+    if a and a[0] == "flood" and len(a) == 5 and a[3] in FLOODS:
+        return flood(a[1], int(a[2]), a[3], a[4])
     if a and a[0] == "hostile" and len(a) == 4 and a[3] in CASES:
         return hostile(a[1], int(a[2]), a[3])
     if a and a[0] == "cases":

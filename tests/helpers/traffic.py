@@ -11,10 +11,16 @@
                                    echo must come after our FIN
   traffic.py closed HOST PORT      expect the connection to end, cleanly or
                                    refused, never to hang
+  traffic.py closed_many HOST PORT N
+                                   the same for N connections at once
   traffic.py many HOST PORT N      N connections at once, each echoed
   traffic.py seq HOST PORT N       N connections one after the other
   traffic.py stream HOST PORT      read an endless stream; print when it ends
-  traffic.py hold HOST PORT N      open N connections and hold them open
+  traffic.py hold HOST PORT N [MS] open N connections (MS apart) and hold
+                                   them open
+  traffic.py probe HOST PORT N     N round trips of 64 bytes on one "echo"
+                                   connection, one after the other; print
+                                   "probe N p50 MS p99 MS max MS"
 Each client prints one line the test checks; exit 0 means it held.
 """
 
@@ -151,6 +157,28 @@ def closed(host, port):
     sys.exit(0 if how in ("eof", "refused") else 1)
 
 
+def closed_many(host, port, n):
+    def one(out):
+        try:
+            c = connect(host, port)
+            c.sendall(b"echo\n")
+            while c.recv(1 << 16):
+                pass
+            c.close()
+        except ConnectionRefusedError:
+            pass
+        except OSError as e:
+            out.append(e)
+    errs = []
+    ts = [threading.Thread(target=one, args=(errs,)) for _ in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print(f"{n - len(errs)} of {n} ended" + (f" ({errs[0]})" if errs else ""))
+    sys.exit(1 if errs else 0)
+
+
 def many(host, port, n):
     sel = selectors.DefaultSelector()
     want = b"x" * 1024
@@ -222,9 +250,10 @@ def seq(host, port, n):
     sys.exit(0 if ok == n else 1)
 
 
-def hold(host, port, n):
+def hold(host, port, n, ms=0):
     socks = []
     for _ in range(n):
+        time.sleep(ms / 1000)
         c = connect(host, port)
         c.sendall(b"echo\n")
         socks.append(c)
@@ -250,6 +279,29 @@ def stream(host, port):
     print(f"ended after {got} bytes", flush=True)
 
 
+def probe(host, port, n):
+    c = connect(host, port)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.sendall(b"echo\n")
+    msg = b"p" * 64
+    took = []
+    for _ in range(n):
+        t0 = time.monotonic()
+        c.sendall(msg)
+        got = b""
+        while len(got) < len(msg):
+            d = c.recv(len(msg) - len(got))
+            if not d:
+                print(f"closed after {len(took)} round trips", flush=True)
+                sys.exit(1)
+            got += d
+        took.append((time.monotonic() - t0) * 1000)
+    took.sort()
+    print(f"probe {n} p50 {took[n // 2]:.2f} p99 {took[(n * 99) // 100]:.2f} "
+          f"max {took[-1]:.2f}", flush=True)
+    c.close()
+
+
 def main():
     a = sys.argv[1:]
     try:
@@ -257,8 +309,8 @@ def main():
             serve(int(a[1]))
         elif a[0] in ("peer", "halfclose", "closed", "stream"):
             globals()[a[0]](a[1], int(a[2]))
-        elif a[0] in ("bulk", "many", "seq", "hold"):
-            globals()[a[0]](a[1], int(a[2]), int(a[3]))
+        elif a[0] in ("bulk", "many", "seq", "hold", "probe", "closed_many"):
+            globals()[a[0]](a[1], int(a[2]), *map(int, a[3:]))
         else:
             sys.exit(__doc__)
     except IndexError:

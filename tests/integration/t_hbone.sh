@@ -195,6 +195,7 @@ t_hostile_peers() {
 		got=$(h2 3 hostile "$b" 15008 "$c")
 		expect "$c: $want ($got)" test "$got" = "$want"
 	done <<-EOF
+		split_preface alive
 		bad_preface goaway 1
 		first_frame_not_settings goaway 1
 		oversized_frame goaway 6
@@ -224,6 +225,33 @@ t_hostile_peers() {
 	expect_not "and never broken" file_has "$WORK/s12" "ended after"
 	expect "descriptors back to where they were" wait_for 10 \
 	    sh -c "test \"\$(find /proc/$ZPID/fd -mindepth 1 | wc -l)\" -eq $fds"
+}
+
+# A peer whose SETTINGS allow no stream (MAX_CONCURRENT_STREAMS 0):
+# neither a connection per app connection left idle for --pool-idle,
+# nor more than HBONE_POOL_MAX (16) at once to one destination.
+t_peer_allowing_no_streams() {
+	node_up 3
+	echo "$(pod_ip 3) remote/zero" >"$WORK/peers"
+	start_node_daemon --peers "$WORK/peers"
+	enrol 1
+	h2_bg 3 "$WORK/h2.out" nostreams 15008 refuse
+	expect "its server up" wait_for 10 file_has "$WORK/h2.out" listening
+	expect "100 app connections, each ended (refused by the peer)" \
+	    in_pod 1 timeout 60 python3 "$TRAFFIC" closed_many "$(pod_ip 3)" "$APP_PORT" 100
+	expect "no connection to it left idle in the pool" \
+	    wait_for 10 tunnels_out_are 1 0
+	kill "${PIDS[-1]}"
+	h2_bg 3 "$WORK/h2.out" nostreams 15008 hold
+	expect "its server up again" wait_for 10 file_has "$WORK/h2.out" listening
+	# Apart, so that each finds the last one's SETTINGS in.
+	in_pod 1 python3 "$TRAFFIC" hold "$(pod_ip 3)" "$APP_PORT" 100 20 >"$WORK/hold.out" 2>&1 &
+	PIDS+=($!)
+	expect "100 app connections held" wait_for 20 file_has "$WORK/hold.out" "held 100"
+	expect "some tunnels up" wait_for 10 test "$(tunnels_out 1)" -ge 1
+	expect "at most 16 connections to one destination ($(tunnels_out 1))" \
+	    test "$(tunnels_out 1)" -le 16
+	expect "the rest turned away, said why" file_has "$WORK/zt.err" "pool to this destination is full"
 }
 
 # Two nodes, a daemon each: A on node 1 to B on node 2 crosses the link
@@ -319,5 +347,5 @@ t_baggage_for_zds_pods() {
 run_tests t_python_h2_client_five_streams t_statuses_as_ztunnel \
     t_outbound_to_python_h2_server t_non_200_ends_with_no_bytes \
     t_pool_100_streams_a_connection t_sigterm_drains_with_goaway \
-    t_hostile_peers t_two_nodes t_peers_reread_on_sighup \
+    t_hostile_peers t_peer_allowing_no_streams t_two_nodes t_peers_reread_on_sighup \
     t_baggage_for_zds_pods

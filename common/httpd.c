@@ -47,6 +47,7 @@ static void	client_event(void *, uint32_t);
 static void	client_expire(void *);
 static void	client_close(struct client *);
 static void	client_reply(struct client *, struct httpd_resp *);
+static void	make_room(struct httpd *, struct client *);
 
 static const char *
 reason(int status)
@@ -173,14 +174,33 @@ accept_clients(void *arg, uint32_t events)
 		ev_timer_init(&c->deadline, client_expire, c);
 		ev_timer_at(&c->deadline, monotonic_ms() + HTTPD_DEADLINE_MS);
 		TAILQ_INSERT_TAIL(&h->clients, c, entry);
-		h->n++;
-		if (h->n > HTTPD_CLIENTS) {
-			struct httpd_resp r = { 0, NULL, NULL, 0 };
-
-			httpd_printf(&r, 503, "text/plain", "busy\n");
-			client_reply(c, &r);
-		}
+		if (++h->n > HTTPD_CLIENTS)
+			make_room(h, c);
 	}
+}
+
+/*
+ * One client too many.  Idle connections must not keep kubelet's probe
+ * or Prometheus out: the oldest client still sending its request (the
+ * nearest its deadline anyway) makes room, as on the control socket.
+ * Only if every other client is being answered is the newcomer turned
+ * away.
+ */
+static void
+make_room(struct httpd *h, struct client *newest)
+{
+	struct httpd_resp	 r = { 0, NULL, NULL, 0 };
+	struct client		*c;
+
+	TAILQ_FOREACH(c, &h->clients, entry)
+		if (c->out == NULL && c != newest)
+			break;
+	if (c == NULL)
+		c = newest;
+	httpd_printf(&r, 503, "text/plain", "busy\n");
+	client_reply(c, &r);
+	/* Answered, it leaves the count; gone for good if it cannot
+	 * take the answer at once. */
 }
 
 static void

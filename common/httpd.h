@@ -9,8 +9,10 @@
  * readiness: one request per connection, answered with Content-Length
  * and "Connection: close".  Bounded like ztunnel's: a request of at most
  * HTTPD_REQ_MAX bytes, HTTPD_HEADERS_MAX header lines, that must arrive
- * within HTTPD_DEADLINE_MS; at most HTTPD_CLIENTS at once per server
- * (one more is answered 503 and closed).
+ * within HTTPD_DEADLINE_MS; at most HTTPD_CLIENTS at once per server:
+ * one more makes the oldest client still sending its request answer 503
+ * and go (idle connections never keep a probe out), or, if every other
+ * client is being answered, is answered 503 itself.
  */
 
 #define HTTPD_REQ_MAX		8192

@@ -112,6 +112,27 @@ EOF
 	expect "alive" daemon_alive
 }
 
+# Idle connections, more than the server's 32, must not keep kubelet's
+# probe out: the oldest of them make room, and every probe is answered.
+t_idle_clients_do_not_block_readiness() {
+	start_admin_daemon
+	nsenter "--net=/var/run/netns/$HOME_NS" python3 - >"$WORK/idle" <<'EOF' &
+import socket, time
+held = [socket.create_connection(("127.0.0.1", 15021), timeout=30)
+        for _ in range(40)]
+print("holding", flush=True)
+time.sleep(60)
+EOF
+	PIDS+=($!)
+	expect "40 idle connections held" wait_for 10 file_has "$WORK/idle" holding
+	local i
+	for i in 1 2 3 4 5; do
+		expect "probe $i answered ready" test "$(http 15021 /healthz/ready)" = ready
+		expect "with 200" status_is 200
+	done
+	expect "alive" daemon_alive
+}
+
 # promtool's verdict: the only remarks are on ztunnel's own gauge names.
 t_promtool_clean() {
 	start_admin_daemon
@@ -239,6 +260,7 @@ EOF
 	expect "agent STOPPING=1" test "$(grep -v bound "$WORK/notify" | tr '\n' ' ')" = "READY=1 STOPPING=1 READY=1 STOPPING=1 "
 }
 
-run_tests t_every_endpoint t_silent_client_closed t_promtool_clean \
+run_tests t_every_endpoint t_silent_client_closed \
+    t_idle_clients_do_not_block_readiness t_promtool_clean \
     t_counters_agree_with_list t_readiness_follows_zds t_list_json \
     t_notify_messages

@@ -18,8 +18,7 @@
 #include "ev.h"
 #include "netns.h"
 #include "redirect.h"
-
-#define OUT_MAX	16384	/* what we read of a command's output */
+#include "util.h"
 
 /* The rules, as istio-cni's default.golden has them (no DNS capture). */
 static const char rules[] =
@@ -56,25 +55,30 @@ static const char *const rule_del[] = { "ip", "rule", "del", "fwmark",
     "0x111/0xfff", "pref", "32764", "lookup", "100", NULL };
 static const char *const rule_show[] = { "ip", "rule", "show", "pref",
     "32764", NULL };
-static const char *const ipt_save[] = { "iptables-save", NULL };
+static const char *const save_mangle[] = { "iptables-save", "-t", "mangle",
+    NULL };
+static const char *const save_nat[] = { "iptables-save", "-t", "nat", NULL };
 static const char *const ipt_restore[] = { "iptables-restore", "--noflush",
     "--wait", "5", NULL };
 
 /*
  * Run argv inside the namespace nsfd with input on stdin; its stdout and
- * stderr, NUL-terminated, in out.  Returns its exit status, or -1 with
- * errno set if it could not be run.  The child unblocks the signals the
- * event loop blocked, enters the pod and execs; the parent never moves.
+ * stderr, all of it, NUL-terminated, in out (emptied first; the caller
+ * frees it).  Returns its exit status, or -1 with errno set if it could
+ * not be run.  The child unblocks the signals the event loop blocked,
+ * enters the pod and execs; the parent never moves.
  */
 static int
-run_in(int nsfd, const char *const argv[], const char *input, char *out,
-    size_t outsize)
+run_in(int nsfd, const char *const argv[], const char *input,
+    struct strbuf *out)
 {
 	int	in[2], res[2], status, err;
-	size_t	len = 0;
 	ssize_t	n;
 	pid_t	pid;
+	char	buf[4096];
 
+	out->len = 0;
+	strbuf_add(out, "", 0);
 	if (pipe2(in, O_CLOEXEC) == -1)
 		return -1;
 	if (pipe2(res, O_CLOEXEC) == -1) {
@@ -119,50 +123,50 @@ run_in(int nsfd, const char *const argv[], const char *input, char *out,
 		}
 	}
 	close(in[1]);
-	/* Read to the end, keeping what fits: a child blocked on a full
-	 * pipe would never exit. */
+	/* Read to the end, all of it: a pod with its own firewall has
+	 * thousands of lines, and ours may come after them. */
 	for (;;) {
-		char	scratch[4096];
-		int	room = len + 1 < outsize;
-
-		n = room ? read(res[0], out + len, outsize - len - 1) :
-		    read(res[0], scratch, sizeof(scratch));
+		n = read(res[0], buf, sizeof(buf));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		if (room)
-			len += (size_t)n;
+		strbuf_add(out, buf, (size_t)n);
 	}
-	out[len] = '\0';
 	close(res[0]);
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
 			return -1;
+	if (out->failed) {
+		errno = ENOMEM;
+		return -1;
+	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
 /* The first line of a command's output, for an error message. */
 static const char *
-first_line(char *out)
+first_line(const struct strbuf *out)
 {
-	char *nl = strchr(out, '\n');
+	char *nl;
 
-	if (nl != NULL)
+	if (out->buf == NULL || out->buf[0] == '\0')
+		return "no output";
+	if ((nl = strchr(out->buf, '\n')) != NULL)
 		*nl = '\0';
-	return out[0] != '\0' ? out : "no output";
+	return out->buf;
 }
 
 static int
-fail_cmd(const char *const argv[], int rc, char *out, char *err,
-    size_t errlen)
+fail_cmd(const char *const argv[], int rc, const struct strbuf *out,
+    char *err, size_t errlen)
 {
 	if (rc == -1)
 		snprintf(err, errlen, "%s: %s", argv[0], strerror(errno));
 	else if (rc == 127)
 		snprintf(err, errlen, "%s: not found (apt-get install %s)",
-		    argv[0], argv[0][0] == 'i' && argv[0][1] == 'p' &&
-		    argv[0][2] == 't' ? "iptables" : "iproute2");
+		    argv[0], strncmp(argv[0], "ipt", 3) == 0 ? "iptables" :
+		    "iproute2");
 	else if (rc == 126)
 		snprintf(err, errlen, "%s: cannot run it in the pod's netns",
 		    argv[0]);
@@ -172,101 +176,178 @@ fail_cmd(const char *const argv[], int rc, char *out, char *err,
 	return -1;
 }
 
-/* What of ours is in the pod now. */
-struct state {
-	int	mangle_chains, nat_chains;	/* ISTIO_PRERT + ISTIO_OUTPUT */
-	int	mangle_jumps, nat_jumps;	/* PREROUTING/OUTPUT -> them */
-	int	nat_rules;			/* rules in our nat chains */
-	int	route, rule;
+/* What of ours one table (mangle or nat) holds now. */
+struct table {
+	int	chains;		/* ISTIO_PRERT and ISTIO_OUTPUT declared */
+	int	jump_pre;	/* PREROUTING -> ISTIO_PRERT, how often */
+	int	jump_out;	/* OUTPUT -> ISTIO_OUTPUT, how often */
+	int	exact;		/* our chains hold the golden rules, no more */
 };
 
-static void
-parse_save(char *out, struct state *st)
-{
-	char	*line, *save, table = 0;
+/* What of ours is in the pod now. */
+struct state {
+	struct table	mangle, nat;
+	int		route, rule;
+};
 
-	for (line = strtok_r(out, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		if (strcmp(line, "*mangle") == 0 || strcmp(line, "*nat") == 0)
-			table = line[1];
-		else if (line[0] == '*')
-			table = 0;
-		if (table == 0)
-			continue;
-		if (strncmp(line, ":ISTIO_PRERT ", 13) == 0 ||
-		    strncmp(line, ":ISTIO_OUTPUT ", 14) == 0)
-			table == 'm' ? st->mangle_chains++ : st->nat_chains++;
-		else if (strcmp(line, "-A PREROUTING -j ISTIO_PRERT") == 0 ||
-		    strcmp(line, "-A OUTPUT -j ISTIO_OUTPUT") == 0)
-			table == 'm' ? st->mangle_jumps++ : st->nat_jumps++;
-		else if (table == 'n' && (strncmp(line, "-A ISTIO_PRERT ", 15)
-		    == 0 || strncmp(line, "-A ISTIO_OUTPUT ", 16) == 0))
-			st->nat_rules++;
+/* The golden rules of our chains in table name ("mangle", "nat"), in
+ * order, one per line. */
+static void
+golden(const char *name, struct strbuf *want)
+{
+	const char	*line, *end;
+	size_t		 len = strlen(name);
+	int		 in = 0;
+
+	for (line = rules; *line != '\0'; line = end + 1) {
+		end = strchr(line, '\n');
+		if (line[0] == '*')
+			in = (size_t)(end - line) == len + 1 &&
+			    strncmp(line + 1, name, len) == 0;
+		else if (in && strncmp(line, "-A ISTIO_", 9) == 0)
+			strbuf_add(want, line, (size_t)(end - line) + 1);
 	}
 }
 
+/* One table's iptables-save output, read whole, compared with what we
+ * install in it. */
 static int
-look(int nsfd, struct state *st, char *err, size_t errlen)
+parse_table(const char *name, char *save, struct table *t)
 {
-	char	out[OUT_MAX];
-	int	rc;
+	struct strbuf	 want = { NULL, 0, 0, 0 }, have = { NULL, 0, 0, 0 };
+	char		*line, *sp;
 
-	memset(st, 0, sizeof(*st));
-	if ((rc = run_in(nsfd, ipt_save, NULL, out, sizeof(out))) != 0)
-		return fail_cmd(ipt_save, rc, out, err, errlen);
-	parse_save(out, st);
-	if ((rc = run_in(nsfd, route_show, NULL, out, sizeof(out))) == -1 ||
-	    rc == 127 || rc == 126)
-		return fail_cmd(route_show, rc, out, err, errlen);
-	/* "Error: ... FIB table does not exist" is no route at all. */
-	st->route = rc == 0 && strstr(out, "local default dev lo") != NULL;
-	if ((rc = run_in(nsfd, rule_show, NULL, out, sizeof(out))) != 0)
-		return fail_cmd(rule_show, rc, out, err, errlen);
-	st->rule = strstr(out, "fwmark 0x111/0xfff lookup 100") != NULL;
+	memset(t, 0, sizeof(*t));
+	strbuf_add(&want, "", 0);	/* never NULL, even with nothing in */
+	strbuf_add(&have, "", 0);
+	golden(name, &want);
+	for (line = strtok_r(save, "\n", &sp); line != NULL;
+	    line = strtok_r(NULL, "\n", &sp)) {
+		if (strncmp(line, ":ISTIO_PRERT ", 13) == 0 ||
+		    strncmp(line, ":ISTIO_OUTPUT ", 14) == 0)
+			t->chains++;
+		else if (strcmp(line, "-A PREROUTING -j ISTIO_PRERT") == 0)
+			t->jump_pre++;
+		else if (strcmp(line, "-A OUTPUT -j ISTIO_OUTPUT") == 0)
+			t->jump_out++;
+		else if (strncmp(line, "-A ISTIO_PRERT ", 15) == 0 ||
+		    strncmp(line, "-A ISTIO_OUTPUT ", 16) == 0) {
+			strbuf_add(&have, line, strlen(line));
+			strbuf_add(&have, "\n", 1);
+		}
+	}
+	if (want.failed || have.failed) {
+		strbuf_free(&want);
+		strbuf_free(&have);
+		errno = ENOMEM;
+		return -1;
+	}
+	t->exact = have.len == want.len &&
+	    memcmp(have.buf, want.buf, want.len) == 0;
+	strbuf_free(&want);
+	strbuf_free(&have);
 	return 0;
 }
 
-/* Take away what of ours st says is there; errors are reported, and the
- * rest is still tried. */
+static int
+table_whole(const struct table *t)
+{
+	return t->chains == 2 && t->jump_pre == 1 && t->jump_out == 1 &&
+	    t->exact;
+}
+
+static int
+table_any(const struct table *t)
+{
+	return t->chains > 0 || t->jump_pre > 0 || t->jump_out > 0;
+}
+
+static int
+look_table(int nsfd, const char *const save[], struct table *t,
+    struct strbuf *out, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = run_in(nsfd, save, NULL, out)) != 0)
+		return fail_cmd(save, rc, out, err, errlen);
+	if (parse_table(save[2], out->buf, t) == -1) {
+		snprintf(err, errlen, "%s: %s", save[0], strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Each table on its own, whole: a pod's own rules can be any size. */
+static int
+look(int nsfd, struct state *st, char *err, size_t errlen)
+{
+	struct strbuf	out = { NULL, 0, 0, 0 };
+	int		rc = -1;
+
+	memset(st, 0, sizeof(*st));
+	if (look_table(nsfd, save_mangle, &st->mangle, &out, err,
+	    errlen) == -1 ||
+	    look_table(nsfd, save_nat, &st->nat, &out, err, errlen) == -1)
+		goto done;
+	if ((rc = run_in(nsfd, route_show, NULL, &out)) == -1 || rc == 127 ||
+	    rc == 126) {
+		rc = fail_cmd(route_show, rc, &out, err, errlen);
+		goto done;
+	}
+	/* "Error: ... FIB table does not exist" is no route at all. */
+	st->route = rc == 0 && strstr(out.buf, "local default dev lo") != NULL;
+	if ((rc = run_in(nsfd, rule_show, NULL, &out)) != 0) {
+		rc = fail_cmd(rule_show, rc, &out, err, errlen);
+		goto done;
+	}
+	st->rule = strstr(out.buf, "fwmark 0x111/0xfff lookup 100") != NULL;
+done:
+	strbuf_free(&out);
+	return rc;
+}
+
+/* The commands that take one table's part of ours away: every copy of
+ * each jump, then our chains. */
+static void
+remove_table(struct strbuf *script, const char *name, const struct table *t)
+{
+	int i;
+
+	if (!table_any(t))
+		return;
+	strbuf_printf(script, "*%s\n", name);
+	for (i = 0; i < t->jump_pre; i++)
+		strbuf_printf(script, "-D PREROUTING -j ISTIO_PRERT\n");
+	for (i = 0; i < t->jump_out; i++)
+		strbuf_printf(script, "-D OUTPUT -j ISTIO_OUTPUT\n");
+	if (t->chains > 0)
+		strbuf_printf(script, "-F ISTIO_PRERT\n-F ISTIO_OUTPUT\n"
+		    "-X ISTIO_PRERT\n-X ISTIO_OUTPUT\n");
+	strbuf_printf(script, "COMMIT\n");
+}
+
+/* Take away what of ours st says is there, and nothing else; errors are
+ * reported, and the rest is still tried. */
 static int
 remove_present(int nsfd, const struct state *st, char *err, size_t errlen)
 {
-	char	script[1024], out[OUT_MAX];
-	size_t	len = 0;
-	int	rc, failed = 0;
+	struct strbuf	script = { NULL, 0, 0, 0 }, out = { NULL, 0, 0, 0 };
+	int		rc, failed = 0;
 
-#define ADD(...) (len += (size_t)snprintf(script + len, sizeof(script) - len, \
-	__VA_ARGS__))
-	if (st->mangle_chains > 0 || st->mangle_jumps > 0) {
-		ADD("*mangle\n");
-		if (st->mangle_jumps > 0)
-			ADD("-D PREROUTING -j ISTIO_PRERT\n"
-			    "-D OUTPUT -j ISTIO_OUTPUT\n");
-		if (st->mangle_chains > 0)
-			ADD("-F ISTIO_PRERT\n-F ISTIO_OUTPUT\n"
-			    "-X ISTIO_PRERT\n-X ISTIO_OUTPUT\n");
-		ADD("COMMIT\n");
-	}
-	if (st->nat_chains > 0 || st->nat_jumps > 0) {
-		ADD("*nat\n");
-		if (st->nat_jumps > 0)
-			ADD("-D OUTPUT -j ISTIO_OUTPUT\n"
-			    "-D PREROUTING -j ISTIO_PRERT\n");
-		if (st->nat_chains > 0)
-			ADD("-F ISTIO_PRERT\n-F ISTIO_OUTPUT\n"
-			    "-X ISTIO_PRERT\n-X ISTIO_OUTPUT\n");
-		ADD("COMMIT\n");
-	}
-#undef ADD
-	if (len > 0 && (rc = run_in(nsfd, ipt_restore, script, out,
-	    sizeof(out))) != 0)
-		failed = fail_cmd(ipt_restore, rc, out, err, errlen);
-	if (st->rule && (rc = run_in(nsfd, rule_del, NULL, out,
-	    sizeof(out))) != 0)
-		failed = fail_cmd(rule_del, rc, out, err, errlen);
-	if (st->route && (rc = run_in(nsfd, route_del, NULL, out,
-	    sizeof(out))) != 0)
-		failed = fail_cmd(route_del, rc, out, err, errlen);
+	remove_table(&script, "mangle", &st->mangle);
+	remove_table(&script, "nat", &st->nat);
+	if (script.failed) {
+		snprintf(err, errlen, "out of memory");
+		failed = -1;
+	} else if (script.len > 0 && (rc = run_in(nsfd, ipt_restore,
+	    script.buf, &out)) != 0)
+		failed = fail_cmd(ipt_restore, rc, &out, err, errlen);
+	if (st->rule && (rc = run_in(nsfd, rule_del, NULL, &out)) != 0)
+		failed = fail_cmd(rule_del, rc, &out, err, errlen);
+	if (st->route && (rc = run_in(nsfd, route_del, NULL, &out)) != 0)
+		failed = fail_cmd(route_del, rc, &out, err, errlen);
+	strbuf_free(&script);
+	strbuf_free(&out);
 	return failed;
 }
 
@@ -283,32 +364,38 @@ redirect_remove(int nsfd, char *err, size_t errlen)
 int
 redirect_install(int nsfd, char *err, size_t errlen)
 {
+	struct strbuf	out = { NULL, 0, 0, 0 };
 	struct state	st;
-	char		out[OUT_MAX], ignored[256];
+	char		ignored[256];
 	int		rc;
 
 	if (look(nsfd, &st, err, errlen) == -1)
 		return -1;
-	/* All there already: nothing to do.  Part of it: start clean. */
-	if (st.mangle_chains == 2 && st.mangle_jumps == 2 &&
-	    st.nat_chains == 2 && st.nat_jumps == 2 && st.nat_rules == 6 &&
-	    st.route && st.rule)
+	/* All there already, exactly: nothing to do.  Part of it, or
+	 * something altered: start clean. */
+	if (table_whole(&st.mangle) && table_whole(&st.nat) && st.route &&
+	    st.rule)
 		return 0;
 	if (remove_present(nsfd, &st, err, errlen) == -1)
 		return -1;
 	/* istio-cni's order: the route, the rule, then the rules. */
-	if ((rc = run_in(nsfd, route_add, NULL, out, sizeof(out))) != 0)
-		return fail_cmd(route_add, rc, out, err, errlen);
-	if ((rc = run_in(nsfd, rule_add, NULL, out, sizeof(out))) != 0) {
-		fail_cmd(rule_add, rc, out, err, errlen);
+	if ((rc = run_in(nsfd, route_add, NULL, &out)) != 0) {
+		fail_cmd(route_add, rc, &out, err, errlen);
+		strbuf_free(&out);
+		return -1;
+	}
+	if ((rc = run_in(nsfd, rule_add, NULL, &out)) != 0) {
+		fail_cmd(rule_add, rc, &out, err, errlen);
 		goto undo;
 	}
-	if ((rc = run_in(nsfd, ipt_restore, rules, out, sizeof(out))) != 0) {
-		fail_cmd(ipt_restore, rc, out, err, errlen);
+	if ((rc = run_in(nsfd, ipt_restore, rules, &out)) != 0) {
+		fail_cmd(ipt_restore, rc, &out, err, errlen);
 		goto undo;
 	}
+	strbuf_free(&out);
 	return 0;
 undo:
+	strbuf_free(&out);
 	/* Nothing half-installed: take back what went in. */
 	if (look(nsfd, &st, ignored, sizeof(ignored)) == 0)
 		(void)remove_present(nsfd, &st, ignored, sizeof(ignored));

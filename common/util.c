@@ -198,3 +198,36 @@ sin_str(const struct sockaddr_in *sin, char *buf, size_t size)
 		snprintf(ip, sizeof(ip), "?");
 	snprintf(buf, size, "%s:%u", ip, ntohs(sin->sin_port));
 }
+
+void
+strbuf_add(struct strbuf *t, const void *p, size_t n)
+{
+	char	*nbuf;
+	size_t	 nsize;
+
+	if (t->failed)
+		return;
+	if (t->size - t->len <= n) {
+		nsize = t->size == 0 ? 4096 : t->size;
+		while (nsize - t->len <= n)
+			nsize *= 2;
+		if ((nbuf = realloc(t->buf, nsize)) == NULL) {
+			t->failed = 1;
+			return;
+		}
+		t->buf = nbuf;
+		t->size = nsize;
+	}
+	memcpy(t->buf + t->len, p, n);
+	t->len += n;
+	t->buf[t->len] = '\0';
+}
+
+void
+strbuf_free(struct strbuf *t)
+{
+	free(t->buf);
+	t->buf = NULL;
+	t->len = t->size = 0;
+	t->failed = 0;
+}

@@ -50,5 +50,8 @@ struct strbuf {
 
 void		strbuf_printf(struct strbuf *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
+/* n bytes of p, and a NUL after them (not counted in len). */
+void		strbuf_add(struct strbuf *, const void *p, size_t n);
+void		strbuf_free(struct strbuf *);
 
 #endif

@@ -164,6 +164,35 @@ t_removal_leaves_rules_as_before() {
 	expect "still as before" cmp -s "$WORK/before" "$WORK/after2"
 }
 
+# A pod with a firewall of its own (400 filter rules, iptables-save's
+# output far past 16 KiB): the same exactness, and the pod can still
+# reach its neighbour once we are gone.
+t_big_firewall_rules_exact() {
+	node_up 2
+	local ns i
+	ns=$(pod_ns 1)
+	{
+		echo "*filter"
+		for i in $(seq 1 400); do
+			echo "-A INPUT -s 10.99.$((i / 250)).$((i % 250))/32 -p tcp --dport $((1000 + i)) -j ACCEPT"
+		done
+		echo COMMIT
+	} | in_pod 1 iptables-restore --noflush || exit 1
+	netstate 1 >"$WORK/before"
+	start_node_daemon
+	app 2
+	enrol 1
+	expect "enrolled twice" "$CNI" --redirect "$SOCK" "$ns"
+	expect "one jump of each, not two" \
+	    test "$(in_pod 1 iptables-save -t nat | grep -c -- '-j ISTIO_')" -eq 2
+	expect "removed" "$CNI" --del --redirect "$SOCK" "$ns"
+	netstate 1 >"$WORK/after"
+	expect "exactly as before (nat rules too)" cmp -s "$WORK/before" "$WORK/after"
+	stop_daemon
+	expect "the pod reaches its neighbour without us" \
+	    test "$(client 1 peer 2)" = "$(pod_ip 1)"
+}
+
 t_no_iptables_nothing_installed() {
 	node_up 1
 	local ns
@@ -273,5 +302,6 @@ run_tests t_a_to_b_through_both_hops t_bulk_64mib_each_way t_half_close \
     t_closed_port_ends_connection t_passthrough_to_pod_not_in_mesh \
     t_1000_concurrent t_pod_removed_mid_transfer \
     t_10000_sequential_back_to_baseline t_removal_leaves_rules_as_before \
+    t_big_firewall_rules_exact \
     t_no_iptables_nothing_installed t_daemon_stopped_fails_closed \
     t_zds_agent_redirects t_own_ports_refused t_out_of_fds_flows_go_on

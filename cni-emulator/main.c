@@ -26,6 +26,7 @@
 #include "nswatch.h"
 #include "redirect.h"
 #include "udsock.h"
+#include "text.h"
 #include "util.h"
 #include "version.h"
 #include "wire.h"
@@ -174,9 +175,9 @@ parse_args(int argc, char *argv[], struct options *o)
 			o->op = WIRE_OP_LIST;
 			break;
 		case 'n':
-			if (!wire_name_ok(optarg)) {
-				log_warnx("bad pod name: %s (1 to %d printable "
-				    "characters, no spaces)", optarg,
+			if (!text_name_ok(optarg)) {
+				log_warnx("bad pod name: %s (1 to %d bytes of "
+				    "printable UTF-8, no spaces)", optarg,
 				    WIRE_NAME_MAX);
 				return -1;
 			}
@@ -676,7 +677,7 @@ main(int argc, char *argv[])
 		name = o.name;
 		if (name == NULL && netns_resolve(o.arg, path, sizeof(path)) == 0)
 			name = netns_pod_name(o.arg, path, buf, sizeof(buf));
-		if (!o.seed && (name == NULL || !wire_name_ok(name))) {
+		if (!o.seed && (name == NULL || !text_name_ok(name))) {
 			log_warnx("cannot name the pod after %s: use --name",
 			    o.arg);
 			return EXIT_USAGE;

@@ -26,6 +26,7 @@
 #include "ev.h"
 #include "log.h"
 #include "nswatch.h"
+#include "text.h"
 #include "util.h"
 
 #define PROBE_EVERY_MS	20	/* a new name: look again this often */
@@ -38,6 +39,7 @@ struct nsname {
 	struct ev_timer		 probe;
 	uint64_t		 probe_until;
 	int			 fixed;		/* from the command line */
+	int			 skipped;	/* not a name we can announce */
 	int			 unresolved;	/* errno of a resource failure */
 	char			 path[PATH_MAX];
 	char			 name[NAME_MAX + 1];
@@ -218,13 +220,34 @@ pod_for(const struct nsname *n, int fd, const struct nsid *id)
 	p->pub.fd = fd;
 	p->pub.refs = 1;
 	snprintf(p->pub.uid, sizeof(p->pub.uid), "netns-%ju", (uintmax_t)id->ino);
-	utf8_escape(n->name, p->pub.name, sizeof(p->pub.name));
+	text_escape(n->name, p->pub.name, sizeof(p->pub.name), 0);
 	TAILQ_INSERT_TAIL(&w.pods, p, entry);
 	log_info("zds: %s is netns net:[%ju], uid %s", p->pub.name,
 	    (uintmax_t)id->ino, p->pub.uid);
 	if (w.cb != NULL)
 		w.cb(NSWATCH_APPEARED, &p->pub, w.arg);
 	return p;
+}
+
+/*
+ * What ztunnel would refuse must not be sent: one bad Add ends its whole
+ * session (and so everyone's snapshot).  A name is announced as it is,
+ * bytes that are not UTF-8 escaped (\xHH); one that is still no name
+ * (a control character, past 253 bytes) is skipped, said once.
+ */
+static int
+announceable(struct nsname *n)
+{
+	char shown[4 * NAME_MAX + 1];	/* room for every byte escaped */
+
+	if (n->skipped)
+		return 0;
+	if (text_name_ok(text_escape(n->name, shown, sizeof(shown), 0)))
+		return 1;
+	n->skipped = 1;
+	log_warnx("zds: %s: not a name ztunnel takes (a control character, "
+	    "or longer than %d bytes): skipped", n->path, ZDS_STR_MAX);
+	return 0;
 }
 
 /* Look at a name: is it a network namespace yet? */
@@ -259,6 +282,10 @@ name_probe(void *arg)
 		}
 	} else if (netns_check(fd, &id) == 0) {
 		set_unresolved(n, 0);
+		if (!announceable(n)) {
+			close(fd);
+			return;
+		}
 		if ((n->pod = pod_for(n, fd, &id)) == NULL) {
 			log_warn("zds: %s", n->path);
 			set_unresolved(n, ENOMEM);
@@ -402,59 +429,4 @@ watch_read(void *arg, uint32_t events)
 				name_vanish(ev->name);
 		}
 	}
-}
-
-/* --- names as protobuf strings ------------------------------------------ */
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629), 0 if none. */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-	size_t	len, i;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates, past U+10FFFF. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
-void
-utf8_escape(const char *s, char *out, size_t size)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 o = 0, len;
-
-	while (*p != '\0') {
-		if ((len = utf8_seq(p)) == 0) {
-			if (o + 4 >= size)
-				break;
-			snprintf(out + o, size - o, "\\x%02x", *p);
-			o += 4;
-			p++;
-			continue;
-		}
-		if (o + len >= size)
-			break;
-		memcpy(out + o, p, len);
-		o += len;
-		p += len;
-	}
-	out[o] = '\0';
 }

@@ -59,8 +59,4 @@ unsigned	nswatch_unresolved(int *err);
 void		nspod_ref(struct nspod *);
 void		nspod_unref(struct nspod *);
 
-/* s as valid UTF-8 in out: each byte that is not part of a well-formed
- * sequence becomes \xHH; cut short at a character boundary to fit. */
-void		utf8_escape(const char *s, char *out, size_t size);
-
 #endif

@@ -11,6 +11,11 @@
  * and the count is reported with the next line that gets through.  (A
  * pipe that polls writable has room for PIPE_BUF bytes, more than a line;
  * a socket is written with MSG_DONTWAIT.)
+ *
+ * A message may carry names from outside (a namespace name, a ZDS
+ * string, a --peers line): whatever is not printable UTF-8 in it is
+ * written as \xHH, so no log line can hold a raw control byte or break
+ * a terminal.
  */
 #include <errno.h>
 #include <poll.h>
@@ -23,6 +28,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "text.h"
 
 #define LOG_LINE_MAX 1024
 
@@ -126,18 +132,17 @@ static void	vlog(int err, const char *fmt, va_list ap)
 static void
 vlog(int err, const char *fmt, va_list ap)
 {
-	char	line[LOG_LINE_MAX];
+	char	line[LOG_LINE_MAX], msg[LOG_LINE_MAX];
 	int	saved_errno = errno;
 	size_t	len;
 	int	n;
 
 	n = snprintf(line, sizeof(line), "%s: ", progname);
 	len = n > 0 ? (size_t)n : 0;
-	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
-	if (n > 0)
-		len += (size_t)n;
-	if (len >= sizeof(line) - 1)
-		len = sizeof(line) - 2;		/* truncated: keep the newline */
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
+	text_escape(msg, line + len, sizeof(line) - len - 1, TEXT_ESC_CONTROLS);
+	len += strlen(line + len);
 	if (err >= 0) {
 		n = snprintf(line + len, sizeof(line) - len, ": %s",
 		    strerror(err));

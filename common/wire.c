@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text.h"
 #include "wire.h"
 
 static const struct {
@@ -17,25 +18,6 @@ static const struct {
 	{ "del",	WIRE_OP_DEL,	1 },
 	{ "list",	WIRE_OP_LIST,	0 },
 };
-
-static int
-name_ok(const unsigned char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > WIRE_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (s[i] <= ' ' || s[i] >= 0x7f)
-			return 0;
-	return 1;
-}
-
-int
-wire_name_ok(const char *name)
-{
-	return name_ok((const unsigned char *)name, strlen(name));
-}
 
 /* A whole request line, without its newline. */
 static enum wire_status
@@ -60,9 +42,9 @@ parse_line(const unsigned char *line, size_t len, struct wire_req *req,
 			return WIRE_MALFORMED;
 		}
 		nlen = sp != NULL ? len - vlen - 1 : 0;
-		if (sp == NULL || !name_ok(sp + 1, nlen)) {
+		if (sp == NULL || !text_name_ok_len(sp + 1, nlen)) {
 			snprintf(why, whylen, "'%s' needs a pod name: 1 to %d "
-			    "printable characters, no spaces", verbs[i].verb,
+			    "bytes of printable UTF-8, no spaces", verbs[i].verb,
 			    WIRE_NAME_MAX);
 			return WIRE_MALFORMED;
 		}
@@ -125,7 +107,7 @@ wire_format(char *buf, size_t size, enum wire_op op, const char *name)
 		if (verbs[i].op == op)
 			break;
 	if (i == sizeof(verbs) / sizeof(verbs[0]) ||
-	    (verbs[i].has_name && !wire_name_ok(name))) {
+	    (verbs[i].has_name && !text_name_ok(name))) {
 		errno = EINVAL;
 		return -1;
 	}

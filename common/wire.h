@@ -21,7 +21,7 @@
 #define WIRE_SEED_ADD		0x01
 #define WIRE_REQ_MAX		512	/* longest request line, newline included */
 #define WIRE_REPLY_MAX		512	/* longest one-line reply */
-#define WIRE_NAME_MAX		253	/* a Kubernetes object name */
+#define WIRE_NAME_MAX		253	/* TEXT_NAME_MAX: a Kubernetes name */
 #define WIRE_READY		"listeners ready"
 #define WIRE_REMOVED		"removed"
 #define WIRE_ERROR		"error: "
@@ -53,8 +53,5 @@ enum wire_status wire_parse(const unsigned char *buf, size_t len,
 int		wire_format(char *buf, size_t size, enum wire_op op,
 		    const char *name);
 
-/* A pod name: 1 to WIRE_NAME_MAX printable ASCII characters, no spaces, so
- * that it fits a log line, a column of a list, and a request line. */
-int		wire_name_ok(const char *name);
 
 #endif

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "text.h"
 #include "zds.h"
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
@@ -257,46 +258,6 @@ next_field(struct pbr *r, struct pbfield *f, const char **why)
 	}
 }
 
-/* Well-formed UTF-8 with no control characters: what may go into a log
- * line or a column of a listing. */
-static int
-clean_utf8(const uint8_t *s, size_t n)
-{
-	size_t		i = 0, k, more;
-	uint32_t	c, min;
-
-	while (i < n) {
-		c = s[i++];
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return 0;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			more = 1, min = 0x80, c &= 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			more = 2, min = 0x800, c &= 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			more = 3, min = 0x10000, c &= 0x07;
-		} else {
-			return 0;
-		}
-		if (n - i < more)
-			return 0;
-		for (k = 0; k < more; k++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return 0;
-			c = c << 6 | (s[i++] & 0x3f);
-		}
-		/* Overlong forms, UTF-16 surrogates, beyond Unicode, and
-		 * the C1 controls. */
-		if (c < min || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff ||
-		    (c >= 0x80 && c <= 0x9f))
-			return 0;
-	}
-	return 1;
-}
-
 static int
 get_string(const struct pbfield *f, char *out, const char **why)
 {
@@ -310,7 +271,7 @@ get_string(const struct pbfield *f, char *out, const char **why)
 		*why = "string longer than 253 bytes";
 		return -1;
 	}
-	if (!clean_utf8(f->sub.p, n)) {
+	if (!text_clean(f->sub.p, n)) {
 		*why = "string is not UTF-8 text without control characters";
 		return -1;
 	}

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include "peers.h"
+#include "text.h"
 
 struct peer {
 	uint32_t	 addr;		/* host order, for sorting */
@@ -38,21 +39,41 @@ table_free(struct peer *t, unsigned n)
 	free(t);
 }
 
+/* A workload: "namespace/name" or a bare name, each part a name by the
+ * rule of text.h (it becomes a metric label, a log field, baggage). */
+static int
+workload_ok(const char *w)
+{
+	const char *slash = strchr(w, '/');
+
+	if (slash == NULL)
+		return text_name_ok(w);
+	return text_name_ok_len(w, (size_t)(slash - w)) &&
+	    text_name_ok(slash + 1);
+}
+
 /* One line: 0 and its address (host order) and workload name (in
- * line; "" if none), 1 if it has no entry, -1 if it is bad. */
+ * line; "" if none), 1 if it has no entry, -1 if it is not "ADDRESS
+ * [WORKLOAD]", -2 if its workload is no name. */
 static int
 parse_line(char *line, uint32_t *addr, const char **name)
 {
 	char		*ip, *n, *save = NULL;
 	struct in_addr	 in;
+	size_t		 len;
 
 	line[strcspn(line, "#\n")] = '\0';
+	/* A file written on Windows: CRLF ends its lines. */
+	if ((len = strlen(line)) > 0 && line[len - 1] == '\r')
+		line[len - 1] = '\0';
 	if ((ip = strtok_r(line, " \t", &save)) == NULL)
 		return 1;
 	n = strtok_r(NULL, " \t", &save);
 	if (strtok_r(NULL, " \t", &save) != NULL ||
 	    inet_pton(AF_INET, ip, &in) != 1)
 		return -1;
+	if (n != NULL && !workload_ok(n))
+		return -2;
 	*addr = ntohl(in.s_addr);
 	*name = n != NULL ? n : "";
 	return 0;
@@ -95,9 +116,11 @@ peers_load(const char *path, char *err, size_t errlen)
 			}
 			t = nt;
 		}
-		if ((r = parse_line(line, &addr, &name)) == -1) {
-			snprintf(err, errlen, "%s:%u: not \"ADDRESS "
-			    "[namespace/name]\"", path, lineno);
+		if ((r = parse_line(line, &addr, &name)) < 0) {
+			snprintf(err, errlen, r == -1 ? "%s:%u: not \"ADDRESS "
+			    "[namespace/name]\"" : "%s:%u: the workload is no "
+			    "name: each part 1 to 253 bytes of printable UTF-8, "
+			    "no spaces", path, lineno);
 			errno = EINVAL;
 			goto fail;
 		}

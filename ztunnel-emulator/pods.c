@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "peers.h"
 #include "pods.h"
+#include "text.h"
 #include "util.h"
 #include "wire.h"
 
@@ -128,7 +129,7 @@ pod_resolve(uint32_t addr, int *mesh)
 static const char *
 derive_name(const struct nsid *id, char *name, size_t size)
 {
-	if (netns_identify(id, name, size) == -1 || !wire_name_ok(name))
+	if (netns_identify(id, name, size) == -1 || !text_name_ok(name))
 		snprintf(name, size, "ns-%ju", (uintmax_t)id->ino);
 	return name;
 }

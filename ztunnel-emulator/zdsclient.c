@@ -31,6 +31,7 @@
 #include "metrics.h"
 #include "pods.h"
 #include "udsock.h"
+#include "text.h"
 #include "util.h"
 #include "wire.h"
 #include "zds.h"
@@ -279,9 +280,13 @@ handle(const struct zds_request *req, int nsfd, char *err, size_t errlen)
 			    req->uid);
 			break;
 		}
-		if (!wire_name_ok(req->uid)) {
-			snprintf(err, errlen, "add: uid must be 1 to %d "
-			    "printable characters, no spaces", WIRE_NAME_MAX);
+		/* The same rule for names everywhere (text.h). */
+		if (!text_name_ok(req->uid) || !text_name_ok(req->info.name) ||
+		    (req->info.namespace[0] != '\0' &&
+		    !text_name_ok(req->info.namespace))) {
+			snprintf(err, errlen, "add: uid, name and namespace "
+			    "must each be 1 to %d bytes of printable UTF-8, no "
+			    "spaces", WIRE_NAME_MAX);
 			break;
 		}
 		snprintf(workload, sizeof(workload), "%s%s%s",

@@ -97,6 +97,33 @@ t_name_not_utf8() {
 	expect "one session, no reconnects" test "$(ztunnel_connects)" -eq 1
 }
 
+# 3b. A name that is UTF-8 but no name (a control character): ztunnel
+# would refuse its Add and end the session, so the agent skips it, says
+# so once (escaped), and every other pod is served on one session.  No
+# log line of either program holds a raw control or non-UTF-8 byte.
+t_name_with_control_skipped() {
+	local bad=$RUN_ID-$TEST_NO-soh$'\x01'x i
+	start_agent --watch "--select=$RUN_ID-$TEST_NO-*"
+	start_daemon --zds "$ZSOCK"
+	expect "connected" wait_for 10 file_has "$WORK/agent.err" "snapshot acknowledged"
+	ip netns add "$bad" && ip -n "$bad" link set lo up || exit 1
+	ip netns add "$RUN_ID-$TEST_NO-x"$'\xff' || exit 1
+	for i in 1 2 3 4; do
+		mkns "good$i"
+	done
+	for i in 1 2 3 4; do
+		expect "pod $i after it served" wait_for 20 has_listeners "$RUN_ID-$TEST_NO-good$i"
+	done
+	expect_not "no listeners for the bad name" has_listeners "$bad"
+	expect "skipped, said once, escaped" lines_are "$WORK/agent.err" \
+	    "soh\\\\x01x: not a name ztunnel takes.*skipped" 1
+	expect "one session, no reconnects" test "$(ztunnel_connects)" -eq 1
+	expect_not "no raw control byte in a log line" \
+	    grep -q $'[\x01\x1b]' "$WORK/agent.err" "$WORK/zt.err"
+	expect_not "no raw non-UTF-8 byte in a log line" \
+	    env LC_ALL=C grep -q $'\xff' "$WORK/agent.err" "$WORK/zt.err"
+}
+
 # 4. A FIFO under /var/run/netns: looked at, never waited on.
 t_fifo_does_not_hang_agent() {
 	local fifo=/var/run/netns/$RUN_ID-$TEST_NO-fifo
@@ -429,6 +456,7 @@ t_unread_log_pipe() {
 }
 
 run_tests t_foreign_agent_refused t_foreign_ztunnel_refused t_name_not_utf8 \
+    t_name_with_control_skipped \
     t_fifo_does_not_hang_agent t_alias_removed_pod_stays t_retargeted_name_moves \
     t_overflow_rescans t_empty_datagram_with_fd t_reconnect_backs_off \
     t_pending_keeps_its_clock \

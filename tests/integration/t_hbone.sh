@@ -320,6 +320,41 @@ t_peers_reread_on_sighup() {
 	expect "now over HBONE ($out)" test "$out" = "now hbone"
 }
 
+# --peers names follow the one rule for names (printable UTF-8, no
+# space, each part at most 253 bytes): a file with one that does not is
+# refused whole, the table kept, and /metrics stays parseable.  A CRLF
+# file is fine.
+t_peer_names_checked() {
+	node_up 3
+	printf '%s remote/caf\xc3\xa9\r\n# a comment\r\n' "$(pod_ip 3)" >"$WORK/peers"
+	start_node_daemon --peers "$WORK/peers" --metrics 127.0.0.1:15020
+	expect "a CRLF file read" wait_for 5 file_has "$WORK/zt.err" "1 peers from"
+	enrol 1
+	local n=0 bad long
+	long=$(printf '\xe2\x82\xac%.0s' $(seq 1 86))	# 258 bytes of valid UTF-8
+	for bad in "remote/$long" $'remote/bad\xff' $'remote/esc\x1b[31m' \
+	    $'remote/soh\x01' $'remote/del\x7f' $'remote/c\rr' "$long/c"; do
+		n=$((n + 1))
+		printf '%s %s\n' "$(pod_ip 3)" "$bad" >"$WORK/peers"
+		kill -HUP "$ZPID"
+		expect "bad name $n refused, the old table kept" wait_for 5 \
+		    lines_at_least "$WORK/zt.err" "no name: .*keeping the 1 peers" "$n"
+	done
+	printf '%s %s\n' "$(pod_ip 3)" $'remote/soh\x01' >"$WORK/bad"
+	"$ZT" --proxy --peers "$WORK/bad" "$WORK/other.sock" 2>"$WORK/start.err"
+	expect "at start: refused, exit 2" test $? -eq 2
+	expect "escaped in the message" file_has "$WORK/start.err" 'bad:1: the workload is no name'
+	h2_bg 3 "$WORK/h2.out" server 15008 "$WORK/h2log.out"
+	expect "h2 server up" wait_for 10 file_has "$WORK/h2.out" listening
+	local out
+	out=$(in_pod 1 timeout 30 "$H2PY" "$H2PEER" tcp "$(pod_ip 3)" "$APP_PORT" "hi")
+	expect "over HBONE to the peer ($out)" test "$out" = "hi"
+	nsenter "--net=/var/run/netns/$NODE" curl -sf http://127.0.0.1:15020/metrics >"$WORK/metrics"
+	expect "its name in the labels" grep -qF $'destination_workload="caf\xc3\xa9"' "$WORK/metrics"
+	promtool check metrics <"$WORK/metrics" >"$WORK/promtool" 2>&1
+	expect_not "promtool parses the whole scrape" grep -q "error while linting" "$WORK/promtool"
+}
+
 # Pods ZDS named carry baggage: in the request (the source) and in the
 # 200 (the destination), as ztunnel's; pods it did not name, none.
 t_baggage_for_zds_pods() {
@@ -348,4 +383,5 @@ run_tests t_python_h2_client_five_streams t_statuses_as_ztunnel \
     t_outbound_to_python_h2_server t_non_200_ends_with_no_bytes \
     t_pool_100_streams_a_connection t_sigterm_drains_with_goaway \
     t_hostile_peers t_peer_allowing_no_streams t_two_nodes t_peers_reread_on_sighup \
+    t_peer_names_checked \
     t_baggage_for_zds_pods

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 
 #include "netns.h"
+#include "text.h"
 #include "udsock.h"
 #include "unit.h"
 #include "util.h"
@@ -259,7 +260,59 @@ test_parse_ulong(void)
 	CHECK(parse_ulong("", 10, 10, &v) == -1 && errno == EINVAL);
 }
 
+/* The one rule for names (text.h): printable UTF-8, no space, at most
+ * 253 bytes, not cut inside a character. */
+static void
+test_text_names(void)
+{
+	char	long_ok[TEXT_NAME_MAX + 1], long_bad[TEXT_NAME_MAX + 2];
+	char	utf[260];
+	size_t	i;
+
+	CHECK(text_name_ok("web-7d9f.x_2") && text_name_ok("caf\xc3\xa9"));
+	CHECK(text_name_ok("\xe6\x97\xa5\xe6\x9c\xac"));	/* 日本 */
+	CHECK(!text_name_ok("") && !text_name_ok("a b") &&
+	    !text_name_ok("a\x7f") && !text_name_ok("x\x01") &&
+	    !text_name_ok("esc\x1b[31m") && !text_name_ok("cr\r") &&
+	    !text_name_ok("bad\xff") && !text_name_ok("c1\xc2\x85") &&
+	    !text_name_ok("\xc0\x80") && !text_name_ok("\xed\xa0\x80") &&
+	    !text_name_ok("\xf5\x80\x80\x80") && !text_name_ok("\xc3"));
+	memset(long_ok, 'a', TEXT_NAME_MAX);
+	long_ok[TEXT_NAME_MAX] = '\0';
+	CHECK(text_name_ok(long_ok));
+	memset(long_bad, 'a', TEXT_NAME_MAX + 1);
+	long_bad[TEXT_NAME_MAX + 1] = '\0';
+	CHECK(!text_name_ok(long_bad));
+	/* 86 three-byte characters: 258 bytes of valid UTF-8, too long
+	 * (never cut to 253, inside the 85th character). */
+	for (i = 0; i < 86; i++)
+		memcpy(utf + 3 * i, "\xe2\x82\xac", 3);	/* € */
+	utf[258] = '\0';
+	CHECK(text_clean(utf, 258) && !text_name_ok(utf));
+}
+
+static void
+test_text_escape(void)
+{
+	char out[64];
+
+	CHECK(strcmp(text_escape("caf\xc3\xa9", out, sizeof(out), 0),
+	    "caf\xc3\xa9") == 0);
+	CHECK(strcmp(text_escape("bad\xff", out, sizeof(out), 0),
+	    "bad\\xff") == 0);
+	/* Controls stay unless asked: then each byte of them escaped. */
+	CHECK(strcmp(text_escape("a\x01b", out, sizeof(out), 0), "a\x01b") ==
+	    0);
+	CHECK(strcmp(text_escape("a\x01\x1b\xc2\x85", out, sizeof(out),
+	    TEXT_ESC_CONTROLS), "a\\x01\\x1b\\xc2\\x85") == 0);
+	/* Cut short at a character boundary, never inside one. */
+	CHECK(strcmp(text_escape("ab\xe2\x82\xac", out, 5, 0), "ab") == 0);
+	CHECK(strcmp(text_escape("ab\xff", out, 6, 0), "ab") == 0);
+}
+
 const struct unit_test misc_tests[] = {
+	UNIT_TEST(test_text_names),
+	UNIT_TEST(test_text_escape),
 	UNIT_TEST(test_netns_resolve),
 	UNIT_TEST(test_netns_check_own),
 	UNIT_TEST(test_netns_check_other_type),

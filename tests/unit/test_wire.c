@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text.h"
 #include "unit.h"
 #include "wire.h"
 
@@ -165,7 +166,7 @@ test_wire_format_round_trip(void)
 	CHECK(wire_format(buf, sizeof(buf), WIRE_OP_ADD, "a b") == -1);
 	CHECK(wire_format(buf, sizeof(buf), WIRE_OP_ADD, "") == -1);
 	CHECK(wire_format(buf, 4, WIRE_OP_ADD, "pod") == -1);
-	CHECK(wire_name_ok("web-7d9f.x_2") && !wire_name_ok("a\x7f"));
+	CHECK(text_name_ok("web-7d9f.x_2") && !text_name_ok("a\x7f"));
 }
 
 const struct unit_test wire_tests[] = {

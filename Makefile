@@ -46,7 +46,7 @@ COMMON_OBJS	= common/ev.o common/fdpass.o common/h2conn.o common/h2frame.o \
 		  common/httpd.o common/log.o common/notify.o common/netns.o common/udsock.o common/util.o \
 		  common/text.o common/wire.o common/zds.o
 CNI_OBJS	= cni-emulator/main.o cni-emulator/agent.o cni-emulator/nswatch.o \
-		  cni-emulator/redirect.o
+		  cni-emulator/redirect.o cni-emulator/client.o
 ZT_OBJS		= ztunnel-emulator/main.o ztunnel-emulator/control.o \
 		  ztunnel-emulator/listen.o ztunnel-emulator/pods.o \
 		  ztunnel-emulator/podtab.o ztunnel-emulator/proxy.o \

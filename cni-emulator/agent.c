@@ -15,8 +15,14 @@
  *
  * Queued requests name their pod (by reference), not a copy of its
  * descriptor: one descriptor per pod, however many ztunnels wait.
+ *
+ * --redirect: a pod's rules go in before any ztunnel hears of it, and
+ * come out only once every ztunnel has acknowledged its Del (or gone):
+ * ztunnel closes the pod's connections while the rules still carry
+ * their last packets, so the apps see each FIN.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,11 +53,19 @@
 #pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
 #endif
 
+/* A pod leaving the mesh with --redirect: its rules wait for the Dels. */
+struct unenrol {
+	int		 fd;		/* the pod's namespace, our own copy */
+	unsigned	 waiting;	/* Dels not acknowledged yet */
+	char		 name[ZDS_STR_MAX + 1];
+};
+
 /* A request waiting to go to one ztunnel. */
 struct req {
 	TAILQ_ENTRY(req)	 entry;
 	enum zds_req_type	 type;
 	struct nspod		*pod;	/* referenced; NULL for SnapshotSent */
+	struct unenrol		*un;	/* a Del's rules to remove after it */
 };
 
 TAILQ_HEAD(reqlist, req);
@@ -115,7 +129,8 @@ agent_stop(void)
 /* --- requests ------------------------------------------------------------ */
 
 static int
-queue(struct conn *c, enum zds_req_type type, struct nspod *pod)
+queue(struct conn *c, enum zds_req_type type, struct nspod *pod,
+    struct unenrol *un)
 {
 	struct req *r;
 
@@ -124,15 +139,34 @@ queue(struct conn *c, enum zds_req_type type, struct nspod *pod)
 	r->type = type;
 	if ((r->pod = pod) != NULL)
 		nspod_ref(pod);
+	if ((r->un = un) != NULL)
+		un->waiting++;
 	TAILQ_INSERT_TAIL(&c->queue, r, entry);
 	return 0;
 }
 
+/* Every ztunnel has let the pod go: now its rules. */
+static void
+unenrol_done(struct unenrol *un)
+{
+	char err[512];
+
+	if (redirect_remove(un->fd, err, sizeof(err)) == -1)
+		log_warnx("zds: %s: removing in-pod rules: %s", un->name, err);
+	else
+		log_info("zds: %s: in-pod rules removed", un->name);
+	close(un->fd);
+	free(un);
+}
+
+/* Acknowledged, or its ztunnel gone: either way, done with. */
 static void
 req_free(struct req *r)
 {
 	if (r->pod != NULL)
 		nspod_unref(r->pod);
+	if (r->un != NULL && --r->un->waiting == 0)
+		unenrol_done(r->un);
 	free(r);
 }
 
@@ -208,9 +242,9 @@ snapshot(struct conn *c)
 		return;
 	}
 	for (pod = nswatch_first(); pod != NULL; pod = nswatch_next(pod), n++)
-		if (queue(c, ZDS_ADD, pod) == -1)
+		if (queue(c, ZDS_ADD, pod, NULL) == -1)
 			break;
-	if (pod != NULL || queue(c, ZDS_SNAPSHOT_SENT, NULL) == -1) {
+	if (pod != NULL || queue(c, ZDS_SNAPSHOT_SENT, NULL, NULL) == -1) {
 		log_warnx("zds: ztunnel pid %ld: no snapshot: out of memory; "
 		    "disconnecting, it will come back", (long)c->pid);
 		conn_close(c, NULL);
@@ -222,37 +256,58 @@ snapshot(struct conn *c)
 }
 
 /*
- * --redirect: the pod's in-pod rules in before ztunnel hears of it, and
- * out once it goes (if its namespace is still there to hold them).  A
+ * --redirect: the pod's in-pod rules in before ztunnel hears of it.  A
  * pod whose rules failed is announced all the same: it is served, but
  * its traffic is not captured, and the log says why.
  */
 static void
-redirect_pod(enum nswatch_change change, const struct nspod *pod)
+redirect_in(const struct nspod *pod)
 {
 	char err[512];
 
-	if (change == NSWATCH_APPEARED) {
-		if (redirect_install(pod->fd, err, sizeof(err)) == -1)
-			log_warnx("zds: %s: in-pod rules: %s; nothing installed",
-			    pod->name, err);
-		else
-			log_info("zds: %s: in-pod rules installed", pod->name);
-	} else if (redirect_remove(pod->fd, err, sizeof(err)) == -1) {
-		log_warnx("zds: %s: removing in-pod rules: %s", pod->name, err);
+	if (redirect_install(pod->fd, err, sizeof(err)) == -1)
+		log_warnx("zds: %s: in-pod rules: %s; nothing installed",
+		    pod->name, err);
+	else
+		log_info("zds: %s: in-pod rules installed", pod->name);
+}
+
+/* --redirect: the rules come out after the Dels (see the top); our own
+ * copy of the namespace keeps it for them.  NULL: at once, or never. */
+static struct unenrol *
+redirect_out(const struct nspod *pod)
+{
+	struct unenrol *un;
+
+	if ((un = calloc(1, sizeof(*un))) == NULL ||
+	    (un->fd = fcntl(pod->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		log_warn("zds: %s: keeping the namespace to remove its rules "
+		    "after the Del; removing them now", pod->name);
+		free(un);
+		un = NULL;
+	} else {
+		snprintf(un->name, sizeof(un->name), "%s", pod->name);
+		un->waiting = 1;	/* ours, while the Dels are queued */
 	}
+	return un;
 }
 
 void
 agent_ns_changed(enum nswatch_change change, struct nspod *pod, void *arg)
 {
 	enum zds_req_type	 type;
+	struct unenrol		*un = NULL;
 	struct conn		*c, *next;
+	char			 err[512];
 
 	(void)arg;
 	type = change == NSWATCH_APPEARED ? ZDS_ADD : ZDS_DEL;
-	if (ag.o.redirect)
-		redirect_pod(change, pod);
+	if (ag.o.redirect && change == NSWATCH_APPEARED)
+		redirect_in(pod);
+	if (ag.o.redirect && change == NSWATCH_GONE &&
+	    (un = redirect_out(pod)) == NULL &&
+	    redirect_remove(pod->fd, err, sizeof(err)) == -1)
+		log_warnx("zds: %s: removing in-pod rules: %s", pod->name, err);
 	/* conn_pump() may close c: take the next one first. */
 	for (c = TAILQ_FIRST(&ag.conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
@@ -260,12 +315,15 @@ agent_ns_changed(enum nswatch_change change, struct nspod *pod, void *arg)
 			continue;	/* its snapshot will include it */
 		/* A ztunnel we cannot keep up to date is one that would go
 		 * wrong quietly: better it reconnects. */
-		if (queue(c, type, pod) == -1) {
+		if (queue(c, type, pod, un) == -1) {
 			conn_close(c, "out of memory queueing a request");
 			continue;
 		}
 		conn_pump(c);
 	}
+	/* No ztunnel to wait for (or none left): the rules go now. */
+	if (un != NULL && --un->waiting == 0)
+		unenrol_done(un);
 }
 
 /* --- connections --------------------------------------------------------- */

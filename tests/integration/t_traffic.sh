@@ -18,6 +18,11 @@ netstate() {
 	in_pod "$1" ip route show table all
 }
 
+# Established connections to the app of pod I, as its kernel sees them.
+app_conns() {
+	in_pod "$1" ss -Htn state established "( sport = :$APP_PORT )" | wc -l
+}
+
 # Bytes the app in pod I has received on its connection to pod J's app,
 # as the kernel counts them (ss -ti).
 app_received() {
@@ -193,6 +198,27 @@ t_big_firewall_rules_exact() {
 	    test "$(client 1 peer 2)" = "$(pod_ip 1)"
 }
 
+# Removing a pod with its rules: the daemon lets it go first (closing
+# its connections while the rules still carry their last packets), then
+# the rules come out.  Both the plain connection into it (pod 3, outside
+# the mesh) and the HBONE one (pod 1) end, at both ends: nothing is left
+# ESTABLISHED at the app.
+t_del_redirect_ends_connections() {
+	node_up 3
+	start_node_daemon
+	enrol 1 2
+	app 2
+	stream 3 2 "$WORK/plain"
+	stream 1 2 "$WORK/hbone"
+	expect "both streaming" wait_for 10 sh -c "grep -q streaming '$WORK/plain' && grep -q streaming '$WORK/hbone'"
+	expect "two open at the app" wait_for 10 test "$(app_conns 2)" -eq 2
+	expect "pod 2 removed, with its rules" "$CNI" --del --redirect "$SOCK" "$(pod_ns 2)"
+	expect "the plain client saw the end" wait_for 20 file_has "$WORK/plain" "ended after"
+	expect "the HBONE client saw the end" wait_for 20 file_has "$WORK/hbone" "ended after"
+	expect "nothing left established at the app" wait_for 20 test "$(app_conns 2)" -eq 0
+	expect "the rules are gone" test "$(in_pod 2 iptables-save | grep -c ISTIO)" -eq 0
+}
+
 t_no_iptables_nothing_installed() {
 	node_up 1
 	local ns
@@ -246,6 +272,35 @@ t_zds_agent_redirects() {
 	ip netns del "$p1" || exit 1
 	expect "rules out of A" wait_for 20 sh -c "! nsenter -t $holder -n iptables-save | grep -q ISTIO"
 	expect "no Del error" test "$(grep -c "removing in-pod rules" "$WORK/agent.err")" -eq 0
+}
+
+# The agent's way out of the mesh is in the same order: the Del to
+# ztunnel (acknowledged), then the rules.  Pod 2's name goes while its
+# app keeps the namespace; its connections end at both ends.
+t_zds_del_ends_connections() {
+	node_up 3
+	local p2 apppid
+	p2=$(pod_ns 2)
+	"${RUN_DAEMON[@]}" "$CNI" --zds-serve "$ZSOCK" --redirect --watch \
+	    "--select=$P-pod[12]" >"$WORK/agent.out" 2>"$WORK/agent.err" &
+	APID=$!
+	PIDS+=("$APID")
+	expect "agent starts" wait_for "$START_SECONDS" agent_listening
+	start_node_daemon --zds "$ZSOCK"
+	expect "both up" wait_for 20 sh -c "test \"\$('$CNI' --list '$SOCK' | grep -c ' up ')\" -eq 2"
+	app 2
+	apppid=${PIDS[-1]}
+	stream 3 2 "$WORK/plain"
+	stream 1 2 "$WORK/hbone"
+	expect "both streaming" wait_for 10 sh -c "grep -q streaming '$WORK/plain' && grep -q streaming '$WORK/hbone'"
+	expect "two open at the app" wait_for 10 test "$(app_conns 2)" -eq 2
+	ip netns del "$p2" || exit 1
+	expect "the plain client saw the end" wait_for 20 file_has "$WORK/plain" "ended after"
+	expect "the HBONE client saw the end" wait_for 20 file_has "$WORK/hbone" "ended after"
+	expect "nothing left established at the app" wait_for 20 \
+	    test "$(nsenter -t "$apppid" -n ss -Htn state established "( sport = :$APP_PORT )" | wc -l)" -eq 0
+	expect "then the rules went" wait_for 20 sh -c "! nsenter -t $apppid -n iptables-save | grep -q ISTIO"
+	expect "in that order" awk '/del .*'"$p2"'.*: ok/ { d = NR } /'"$p2"': in-pod rules removed/ { r = NR } END { exit !(d && r && d < r) }' "$WORK/agent.err"
 }
 
 # Inbound, ztunnel's own ports are never a destination; 15008 (HBONE)
@@ -302,6 +357,7 @@ run_tests t_a_to_b_through_both_hops t_bulk_64mib_each_way t_half_close \
     t_closed_port_ends_connection t_passthrough_to_pod_not_in_mesh \
     t_1000_concurrent t_pod_removed_mid_transfer \
     t_10000_sequential_back_to_baseline t_removal_leaves_rules_as_before \
-    t_big_firewall_rules_exact \
+    t_big_firewall_rules_exact t_del_redirect_ends_connections \
     t_no_iptables_nothing_installed t_daemon_stopped_fails_closed \
-    t_zds_agent_redirects t_own_ports_refused t_out_of_fds_flows_go_on
+    t_zds_agent_redirects t_zds_del_ends_connections t_own_ports_refused \
+    t_out_of_fds_flows_go_on

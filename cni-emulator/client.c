@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * client.c: cni-emulator's one-shot client (see client.h).  One request
+ * per connection: open the namespace, connect, send the request with the
+ * descriptor, read the one answer within the deadline, and say what
+ * happened as an exit status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "client.h"
+#include "fdpass.h"
+#include "log.h"
+#include "netns.h"
+#include "redirect.h"
+#include "text.h"
+#include "udsock.h"
+#include "util.h"
+#include "wire.h"
+
+#define MAX_REPLY		(64 << 20)	/* a list of ~500k pods */
+
+/* Open and check the namespace; one line and -1 on failure. */
+static int
+open_netns(const char *arg)
+{
+	char		path[PATH_MAX];
+	struct nsid	id;
+	int		fd;
+
+	if (netns_resolve(arg, path, sizeof(path)) == -1) {
+		log_warn("bad netns %s", arg);
+		return -1;
+	}
+	if ((fd = netns_open(path)) == -1) {
+		log_warnx("open %s: %s%s", path, strerror(errno),
+		    errno == ENOENT ? " (list them: ip netns list)" :
+		    errno == EACCES ? " (run as root)" : "");
+		return -1;
+	}
+	if (netns_check(fd, &id) == -1) {
+		if (errno == EINVAL)
+			log_warnx("%s: not a network namespace", path);
+		else
+			log_warn("%s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The connection, or -1 and what to exit with in *status. */
+static int
+connect_daemon(const char *path, uint64_t timeout_ms,
+    enum client_status *status)
+{
+	const char	*hint = "";
+	int		 fd;
+
+	if ((fd = udsock_connect_timeout(path, SOCK_STREAM,
+	    (int)timeout_ms)) != -1)
+		return fd;
+	switch (errno) {
+	case ETIMEDOUT:
+		log_warnx("connect %s: no room in its queue within %ju ms (the "
+		    "daemon is stopped or overloaded)", path,
+		    (uintmax_t)timeout_ms);
+		*status = CLIENT_NOACK;
+		return -1;
+	case ENOENT:
+		hint = " (is ztunnel-emulator running?)";
+		break;
+	case ECONNREFUSED:
+		hint = " (a stale socket: no daemon behind it)";
+		break;
+	case EACCES:
+		hint = " (the socket's mode keeps you out: run as its owner or "
+		    "root, or see the daemon's --socket-mode)";
+		break;
+	default:
+		break;
+	}
+	log_warnx("connect %s: %s%s", path, strerror(errno), hint);
+	*status = CLIENT_LOCAL;
+	return -1;
+}
+
+/*
+ * Read the reply within the deadline: up to the first newline into line
+ * (WIRE_REPLY_MAX + 1 bytes), or, whole, to the end of the stream into a
+ * buffer that grows (a list).  Returns the reply, NUL-terminated, with
+ * *lenp its length (0: the daemon hung up without a word); NULL with errno
+ * ETIMEDOUT or another error.  A one-line reply needs no heap at all,
+ * which spares a short-lived client the cost of setting one up.
+ */
+static char *
+read_reply(int fd, char *line, int whole, uint64_t timeout_ms, size_t *lenp)
+{
+	uint64_t	 deadline = monotonic_ms() + timeout_ms, now;
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	size_t		 len = 0, size = WIRE_REPLY_MAX;
+	char		*buf = line, *nbuf;
+	ssize_t		 n;
+
+	for (;;) {
+		if ((now = monotonic_ms()) >= deadline) {
+			errno = ETIMEDOUT;
+			goto fail;
+		}
+		n = poll(&pfd, 1, ms_until(deadline, now));
+		if (n == -1 && errno != EINTR)
+			goto fail;
+		if (n <= 0)
+			continue;
+		if (len == size) {
+			if (!whole || size >= MAX_REPLY) {
+				errno = EMSGSIZE;
+				goto fail;
+			}
+			nbuf = realloc(buf == line ? NULL : buf, size * 2 + 1);
+			if (nbuf == NULL)
+				goto fail;
+			if (buf == line)
+				memcpy(nbuf, line, len);
+			buf = nbuf;
+			size *= 2;
+		}
+		n = read(fd, buf + len, size - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		/* A daemon that answers before reading our request (it
+		 * refused us at the door) resets the connection when it
+		 * closes; its answer comes first and is whole. */
+		if (n == -1 && errno == ECONNRESET && len > 0)
+			break;
+		if (n == -1)
+			goto fail;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (!whole && memchr(buf, '\n', len) != NULL)
+			break;
+	}
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+fail:
+	if (buf != line)
+		free(buf);
+	return NULL;
+}
+
+/* A JSON string (the list's fields are printable ASCII, no spaces). */
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			putchar('\\');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+/*
+ * --list --json: the daemon's table as an array of objects, for scripts.
+ * Columns: NAME STATE NETNS PORTS SERVED CONNS BYTES AGE VIA.
+ */
+static void
+print_json(char *table)
+{
+	char		*line, *save, *f[9], *fsave;
+	unsigned long	 a, b;
+	int		 n, first = 1;
+
+	printf("[");
+	if (strtok_r(table, "\n", &save) == NULL) {	/* the header */
+		printf("]\n");
+		return;
+	}
+	while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
+		for (n = 0; n < 9; n++)
+			if ((f[n] = strtok_r(n == 0 ? line : NULL, " ",
+			    &fsave)) == NULL)
+				break;
+		if (n < 9)
+			continue;
+		printf("%s\n  {\"name\": ", first ? "" : ",");
+		json_str(f[0]);
+		printf(", \"state\": ");
+		json_str(f[1]);
+		if (sscanf(f[2], "net:[%lu]", &a) == 1)
+			printf(", \"netns\": %lu", a);
+		printf(", \"ports\": [%s]", f[3]);
+		printf(", \"served\": %s", f[4]);
+		if (sscanf(f[5], "%lu/%lu", &a, &b) == 2)
+			printf(", \"connections\": {\"open\": %lu, "
+			    "\"total\": %lu}", a, b);
+		if (sscanf(f[6], "%lu/%lu", &a, &b) == 2)
+			printf(", \"bytes\": {\"in\": %lu, \"out\": %lu}",
+			    a, b);
+		printf(", \"age\": ");
+		json_str(f[7]);
+		printf(", \"via\": ");
+		json_str(f[8]);
+		printf("}");
+		first = 0;
+	}
+	printf("%s]\n", first ? "" : "\n");
+}
+
+/*
+ * Send one request (with fd, or -1: closed here whatever happens), wait
+ * for the reply, and turn it into an exit status; a good reply goes to
+ * stdout when show is set (a list whole, as JSON if asked).
+ */
+static enum client_status
+exchange(const struct client_opts *o, const char *req, size_t reqlen, int fd,
+    int list, int show)
+{
+	enum client_status status = CLIENT_OK;
+	size_t	 len;
+	char	 line[WIRE_REPLY_MAX + 1], *reply, *nl;
+	uint64_t start = monotonic_ms(), spent;
+	int	 sock, send_err = 0;
+
+	/* One deadline for the whole exchange: -t bounds every wait. */
+	if ((sock = connect_daemon(o->sock_path, o->timeout_ms,
+	    &status)) == -1) {
+		if (fd != -1)
+			close(fd);
+		return status;
+	}
+	if (fdpass_send(sock, req, reqlen, fd) == -1) {
+		send_err = errno;
+		/* Closed on us: it may have said why before it did. */
+		if (send_err != EPIPE && send_err != ECONNRESET) {
+			log_warnx("send to %s: %s", o->sock_path,
+			    fdpass_strerror(send_err));
+			if (fd != -1)
+				close(fd);
+			close(sock);
+			return CLIENT_LOCAL;
+		}
+	}
+	/* The daemon has its own reference now; ours has done its job. */
+	if (fd != -1)
+		close(fd);
+	if (!o->wait && send_err == 0) {
+		close(sock);
+		return CLIENT_OK;
+	}
+	spent = monotonic_ms() - start;
+	reply = read_reply(sock, line, list,
+	    spent < o->timeout_ms ? o->timeout_ms - spent : 0, &len);
+	close(sock);
+	if ((reply == NULL || len == 0) && send_err != 0) {
+		log_warnx("send to %s: %s", o->sock_path, strerror(send_err));
+		if (reply != NULL && reply != line)
+			free(reply);
+		return CLIENT_LOCAL;
+	}
+	if (reply == NULL) {
+		if (errno == ETIMEDOUT)
+			log_warnx("no acknowledgement from %s within %ju ms "
+			    "(the request was delivered; a daemon that never "
+			    "answers, like the seed's, needs --no-wait)",
+			    o->sock_path, (uintmax_t)o->timeout_ms);
+		else
+			log_warn("read from %s", o->sock_path);
+		return CLIENT_NOACK;
+	}
+	if (len == 0) {
+		log_warnx("%s closed the connection without an "
+		    "acknowledgement", o->sock_path);
+		status = CLIENT_NOACK;
+	} else if (strncmp(reply, WIRE_ERROR, strlen(WIRE_ERROR)) == 0) {
+		if ((nl = strchr(reply, '\n')) != NULL)
+			*nl = '\0';
+		log_warnx("daemon: %s", reply + strlen(WIRE_ERROR));
+		status = CLIENT_REFUSED;
+	} else if (reply[len - 1] != '\n') {
+		log_warnx("%s: reply cut short", o->sock_path);
+		status = CLIENT_NOACK;
+	} else if (show && o->json) {
+		print_json(reply);
+	} else if (show) {
+		fputs(reply, stdout);
+	}
+	if (reply != line)
+		free(reply);
+	return status;
+}
+
+/* The pod's name for netns: --name, or the namespace's own. */
+static const char *
+pod_name(const struct client_opts *o, const char *netns, char *buf,
+    size_t size)
+{
+	char path[PATH_MAX];
+
+	if (o->name != NULL)
+		return o->name;
+	if (netns_resolve(netns, path, sizeof(path)) == -1)
+		return NULL;
+	return netns_pod_name(netns, path, buf, size);
+}
+
+/*
+ * --redirect: the pod's rules go in before the daemon hears of it, and
+ * come out again if it refuses the pod (no answer at all may still mean
+ * a pod that listens: its rules stay).
+ */
+enum client_status
+client_add(const struct client_opts *o, const char *netns)
+{
+	enum client_status status;
+	char		 req[WIRE_REQ_MAX], err[512], buf[WIRE_NAME_MAX + 1];
+	const char	*name;
+	int		 len, fd, keep = -1;
+
+	if ((fd = open_netns(netns)) == -1)
+		return CLIENT_LOCAL;
+	name = pod_name(o, netns, buf, sizeof(buf));
+	if (o->seed) {
+		req[0] = WIRE_SEED_ADD;
+		len = 1;
+	} else if (name == NULL || !text_name_ok(name) ||
+	    (len = wire_format(req, sizeof(req), WIRE_OP_ADD, name)) == -1) {
+		log_warnx("cannot name the pod after %s: use --name", netns);
+		close(fd);
+		return CLIENT_USAGE;
+	}
+	if (o->redirect) {
+		if ((keep = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+			log_warn("dup");
+			close(fd);
+			return CLIENT_LOCAL;
+		}
+		if (redirect_install(fd, err, sizeof(err)) == -1) {
+			log_warnx("redirect %s: %s; nothing installed", netns,
+			    err);
+			close(keep);
+			close(fd);
+			return CLIENT_LOCAL;
+		}
+	}
+	status = exchange(o, req, (size_t)len, fd, 0, o->verbose);
+	if (keep == -1)
+		return status;
+	if ((status == CLIENT_REFUSED || status == CLIENT_LOCAL) &&
+	    redirect_remove(keep, err, sizeof(err)) == -1)
+		log_warnx("redirect %s: removing the rules again: %s", netns,
+		    err);
+	close(keep);
+	return status;
+}
+
+/*
+ * --del --redirect NETNS: the pod (named after the namespace, as for an
+ * add) out of the daemon first, then the rules out of the namespace.
+ * The daemon closes the pod's connections as it lets the pod go, and
+ * their last packets (the FINs, the app's answers to them) still need
+ * the rules: the mark and table 100 bring the app's side back to the
+ * daemon.  The rules come out whatever the daemon said (it may be down,
+ * or never have had the pod).
+ */
+enum client_status
+client_del(const struct client_opts *o, const char *arg)
+{
+	enum client_status status;
+	char		 req[WIRE_REQ_MAX], err[512], buf[WIRE_NAME_MAX + 1];
+	const char	*name = arg;
+	int		 len, fd = -1;
+
+	if (arg == NULL)
+		return CLIENT_USAGE;
+	if (o->redirect) {
+		if ((fd = open_netns(arg)) == -1)
+			return CLIENT_LOCAL;
+		name = pod_name(o, arg, buf, sizeof(buf));
+	}
+	if (name == NULL ||
+	    (len = wire_format(req, sizeof(req), WIRE_OP_DEL, name)) == -1) {
+		log_warnx("bad pod name: %s", arg);
+		if (fd != -1)
+			close(fd);
+		return CLIENT_USAGE;
+	}
+	status = exchange(o, req, (size_t)len, -1, 0, o->verbose);
+	if (fd == -1)
+		return status;
+	if (redirect_remove(fd, err, sizeof(err)) == -1) {
+		log_warnx("redirect %s: %s", arg, err);
+		status = CLIENT_LOCAL;
+	}
+	close(fd);
+	return status;
+}
+
+enum client_status
+client_list(const struct client_opts *o)
+{
+	char	req[WIRE_REQ_MAX];
+	int	len;
+
+	if ((len = wire_format(req, sizeof(req), WIRE_OP_LIST, NULL)) == -1)
+		return CLIENT_USAGE;
+	return exchange(o, req, (size_t)len, -1, 1, 1);
+}

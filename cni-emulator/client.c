@@ -158,70 +158,10 @@ fail:
 	return NULL;
 }
 
-/* A JSON string (the list's fields are printable ASCII, no spaces). */
-static void
-json_str(const char *s)
-{
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			putchar('\\');
-		putchar(*s);
-	}
-	putchar('"');
-}
-
-/*
- * --list --json: the daemon's table as an array of objects, for scripts.
- * Columns: NAME STATE NETNS PORTS SERVED CONNS BYTES AGE VIA.
- */
-static void
-print_json(char *table)
-{
-	char		*line, *save, *f[9], *fsave;
-	unsigned long	 a, b;
-	int		 n, first = 1;
-
-	printf("[");
-	if (strtok_r(table, "\n", &save) == NULL) {	/* the header */
-		printf("]\n");
-		return;
-	}
-	while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
-		for (n = 0; n < 9; n++)
-			if ((f[n] = strtok_r(n == 0 ? line : NULL, " ",
-			    &fsave)) == NULL)
-				break;
-		if (n < 9)
-			continue;
-		printf("%s\n  {\"name\": ", first ? "" : ",");
-		json_str(f[0]);
-		printf(", \"state\": ");
-		json_str(f[1]);
-		if (sscanf(f[2], "net:[%lu]", &a) == 1)
-			printf(", \"netns\": %lu", a);
-		printf(", \"ports\": [%s]", f[3]);
-		printf(", \"served\": %s", f[4]);
-		if (sscanf(f[5], "%lu/%lu", &a, &b) == 2)
-			printf(", \"connections\": {\"open\": %lu, "
-			    "\"total\": %lu}", a, b);
-		if (sscanf(f[6], "%lu/%lu", &a, &b) == 2)
-			printf(", \"bytes\": {\"in\": %lu, \"out\": %lu}",
-			    a, b);
-		printf(", \"age\": ");
-		json_str(f[7]);
-		printf(", \"via\": ");
-		json_str(f[8]);
-		printf("}");
-		first = 0;
-	}
-	printf("%s]\n", first ? "" : "\n");
-}
-
 /*
  * Send one request (with fd, or -1: closed here whatever happens), wait
  * for the reply, and turn it into an exit status; a good reply goes to
- * stdout when show is set (a list whole, as JSON if asked).
+ * stdout when show is set (a list whole).
  */
 static enum client_status
 exchange(const struct client_opts *o, const char *req, size_t reqlen, int fd,
@@ -291,8 +231,6 @@ exchange(const struct client_opts *o, const char *req, size_t reqlen, int fd,
 	} else if (reply[len - 1] != '\n') {
 		log_warnx("%s: reply cut short", o->sock_path);
 		status = CLIENT_NOACK;
-	} else if (show && o->json) {
-		print_json(reply);
 	} else if (show) {
 		fputs(reply, stdout);
 	}
@@ -413,7 +351,9 @@ client_list(const struct client_opts *o)
 	char	req[WIRE_REQ_MAX];
 	int	len;
 
-	if ((len = wire_format(req, sizeof(req), WIRE_OP_LIST, NULL)) == -1)
+	/* JSON comes from the daemon, from the same view as the table. */
+	if ((len = wire_format(req, sizeof(req), o->json ? WIRE_OP_LIST_JSON :
+	    WIRE_OP_LIST, NULL)) == -1)
 		return CLIENT_USAGE;
 	return exchange(o, req, (size_t)len, -1, 1, 1);
 }

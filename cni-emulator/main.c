@@ -333,6 +333,7 @@ main(int argc, char *argv[])
 	case WIRE_OP_DEL:
 		return (int)client_del(&o.client, o.arg);
 	case WIRE_OP_LIST:
+	case WIRE_OP_LIST_JSON:
 	default:
 		return (int)client_list(&o.client);
 	}

@@ -99,7 +99,9 @@ struct h2tun {
 	enum tun_state		 state;
 	int			 fd;
 	struct ev_io		 io;
-	struct ev_timer		 deadline;
+	struct ev_timer		 deadline;	/* connect, answer, then the
+						 * half-close timeout */
+	uint64_t		 moved;		/* bytes when it was set */
 	int			 readable;	/* an edge not yet read to EAGAIN */
 	int			 fd_eof;	/* the socket said EOF */
 	int			 end_sent;	/* END_STREAM out */
@@ -170,6 +172,8 @@ struct h2conn {
 	uint8_t			 ping_data[8];
 	struct ev_deferred	 dead;
 };
+
+static uint64_t	half_close_ms = H2_HALF_CLOSE_MS;
 
 /* Connections closed but still dropping their peer's input: the only
  * ones nobody else knows of any more (h2conn_reap). */
@@ -421,12 +425,33 @@ stream_idle(const struct h2conn *c, uint32_t id)
 	return c->role == H2_SERVER ? id > c->last_peer_id : id >= c->next_id;
 }
 
+/* One way done (END_STREAM out, or the peer's END_STREAM passed on as a
+ * FIN), the other not: it gets the half-close timeout to move. */
+static void
+tun_half_closed(struct h2tun *t)
+{
+	if (t->state != T_OPEN || t->deadline.armed || half_close_ms == 0 ||
+	    t->end_sent == (t->end_recv && t->fd_shut))
+		return;
+	t->moved = t->sent + t->received;
+	ev_timer_at(&t->deadline, monotonic_ms() + half_close_ms);
+}
+
 static void
 on_deadline(void *arg)
 {
 	struct h2tun *t = arg;
 
-	if (t->state == T_CONNECTING) {
+	if (t->state == T_OPEN) {
+		/* Bytes moved meanwhile: not idle, look again later. */
+		if (t->sent + t->received != t->moved) {
+			t->moved = t->sent + t->received;
+			ev_timer_at(&t->deadline, monotonic_ms() +
+			    half_close_ms);
+			return;
+		}
+		tun_end(t, 1, H2_CANCEL, "half-closed and idle");
+	} else if (t->state == T_CONNECTING) {
 		send_status(t->c, t->id, 503, 1);
 		t->end_sent = 1;
 		tun_end(t, 1, H2_NO_ERROR, "upstream connect timed out");
@@ -610,7 +635,10 @@ tun_flush(struct h2tun *t)
 		t->fd_shut = 1;
 		(void)shutdown(t->fd, SHUT_WR);
 	}
-	return tun_maybe_done(t) ? -1 : 0;
+	if (tun_maybe_done(t))
+		return -1;
+	tun_half_closed(t);
+	return 0;
 }
 
 /*
@@ -673,7 +701,8 @@ tun_pump(struct h2conn *c, struct h2tun *t)
 			put_frame_hdr(buf_tail(&c->out), 0, H2_DATA,
 			    H2_END_STREAM, t->id);
 			c->out.len += H2_FRAME_HDR;
-			(void)tun_maybe_done(t);
+			if (!tun_maybe_done(t))
+				tun_half_closed(t);
 			return;
 		}
 		/* Headers for the frames filled, the last one short. */
@@ -1826,6 +1855,24 @@ h2conn_tunnel(struct h2conn *c, int fd, const char *authority,
 	 * tunnel may end in it, and its owner be told, before we return). */
 	conn_flush(c);
 	return t;
+}
+
+void
+h2conn_set_half_close(uint64_t ms)
+{
+	half_close_ms = ms;
+}
+
+void
+h2conn_sock_states(const struct h2conn *c, struct sock_states *s)
+{
+	const struct h2tun *t;
+
+	if (c->closed)
+		return;
+	sock_state_count(c->fd, s);
+	TAILQ_FOREACH(t, &c->tuns, entry)
+		sock_state_count(t->fd, s);
 }
 
 int

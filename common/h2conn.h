@@ -36,6 +36,7 @@
 #define H2_PING_TIMEOUT_MS	20000
 #define H2_CONNECT_MS		10000		/* TCP connect, upstream connect */
 #define H2_RESPONSE_MS		15000		/* CONNECT sent, no answer */
+#define H2_HALF_CLOSE_MS	60000		/* one way done, nothing moving */
 
 enum h2_role { H2_CLIENT, H2_SERVER };
 
@@ -103,6 +104,15 @@ struct h2conn *h2conn_new(int fd, enum h2_role, const struct h2conn_ops *,
  */
 struct h2tun   *h2conn_tunnel(struct h2conn *, int fd, const char *authority,
 		    const char *const *hdrs, size_t n, void *targ);
+
+/* A tunnel with one direction done and no byte moving for ms is reset
+ * (CANCEL) and its socket closed; 0: never.  For every connection. */
+void		h2conn_set_half_close(uint64_t ms);
+
+/* The TCP states of the connection's socket and its tunnels' sockets,
+ * added up (util.h). */
+struct sock_states;
+void		h2conn_sock_states(const struct h2conn *, struct sock_states *);
 
 /* A client connection that can take one more stream now. */
 int		h2conn_can_open(const struct h2conn *);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -230,4 +231,55 @@ strbuf_free(struct strbuf *t)
 	t->buf = NULL;
 	t->len = t->size = 0;
 	t->failed = 0;
+}
+
+void
+sock_state_count(int fd, struct sock_states *s)
+{
+	struct tcp_info	ti;
+	socklen_t	len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1) {
+		s->other++;
+		return;
+	}
+	switch (ti.tcpi_state) {
+	case TCP_ESTABLISHED:
+		s->established++;
+		break;
+	case TCP_CLOSE_WAIT:
+		s->close_wait++;
+		break;
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+		s->fin_wait++;
+		break;
+	default:
+		s->other++;
+		break;
+	}
+}
+
+void
+strbuf_json(struct strbuf *t, const char *s)
+{
+	size_t n;
+
+	strbuf_add(t, "\"", 1);
+	while (*s != '\0') {
+		n = strcspn(s, "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a"
+		    "\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18"
+		    "\x19\x1a\x1b\x1c\x1d\x1e\x1f");
+		strbuf_add(t, s, n);
+		s += n;
+		if (*s == '\0')
+			break;
+		if (*s == '"' || *s == '\\')
+			strbuf_printf(t, "\\%c", *s);
+		else
+			strbuf_printf(t, "\\u%04x", (unsigned char)*s);
+		s++;
+	}
+	strbuf_add(t, "\"", 1);
 }

@@ -36,6 +36,16 @@ int		raise_nofile(uint64_t *limit);
  * closing it sends a FIN, not a reset. */
 void		sock_drain(int fd);
 
+/* How many of a set of TCP sockets are in which state (TCP_INFO), as
+ * `ss` would show them: the half-open ones are the leak to watch. */
+struct sock_states {
+	unsigned	established;
+	unsigned	close_wait;	/* the peer is done, we are not */
+	unsigned	fin_wait;	/* we are done, the peer is not */
+	unsigned	other;		/* connecting, closing, ... */
+};
+void		sock_state_count(int fd, struct sock_states *);
+
 /* "a.b.c.d:port" of an IPv4 socket address, into buf. */
 struct sockaddr_in;
 void		sin_str(const struct sockaddr_in *, char *buf, size_t size);
@@ -50,6 +60,9 @@ struct strbuf {
 
 void		strbuf_printf(struct strbuf *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
+/* s as a JSON string, quoted: quotes, backslashes and controls
+ * escaped. */
+void		strbuf_json(struct strbuf *, const char *s);
 /* n bytes of p, and a NUL after them (not counted in len). */
 void		strbuf_add(struct strbuf *, const void *p, size_t n);
 void		strbuf_free(struct strbuf *);

@@ -17,6 +17,7 @@ static const struct {
 	{ "add",	WIRE_OP_ADD,	1 },
 	{ "del",	WIRE_OP_DEL,	1 },
 	{ "list",	WIRE_OP_LIST,	0 },
+	{ "list-json",	WIRE_OP_LIST_JSON, 0 },
 };
 
 /* A whole request line, without its newline. */
@@ -52,7 +53,7 @@ parse_line(const unsigned char *line, size_t len, struct wire_req *req,
 		req->name[nlen] = '\0';
 		return WIRE_COMPLETE;
 	}
-	snprintf(why, whylen, "unknown request '%.*s' (add, del, list)",
+	snprintf(why, whylen, "unknown request '%.*s' (add, del, list, list-json)",
 	    (int)(vlen > 32 ? 32 : vlen), (const char *)line);
 	return WIRE_MALFORMED;
 }

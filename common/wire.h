@@ -13,9 +13,11 @@
  *   "add NAME\n"         the same, with the pod's name; fd attached
  *   "del NAME\n"         remove the pod and close its listeners
  *   "list\n"             list the pods
+ *   "list-json\n"        the same, as a JSON array
  *
  * Replies are text: "listeners ready\n" (add), "removed NAME\n" (del), a
- * table (list), or for any request "error: <what failed>\n".  The daemon
+ * table (list) or a JSON array and a newline (list-json), or for any
+ * request "error: <what failed>\n".  The daemon
  * closes the connection after its reply, which is how a list ends.
  */
 #define WIRE_SEED_ADD		0x01
@@ -30,6 +32,7 @@ enum wire_op {
 	WIRE_OP_ADD,		/* fd attached */
 	WIRE_OP_DEL,
 	WIRE_OP_LIST,
+	WIRE_OP_LIST_JSON,
 };
 
 struct wire_req {

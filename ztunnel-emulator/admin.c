@@ -23,22 +23,6 @@ static struct {
 	struct httpd	*admin, *metrics, *ready;
 } ad;
 
-/* A JSON string: quotes, backslashes and controls escaped. */
-static void
-tjson(struct strbuf *t, const char *s)
-{
-	strbuf_printf(t, "\"");
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			strbuf_printf(t, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			strbuf_printf(t, "\\u%04x", (unsigned char)*s);
-		else
-			strbuf_printf(t, "%c", *s);
-	}
-	strbuf_printf(t, "\"");
-}
-
 static void
 respond(struct httpd_resp *r, struct strbuf *t, const char *type)
 {
@@ -70,11 +54,11 @@ config_dump(struct httpd_resp *r)
 	for (p = pod_first(); p != NULL; p = pod_next(p), first = 0) {
 		pod_workload_parts(p, ns, sizeof(ns), &name);
 		strbuf_printf(&t, "%s\n    {\n      \"uid\": ", first ? "" : ",");
-		tjson(&t, p->name);
+		strbuf_json(&t, p->name);
 		strbuf_printf(&t, ",\n      \"name\": ");
-		tjson(&t, name);
+		strbuf_json(&t, name);
 		strbuf_printf(&t, ",\n      \"namespace\": ");
-		tjson(&t, ns);
+		strbuf_json(&t, ns);
 		strbuf_printf(&t, ",\n      \"workloadIps\": [");
 		for (i = 0; i < p->naddrs; i++)
 			strbuf_printf(&t, "%s\"%s\"", i ? ", " : "", inet_ntop(AF_INET,
@@ -89,12 +73,12 @@ config_dump(struct httpd_resp *r)
 		pod_workload_parts(p, ns, sizeof(ns), &name);
 		relay_stats_bytes(&p->conns, &in, &out);
 		strbuf_printf(&t, "%s\n    ", first ? "" : ",");
-		tjson(&t, p->name);
+		strbuf_json(&t, p->name);
 		strbuf_printf(&t, ": {\n      \"state\": \"%s\",\n      \"info\": "
 		    "{\"name\": ", p->state == POD_UP ? "Up" : "Pending");
-		tjson(&t, name);
+		strbuf_json(&t, name);
 		strbuf_printf(&t, ", \"namespace\": ");
-		tjson(&t, ns);
+		strbuf_json(&t, ns);
 		strbuf_printf(&t, ", \"serviceAccount\": \"\"},\n"
 		    "      \"connections\": {\"open\": %ju, \"total\": %ju, "
 		    "\"bytesIn\": %ju, \"bytesOut\": %ju},\n"
@@ -165,7 +149,10 @@ static void
 serve_metrics(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 {
 	struct metrics_gauges	 g;
-	size_t			 len;
+	struct metrics_pod	*mp = NULL;
+	struct pod_view		*views = NULL;
+	const struct pod	*p;
+	size_t			 len, i, n = pod_count();
 	char			*text;
 
 	(void)arg;
@@ -178,10 +165,29 @@ serve_metrics(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 		httpd_printf(r, 405, "text/plain", "GET only\n");
 		return;
 	}
+	memset(&g, 0, sizeof(g));
 	g.pending = (unsigned)pod_pending();
 	g.active = (unsigned)pod_count() - g.pending;
 	hbone_counts(&g.hbone_out, &g.hbone_in, &g.hbone_streams);
-	if ((text = metrics_write(&len, &g)) == NULL) {
+	if (n > 0 && ((views = calloc(n, sizeof(*views))) == NULL ||
+	    (mp = calloc(n, sizeof(*mp))) == NULL)) {
+		free(views);
+		httpd_printf(r, 500, "text/plain", "out of memory\n");
+		return;
+	}
+	for (p = pod_first(), i = 0; p != NULL && i < n && mp != NULL;
+	    p = pod_next(p), i++) {
+		pod_view(p, &views[i]);
+		mp[i].ns = views[i].ns;
+		mp[i].name = views[i].name;
+		mp[i].sockets = views[i].sockets;
+	}
+	g.pods = mp;
+	g.npods = i;
+	text = metrics_write(&len, &g);
+	free(mp);
+	free(views);
+	if (text == NULL) {
 		httpd_printf(r, 500, "text/plain", "out of memory\n");
 		return;
 	}

@@ -64,6 +64,8 @@ static void	peer_reply(struct peer *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	handle(struct peer *, const struct wire_req *);
 static void	handle_list(struct peer *);
+static void	handle_list_json(struct peer *);
+static void	list_send(struct peer *, struct strbuf *);
 
 int
 control_start(const struct control_opts *o)
@@ -246,7 +248,8 @@ handle(struct peer *p, const struct wire_req *req)
 
 	log_debug("control: pid %ld uid %ld: %s %s", (long)p->pid,
 	    (long)p->uid, req->op == WIRE_OP_ADD ? "add" :
-	    req->op == WIRE_OP_DEL ? "del" : "list", req->name);
+	    req->op == WIRE_OP_DEL ? "del" : req->op == WIRE_OP_LIST ? "list" :
+	    "list-json", req->name);
 	if (req->op != WIRE_OP_ADD && p->passfd != -1) {
 		peer_reply(p, WIRE_ERROR "a descriptor came with a "
 		    "request that takes none");
@@ -281,6 +284,9 @@ handle(struct peer *p, const struct wire_req *req)
 	case WIRE_OP_LIST:
 		handle_list(p);
 		break;
+	case WIRE_OP_LIST_JSON:
+		handle_list_json(p);
+		break;
 	}
 }
 
@@ -307,55 +313,85 @@ handle_list(struct peer *p)
 {
 	static const char	 hdr[] =
 	    "%-*s  %-7s  %-18s  %-17s  %8s  %13s  %21s  %5s  %s\n";
-	uint64_t		 now = monotonic_ms();
+	struct strbuf		 t = { NULL, 0, 0, 0 };
+	struct pod_view		 v;
 	struct pod		*pod;
-	size_t			 width = 4, size, len;
-	uint64_t		 in, out;
-	char			*buf, netns[32], age[16], conns[48], bytes[48];
-	int			 n;
+	size_t			 width = 4;
+	char			 netns[32], age[16], conns[48], bytes[48];
 
 	for (pod = pod_first(); pod != NULL; pod = pod_next(pod))
 		if (strlen(pod_label(pod)) > width)
 			width = strlen(pod_label(pod));
-	/* A line is at most the label, the uid and 200 bytes of columns. */
-	size = (pod_count() + 1) * (width + WIRE_NAME_MAX + 200);
-	if ((buf = malloc(size)) == NULL) {
-		peer_reply(p, WIRE_ERROR "out of memory");
-		return;
-	}
-	n = snprintf(buf, size, hdr, (int)width, "NAME", "STATE", "NETNS",
+	strbuf_printf(&t, hdr, (int)width, "NAME", "STATE", "NETNS",
 	    "PORTS", "SERVED", "CONNS", "BYTES", "AGE", "VIA");
-	len = (size_t)n;
 	for (pod = pod_first(); pod != NULL; pod = pod_next(pod)) {
-		snprintf(netns, sizeof(netns), "net:[%ju]",
-		    (uintmax_t)pod->ns.ino);
-		format_age(now - pod->added_ms, age, sizeof(age));
+		pod_view(pod, &v);
+		snprintf(netns, sizeof(netns), "net:[%ju]", (uintmax_t)v.netns);
+		format_age(v.age_ms, age, sizeof(age));
 		/* --proxy: open/total connections, bytes in/out (the pod's
 		 * clients to upstream / back), open sessions included. */
 		snprintf(conns, sizeof(conns), "%ju/%ju",
-		    (uintmax_t)pod->conns.nopen, (uintmax_t)pod->conns.total);
-		relay_stats_bytes(&pod->conns, &in, &out);
-		snprintf(bytes, sizeof(bytes), "%ju/%ju", (uintmax_t)in,
-		    (uintmax_t)out);
-		n = snprintf(buf + len, size - len,
+		    (uintmax_t)v.conns_open, (uintmax_t)v.conns_total);
+		snprintf(bytes, sizeof(bytes), "%ju/%ju",
+		    (uintmax_t)v.bytes_in, (uintmax_t)v.bytes_out);
+		strbuf_printf(&t,
 		    "%-*s  %-7s  %-18s  %u,%u,%u  %8ju  %13s  %21s  %5s  %s%s\n",
-		    (int)width, pod_label(pod),
-		    pod->state == POD_UP ? "up" : "pending", netns,
-		    zt_ports[0], zt_ports[1], zt_ports[2],
-		    (uintmax_t)pod->served, conns, bytes, age,
-		    pod->origin == POD_ZDS ? "zds:" : "control",
-		    pod->origin == POD_ZDS ? pod->name : "");
-		/* The size above is an estimate: never write past it. */
-		if (n < 0 || (size_t)n >= size - len) {
-			free(buf);
-			peer_reply(p, WIRE_ERROR "list does not fit");
-			return;
-		}
-		len += (size_t)n;
+		    (int)width, v.label, v.up ? "up" : "pending", netns,
+		    zt_ports[0], zt_ports[1], zt_ports[2], (uintmax_t)v.served,
+		    conns, bytes, age, v.zds ? "zds:" : "control",
+		    v.zds ? v.key : "");
+	}
+	list_send(p, &t);
+}
+
+/* The same as JSON, for scripts: numbers as numbers, the pod's sockets
+ * by TCP state (a leak of half-open ones shows here first). */
+static void
+handle_list_json(struct peer *p)
+{
+	struct strbuf		 t = { NULL, 0, 0, 0 };
+	struct pod_view		 v;
+	struct pod		*pod;
+
+	strbuf_printf(&t, "[");
+	for (pod = pod_first(); pod != NULL; pod = pod_next(pod)) {
+		pod_view(pod, &v);
+		strbuf_printf(&t, "%s\n  {\"name\": ", pod == pod_first() ? "" :
+		    ",");
+		strbuf_json(&t, v.label);
+		strbuf_printf(&t, ", \"uid\": ");
+		strbuf_json(&t, v.key);
+		strbuf_printf(&t, ", \"state\": \"%s\", \"netns\": %ju, "
+		    "\"ports\": [%u, %u, %u], \"served\": %ju, "
+		    "\"connections\": {\"open\": %ju, \"total\": %ju}, "
+		    "\"bytes\": {\"in\": %ju, \"out\": %ju}, "
+		    "\"sockets\": {\"established\": %u, \"closeWait\": %u, "
+		    "\"finWait\": %u, \"other\": %u}, "
+		    "\"ageSeconds\": %ju, \"via\": \"%s\"}",
+		    v.up ? "up" : "pending", (uintmax_t)v.netns, zt_ports[0],
+		    zt_ports[1], zt_ports[2], (uintmax_t)v.served,
+		    (uintmax_t)v.conns_open, (uintmax_t)v.conns_total,
+		    (uintmax_t)v.bytes_in, (uintmax_t)v.bytes_out,
+		    v.sockets.established, v.sockets.close_wait,
+		    v.sockets.fin_wait, v.sockets.other,
+		    (uintmax_t)(v.age_ms / 1000), v.zds ? "zds" : "control");
+	}
+	strbuf_printf(&t, "%s]\n", pod_first() != NULL ? "\n" : "");
+	list_send(p, &t);
+}
+
+/* A list, whole, to the peer (it drains it at its own pace). */
+static void
+list_send(struct peer *p, struct strbuf *t)
+{
+	if (t->failed) {
+		free(t->buf);
+		peer_reply(p, WIRE_ERROR "out of memory");
+		return;
 	}
 	log_debug("control: pid %ld: listed %zu pods", (long)p->pid,
 	    pod_count());
-	peer_send(p, buf, len);
+	peer_send(p, t->buf, t->len);
 }
 
 /* Queue one line (see peer_send). */

@@ -74,10 +74,11 @@ static const struct h2conn_ops ops = {
 };
 
 void
-hbone_init(zt_resolve_fn *fn, uint64_t idle)
+hbone_init(zt_resolve_fn *fn, uint64_t idle, uint64_t half_close_ms)
 {
 	resolve = fn;
 	idle_ms = idle;
+	h2conn_set_half_close(half_close_ms);
 }
 
 static const char *
@@ -458,6 +459,16 @@ hbone_done(void)
 		h2conn_close(hc->h, H2_NO_ERROR, "shutting down");
 	ev_timer_stop(&drain_deadline);
 	h2conn_reap();
+}
+
+void
+hbone_sock_states(const struct pod *pod, struct sock_states *s)
+{
+	const struct hconn *hc;
+
+	LIST_FOREACH(hc, &conns, entry)
+		if (hc->pod == pod)
+			h2conn_sock_states(hc->h, s);
 }
 
 void

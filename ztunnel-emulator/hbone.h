@@ -25,7 +25,10 @@
  * NULL if nobody we know. */
 typedef const char *zt_resolve_fn(uint32_t addr, int *mesh);
 
-void	hbone_init(zt_resolve_fn *, uint64_t idle_ms);
+/* idle: a pooled connection unused this long (ms) is closed;
+ * half_close_ms: a tunnel half-closed and idle this long is ended
+ * (h2conn.h). */
+void	hbone_init(zt_resolve_fn *fn, uint64_t idle, uint64_t half_close_ms);
 
 /* Inbound: a connection accepted on the pod's 15008; c is ours. */
 void	hbone_accept(struct pod *, int c);
@@ -53,6 +56,11 @@ unsigned hbone_drain(void (*done)(void));
 
 /* At exit, after the pods: whatever is left closes now. */
 void	hbone_done(void);
+
+/* The TCP states of the pod's HBONE sockets (connections and tunnels,
+ * both roles), added up. */
+struct sock_states;
+void	hbone_sock_states(const struct pod *, struct sock_states *);
 
 /* Connections and open streams, both ways, for the metrics. */
 void	hbone_counts(unsigned *client_conns, unsigned *server_conns,

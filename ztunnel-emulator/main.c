@@ -26,6 +26,7 @@
 #include "peers.h"
 #include "pods.h"
 #include "proxy.h"
+#include "relay.h"
 #include "udsock.h"
 #include "util.h"
 #include "version.h"
@@ -40,7 +41,7 @@ struct options {
 	struct admin_opts admin;	/* --admin, --metrics, --ready */
 	int		 proxy;		/* --proxy */
 	const char	*peers;		/* --peers: other nodes' mesh pods */
-	uint64_t	 pool_idle_ms;	/* --pool-idle */
+	struct proxy_opts pxy;		/* --pool-idle, --keepalive, ... */
 	enum log_level	 level;
 };
 
@@ -77,6 +78,14 @@ help(void)
 	    "                    on SIGHUP\n"
 	    "  --pool-idle SEC   close an HBONE connection unused this long\n"
 	    "                    (default 300)\n"
+	    "  --keepalive TIME[,INTERVAL[,RETRIES]]\n"
+	    "                    TCP keepalive on every proxied socket, in\n"
+	    "                    seconds (ztunnel's: 180,180,9), and a user\n"
+	    "                    timeout of TIME + RETRIES * INTERVAL\n"
+	    "  --no-keepalive    neither; --no-user-timeout: keepalive only\n"
+	    "  --half-close-timeout SEC\n"
+	    "                    close a connection one way done and idle\n"
+	    "                    this long (default 60; 0: never)\n"
 	    "  --admin ADDR:PORT   /config_dump, POST /quitquitquit, /logging\n"
 	    "                    (ztunnel's: 127.0.0.1:15000)\n"
 	    "  --metrics ADDR:PORT Prometheus /metrics (ztunnel's: port 15020)\n"
@@ -171,7 +180,7 @@ setup(const struct options *o)
 		fatal("open /proc/thread-self/ns/net");
 	if (pods_init(&home, o->proxy) == -1)
 		fatal("pod table");
-	proxy_init(pod_resolve, o->pool_idle_ms);
+	proxy_init(pod_resolve, &o->pxy);
 	if (o->ctl.path != NULL) {
 		if (control_start(&o->ctl) == -1)
 			fatalx("%s: %s%s", o->ctl.path,
@@ -199,6 +208,33 @@ shutdown_all(void)
 	ev_done();
 }
 
+/* TIME[,INTERVAL[,RETRIES]], each 1 to a day (or probes); what is not
+ * given keeps ztunnel's default. */
+static int
+parse_keepalive(const char *arg, struct podsock_opts *s)
+{
+	char		 buf[64], *f[3], *save = NULL;
+	unsigned long	 v[3] = { KEEPALIVE_TIME_S, KEEPALIVE_INTERVAL_S,
+	    KEEPALIVE_RETRIES };
+	int		 i, n = 0;
+
+	if (strlen(arg) >= sizeof(buf))
+		return -1;
+	memcpy(buf, arg, strlen(arg) + 1);
+	for (n = 0; n < 3 && (f[n] = strtok_r(n == 0 ? buf : NULL, ",",
+	    &save)) != NULL; n++)
+		;
+	if (n == 0 || strtok_r(NULL, ",", &save) != NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (parse_ulong(f[i], 10, 86400, &v[i]) == -1 || v[i] == 0)
+			return -1;
+	s->keepalive_time = (unsigned)v[0];
+	s->keepalive_interval = (unsigned)v[1];
+	s->keepalive_retries = (unsigned)v[2];
+	return 0;
+}
+
 static int
 parse_args(int argc, char *argv[], struct options *o)
 {
@@ -207,7 +243,11 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ "allow-uid",	 required_argument,	NULL, 'u' },
 		{ "metrics",	 required_argument,	NULL, 'M' },
 		{ "ready",	 required_argument,	NULL, 'R' },
+		{ "half-close-timeout", required_argument, NULL, 'H' },
 		{ "help",	 no_argument,		NULL, 'h' },
+		{ "keepalive",	 required_argument,	NULL, 'K' },
+		{ "no-keepalive", no_argument,		NULL, 'k' },
+		{ "no-user-timeout", no_argument,	NULL, 'U' },
 		{ "peers",	 required_argument,	NULL, 'p' },
 		{ "pool-idle",	 required_argument,	NULL, 'I' },
 		{ "proxy",	 no_argument,		NULL, 'P' },
@@ -223,7 +263,10 @@ parse_args(int argc, char *argv[], struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->ctl.mode = 0600;
-	o->pool_idle_ms = HBONE_IDLE_MS;
+	o->pxy.pool_idle_ms = HBONE_IDLE_MS;
+	o->pxy.half_close_ms = RELAY_HALF_CLOSE_MS;
+	o->pxy.sock = (struct podsock_opts){ KEEPALIVE_TIME_S,
+	    KEEPALIVE_INTERVAL_S, KEEPALIVE_RETRIES, 1 };
 	o->level = LOG_LEVEL_INFO;
 	while ((ch = getopt_long(argc, argv, "hqvV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -246,7 +289,8 @@ parse_args(int argc, char *argv[], struct options *o)
 			break;
 		case 'I':
 			if (parse_seconds_ms(optarg, 86400000,
-			    &o->pool_idle_ms) == -1 || o->pool_idle_ms == 0) {
+			    &o->pxy.pool_idle_ms) == -1 ||
+			    o->pxy.pool_idle_ms == 0) {
 				log_warnx("bad --pool-idle %s: seconds, more "
 				    "than 0, at most a day", optarg);
 				return -1;
@@ -254,6 +298,28 @@ parse_args(int argc, char *argv[], struct options *o)
 			break;
 		case 'A':
 			o->admin.admin = optarg;
+			break;
+		case 'H':
+			if (parse_seconds_ms(optarg, 86400000,
+			    &o->pxy.half_close_ms) == -1) {
+				log_warnx("bad --half-close-timeout %s: seconds, "
+				    "at most a day (0: never)", optarg);
+				return -1;
+			}
+			break;
+		case 'K':
+			if (parse_keepalive(optarg, &o->pxy.sock) == -1) {
+				log_warnx("bad --keepalive %s: TIME[,INTERVAL"
+				    "[,RETRIES]], seconds and a count, each 1 "
+				    "to 86400", optarg);
+				return -1;
+			}
+			break;
+		case 'k':
+			o->pxy.sock.keepalive_time = 0;
+			break;
+		case 'U':
+			o->pxy.sock.user_timeout = 0;
 			break;
 		case 'M':
 			o->admin.metrics = optarg;

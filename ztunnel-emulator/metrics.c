@@ -225,6 +225,24 @@ tcp_family(struct strbuf *o, const char *name, const char *help, int what)
 			tcp_one(o, name, &m.overflow[i], what);
 }
 
+static void
+pod_sockets(struct strbuf *o, const struct metrics_pod *p)
+{
+	static const char *const states[4] = { "established", "close_wait",
+	    "fin_wait", "other" };
+	unsigned	n[4] = { p->sockets.established, p->sockets.close_wait,
+	    p->sockets.fin_wait, p->sockets.other };
+	int		i;
+
+	for (i = 0; i < 4; i++) {
+		strbuf_printf(o, "ztunnel_emulator_pod_sockets{");
+		label(o, "workload", p->name);
+		label(o, "workload_namespace", p->ns[0] != '\0' ? p->ns :
+		    "unknown");
+		strbuf_printf(o, "state=\"%s\"} %u\n", states[i], n[i]);
+	}
+}
+
 static unsigned
 open_fds(void)
 {
@@ -263,6 +281,7 @@ metrics_write(size_t *len, const struct metrics_gauges *g)
 	static const enum zds_req_type zds_types[4] = { ZDS_ADD, ZDS_DEL,
 	    ZDS_SNAPSHOT_SENT, ZDS_KEEP };
 	struct strbuf	o = { NULL, 0, 0, 0 };
+	size_t		j;
 	int		i;
 
 	if (m.start_time == 0)
@@ -301,6 +320,11 @@ metrics_write(size_t *len, const struct metrics_gauges *g)
 	    "HBONE streams (tunnels) open, both directions");
 	strbuf_printf(&o, "ztunnel_emulator_hbone_streams %u\n",
 	    g->hbone_streams);
+	family(&o, "ztunnel_emulator_pod_sockets", "gauge",
+	    "A pod's proxied TCP sockets (both ends, plain and HBONE) by "
+	    "state: half-open ones (close_wait, fin_wait) that grow are a leak");
+	for (j = 0; j < g->npods; j++)
+		pod_sockets(&o, &g->pods[j]);
 	family(&o, "istio_build", "gauge", "Istio component build info");
 	strbuf_printf(&o, "istio_build{component=\"ztunnel-emulator\",tag=\"%s\"} 1\n",
 	    VERSION);

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 /*
  * The daemon's counters, in Prometheus text exposition (metrics_write),
  * with ztunnel's names where they apply.  Connections are counted per
@@ -40,6 +42,13 @@ void		metrics_zds_message(int type);	/* zds.h's zds_req_type */
 void		metrics_proxy_started(void);
 void		metrics_proxy_stopped(void);
 
+/* A pod's proxied sockets by TCP state. */
+struct metrics_pod {
+	const char		*ns;	/* "" if unknown */
+	const char		*name;
+	struct sock_states	 sockets;
+};
+
 /* The gauges the caller knows. */
 struct metrics_gauges {
 	unsigned	active;		/* pods listening */
@@ -47,6 +56,8 @@ struct metrics_gauges {
 	unsigned	hbone_out;	/* HBONE connections, client side */
 	unsigned	hbone_in;	/* HBONE connections, server side */
 	unsigned	hbone_streams;	/* open tunnels, both sides */
+	const struct metrics_pod *pods;	/* npods of them */
+	size_t		npods;
 };
 
 /* Everything, with the caller's gauges.  A malloc()ed text, its length

@@ -70,6 +70,27 @@ pods_done(void)
 	podtab_free(&pods.tab);
 }
 
+void
+pod_view(const struct pod *p, struct pod_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->key = p->name;
+	v->label = pod_label(p);
+	pod_workload_parts(p, v->ns, sizeof(v->ns), &v->name);
+	v->up = p->state == POD_UP;
+	v->zds = p->origin == POD_ZDS;
+	v->netns = (uint64_t)p->ns.ino;
+	v->age_ms = monotonic_ms() - p->added_ms;
+	v->served = p->served;
+	v->conns_open = p->conns.nopen;
+	v->conns_total = p->conns.total;
+	relay_stats_bytes(&p->conns, &v->bytes_in, &v->bytes_out);
+	relay_sock_states(&p->conns, &v->sockets);
+	hbone_sock_states(p, &v->sockets);
+	v->naddrs = p->naddrs;
+	memcpy(v->addrs, p->addrs, sizeof(v->addrs));
+}
+
 struct pod *
 pod_byname(const char *name)
 {

@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #include "podtab.h"
+#include "text.h"
+#include "util.h"
 
 #define POD_TRIM_EVERY	256	/* removals between returns of memory to the kernel */
 #define POD_RETRY_MS	5000	/* between attempts for a pending pod */
@@ -44,6 +46,31 @@ enum pod_result	pod_add(const struct pod_req *, struct pod **podp,
 /* Remove a pod, saying why in the log: its listeners close at once, its
  * memory goes after the current event batch. */
 void		pod_del(struct pod *, const char *why);
+
+/*
+ * A pod as the views show it (--list, /config_dump, /metrics): a copy,
+ * filled by pod_view().  The strings point into the pod: good until the
+ * current event is done.
+ */
+struct pod_view {
+	const char	*key;		/* its name, or its ZDS uid */
+	const char	*label;		/* its workload if named, else key */
+	char		 ns[TEXT_NAME_MAX + 1];	/* the workload's namespace,
+						 * "" if none was named */
+	const char	*name;		/* the workload's name, else key */
+	int		 up;		/* listening; else pending */
+	int		 zds;		/* added over ZDS; else the control
+					 * socket */
+	uint64_t	 netns;		/* the namespace's inode */
+	uint64_t	 age_ms;
+	uint64_t	 served;	/* answered "ok" (without --proxy) */
+	uint64_t	 conns_open, conns_total;
+	uint64_t	 bytes_in, bytes_out;	/* client -> upstream, back */
+	struct sock_states sockets;	/* its proxied sockets, now */
+	unsigned	 naddrs;
+	uint32_t	 addrs[4];	/* network order */
+};
+void		pod_view(const struct pod *, struct pod_view *);
 
 struct pod     *pod_byname(const char *name);
 /* In add order: pod_first(), then pod_next(p) until NULL. */

@@ -7,11 +7,54 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "log.h"
 #include "netns.h"
 #include "podsock.h"
+
+static struct podsock_opts tune = { KEEPALIVE_TIME_S, KEEPALIVE_INTERVAL_S,
+    KEEPALIVE_RETRIES, 1 };
+
+void
+podsock_init(const struct podsock_opts *o)
+{
+	tune = *o;
+}
+
+/*
+ * A peer that vanished (a pod deleted without a FIN, a node gone) would
+ * otherwise hold the socket for ever: keepalive probes find it after
+ * time + retries * interval, and the user timeout bounds data left
+ * unacknowledged as long.
+ */
+int
+podsock_tune(int fd)
+{
+	int		on = 1, v;
+	unsigned	ms;
+
+	if (tune.keepalive_time == 0)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) == -1)
+		return -1;
+	v = (int)tune.keepalive_time;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v)) == -1)
+		return -1;
+	v = (int)tune.keepalive_interval;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &v, sizeof(v)) == -1)
+		return -1;
+	v = (int)tune.keepalive_retries;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v, sizeof(v)) == -1)
+		return -1;
+	if (!tune.user_timeout)
+		return 0;
+	ms = 1000 * (tune.keepalive_time + tune.keepalive_retries *
+	    tune.keepalive_interval);
+	return setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+}
 
 int
 podsock_own_port(uint16_t port)
@@ -45,7 +88,7 @@ upstream(const struct pod *pod, const struct sockaddr_in *from)
 		if (s == -1)
 			return -1;
 		if (setsockopt(s, SOL_SOCKET, SO_MARK, &mark,
-		    sizeof(mark)) == -1)
+		    sizeof(mark)) == -1 || podsock_tune(s) == -1)
 			goto fail;
 		if (from == NULL)
 			return s;

@@ -9,6 +9,26 @@
 
 #define PROXY_MARK	1337	/* 0x539: istio-cni's rules let it pass */
 
+/* ztunnel's SocketConfig defaults (KEEPALIVE_TIME, _INTERVAL, _RETRIES). */
+#define KEEPALIVE_TIME_S	180
+#define KEEPALIVE_INTERVAL_S	180
+#define KEEPALIVE_RETRIES	9
+
+/* How every proxied socket is tuned, both ends of every connection. */
+struct podsock_opts {
+	unsigned	keepalive_time;		/* seconds idle before a probe;
+						 * 0: no keepalive */
+	unsigned	keepalive_interval;	/* seconds between probes */
+	unsigned	keepalive_retries;	/* probes unanswered: dead */
+	int		user_timeout;		/* TCP_USER_TIMEOUT, as ztunnel:
+						 * time + retries * interval */
+};
+
+void	podsock_init(const struct podsock_opts *);
+/* Keepalive and the user timeout on a proxied socket (one we accepted,
+ * or one podsock_connect made).  -1 with errno set. */
+int	podsock_tune(int fd);
+
 /*
  * A TCP connection to `to`, started from inside the pod's network
  * namespace: non-blocking (the connect is under way, or done), with the

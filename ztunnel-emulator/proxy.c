@@ -28,10 +28,12 @@
 static zt_resolve_fn *resolve;
 
 void
-proxy_init(zt_resolve_fn *fn, uint64_t pool_idle_ms)
+proxy_init(zt_resolve_fn *fn, const struct proxy_opts *o)
 {
 	resolve = fn;
-	hbone_init(fn, pool_idle_ms);
+	podsock_init(&o->sock);
+	relay_init(o->half_close_ms);
+	hbone_init(fn, o->pool_idle_ms, o->half_close_ms);
 }
 
 static const char *
@@ -68,6 +70,10 @@ proxy_accept(struct listener *l, int c)
 	const char		*dst_workload;
 	int			 s, mesh;
 
+	if (podsock_tune(c) == -1) {
+		turn_away(c, pod, strerror(errno));
+		return;
+	}
 	if (l->port == HBONE_PORT) {
 		hbone_accept(pod, c);
 		return;

@@ -15,8 +15,16 @@
  */
 void	proxy_accept(struct listener *, int c);
 
+#include "podsock.h"
+
+struct proxy_opts {
+	uint64_t		pool_idle_ms;	/* HBONE_IDLE_MS, --pool-idle */
+	uint64_t		half_close_ms;	/* --half-close-timeout */
+	struct podsock_opts	sock;		/* --keepalive ... */
+};
+
 /* Who has an address, and whether it is in the mesh (hbone.h): set by
- * whoever knows the pods.  pool_idle_ms: HBONE_IDLE_MS, or --pool-idle. */
-void	proxy_init(zt_resolve_fn *, uint64_t pool_idle_ms);
+ * whoever knows the pods; and how connections are kept. */
+void	proxy_init(zt_resolve_fn *, const struct proxy_opts *);
 
 #endif

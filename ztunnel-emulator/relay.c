@@ -15,6 +15,11 @@
  *
  * A bulk flow moves at most a quantum (ev.h) per wake-up, then waits its
  * turn: one busy connection never holds the loop the node shares.
+ *
+ * A session with one direction done and nothing moving the other way
+ * for the half-close timeout is closed both ways (haproxy's client-fin
+ * and server-fin): a peer whose FIN never comes, or whose FIN conntrack
+ * lost, must not hold two sockets half-open for ever.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +47,7 @@ struct half {
 	size_t		 cap;		/* what the pipe holds */
 	size_t		 held;		/* bytes in the pipe */
 	int		 eof;		/* the source is done */
+	int		 err;		/* ...by this error (0: a FIN) */
 	int		 shut;		/* the destination got its FIN */
 	uint64_t	 bytes;
 };
@@ -53,7 +59,9 @@ struct relay {
 	enum relay_dir		 dir;
 	int			 cfd, ufd;	/* client, upstream: ours */
 	struct ev_io		 c, u;		/* their watches; fd -1: not yet */
-	struct ev_timer		 connect_deadline;
+	struct ev_timer		 timer;		/* the connect's deadline, then
+						 * the half-close timeout */
+	uint64_t		 moved;		/* bytes when the timer was set */
 	struct ev_deferred	 dead;
 	int			 connecting;
 	struct half		 up, down;	/* client->upstream, back */
@@ -64,7 +72,15 @@ struct relay {
 
 static void	on_client(void *, uint32_t);
 static void	on_upstream(void *, uint32_t);
-static void	on_connect_timeout(void *);
+static void	on_timer(void *);
+
+static uint64_t	half_close_ms = RELAY_HALF_CLOSE_MS;
+
+void
+relay_init(uint64_t half_close)
+{
+	half_close_ms = half_close;
+}
 static void	relay_end(struct relay *, const char *how);
 
 void
@@ -84,6 +100,17 @@ relay_stats_bytes(const struct relay_stats *s, uint64_t *in, uint64_t *out)
 	TAILQ_FOREACH(r, &s->open, entry) {
 		*in += r->up.bytes;
 		*out += r->down.bytes;
+	}
+}
+
+void
+relay_sock_states(const struct relay_stats *s, struct sock_states *st)
+{
+	const struct relay *r;
+
+	TAILQ_FOREACH(r, &s->open, entry) {
+		sock_state_count(r->cfd, st);
+		sock_state_count(r->ufd, st);
 	}
 }
 
@@ -140,8 +167,8 @@ relay_start(struct relay_stats *stats, const char *label, enum relay_dir dir,
 	r->src = *src;
 	r->dst = *dst;
 	r->start_ms = monotonic_ms();
-	ev_timer_init(&r->connect_deadline, on_connect_timeout, r);
-	ev_timer_at(&r->connect_deadline, r->start_ms + RELAY_CONNECT_MS);
+	ev_timer_init(&r->timer, on_timer, r);
+	ev_timer_at(&r->timer, r->start_ms + RELAY_CONNECT_MS);
 	/* The client is watched once the upstream is there. */
 	TAILQ_INSERT_TAIL(&stats->open, r, entry);
 	stats->nopen++;
@@ -185,8 +212,10 @@ half_pump(struct half *h, int from, int to)
 			    h->cap - h->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0)
 				h->held += (size_t)n;
-			else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 				h->eof = 1;	/* EOF, or a reset: the same to us */
+				h->err = n == 0 ? 0 : errno;
+			}
 		}
 		if (h->held == 0)
 			break;
@@ -231,6 +260,12 @@ pump(struct relay *r)
 		relay_end(r, "closed");
 		return 1;
 	}
+	/* One way done: the other has the half-close timeout to move. */
+	if ((r->up.shut || r->down.shut) && !r->timer.armed &&
+	    half_close_ms > 0) {
+		r->moved = r->up.bytes + r->down.bytes;
+		ev_timer_at(&r->timer, monotonic_ms() + half_close_ms);
+	}
 	if (up == 1 || down == 1)
 		ev_io_again(&r->c, EPOLLIN | EPOLLOUT);
 	return 0;
@@ -241,10 +276,21 @@ pump(struct relay *r)
  * FIN is in, so reading it ends in EOF, and the watch is edge-triggered,
  * so it does not wake us again. */
 static void
-pump_or_end(struct relay *r, uint32_t events, const char *who)
+pump_or_end(struct relay *r, uint32_t events, int fd, const struct half *from,
+    const char *who)
 {
-	if (pump(r) == 0 && (events & EPOLLERR))
-		relay_end(r, who);
+	char		why[64];
+	int		err = 0;
+	socklen_t	len = sizeof(err);
+
+	if (pump(r) != 0 || !(events & EPOLLERR))
+		return;
+	/* Say what the socket says (a read may have taken it already):
+	 * reset, or timed out (keepalive, the user timeout). */
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 || err == 0)
+		err = from->err != 0 ? from->err : ECONNRESET;
+	snprintf(why, sizeof(why), "%s: %s", who, strerror(err));
+	relay_end(r, why);
 }
 
 static void
@@ -252,7 +298,7 @@ on_client(void *arg, uint32_t events)
 {
 	struct relay *r = arg;
 
-	pump_or_end(r, events, "client reset");
+	pump_or_end(r, events, r->cfd, &r->up, "client");
 }
 
 static void
@@ -269,7 +315,7 @@ connected(struct relay *r)
 		return;
 	}
 	r->connecting = 0;
-	ev_timer_stop(&r->connect_deadline);
+	ev_timer_stop(&r->timer);
 	/* Edge-triggered, both ways, for good: pump() always goes on until
 	 * the kernel says EAGAIN (or a pipe is full, and then the other
 	 * side's edge brings us back), so no change of readiness is missed
@@ -290,13 +336,28 @@ on_upstream(void *arg, uint32_t events)
 	if (r->connecting)
 		connected(r);
 	else
-		pump_or_end(r, events, "upstream reset");
+		pump_or_end(r, events, r->ufd, &r->down, "upstream");
 }
 
 static void
-on_connect_timeout(void *arg)
+on_timer(void *arg)
 {
-	relay_end(arg, "upstream connect timed out");
+	struct relay	*r = arg;
+	char		 why[64];
+
+	if (r->connecting) {
+		relay_end(r, "upstream connect timed out");
+		return;
+	}
+	/* Bytes moved meanwhile: it is not idle, look again later. */
+	if (r->up.bytes + r->down.bytes != r->moved) {
+		r->moved = r->up.bytes + r->down.bytes;
+		ev_timer_at(&r->timer, monotonic_ms() + half_close_ms);
+		return;
+	}
+	snprintf(why, sizeof(why), "half-closed, idle for %ju s",
+	    (uintmax_t)(half_close_ms / 1000));
+	relay_end(r, why);
 }
 
 static void
@@ -316,7 +377,7 @@ relay_end(struct relay *r, const char *how)
 	ev_io_del(&r->u);
 	close(r->cfd);
 	close(r->ufd);
-	ev_timer_stop(&r->connect_deadline);
+	ev_timer_stop(&r->timer);
 	close(r->up.pipe[0]);
 	close(r->up.pipe[1]);
 	close(r->down.pipe[0]);

@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 
 #define RELAY_CONNECT_MS	10000	/* ztunnel's CONNECTION_TIMEOUT */
+#define RELAY_HALF_CLOSE_MS	60000	/* one way done, nothing moving */
 
 struct relay;
 
@@ -25,10 +26,17 @@ struct relay_stats {
 	uint64_t		 bytes_out;	/* upstream -> client, the same */
 };
 
+/* A session with one direction done and no byte moving for half_close
+ * ms is closed both ways; 0: never. */
+void	relay_init(uint64_t half_close);
+
 void	relay_stats_init(struct relay_stats *);
 /* Bytes so far, open sessions included. */
 void	relay_stats_bytes(const struct relay_stats *, uint64_t *in,
 	    uint64_t *out);
+/* The TCP states of the open sessions' sockets, both ends, added up. */
+struct sock_states;
+void	relay_sock_states(const struct relay_stats *, struct sock_states *);
 
 /*
  * Relay between client (accepted, non-blocking) and upstream (a socket

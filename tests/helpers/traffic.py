@@ -3,7 +3,9 @@
 """Apps and clients for the traffic tests: what a pod runs, and what it sends.
 
   traffic.py serve PORT            an app: each connection's first line says
-                                   what it wants ("peer", "echo", "stream")
+                                   what it wants ("peer", "echo", "stream",
+                                   "hold": read to the end, then keep the
+                                   connection open, never closing it)
   traffic.py peer HOST PORT        print the address the app saw us from
   traffic.py bulk HOST PORT MIB    send MIB MiB through "echo", read it back
                                    at the same time; byte-identical both ways
@@ -18,6 +20,11 @@
   traffic.py stream HOST PORT      read an endless stream; print when it ends
   traffic.py hold HOST PORT N [MS] open N connections (MS apart) and hold
                                    them open
+  traffic.py halfopen HOST PORT [S]
+                                   ask for "hold", send our FIN, wait (at most
+                                   S seconds, default 30) for the end:
+                                   "ended after MS ms" or "still open"
+  traffic.py idle HOST PORT [S]    the same without our FIN
   traffic.py probe HOST PORT N     N round trips of 64 bytes on one "echo"
                                    connection, one after the other; print
                                    "probe N p50 MS p99 MS max MS"
@@ -67,6 +74,10 @@ def handle(c, addr):
                 if not d:
                     break
                 c.sendall(d)
+        elif what == b"hold":
+            while c.recv(1 << 16):
+                pass
+            time.sleep(3600)
         elif what == b"stream":
             chunk = b"x" * 65536
             while True:
@@ -279,6 +290,30 @@ def stream(host, port):
     print(f"ended after {got} bytes", flush=True)
 
 
+def halfopen(host, port, s=30, fin=True):
+    c = connect(host, port)
+    c.sendall(b"hold\n")
+    if fin:
+        c.shutdown(socket.SHUT_WR)
+    print("open", flush=True)
+    start = time.monotonic()
+    c.settimeout(s)
+    try:
+        while c.recv(1 << 16):
+            pass
+        print(f"ended after {int((time.monotonic() - start) * 1000)} ms",
+              flush=True)
+    except socket.timeout:
+        print("still open", flush=True)
+    except OSError as e:
+        print(f"ended after {int((time.monotonic() - start) * 1000)} ms "
+              f"({e})", flush=True)
+
+
+def idle(host, port, s=30):
+    halfopen(host, port, s, fin=False)
+
+
 def probe(host, port, n):
     c = connect(host, port)
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -309,7 +344,8 @@ def main():
             serve(int(a[1]))
         elif a[0] in ("peer", "halfclose", "closed", "stream"):
             globals()[a[0]](a[1], int(a[2]))
-        elif a[0] in ("bulk", "many", "seq", "hold", "probe", "closed_many"):
+        elif a[0] in ("bulk", "many", "seq", "hold", "probe", "closed_many",
+                      "halfopen", "idle"):
             globals()[a[0]](a[1], int(a[2]), *map(int, a[3:]))
         else:
             sys.exit(__doc__)

@@ -411,7 +411,9 @@ watch_read(void *arg, uint32_t events)
 
 	(void)arg;
 	(void)events;
-	while ((n = read(w.io.fd, buf, sizeof(buf))) > 0) {
+	/* Level-triggered: what the quantum leaves, the next turn reads. */
+	while (!ev_exhausted() && (n = read(w.io.fd, buf, sizeof(buf))) > 0) {
+		ev_spend((size_t)n);
 		for (off = 0; off < n;
 		    off += (ssize_t)sizeof(*ev) + (ssize_t)ev->len) {
 			ev = (const struct inotify_event *)(void *)(buf + off);

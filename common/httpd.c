@@ -158,7 +158,7 @@ accept_clients(void *arg, uint32_t events)
 	int		 fd, i;
 
 	(void)events;
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < 16 && !ev_exhausted(); i++) {
 		if ((fd = ev_accept(h->io.fd, NULL)) == -1)
 			return;
 		if ((c = calloc(1, sizeof(*c))) == NULL) {

@@ -137,7 +137,7 @@ accept_peers(void *arg, uint32_t events)
 
 	(void)arg;
 	(void)events;
-	for (n = 0; n < ACCEPT_BATCH; n++) {
+	for (n = 0; n < ACCEPT_BATCH && !ev_exhausted(); n++) {
 		fd = ev_accept(ctl.io.fd,
 		    WIRE_ERROR "daemon is out of file descriptors\n");
 		if (fd == -1) {

@@ -246,7 +246,7 @@ serve(void *arg, uint32_t events)
 	int			 c, n;
 
 	(void)events;
-	for (n = 0; n < ACCEPT_BATCH; n++) {
+	for (n = 0; n < ACCEPT_BATCH && !ev_exhausted(); n++) {
 		if ((c = ev_accept(l->io.fd, NULL)) == -1) {
 			if (errno == EMFILE)
 				log_warnx("out of file descriptors: refused a "

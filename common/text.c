@@ -113,3 +113,18 @@ text_escape(const char *s, char *out, size_t size, int flags)
 	out[o] = '\0';
 	return out;
 }
+
+void
+text_workload_split(const char *wl, char *ns, size_t nssize,
+    const char **name)
+{
+	const char *slash = strchr(wl, '/');
+
+	if (slash == NULL) {
+		snprintf(ns, nssize, "%s", TEXT_DEFAULT_NS);
+		*name = wl;
+		return;
+	}
+	snprintf(ns, nssize, "%.*s", (int)(slash - wl), wl);
+	*name = slash + 1;
+}

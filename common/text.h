@@ -25,6 +25,13 @@ int	text_clean(const void *s, size_t len);
 int	text_name_ok(const char *s);
 int	text_name_ok_len(const void *s, size_t len);
 
+/* A workload, "namespace/name" or a bare name, into its parts: the
+ * namespace into ns ("default" for a bare name, as kubectl assumes), and
+ * *name pointing into wl. */
+#define TEXT_DEFAULT_NS	"default"
+void	text_workload_split(const char *wl, char *ns, size_t nssize,
+	    const char **name);
+
 /* s into out as well-formed UTF-8: each byte that is not part of a
  * well-formed sequence becomes \xHH, and so does each control character
  * if TEXT_ESC_CONTROLS is given; cut short at a character boundary to

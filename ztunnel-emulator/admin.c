@@ -44,25 +44,24 @@ config_dump(struct httpd_resp *r)
 {
 	struct strbuf		 t = { NULL, 0, 0, 0 };
 	const struct pod	*p;
-	const char		*name;
-	char			 ns[256], ip[INET_ADDRSTRLEN];
-	uint64_t		 in, out, now = monotonic_ms();
+	struct pod_view		 v;
+	char			 ip[INET_ADDRSTRLEN];
 	unsigned		 i;
 	int			 on, connected, snap, first = 1;
 
 	strbuf_printf(&t, "{\n  \"workloads\": [");
 	for (p = pod_first(); p != NULL; p = pod_next(p), first = 0) {
-		pod_workload_parts(p, ns, sizeof(ns), &name);
+		pod_view(p, &v, 0);
 		strbuf_printf(&t, "%s\n    {\n      \"uid\": ", first ? "" : ",");
-		strbuf_json(&t, p->name);
+		strbuf_json(&t, v.key);
 		strbuf_printf(&t, ",\n      \"name\": ");
-		strbuf_json(&t, name);
+		strbuf_json(&t, v.name);
 		strbuf_printf(&t, ",\n      \"namespace\": ");
-		strbuf_json(&t, ns);
+		strbuf_json(&t, v.ns);
 		strbuf_printf(&t, ",\n      \"workloadIps\": [");
-		for (i = 0; i < p->naddrs; i++)
+		for (i = 0; i < v.naddrs; i++)
 			strbuf_printf(&t, "%s\"%s\"", i ? ", " : "", inet_ntop(AF_INET,
-			    &p->addrs[i], ip, sizeof(ip)) ? ip : "?");
+			    &v.addrs[i], ip, sizeof(ip)) ? ip : "?");
 		strbuf_printf(&t, "],\n      \"protocol\": \"TCP\",\n"
 		    "      \"networkMode\": \"Standard\",\n"
 		    "      \"status\": \"Healthy\"\n    }");
@@ -70,25 +69,24 @@ config_dump(struct httpd_resp *r)
 	strbuf_printf(&t, "\n  ],\n  \"workloadState\": {");
 	first = 1;
 	for (p = pod_first(); p != NULL; p = pod_next(p), first = 0) {
-		pod_workload_parts(p, ns, sizeof(ns), &name);
-		relay_stats_bytes(&p->conns, &in, &out);
+		pod_view(p, &v, 0);
 		strbuf_printf(&t, "%s\n    ", first ? "" : ",");
-		strbuf_json(&t, p->name);
+		strbuf_json(&t, v.key);
 		strbuf_printf(&t, ": {\n      \"state\": \"%s\",\n      \"info\": "
-		    "{\"name\": ", p->state == POD_UP ? "Up" : "Pending");
-		strbuf_json(&t, name);
+		    "{\"name\": ", v.up ? "Up" : "Pending");
+		strbuf_json(&t, v.name);
 		strbuf_printf(&t, ", \"namespace\": ");
-		strbuf_json(&t, ns);
+		strbuf_json(&t, v.ns);
 		strbuf_printf(&t, ", \"serviceAccount\": \"\"},\n"
 		    "      \"connections\": {\"open\": %ju, \"total\": %ju, "
 		    "\"bytesIn\": %ju, \"bytesOut\": %ju},\n"
 		    "      \"emulator\": {\"netns\": %ju, \"via\": \"%s\", "
 		    "\"listeners\": [15008, 15006, 15001], \"served\": %ju, "
 		    "\"ageSeconds\": %ju}\n    }",
-		    (uintmax_t)p->conns.nopen, (uintmax_t)p->conns.total,
-		    (uintmax_t)in, (uintmax_t)out, (uintmax_t)p->ns.ino,
-		    p->origin == POD_ZDS ? "zds" : "control",
-		    (uintmax_t)p->served, (uintmax_t)((now - p->added_ms) / 1000));
+		    (uintmax_t)v.conns_open, (uintmax_t)v.conns_total,
+		    (uintmax_t)v.bytes_in, (uintmax_t)v.bytes_out,
+		    (uintmax_t)v.netns, v.zds ? "zds" : "control",
+		    (uintmax_t)v.served, (uintmax_t)(v.age_ms / 1000));
 	}
 	zdsclient_status(&on, &connected, &snap);
 	strbuf_printf(&t, "\n  },\n  \"zds\": {\"enabled\": %s, \"connected\": %s, "
@@ -177,7 +175,7 @@ serve_metrics(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 	}
 	for (p = pod_first(), i = 0; p != NULL && i < n && mp != NULL;
 	    p = pod_next(p), i++) {
-		pod_view(p, &views[i]);
+		pod_view(p, &views[i], POD_VIEW_SOCKETS);
 		mp[i].ns = views[i].ns;
 		mp[i].name = views[i].name;
 		mp[i].sockets = views[i].sockets;
@@ -209,6 +207,7 @@ serve_ready(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 {
 	struct strbuf		 t = { NULL, 0, 0, 0 };
 	const struct pod	*p;
+	struct pod_view		 v;
 	const char		**why;
 	size_t			 n = 0, i;
 	int			 on, connected, snap;
@@ -229,9 +228,11 @@ serve_ready(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 	zdsclient_status(&on, &connected, &snap);
 	if (on && !(connected && snap))
 		why[n++] = "zds snapshot";
-	for (p = pod_first(); p != NULL; p = pod_next(p))
-		if (p->state == POD_PENDING)
-			why[n++] = pod_label(p);
+	for (p = pod_first(); p != NULL; p = pod_next(p)) {
+		pod_view(p, &v, 0);
+		if (!v.up)
+			why[n++] = v.label;
+	}
 	if (n == 0) {
 		free(why);
 		httpd_printf(r, 200, "text/plain", "ready\n");

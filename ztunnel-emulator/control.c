@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "ambient.h"
 #include "control.h"
 #include "listen.h"
 #include "ev.h"
@@ -273,7 +274,7 @@ handle(struct peer *p, const struct wire_req *req)
 		}
 		/* The node agent owns its pods: a removal behind its back
 		 * would come back at the next snapshot anyway. */
-		if (pod->origin == POD_ZDS) {
+		if (pod_origin(pod) == POD_ZDS) {
 			peer_reply(p, WIRE_ERROR "%s is managed over ZDS by "
 			    "the node agent; remove it there", req->name);
 			break;
@@ -319,13 +320,15 @@ handle_list(struct peer *p)
 	size_t			 width = 4;
 	char			 netns[32], age[16], conns[48], bytes[48];
 
-	for (pod = pod_first(); pod != NULL; pod = pod_next(pod))
-		if (strlen(pod_label(pod)) > width)
-			width = strlen(pod_label(pod));
+	for (pod = pod_first(); pod != NULL; pod = pod_next(pod)) {
+		pod_view(pod, &v, 0);
+		if (strlen(v.label) > width)
+			width = strlen(v.label);
+	}
 	strbuf_printf(&t, hdr, (int)width, "NAME", "STATE", "NETNS",
 	    "PORTS", "SERVED", "CONNS", "BYTES", "AGE", "VIA");
 	for (pod = pod_first(); pod != NULL; pod = pod_next(pod)) {
-		pod_view(pod, &v);
+		pod_view(pod, &v, 0);
 		snprintf(netns, sizeof(netns), "net:[%ju]", (uintmax_t)v.netns);
 		format_age(v.age_ms, age, sizeof(age));
 		/* --proxy: open/total connections, bytes in/out (the pod's
@@ -337,7 +340,7 @@ handle_list(struct peer *p)
 		strbuf_printf(&t,
 		    "%-*s  %-7s  %-18s  %u,%u,%u  %8ju  %13s  %21s  %5s  %s%s\n",
 		    (int)width, v.label, v.up ? "up" : "pending", netns,
-		    zt_ports[0], zt_ports[1], zt_ports[2], (uintmax_t)v.served,
+		    ZT_PORT_HBONE, ZT_PORT_INBOUND, ZT_PORT_OUTBOUND, (uintmax_t)v.served,
 		    conns, bytes, age, v.zds ? "zds:" : "control",
 		    v.zds ? v.key : "");
 	}
@@ -355,7 +358,7 @@ handle_list_json(struct peer *p)
 
 	strbuf_printf(&t, "[");
 	for (pod = pod_first(); pod != NULL; pod = pod_next(pod)) {
-		pod_view(pod, &v);
+		pod_view(pod, &v, POD_VIEW_SOCKETS);
 		strbuf_printf(&t, "%s\n  {\"name\": ", pod == pod_first() ? "" :
 		    ",");
 		strbuf_json(&t, v.label);
@@ -368,8 +371,8 @@ handle_list_json(struct peer *p)
 		    "\"sockets\": {\"established\": %u, \"closeWait\": %u, "
 		    "\"finWait\": %u, \"other\": %u}, "
 		    "\"ageSeconds\": %ju, \"via\": \"%s\"}",
-		    v.up ? "up" : "pending", (uintmax_t)v.netns, zt_ports[0],
-		    zt_ports[1], zt_ports[2], (uintmax_t)v.served,
+		    v.up ? "up" : "pending", (uintmax_t)v.netns, ZT_PORT_HBONE,
+		    ZT_PORT_INBOUND, ZT_PORT_OUTBOUND, (uintmax_t)v.served,
 		    (uintmax_t)v.conns_open, (uintmax_t)v.conns_total,
 		    (uintmax_t)v.bytes_in, (uintmax_t)v.bytes_out,
 		    v.sockets.established, v.sockets.close_wait,

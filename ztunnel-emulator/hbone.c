@@ -29,9 +29,11 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include "ambient.h"
 #include "ev.h"
 #include "h2conn.h"
 #include "hbone.h"
+#include "mesh.h"
 #include "log.h"
 #include "metrics.h"
 #include "podsock.h"
@@ -40,7 +42,7 @@
 struct hconn {
 	LIST_ENTRY(hconn)	 entry;
 	struct h2conn		*h;
-	struct pod		*pod;
+	struct pod_ref		*pod;
 	enum h2_role		 role;
 	struct sockaddr_in	 local;		/* server: where it came in */
 	struct sockaddr_in	 peer;		/* the other end */
@@ -48,7 +50,7 @@ struct hconn {
 };
 
 struct htun {
-	struct pod		*pod;
+	struct pod_ref		*pod;
 	enum h2_role		 role;		/* server: inbound */
 	struct tcp_series	*series;
 	struct sockaddr_in	 src, dst;
@@ -56,7 +58,6 @@ struct htun {
 };
 
 static LIST_HEAD(, hconn)	 conns = LIST_HEAD_INITIALIZER(conns);
-static zt_resolve_fn		*resolve;
 static uint64_t			 idle_ms = HBONE_IDLE_MS;
 static unsigned			 nconns;
 static int			 draining;	/* shutting down: nothing new */
@@ -74,25 +75,16 @@ static const struct h2conn_ops ops = {
 };
 
 void
-hbone_init(zt_resolve_fn *fn, uint64_t idle, uint64_t half_close_ms)
+hbone_init(uint64_t idle, uint64_t half_close_ms)
 {
-	resolve = fn;
 	idle_ms = idle;
 	h2conn_set_half_close(half_close_ms);
-}
-
-static const char *
-workload_of(uint32_t addr)
-{
-	int mesh;
-
-	return resolve != NULL ? resolve(addr, &mesh) : NULL;
 }
 
 /* A connection of the pod's, in either role; fd is ours.  local: where
  * a server's came in (NULL for a client). */
 static struct hconn *
-hconn_new(struct pod *pod, enum h2_role role, int fd,
+hconn_new(struct pod_ref *pod, enum h2_role role, int fd,
     const struct sockaddr_in *local, const struct sockaddr_in *peer)
 {
 	struct hconn	*hc;
@@ -108,7 +100,7 @@ hconn_new(struct pod *pod, enum h2_role role, int fd,
 		hc->local = *local;
 	hc->peer = *peer;
 	sin_str(peer, a, sizeof(a));
-	snprintf(hc->label, sizeof(hc->label), "%s%s%s", pod_label(pod),
+	snprintf(hc->label, sizeof(hc->label), "%s%s%s", pod->label,
 	    role == H2_SERVER ? " <- " : " -> ", a);
 	if ((hc->h = h2conn_new(fd, role, &ops, hc, hc->label)) == NULL) {
 		free(hc);
@@ -120,7 +112,7 @@ hconn_new(struct pod *pod, enum h2_role role, int fd,
 }
 
 static struct htun *
-htun_new(struct pod *pod, enum h2_role role, const struct sockaddr_in *src,
+htun_new(struct pod_ref *pod, enum h2_role role, const struct sockaddr_in *src,
     const struct sockaddr_in *dst, struct tcp_series *series)
 {
 	struct htun *t;
@@ -134,15 +126,15 @@ htun_new(struct pod *pod, enum h2_role role, const struct sockaddr_in *src,
 	t->series = series;
 	t->start_ms = monotonic_ms();
 	metrics_tcp_opened(series);
-	pod->conns.nopen++;
-	pod->conns.total++;
+	pod->conns->nopen++;
+	pod->conns->total++;
 	return t;
 }
 
 /* ---- inbound ---------------------------------------------------------- */
 
 void
-hbone_accept(struct pod *pod, int c)
+hbone_accept(struct pod_ref *pod, int c)
 {
 	struct sockaddr_in	local, peer;
 	socklen_t		llen = sizeof(local), plen = sizeof(peer);
@@ -156,12 +148,12 @@ hbone_accept(struct pod *pod, int c)
 	if (getsockname(c, (struct sockaddr *)&local, &llen) == -1 ||
 	    getpeername(c, (struct sockaddr *)&peer, &plen) == -1 ||
 	    local.sin_family != AF_INET) {
-		log_debug("hbone %s: not IPv4", pod_label(pod));
+		log_debug("hbone %s: not IPv4", pod->label);
 		close(c);
 		return;
 	}
 	if (hconn_new(pod, H2_SERVER, c, &local, &peer) == NULL)
-		log_warn("hbone %s: connection", pod_label(pod));
+		log_warn("hbone %s: connection", pod->label);
 }
 
 /* "a.b.c.d:port" into sin; -1 if it is not that. */
@@ -200,18 +192,15 @@ deny(const struct hconn *hc, const struct h2_request *r, int code,
 /* What ZDS told us of a pod, as W3C baggage, and nothing we would make
  * up: "" for a pod it did not name (or one too long to say whole). */
 static void
-pod_baggage(const struct pod *pod, char *buf, size_t size)
+pod_baggage(const struct pod_ref *pod, char *buf, size_t size)
 {
-	char		 ns[256];
-	const char	*name;
-	int		 n;
+	int n;
 
-	pod_workload_parts(pod, ns, sizeof(ns), &name);
 	buf[0] = '\0';
-	if (ns[0] == '\0')
+	if (!pod->baggage)
 		return;
-	n = snprintf(buf, size, "k8s.namespace.name=%s,k8s.pod.name=%s", ns,
-	    name);
+	n = snprintf(buf, size, "k8s.namespace.name=%s,k8s.pod.name=%s",
+	    pod->ns, pod->name);
 	if (n < 0 || (size_t)n >= size)
 		buf[0] = '\0';
 }
@@ -240,8 +229,8 @@ on_request(void *carg, const struct h2_request *r, void **targ,
 	if (s == -1)
 		return deny(hc, r, 503, strerror(errno), status);
 	t = htun_new(hc->pod, H2_SERVER, &hc->peer, &dst,
-	    metrics_tcp_series(0, workload_of(hc->peer.sin_addr.s_addr),
-	    pod_label(hc->pod)));
+	    metrics_tcp_series(0, mesh_workload(hc->peer.sin_addr.s_addr, NULL),
+	    hc->pod->label));
 	if (t == NULL) {
 		close(s);
 		return deny(hc, r, 503, "out of memory", status);
@@ -259,7 +248,7 @@ on_request(void *carg, const struct h2_request *r, void **targ,
 /* A pooled connection from pod to dst's 15008 that takes one more
  * stream, or a new one. */
 static struct hconn *
-pool_get(struct pod *pod, const struct sockaddr_in *dst)
+pool_get(struct pod_ref *pod, const struct sockaddr_in *dst)
 {
 	struct hconn		*hc;
 	struct sockaddr_in	 to = *dst;
@@ -280,7 +269,7 @@ pool_get(struct pod *pod, const struct sockaddr_in *dst)
 		errno = EBUSY;
 		return NULL;
 	}
-	to.sin_port = htons(HBONE_PORT);
+	to.sin_port = htons(ZT_PORT_HBONE);
 	if ((s = podsock_connect(pod, NULL, &to)) == -1)
 		return NULL;
 	if ((hc = hconn_new(pod, H2_CLIENT, s, NULL, &to)) == NULL)
@@ -307,7 +296,7 @@ traceparent(char *buf, size_t size)
 }
 
 void
-hbone_outbound(struct pod *pod, int c, const struct sockaddr_in *src,
+hbone_outbound(struct pod_ref *pod, int c, const struct sockaddr_in *src,
     const struct sockaddr_in *dst, const char *dst_workload)
 {
 	struct hconn	*hc;
@@ -318,7 +307,7 @@ hbone_outbound(struct pod *pod, int c, const struct sockaddr_in *src,
 	size_t		 n = 0;
 
 	if (draining || (hc = pool_get(pod, dst)) == NULL) {
-		log_debug("hbone %s: no connection: %s", pod_label(pod),
+		log_debug("hbone %s: no connection: %s", pod->label,
 		    draining ? "shutting down" : errno == EBUSY ? "the pool "
 		    "to this destination is full" : strerror(errno));
 		close(c);
@@ -339,7 +328,7 @@ hbone_outbound(struct pod *pod, int c, const struct sockaddr_in *src,
 		hdrs[n++] = baggage;
 	}
 	t = htun_new(pod, H2_CLIENT, src, dst,
-	    metrics_tcp_series(1, pod_label(pod), dst_workload));
+	    metrics_tcp_series(1, pod->label, dst_workload));
 	if (t == NULL) {
 		close(c);
 		return;
@@ -361,9 +350,9 @@ on_bytes(void *targ, int received, size_t n)
 	struct htun *t = targ;
 
 	if ((t->role == H2_CLIENT) == !received)
-		t->pod->conns.bytes_in += n;
+		t->pod->conns->bytes_in += n;
 	else
-		t->pod->conns.bytes_out += n;
+		t->pod->conns->bytes_out += n;
 }
 
 static void
@@ -375,13 +364,13 @@ on_tun_end(void *targ, const struct h2tun_end *e)
 
 	in = t->role == H2_CLIENT ? e->sent : e->received;
 	out = t->role == H2_CLIENT ? e->received : e->sent;
-	t->pod->conns.nopen--;
+	t->pod->conns->nopen--;
 	metrics_tcp_closed(t->series, e->established ? METRICS_FLAGS_NONE :
 	    METRICS_FLAGS_CONNECT, in, out);
 	sin_str(&t->src, src, sizeof(src));
 	sin_str(&t->dst, dst, sizeof(dst));
 	log_debug("conn %s hbone %s %s -> %s: sent %ju, received %ju, %ju ms, "
-	    "%s", pod_label(t->pod), t->role == H2_CLIENT ? "outbound" :
+	    "%s", t->pod->label, t->role == H2_CLIENT ? "outbound" :
 	    "inbound", src, dst, (uintmax_t)in, (uintmax_t)out,
 	    (uintmax_t)(monotonic_ms() - t->start_ms), e->why);
 	free(t);
@@ -406,7 +395,7 @@ on_conn_end(void *carg, struct h2conn *h, const char *why)
 }
 
 void
-hbone_pod_gone(const struct pod *pod)
+hbone_pod_gone(const struct pod_ref *pod)
 {
 	struct hconn *hc, *next;
 
@@ -462,7 +451,7 @@ hbone_done(void)
 }
 
 void
-hbone_sock_states(const struct pod *pod, struct sock_states *s)
+hbone_sock_states(const struct pod_ref *pod, struct sock_states *s)
 {
 	const struct hconn *hc;
 

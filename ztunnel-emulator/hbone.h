@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "podtab.h"
+#include "podref.h"
 
 /*
  * HBONE without TLS (--proxy): pod-to-pod traffic as HTTP/2 CONNECT
@@ -14,24 +14,18 @@
  * carries traffic between our own daemons, never to a real one.
  */
 
-#define HBONE_PORT		15008
 #define HBONE_IDLE_MS		300000	/* POOL_UNUSED_RELEASE_TIMEOUT */
 #define HBONE_DRAIN_MS		5000	/* ztunnel's termination deadline */
 #define HBONE_POOL_MAX		16	/* connections per (pod, destination),
 					 * 100 streams each */
 
-/* Who has this address (network order): the workload for the metrics
- * ("" if unnamed) and whether it is in the mesh (reached by HBONE), or
- * NULL if nobody we know. */
-typedef const char *zt_resolve_fn(uint32_t addr, int *mesh);
-
 /* idle: a pooled connection unused this long (ms) is closed;
  * half_close_ms: a tunnel half-closed and idle this long is ended
  * (h2conn.h). */
-void	hbone_init(zt_resolve_fn *fn, uint64_t idle, uint64_t half_close_ms);
+void	hbone_init(uint64_t idle, uint64_t half_close_ms);
 
 /* Inbound: a connection accepted on the pod's 15008; c is ours. */
-void	hbone_accept(struct pod *, int c);
+void	hbone_accept(struct pod_ref *, int c);
 
 /*
  * Outbound: carry c, the pod's captured connection from src to dst, in
@@ -39,11 +33,11 @@ void	hbone_accept(struct pod *, int c);
  * dst) with at most 100 streams each, and at most HBONE_POOL_MAX such
  * connections (past that, c is closed).  c is ours.
  */
-void	hbone_outbound(struct pod *, int c, const struct sockaddr_in *src,
+void	hbone_outbound(struct pod_ref *, int c, const struct sockaddr_in *src,
 	    const struct sockaddr_in *dst, const char *dst_workload);
 
 /* The pod is going: its connections, both ways, end now. */
-void	hbone_pod_gone(const struct pod *);
+void	hbone_pod_gone(const struct pod_ref *);
 
 /*
  * Shutting down: no new connection or stream from now on; every
@@ -60,7 +54,7 @@ void	hbone_done(void);
 /* The TCP states of the pod's HBONE sockets (connections and tunnels,
  * both roles), added up. */
 struct sock_states;
-void	hbone_sock_states(const struct pod *, struct sock_states *);
+void	hbone_sock_states(const struct pod_ref *, struct sock_states *);
 
 /* Connections and open streams, both ways, for the metrics. */
 void	hbone_counts(unsigned *client_conns, unsigned *server_conns,

@@ -4,6 +4,7 @@
  * and served from ours.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -16,18 +17,43 @@
 #include "ev.h"
 #include "listen.h"
 #include "log.h"
+#include "netns.h"
 #include "podsock.h"
 #include "proxy.h"
 
 #define ACCEPT_BATCH	32	/* accepts per wake-up: no listener starves the rest */
+#define MAX_ADDRS	4
 
+struct lset;
 
-static int	proxy_mode;
+struct listener {
+	struct ev_io	 io;		/* io.fd: the listening socket, or -1 */
+	uint16_t	 port;
+	struct lset	*set;
+};
+
+struct lset {
+	struct listener	 lis[ZT_NPORTS];
+	struct pod_ref	*owner;
+	struct ev_deferred dead;
+	uint64_t	 served;	/* answered "ok" */
+	unsigned	 naddrs;
+	uint32_t	 addrs[MAX_ADDRS];	/* network order */
+};
+
+static const uint16_t	ports[ZT_NPORTS] = ZT_PORTS;
+static int		proxy_mode;
 
 void
 listen_init(int proxy)
 {
 	proxy_mode = proxy;
+}
+
+int
+listen_proxy(void)
+{
+	return proxy_mode;
 }
 
 const char *
@@ -40,7 +66,7 @@ static int	open_listeners(int fds[ZT_NPORTS], struct listen_error *);
 static int	open_one(uint16_t port, const char **what);
 static int	loopback_up(int sock);
 static void	serve(void *, uint32_t);
-static void	read_addrs(struct pod *);
+static void	read_addrs(struct lset *);
 
 /*
  * The handoff proper.  nsfd is the pod's namespace, already checked to be
@@ -50,14 +76,23 @@ static void	read_addrs(struct pod *);
  * on listening inside the pod.  All or nothing: on failure no listener of
  * this pod is left open.
  */
-int
-listen_open(struct pod *pod, int nsfd, struct listen_error *e)
+struct lset *
+listen_open(int nsfd, struct pod_ref *owner, struct listen_error *e)
 {
-	int fds[ZT_NPORTS], i, rc;
+	struct lset	*ls;
+	int		 fds[ZT_NPORTS] = { -1, -1, -1 }, i, rc;
 
+	if ((ls = calloc(1, sizeof(*ls))) == NULL) {
+		*e = (struct listen_error){ "memory", 0, errno };
+		return NULL;
+	}
+	for (i = 0; i < ZT_NPORTS; i++)
+		ls->lis[i].io.fd = -1;
+	ls->owner = owner;
 	if (netns_enter(nsfd) == -1) {
 		*e = (struct listen_error){ "setns", 0, errno };
-		return -1;
+		free(ls);
+		return NULL;
 	}
 	rc = open_listeners(fds, e);
 	/*
@@ -67,23 +102,25 @@ listen_open(struct pod *pod, int nsfd, struct listen_error *e)
 	 */
 	if (netns_go_home() == -1)
 		fatal("cannot return to our own network namespace");
-	if (rc == -1)
-		return -1;
+	if (rc == -1) {
+		free(ls);
+		return NULL;
+	}
 
 	for (i = 0; i < ZT_NPORTS; i++) {
-		pod->lis[i].pod = pod;
-		pod->lis[i].port = zt_ports[i];
-		if (ev_io_add(&pod->lis[i].io, fds[i], EPOLLIN, serve,
-		    &pod->lis[i]) == -1) {
+		ls->lis[i].set = ls;
+		ls->lis[i].port = ports[i];
+		if (ev_io_add(&ls->lis[i].io, fds[i], EPOLLIN, serve,
+		    &ls->lis[i]) == -1) {
 			*e = (struct listen_error){ "epoll_ctl", 0, errno };
 			while (i < ZT_NPORTS)
 				close(fds[i++]);
-			listen_close(pod);
-			return -1;
+			listen_close(ls);
+			return NULL;
 		}
 	}
-	read_addrs(pod);
-	return 0;
+	read_addrs(ls);
+	return ls;
 }
 
 /* Inside the pod's namespace: 127.0.0.1:15008, :15006, :15001 in that
@@ -95,8 +132,8 @@ open_listeners(int fds[ZT_NPORTS], struct listen_error *e)
 	int		 i, n;
 
 	for (n = 0; n < ZT_NPORTS; n++) {
-		if ((fds[n] = open_one(zt_ports[n], &what)) == -1) {
-			*e = (struct listen_error){ what, zt_ports[n], errno };
+		if ((fds[n] = open_one(ports[n], &what)) == -1) {
+			*e = (struct listen_error){ what, ports[n], errno };
 			goto fail;
 		}
 	}
@@ -121,7 +158,7 @@ static int
 open_one(uint16_t port, const char **what)
 {
 	struct sockaddr_in	sin;
-	int			fd, on = 1, mark = PROXY_MARK, err;
+	int			fd, on = 1, mark = ZT_MARK, err;
 
 	*what = "socket";
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -197,43 +234,63 @@ loopback_up(int sock)
 }
 
 int
-listen_loopback_up(const struct pod *pod)
+listen_loopback_up(const struct lset *ls)
 {
-	return loopback_up(pod->lis[0].io.fd);
+	return loopback_up(ls->lis[0].io.fd);
+}
+
+unsigned
+listen_addrs(const struct lset *ls, uint32_t *addrs, unsigned max)
+{
+	unsigned n = ls->naddrs < max ? ls->naddrs : max;
+
+	memcpy(addrs, ls->addrs, n * sizeof(*addrs));
+	return n;
+}
+
+uint64_t
+listen_served(const struct lset *ls)
+{
+	return ls->served;
 }
 
 /* The pod's own IPv4 addresses (not loopback), asked from here through
  * one of its sockets: SIOCGIFCONF lists the socket's namespace. */
 static void
-read_addrs(struct pod *pod)
+read_addrs(struct lset *ls)
 {
 	struct ifreq	ifr[16];
 	struct ifconf	ifc = { .ifc_len = sizeof(ifr), .ifc_req = ifr };
 	size_t		i, n;
 	uint32_t	a;
 
-	pod->naddrs = 0;
+	ls->naddrs = 0;
 	memset(ifr, 0, sizeof(ifr));
-	if (ioctl(pod->lis[0].io.fd, SIOCGIFCONF, &ifc) == -1)
+	if (ioctl(ls->lis[0].io.fd, SIOCGIFCONF, &ifc) == -1)
 		return;
 	n = (size_t)ifc.ifc_len / sizeof(ifr[0]);
-	for (i = 0; i < n && pod->naddrs < 4; i++) {
+	for (i = 0; i < n && ls->naddrs < MAX_ADDRS; i++) {
 		if (ifr[i].ifr_addr.sa_family != AF_INET)
 			continue;
 		memcpy(&a, &((struct sockaddr_in *)(void *)&ifr[i].ifr_addr)->
 		    sin_addr, sizeof(a));
 		if ((ntohl(a) >> 24) != IN_LOOPBACKNET)
-			pod->addrs[pod->naddrs++] = a;
+			ls->addrs[ls->naddrs++] = a;
 	}
 }
 
+/* The listeners close now; the set is freed after the event batch (one
+ * of its listeners may be in the batch still). */
 void
-listen_close(struct pod *pod)
+listen_close(struct lset *ls)
 {
 	int i;
 
+	if (ls == NULL)
+		return;
 	for (i = 0; i < ZT_NPORTS; i++)
-		ev_io_close(&pod->lis[i].io);
+		ev_io_close(&ls->lis[i].io);
+	ev_defer_free(&ls->dead, free, ls);
 }
 
 /* Answer every pending connection with "ok\n" and close it, as the seed's
@@ -243,6 +300,7 @@ serve(void *arg, uint32_t events)
 {
 	static const char	 ok[] = "ok\n";
 	struct listener		*l = arg;
+	struct pod_ref		*pod = l->set->owner;
 	int			 c, n;
 
 	(void)events;
@@ -250,21 +308,19 @@ serve(void *arg, uint32_t events)
 		if ((c = ev_accept(l->io.fd, NULL)) == -1) {
 			if (errno == EMFILE)
 				log_warnx("out of file descriptors: refused a "
-				    "connection to %s:%u", pod_label(l->pod),
-				    l->port);
+				    "connection to %s:%u", pod->label, l->port);
 			else if (errno != EAGAIN)
-				log_warn("accept on %s:%u", pod_label(l->pod),
-				    l->port);
+				log_warn("accept on %s:%u", pod->label, l->port);
 			return;
 		}
 		if (proxy_mode) {
-			proxy_accept(l, c);
+			proxy_accept(pod, l->port, c);
 			continue;
 		}
 		/* A new socket's buffer always has room for three bytes;
 		 * if the client already left, there is nobody to tell. */
 		(void)send(c, ok, sizeof(ok) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		close(c);
-		l->pod->served++;
+		l->set->served++;
 	}
 }

@@ -4,13 +4,15 @@
 
 #include <stdint.h>
 
-#include "podtab.h"
+#include "ambient.h"
+#include "podref.h"
 
 /* How every pod listens from now on: the seed's 127.0.0.1 listeners that
  * answer "ok" (proxy 0), or ztunnel's (proxy 1): wildcard address,
  * SO_MARK 1337, SO_REUSEPORT, IP_TRANSPARENT, serving the pod's traffic
  * (proxy.h). */
 void		listen_init(int proxy);
+int		listen_proxy(void);
 /* "127.0.0.1" or "0.0.0.0": for logs and errors. */
 const char     *listen_addr(void);
 
@@ -21,16 +23,25 @@ struct listen_error {
 	int		 err;		/* errno */
 };
 
+/* A pod's listeners: this file's. */
+struct lset;
+
 /*
  * Enter the namespace nsfd (checked to be one; it stays the caller's),
  * open the pod's three listeners there, come back, and serve them from
- * the event loop.  All or nothing: on failure none is left open.  Exits
- * the program if it cannot come back.
+ * the event loop for owner.  All or nothing: NULL on failure, and none
+ * is left open.  Exits the program if it cannot come back.
  */
-int		listen_open(struct pod *, int nsfd, struct listen_error *);
-void		listen_close(struct pod *);
+struct lset    *listen_open(int nsfd, struct pod_ref *owner,
+		    struct listen_error *);
+void		listen_close(struct lset *);
 /* Whether the pod's loopback is up now (asked from here: device ioctls
  * act in the socket's namespace).  1 up, 0 down, -1 cannot tell. */
-int		listen_loopback_up(const struct pod *);
+int		listen_loopback_up(const struct lset *);
+/* The pod's own IPv4 addresses (network order), read when it was opened:
+ * how many, at most max, into addrs. */
+unsigned	listen_addrs(const struct lset *, uint32_t *addrs, unsigned max);
+/* Connections answered "ok" (without --proxy). */
+uint64_t	listen_served(const struct lset *);
 
 #endif

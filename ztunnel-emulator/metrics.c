@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "text.h"
 #include "util.h"
 #include "version.h"
 #include "zds.h"
@@ -37,24 +38,20 @@ static struct {
 	time_t			 start_time;
 } m;
 
-/* "ns/name" into its parts; a bare name has namespace "unknown". */
+/* "ns/name" into its parts ("default" the namespace of a bare name);
+ * nobody we know is "unknown". */
 static void
 split(const char *wl, char *ns, char *name)
 {
-	const char *slash;
+	const char *n;
 
 	if (wl == NULL || *wl == '\0') {
 		snprintf(ns, WL_MAX, "%s", "unknown");
 		snprintf(name, WL_MAX, "%s", "unknown");
-	} else if ((slash = strchr(wl, '/')) != NULL &&
-	    (size_t)(slash - wl) < WL_MAX) {
-		memcpy(ns, wl, (size_t)(slash - wl));
-		ns[slash - wl] = '\0';
-		snprintf(name, WL_MAX, "%s", slash + 1);
-	} else {
-		snprintf(ns, WL_MAX, "%s", "unknown");
-		snprintf(name, WL_MAX, "%s", wl);
+		return;
 	}
+	text_workload_split(wl, ns, WL_MAX, &n);
+	snprintf(name, WL_MAX, "%s", n);
 }
 
 struct tcp_series *

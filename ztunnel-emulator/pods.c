@@ -2,8 +2,9 @@
 /*
  * pods.c: a pod's life in the daemon.  pod_add() is the handoff: whoever
  * received the namespace descriptor (the control socket, ZDS) calls it and
- * sends back what it says.  The table, the pending pods and their retries
- * are this file's alone.
+ * sends back what it says.  The pods, the table, the pending pods and
+ * their retries are this file's alone: others see a pod through a handle
+ * (podref.h) or a copy (pod_view()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,20 +19,57 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ambient.h"
+#include "ev.h"
 #include "hbone.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "peers.h"
+#include "podref.h"
 #include "pods.h"
+#include "podtab.h"
+#include "relay.h"
 #include "text.h"
 #include "util.h"
 #include "wire.h"
 
+enum pod_state {
+	POD_UP,			/* listening */
+	POD_PENDING,		/* ZDS add failed: retried until it works */
+};
+
+/*
+ * A pod is its listeners.  An up pod keeps no descriptor for its
+ * namespace: each listening socket holds a reference to it, so the
+ * namespace (and its inode number, hence our nsid) lives exactly as long
+ * as the listeners do.  A pending pod has no listeners and holds the
+ * namespace descriptor instead, to try again with.  With --proxy every
+ * pod keeps it: its upstream connections are made inside it.
+ */
+struct pod {
+	struct podtab_entry	 te;		/* by name and namespace */
+	struct pod_ref		 ref;		/* what the traffic code sees */
+	struct ev_timer		 retry;		/* pending: the next attempt */
+	struct ev_deferred	 dead;		/* freed after the event batch */
+	enum pod_origin		 origin;
+	enum pod_state		 state;
+	struct lset		*lis;		/* up: its listeners */
+	unsigned		 zds_gen;	/* the ZDS session that last
+						 * added or kept it */
+	uint64_t		 added_ms;
+	struct relay_stats	 conns;		/* --proxy: its connections */
+	char			 ns[TEXT_NAME_MAX + 1];	/* ref.ns */
+	const char		*workload;	/* ZDS "namespace/name", in
+						 * name[]; else "" */
+	char			 name[];	/* the key: a name, or a ZDS uid */
+};
+
+#define POD(e)	((struct pod *)(void *)((char *)(e) - offsetof(struct pod, te)))
+
 static struct {
 	struct podtab	tab;
 	struct nsid	home;
-	int		proxy;		/* keep each pod's namespace */
 	size_t		dying;		/* dropped, not freed yet */
 	unsigned	freed_since_trim;
 } pods;
@@ -55,9 +93,20 @@ int
 pods_init(const struct nsid *home, int proxy)
 {
 	pods.home = *home;
-	pods.proxy = proxy;
 	listen_init(proxy);
 	return podtab_init(&pods.tab);
+}
+
+static struct pod *
+pod_of(struct podtab_entry *e)
+{
+	return e != NULL ? POD(e) : NULL;
+}
+
+static const char *
+pod_label(const struct pod *pod)
+{
+	return pod->ref.label;
 }
 
 void
@@ -71,42 +120,52 @@ pods_done(void)
 }
 
 void
-pod_view(const struct pod *p, struct pod_view *v)
+pod_view(const struct pod *p, struct pod_view *v, int flags)
 {
 	memset(v, 0, sizeof(*v));
 	v->key = p->name;
-	v->label = pod_label(p);
-	pod_workload_parts(p, v->ns, sizeof(v->ns), &v->name);
+	v->label = p->ref.label;
+	v->ns = p->ref.ns;
+	v->name = p->ref.name;
 	v->up = p->state == POD_UP;
 	v->zds = p->origin == POD_ZDS;
-	v->netns = (uint64_t)p->ns.ino;
+	v->netns = (uint64_t)p->te.ns.ino;
 	v->age_ms = monotonic_ms() - p->added_ms;
-	v->served = p->served;
 	v->conns_open = p->conns.nopen;
 	v->conns_total = p->conns.total;
 	relay_stats_bytes(&p->conns, &v->bytes_in, &v->bytes_out);
-	relay_sock_states(&p->conns, &v->sockets);
-	hbone_sock_states(p, &v->sockets);
-	v->naddrs = p->naddrs;
-	memcpy(v->addrs, p->addrs, sizeof(v->addrs));
+	if (flags & POD_VIEW_SOCKETS) {
+		relay_sock_states(&p->conns, &v->sockets);
+		hbone_sock_states(&p->ref, &v->sockets);
+	}
+	if (p->lis != NULL) {
+		v->served = listen_served(p->lis);
+		v->naddrs = listen_addrs(p->lis, v->addrs, 4);
+	}
 }
 
 struct pod *
 pod_byname(const char *name)
 {
-	return podtab_byname(&pods.tab, name);
+	return pod_of(podtab_byname(&pods.tab, name));
+}
+
+enum pod_origin
+pod_origin(const struct pod *pod)
+{
+	return pod->origin;
 }
 
 struct pod *
 pod_first(void)
 {
-	return TAILQ_FIRST(&pods.tab.all);
+	return pod_of(TAILQ_FIRST(&pods.tab.all));
 }
 
 struct pod *
 pod_next(const struct pod *pod)
 {
-	return TAILQ_NEXT(pod, entry);
+	return pod_of(TAILQ_NEXT(&pod->te, entry));
 }
 
 size_t
@@ -121,9 +180,36 @@ pod_pending(void)
 	const struct pod	*p;
 	size_t			 n = 0;
 
-	TAILQ_FOREACH(p, &pods.tab.all, entry)
+	for (p = pod_first(); p != NULL; p = pod_next(p))
 		n += p->state == POD_PENDING;
 	return n;
+}
+
+void
+pod_zds_claim(struct pod *pod, unsigned gen)
+{
+	if (pod->origin == POD_ZDS)
+		pod->zds_gen = gen;
+}
+
+void
+pods_zds_sweep(unsigned gen, size_t *kept, size_t *pending, size_t *removed)
+{
+	struct pod *pod, *next;
+
+	*kept = *pending = *removed = 0;
+	for (pod = pod_first(); pod != NULL; pod = next) {
+		next = pod_next(pod);
+		if (pod->origin != POD_ZDS)
+			continue;
+		if (pod->zds_gen == gen) {
+			(*kept)++;
+			*pending += pod->state == POD_PENDING;
+			continue;
+		}
+		pod_del(pod, "not in the snapshot, removed");
+		(*removed)++;
+	}
 }
 
 const char *
@@ -131,13 +217,18 @@ pod_resolve(uint32_t addr, int *mesh)
 {
 	const struct pod	*p;
 	const char		*peer;
-	unsigned		 i;
+	uint32_t		 addrs[4];
+	unsigned		 i, n;
 
 	*mesh = 1;
-	TAILQ_FOREACH(p, &pods.tab.all, entry)
-		for (i = 0; i < p->naddrs; i++)
-			if (p->addrs[i] == addr)
+	for (p = pod_first(); p != NULL; p = pod_next(p)) {
+		if (p->lis == NULL)
+			continue;
+		n = listen_addrs(p->lis, addrs, 4);
+		for (i = 0; i < n; i++)
+			if (addrs[i] == addr)
 				return pod_label(p);
+	}
 	if ((peer = peers_lookup(addr)) != NULL)
 		return peer;
 	*mesh = 0;
@@ -162,11 +253,11 @@ reachable(const struct pod *pod, char *err, size_t errlen)
 {
 	struct listen_error e = { "loopback", 0, ENETDOWN };
 
-	if (listen_loopback_up(pod) != 0)
+	if (listen_loopback_up(pod->lis) != 0)
 		return 1;
 	explain(&e, pod, err, errlen);
 	log_warnx("add %s net:[%ju]: %s", pod_label(pod),
-	    (uintmax_t)pod->ns.ino, err);
+	    (uintmax_t)pod->te.ns.ino, err);
 	return 0;
 }
 
@@ -199,8 +290,8 @@ pod_add(const struct pod_req *req, struct pod **podp, char *err,
 	if (key == NULL)
 		key = derive_name(&id, derived, sizeof(derived));
 
-	old = podtab_byname(&pods.tab, key);
-	other = podtab_byns(&pods.tab, &id);
+	old = pod_of(podtab_byname(&pods.tab, key));
+	other = pod_of(podtab_byns(&pods.tab, &id));
 	if (old != NULL && old->origin != req->origin)
 		return refuse(err, errlen, "%s is taken by a pod added over %s",
 		    key, old->origin == POD_ZDS ? "ZDS" : "the control socket");
@@ -237,24 +328,24 @@ pod_add(const struct pod_req *req, struct pod **podp, char *err,
 		return refuse(err, errlen, "out of memory");
 	/* Room in the table first: listeners we could not record would be
 	 * listeners nobody can remove. */
-	if (old == NULL && podtab_insert(&pods.tab, pod) == -1) {
+	if (old == NULL && podtab_insert(&pods.tab, &pod->te) == -1) {
 		free(pod);
 		return refuse(err, errlen, "out of memory");
 	}
 	if ((rc = pod_listen(pod, req, err, errlen)) == POD_REFUSED) {
 		if (old == NULL)
-			podtab_remove(&pods.tab, pod);
+			podtab_remove(&pods.tab, &pod->te);
 		free(pod);	/* and the old pod, if any, serves on */
 		return POD_REFUSED;
 	}
 	if (old != NULL) {
-		if (!nsid_equal(&old->ns, &id))
+		if (!nsid_equal(&old->te.ns, &id))
 			log_info("add %s net:[%ju]: replaces net:[%ju]",
 			    pod_label(pod), (uintmax_t)id.ino,
-			    (uintmax_t)old->ns.ino);
+			    (uintmax_t)old->te.ns.ino);
 		pod_drop(old);
 		/* One out, one in: the table needs no more room. */
-		(void)podtab_insert(&pods.tab, pod);
+		(void)podtab_insert(&pods.tab, &pod->te);
 	}
 	*podp = pod;
 	return rc;
@@ -269,38 +360,40 @@ pod_listen(struct pod *pod, const struct pod_req *req, char *err,
 {
 	struct listen_error e;
 
-	if (listen_open(pod, req->nsfd, &e) == 0) {
-		/* --proxy: its connections are made from inside it. */
-		if (pods.proxy && (pod->nsfd = fcntl(req->nsfd,
-		    F_DUPFD_CLOEXEC, 0)) == -1) {
-			e = (struct listen_error){ "keeping the netns", 0,
-			    errno };
-			listen_close(pod);
-			explain(&e, pod, err, errlen);
-			log_warnx("add %s: %s", pod_label(pod), err);
-			return POD_REFUSED;
-		}
+	/* --proxy: its connections are made from inside it.  Kept before
+	 * it listens: a connection may come at the loop's next turn. */
+	if (listen_proxy() && (pod->ref.nsfd = fcntl(req->nsfd,
+	    F_DUPFD_CLOEXEC, 0)) == -1) {
+		e = (struct listen_error){ "keeping the netns", 0, errno };
+		explain(&e, pod, err, errlen);
+		log_warnx("add %s: %s", pod_label(pod), err);
+		return POD_REFUSED;
+	}
+	if ((pod->lis = listen_open(req->nsfd, &pod->ref, &e)) != NULL) {
 		log_info("add %s net:[%ju]: listening on %s:%u,%u,%u",
-		    pod_label(pod), (uintmax_t)pod->ns.ino, listen_addr(),
-		    zt_ports[0], zt_ports[1], zt_ports[2]);
+		    pod_label(pod), (uintmax_t)pod->te.ns.ino, listen_addr(),
+		    ZT_PORT_HBONE, ZT_PORT_INBOUND, ZT_PORT_OUTBOUND);
 		log_stdout(WIRE_READY);
 		metrics_handoff(METRICS_HANDOFF_LISTENING);
 		metrics_proxy_started();
 		return POD_LISTENING;
 	}
 	explain(&e, pod, err, errlen);
-	if (req->origin == POD_ZDS &&
-	    (pod->nsfd = fcntl(req->nsfd, F_DUPFD_CLOEXEC, 0)) != -1) {
+	if (req->origin == POD_ZDS && (pod->ref.nsfd != -1 ||
+	    (pod->ref.nsfd = fcntl(req->nsfd, F_DUPFD_CLOEXEC, 0)) != -1)) {
 		pod->state = POD_PENDING;
 		ev_timer_at(&pod->retry, monotonic_ms() + POD_RETRY_MS);
 		log_warnx("add %s net:[%ju]: %s; pending, retrying every %d s",
-		    pod_label(pod), (uintmax_t)pod->ns.ino, err,
+		    pod_label(pod), (uintmax_t)pod->te.ns.ino, err,
 		    POD_RETRY_MS / 1000);
 		metrics_handoff(METRICS_HANDOFF_PENDING);
 		return POD_PENDING_RETRY;
 	}
-	log_warnx("add %s net:[%ju]: %s", pod_label(pod), (uintmax_t)pod->ns.ino,
-	    err);
+	if (pod->ref.nsfd != -1)
+		close(pod->ref.nsfd);
+	pod->ref.nsfd = -1;
+	log_warnx("add %s net:[%ju]: %s", pod_label(pod),
+	    (uintmax_t)pod->te.ns.ino, err);
 	metrics_handoff(METRICS_HANDOFF_REFUSED);
 	return POD_REFUSED;
 }
@@ -312,21 +405,21 @@ pending_try(struct pod *pod, char *err, size_t errlen)
 {
 	struct listen_error e;
 
-	if (listen_open(pod, pod->nsfd, &e) == -1) {
+	if ((pod->lis = listen_open(pod->ref.nsfd, &pod->ref, &e)) == NULL) {
 		explain(&e, pod, err, errlen);
 		log_debug("retry %s net:[%ju]: %s", pod_label(pod),
-		    (uintmax_t)pod->ns.ino, err);
+		    (uintmax_t)pod->te.ns.ino, err);
 		return POD_PENDING_RETRY;
 	}
-	if (!pods.proxy) {
-		close(pod->nsfd);
-		pod->nsfd = -1;
+	if (!listen_proxy()) {
+		close(pod->ref.nsfd);
+		pod->ref.nsfd = -1;
 	}
 	pod->state = POD_UP;
 	ev_timer_stop(&pod->retry);
 	log_info("retry %s net:[%ju]: listening on %s:%u,%u,%u",
-	    pod_label(pod), (uintmax_t)pod->ns.ino, listen_addr(),
-	    zt_ports[0], zt_ports[1], zt_ports[2]);
+	    pod_label(pod), (uintmax_t)pod->te.ns.ino, listen_addr(),
+	    ZT_PORT_HBONE, ZT_PORT_INBOUND, ZT_PORT_OUTBOUND);
 	metrics_proxy_started();
 	log_stdout(WIRE_READY);
 	return POD_LISTENING;
@@ -348,7 +441,6 @@ pod_new(const char *name, const char *workload, const struct nsid *ns,
 {
 	size_t		 len = strlen(name) + 1, wlen = strlen(workload) + 1;
 	struct pod	*p;
-	int		 i;
 
 	/* One allocation: the struct, then its two strings. */
 	if ((p = calloc(1, sizeof(*p) + len + wlen)) == NULL)
@@ -356,14 +448,22 @@ pod_new(const char *name, const char *workload, const struct nsid *ns,
 	memcpy(p->name, name, len);
 	memcpy(p->name + len, workload, wlen);
 	p->workload = p->name + len;
-	p->ns = *ns;
+	p->te.name = p->name;
+	p->te.ns = *ns;
 	p->origin = origin;
-	p->nsfd = -1;
 	p->added_ms = monotonic_ms();
 	ev_timer_init(&p->retry, retry, p);
 	relay_stats_init(&p->conns);
-	for (i = 0; i < ZT_NPORTS; i++)
-		p->lis[i].io.fd = -1;
+	/* What it is called where: its workload if ZDS named one, else its
+	 * own name ("ns/name" or bare), in logs and metrics; namespace and
+	 * name from that ("default" for a bare name, as kubectl has it);
+	 * baggage only for what ZDS told us. */
+	p->ref.label = p->workload[0] != '\0' ? p->workload : p->name;
+	text_workload_split(p->ref.label, p->ns, sizeof(p->ns), &p->ref.name);
+	p->ref.ns = p->ns;
+	p->ref.baggage = strchr(p->workload, '/') != NULL;
+	p->ref.nsfd = -1;
+	p->ref.conns = &p->conns;
 	return p;
 }
 
@@ -392,7 +492,7 @@ explain(const struct listen_error *e, const struct pod *pod, char *err,
 		    e->what, listen_addr(), e->port, name, strerror(e->err),
 		    e->err == EADDRINUSE ? " (a process in the pod holds "
 		    "the port)" : "");
-	else if (e->err == ENETDOWN && netns_identify(&pod->ns, nsname,
+	else if (e->err == ENETDOWN && netns_identify(&pod->te.ns, nsname,
 	    sizeof(nsname)) == 0)
 		/* The pod's name need not be the netns's: look it up. */
 		snprintf(err, errlen, "loopback is down in netns %s, nothing "
@@ -401,7 +501,7 @@ explain(const struct listen_error *e, const struct pod *pod, char *err,
 	else if (e->err == ENETDOWN)
 		snprintf(err, errlen, "loopback is down in netns %s "
 		    "(net:[%ju]), nothing there could connect; fix: bring lo "
-		    "up inside it", name, (uintmax_t)pod->ns.ino);
+		    "up inside it", name, (uintmax_t)pod->te.ns.ino);
 	else if (e->err == EPERM)
 		snprintf(err, errlen, "%s into netns %s: %s (the daemon needs "
 		    "CAP_SYS_ADMIN: run it as root)", e->what, name,
@@ -415,9 +515,10 @@ void
 pod_del(struct pod *p, const char *why)
 {
 	log_info("del %s net:[%ju]: %s%s after %ju connections",
-	    pod_label(p), (uintmax_t)p->ns.ino, why,
+	    pod_label(p), (uintmax_t)p->te.ns.ino, why,
 	    p->state == POD_PENDING ? " (was pending)" : "",
-	    (uintmax_t)p->served);
+	    (uintmax_t)(p->lis != NULL ? listen_served(p->lis) +
+	    p->conns.total : p->conns.total));
 	pod_drop(p);
 }
 
@@ -426,17 +527,18 @@ pod_del(struct pod *p, const char *why)
 static void
 pod_drop(struct pod *p)
 {
-	podtab_remove(&pods.tab, p);
+	podtab_remove(&pods.tab, &p->te);
 	if (p->state == POD_UP)
 		metrics_proxy_stopped();
 	/* As ztunnel on DelWorkload: the pod's connections end at once. */
 	relay_close_all(&p->conns, "pod removed");
-	hbone_pod_gone(p);
-	listen_close(p);
+	hbone_pod_gone(&p->ref);
+	listen_close(p->lis);
+	p->lis = NULL;
 	ev_timer_stop(&p->retry);
-	if (p->nsfd != -1)
-		close(p->nsfd);
-	p->nsfd = -1;
+	if (p->ref.nsfd != -1)
+		close(p->ref.nsfd);
+	p->ref.nsfd = -1;
 	pods.dying++;
 	ev_defer_free(&p->dead, pod_free, p);
 }

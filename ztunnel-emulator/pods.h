@@ -5,13 +5,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "podtab.h"
+#include "netns.h"
 #include "text.h"
 #include "util.h"
+
+/*
+ * The pods: pods.c owns them, and no other file sees inside one.  The
+ * traffic code gets a narrow handle (podref.h); the views (--list,
+ * /config_dump, /metrics, readiness) get a filled copy (pod_view());
+ * the sources of pods (the control socket, ZDS) get these calls.
+ */
 
 #define POD_TRIM_EVERY	256	/* removals between returns of memory to the kernel */
 #define POD_RETRY_MS	5000	/* between attempts for a pending pod */
 #define POD_ERR_MAX	256	/* an error line, as sent back to a client */
+
+struct pod;
+
+enum pod_origin {
+	POD_CONTROL,		/* the control socket: cni-emulator, the seed */
+	POD_ZDS,		/* a node agent over ZDS */
+};
 
 /* What a client asks for when it hands over a namespace. */
 struct pod_req {
@@ -43,21 +57,36 @@ void		pods_done(void);
  */
 enum pod_result	pod_add(const struct pod_req *, struct pod **podp,
 		    char *err, size_t errlen);
-/* Remove a pod, saying why in the log: its listeners close at once, its
- * memory goes after the current event batch. */
+/* Remove a pod, saying why in the log: its listeners and connections
+ * close at once, its memory goes after the current event batch. */
 void		pod_del(struct pod *, const char *why);
 
+struct pod     *pod_byname(const char *name);
+enum pod_origin	pod_origin(const struct pod *);
+/* In add order: pod_first(), then pod_next(p) until NULL. */
+struct pod     *pod_first(void);
+struct pod     *pod_next(const struct pod *);
+size_t		pod_count(void);
+size_t		pod_pending(void);
+
 /*
- * A pod as the views show it (--list, /config_dump, /metrics): a copy,
- * filled by pod_view().  The strings point into the pod: good until the
- * current event is done.
+ * ZDS sessions: a pod added or kept on session gen is claimed by it; at
+ * SnapshotSent every ZDS pod the session did not claim is removed.
+ * Counts what was kept (of which pending) and removed.
+ */
+void		pod_zds_claim(struct pod *, unsigned gen);
+void		pods_zds_sweep(unsigned gen, size_t *kept, size_t *pending,
+		    size_t *removed);
+
+/*
+ * A pod as the views show it: a copy, filled by pod_view().  The strings
+ * point into the pod: good until the current event is done.
  */
 struct pod_view {
 	const char	*key;		/* its name, or its ZDS uid */
 	const char	*label;		/* its workload if named, else key */
-	char		 ns[TEXT_NAME_MAX + 1];	/* the workload's namespace,
-						 * "" if none was named */
-	const char	*name;		/* the workload's name, else key */
+	const char	*ns;		/* the workload's namespace */
+	const char	*name;		/* the workload's name */
 	int		 up;		/* listening; else pending */
 	int		 zds;		/* added over ZDS; else the control
 					 * socket */
@@ -70,18 +99,14 @@ struct pod_view {
 	unsigned	 naddrs;
 	uint32_t	 addrs[4];	/* network order */
 };
-void		pod_view(const struct pod *, struct pod_view *);
+/* POD_VIEW_SOCKETS: count its sockets by state too (a getsockopt each). */
+#define POD_VIEW_SOCKETS	1
+void		pod_view(const struct pod *, struct pod_view *, int flags);
 
-struct pod     *pod_byname(const char *name);
-/* In add order: pod_first(), then pod_next(p) until NULL. */
-struct pod     *pod_first(void);
-struct pod     *pod_next(const struct pod *);
-size_t		pod_count(void);
-size_t		pod_pending(void);
 /* The workload ("namespace/name", or the pod's name) whose interfaces
  * carry addr (network order), or the --peers entry for it ("" if it
  * names none), with *mesh 1; NULL and *mesh 0 for anything else.  A
- * zt_resolve_fn (hbone.h). */
+ * mesh_resolve_fn (mesh.h). */
 const char     *pod_resolve(uint32_t addr, int *mesh);
 
 #endif

@@ -59,12 +59,8 @@ podsock_tune(int fd)
 int
 podsock_own_port(uint16_t port)
 {
-	int i;
-
-	for (i = 0; i < ZT_NPORTS; i++)
-		if (port == zt_ports[i])
-			return 1;
-	return 0;
+	return port == ZT_PORT_HBONE || port == ZT_PORT_INBOUND ||
+	    port == ZT_PORT_OUTBOUND;
 }
 
 /*
@@ -74,11 +70,11 @@ podsock_own_port(uint16_t port)
  * clash there and never complete.
  */
 static int
-upstream(const struct pod *pod, const struct sockaddr_in *from)
+upstream(const struct pod_ref *pod, const struct sockaddr_in *from)
 {
 	struct sockaddr_in	bound, any;
 	socklen_t		len;
-	int			s, on = 1, mark = PROXY_MARK, err, tries;
+	int			s, on = 1, mark = ZT_MARK, err, tries;
 
 	for (tries = 0; tries < 3; tries++) {
 		s = netns_socket(pod->nsfd, AF_INET,
@@ -105,7 +101,7 @@ upstream(const struct pod *pod, const struct sockaddr_in *from)
 		if (bound.sin_port != from->sin_port)
 			return s;
 		log_debug("conn %s: port %u is the client's own: another",
-		    pod_label(pod), ntohs(bound.sin_port));
+		    pod->label, ntohs(bound.sin_port));
 		close(s);
 	}
 	errno = EADDRINUSE;
@@ -118,7 +114,7 @@ fail:
 }
 
 int
-podsock_connect(const struct pod *pod, const struct sockaddr_in *from,
+podsock_connect(const struct pod_ref *pod, const struct sockaddr_in *from,
     const struct sockaddr_in *to)
 {
 	int s, err;

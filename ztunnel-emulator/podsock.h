@@ -5,9 +5,8 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "podtab.h"
-
-#define PROXY_MARK	1337	/* 0x539: istio-cni's rules let it pass */
+#include "ambient.h"
+#include "podref.h"
 
 /* ztunnel's SocketConfig defaults (KEEPALIVE_TIME, _INTERVAL, _RETRIES). */
 #define KEEPALIVE_TIME_S	180
@@ -32,12 +31,12 @@ int	podsock_tune(int fd);
 /*
  * A TCP connection to `to`, started from inside the pod's network
  * namespace: non-blocking (the connect is under way, or done), with the
- * ztunnel mark (never captured again).  from: bind to that client's
+ * ztunnel mark, ZT_MARK (never captured again).  from: bind to that client's
  * address (IP_TRANSPARENT, IP_FREEBIND), on any port but the client's
  * own; NULL: the pod's own address, as routing picks it.  -1 with errno
  * set.  A failed return to our own namespace is fatal.
  */
-int	podsock_connect(const struct pod *, const struct sockaddr_in *from,
+int	podsock_connect(const struct pod_ref *, const struct sockaddr_in *from,
 	    const struct sockaddr_in *to);
 
 /* One of ztunnel's own ports (15001, 15006, 15008): never a target. */

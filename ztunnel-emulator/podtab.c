@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * podtab.c: the pod table.  Every pod is reachable by name and by namespace
- * identity in O(1) (two chained hash tables that double as they fill), and
- * in add order for listing.
+ * podtab.c: the pod table (see podtab.h).  Every entry is reachable by name
+ * and by namespace identity in O(1) (two chained hash tables that double
+ * as they fill), and in insertion order for listing.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,6 @@
 
 
 #define PODS_MIN_BUCKETS 64
-
-const uint16_t zt_ports[ZT_NPORTS] = { 15008, 15006, 15001 };
 
 static size_t
 hash_name(const char *s)
@@ -41,10 +40,10 @@ hash_ns(const struct nsid *id)
 static int
 alloc_buckets(struct podtab *t, size_t n)
 {
-	struct pod **byname, **byns, *p;
+	struct podtab_entry **byname, **byns, *p;
 
-	byname = calloc(n, sizeof(struct pod *));
-	byns = calloc(n, sizeof(struct pod *));
+	byname = calloc(n, sizeof(struct podtab_entry *));
+	byns = calloc(n, sizeof(struct podtab_entry *));
 	if (byname == NULL || byns == NULL) {
 		free(byname);
 		free(byns);
@@ -77,20 +76,20 @@ podtab_init(struct podtab *t)
 	return alloc_buckets(t, PODS_MIN_BUCKETS);
 }
 
-struct pod *
+struct podtab_entry *
 podtab_byname(const struct podtab *t, const char *name)
 {
-	struct pod *p = t->byname[hash_name(name) & (t->nbuckets - 1)];
+	struct podtab_entry *p = t->byname[hash_name(name) & (t->nbuckets - 1)];
 
 	while (p != NULL && strcmp(p->name, name) != 0)
 		p = p->next_byname;
 	return p;
 }
 
-struct pod *
+struct podtab_entry *
 podtab_byns(const struct podtab *t, const struct nsid *ns)
 {
-	struct pod *p = t->byns[hash_ns(ns) & (t->nbuckets - 1)];
+	struct podtab_entry *p = t->byns[hash_ns(ns) & (t->nbuckets - 1)];
 
 	while (p != NULL && !nsid_equal(&p->ns, ns))
 		p = p->next_byns;
@@ -98,7 +97,7 @@ podtab_byns(const struct podtab *t, const struct nsid *ns)
 }
 
 int
-podtab_insert(struct podtab *t, struct pod *p)
+podtab_insert(struct podtab *t, struct podtab_entry *p)
 {
 	size_t a, b;
 
@@ -118,9 +117,9 @@ podtab_insert(struct podtab *t, struct pod *p)
 }
 
 void
-podtab_remove(struct podtab *t, struct pod *p)
+podtab_remove(struct podtab *t, struct podtab_entry *p)
 {
-	struct pod **pp;
+	struct podtab_entry **pp;
 
 	pp = &t->byname[hash_name(p->name) & (t->nbuckets - 1)];
 	while (*pp != p)
@@ -145,20 +144,4 @@ podtab_free(struct podtab *t)
 	free(t->byns);
 	t->byname = t->byns = NULL;
 	t->nbuckets = 0;
-}
-
-void
-pod_workload_parts(const struct pod *pod, char *ns, size_t nssize,
-    const char **name)
-{
-	const char *slash = strchr(pod->workload, '/');
-
-	if (pod->workload[0] == '\0' || slash == NULL) {
-		ns[0] = '\0';
-		*name = pod->workload[0] != '\0' ? pod->workload : pod->name;
-		return;
-	}
-	snprintf(ns, nssize, "%.*s", (int)(slash - pod->workload),
-	    pod->workload);
-	*name = slash + 1;
 }

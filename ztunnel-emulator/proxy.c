@@ -18,53 +18,39 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "ambient.h"
 #include "hbone.h"
 #include "log.h"
 #include "metrics.h"
 #include "podsock.h"
 #include "proxy.h"
 #include "relay.h"
-
-static zt_resolve_fn *resolve;
+#include "util.h"
 
 void
-proxy_init(zt_resolve_fn *fn, const struct proxy_opts *o)
+proxy_init(mesh_resolve_fn *fn, const struct proxy_opts *o)
 {
-	resolve = fn;
+	mesh_init(fn);
 	podsock_init(&o->sock);
 	relay_init(o->half_close_ms);
-	hbone_init(fn, o->pool_idle_ms, o->half_close_ms);
-}
-
-static const char *
-workload_of(uint32_t addr, int *mesh)
-{
-	int dummy;
-
-	if (mesh == NULL)
-		mesh = &dummy;
-	*mesh = 0;
-	return resolve != NULL ? resolve(addr, mesh) : NULL;
+	hbone_init(o->pool_idle_ms, o->half_close_ms);
 }
 
 /* Close a connection we will not serve, with a FIN, not a reset. */
 static void
-turn_away(int c, const struct pod *pod, const char *why)
+turn_away(int c, const struct pod_ref *pod, const char *why)
 {
-	char buf[512];
-
-	log_debug("conn %s: %s", pod_label(pod), why);
+	log_debug("conn %s: %s", pod->label, why);
 	(void)shutdown(c, SHUT_WR);
-	(void)recv(c, buf, sizeof(buf), MSG_DONTWAIT);
+	sock_drain(c);
 	close(c);
 }
 
 void
-proxy_accept(struct listener *l, int c)
+proxy_accept(struct pod_ref *pod, uint16_t port, int c)
 {
 	struct sockaddr_in	 src, dst;
 	socklen_t		 len = sizeof(dst), slen = sizeof(src);
-	struct pod		*pod = l->pod;
 	enum relay_dir		 dir;
 	struct tcp_series	*series;
 	const char		*dst_workload;
@@ -74,11 +60,11 @@ proxy_accept(struct listener *l, int c)
 		turn_away(c, pod, strerror(errno));
 		return;
 	}
-	if (l->port == HBONE_PORT) {
+	if (port == ZT_PORT_HBONE) {
 		hbone_accept(pod, c);
 		return;
 	}
-	dir = l->port == 15001 ? RELAY_OUTBOUND : RELAY_INBOUND;
+	dir = port == ZT_PORT_OUTBOUND ? RELAY_OUTBOUND : RELAY_INBOUND;
 	memset(&src, 0, sizeof(src));
 	memset(&dst, 0, sizeof(dst));
 	if (getpeername(c, (struct sockaddr *)&src, &slen) == -1 ||
@@ -104,7 +90,7 @@ proxy_accept(struct listener *l, int c)
 	}
 	/* Outbound to a mesh pod, here or on another node: HBONE.  There is
 	 * no same-node shortcut (as in ztunnel). */
-	dst_workload = workload_of(dst.sin_addr.s_addr, &mesh);
+	dst_workload = mesh_workload(dst.sin_addr.s_addr, &mesh);
 	if (dir == RELAY_OUTBOUND && mesh) {
 		hbone_outbound(pod, c, &src, &dst, dst_workload);
 		return;
@@ -120,10 +106,10 @@ proxy_accept(struct listener *l, int c)
 	}
 	/* The reporter is the pod whose listener took it. */
 	series = dir == RELAY_OUTBOUND ?
-	    metrics_tcp_series(1, pod_label(pod), dst_workload) :
-	    metrics_tcp_series(0, workload_of(src.sin_addr.s_addr, NULL),
-	    pod_label(pod));
-	if (relay_start(&pod->conns, pod_label(pod), dir, c, s, &src, &dst,
+	    metrics_tcp_series(1, pod->label, dst_workload) :
+	    metrics_tcp_series(0, mesh_workload(src.sin_addr.s_addr, NULL),
+	    pod->label);
+	if (relay_start(pod->conns, pod->label, dir, c, s, &src, &dst,
 	    series) == -1)
-		log_warn("conn %s: relay", pod_label(pod));
+		log_warn("conn %s: relay", pod->label);
 }

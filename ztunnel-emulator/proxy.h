@@ -2,8 +2,8 @@
 #ifndef ZT_PROXY_H
 #define ZT_PROXY_H
 
-#include "hbone.h"
-#include "podtab.h"
+#include "mesh.h"
+#include "podref.h"
 
 /*
  * --proxy: a connection the pod's redirection rules sent to one of its
@@ -13,7 +13,7 @@
  * plaintext): to the app, inside the pod, from the client's own address.
  * Takes the accepted socket c.
  */
-void	proxy_accept(struct listener *, int c);
+void	proxy_accept(struct pod_ref *, uint16_t port, int c);
 
 #include "podsock.h"
 
@@ -23,8 +23,8 @@ struct proxy_opts {
 	struct podsock_opts	sock;		/* --keepalive ... */
 };
 
-/* Who has an address, and whether it is in the mesh (hbone.h): set by
+/* Who has an address, and whether it is in the mesh (mesh.h): set by
  * whoever knows the pods; and how connections are kept. */
-void	proxy_init(zt_resolve_fn *, const struct proxy_opts *);
+void	proxy_init(mesh_resolve_fn *, const struct proxy_opts *);
 
 #endif

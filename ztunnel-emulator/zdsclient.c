@@ -230,21 +230,9 @@ zds_event(void *arg, uint32_t events)
 static void
 reconcile(void)
 {
-	struct pod	*pod, *next;
-	size_t		 kept = 0, removed = 0, pending = 0;
+	size_t kept, removed, pending;
 
-	for (pod = pod_first(); pod != NULL; pod = next) {
-		next = pod_next(pod);
-		if (pod->origin != POD_ZDS)
-			continue;
-		if (pod->zds_gen == zc.gen) {
-			kept++;
-			pending += pod->state == POD_PENDING;
-			continue;
-		}
-		pod_del(pod, "not in the snapshot, removed");
-		removed++;
-	}
+	pods_zds_sweep(zc.gen, &kept, &pending, &removed);
 	log_info("zds: snapshot done: %zu pods (%zu pending), %zu removed%s",
 	    kept, pending, removed, pending == 0 ? "; ready" : "");
 }
@@ -295,10 +283,17 @@ handle(const struct zds_request *req, int nsfd, char *err, size_t errlen)
 		add.workload = workload;
 		/* pod_add logs for itself.  A pending pod is acked with its
 		 * error, and keeps trying. */
-		if (pod_add(&add, &pod, err, errlen) != POD_REFUSED) {
-			pod->zds_gen = zc.gen;
-			if (pod->state == POD_UP)
-				err[0] = '\0';
+		switch (pod_add(&add, &pod, err, errlen)) {
+		case POD_LISTENING:
+			err[0] = '\0';
+			pod_zds_claim(pod, zc.gen);
+			break;
+		case POD_PENDING_RETRY:
+			pod_zds_claim(pod, zc.gen);
+			break;
+		case POD_REFUSED:
+		default:
+			break;
 		}
 		return STAY;
 	case ZDS_KEEP:
@@ -307,14 +302,13 @@ handle(const struct zds_request *req, int nsfd, char *err, size_t errlen)
 			    req->uid);
 			break;
 		}
-		if ((pod = pod_byname(req->uid)) != NULL &&
-		    pod->origin == POD_ZDS)
-			pod->zds_gen = zc.gen;
+		if ((pod = pod_byname(req->uid)) != NULL)
+			pod_zds_claim(pod, zc.gen);
 		break;
 	case ZDS_DEL:
 		/* Deleting what we do not have is already done. */
 		if ((pod = pod_byname(req->uid)) != NULL &&
-		    pod->origin == POD_ZDS)
+		    pod_origin(pod) == POD_ZDS)
 			pod_del(pod, "deleted by the node agent");
 		break;
 	case ZDS_SNAPSHOT_SENT:

@@ -170,7 +170,7 @@ t_counters_agree_with_list() {
 	done
 	expect "list says 3" wait_for 10 sh -c "'$CNI' --list '$SOCK' | grep -q '^$P-pod1 .* 0/3 '"
 	http 15020 /metrics >"$WORK/m"
-	local sel="reporter=\"source\",source_workload=\"$P-pod1\",source_workload_namespace=\"unknown\",destination_workload=\"$P-pod2\""
+	local sel="reporter=\"source\",source_workload=\"$P-pod1\",source_workload_namespace=\"default\",destination_workload=\"$P-pod2\""
 	expect "3 opened, as the source saw them" file_has "$WORK/m" "^istio_tcp_connections_opened_total{$sel.* 3$"
 	expect "3 closed" file_has "$WORK/m" "^istio_tcp_connections_closed_total{$sel.* 3$"
 	local bytes in out

@@ -94,8 +94,8 @@ import json, sys
 p = [x for x in json.load(sys.stdin) if x[\"name\"] == \"$name\"][0][\"sockets\"]
 sys.exit(not (p[\"closeWait\"] == 1 and p[\"finWait\"] == 1 and p[\"established\"] == 0))'"
 	nsenter "--net=/var/run/netns/$NODE" curl -sf http://127.0.0.1:15020/metrics >"$WORK/metrics"
-	expect "metrics: close_wait 1" grep -q "^ztunnel_emulator_pod_sockets{workload=\"$name\",workload_namespace=\"unknown\",state=\"close_wait\"} 1$" "$WORK/metrics"
-	expect "metrics: fin_wait 1" grep -q "^ztunnel_emulator_pod_sockets{workload=\"$name\",workload_namespace=\"unknown\",state=\"fin_wait\"} 1$" "$WORK/metrics"
+	expect "metrics: close_wait 1" grep -q "^ztunnel_emulator_pod_sockets{workload=\"$name\",workload_namespace=\"default\",state=\"close_wait\"} 1$" "$WORK/metrics"
+	expect "metrics: fin_wait 1" grep -q "^ztunnel_emulator_pod_sockets{workload=\"$name\",workload_namespace=\"default\",state=\"fin_wait\"} 1$" "$WORK/metrics"
 	expect "still held: no timeout" test_conns 1 1/1
 }
 

@@ -11,26 +11,29 @@
 
 #define N 5000
 
-static struct pod *
+/* An entry and its name, as pods.c embeds one in a pod. */
+struct pod {
+	struct podtab_entry	te;
+	char			name[32];
+};
+
+static struct podtab_entry *
 make(int i)
 {
 	struct nsid	id = { .dev = 4, .ino = 4026531840u + (ino_t)i };
-	char		name[32];
 	struct pod	*p;
 
-	snprintf(name, sizeof(name), "pod-%d", i);
-	/* As pods.c lays a pod out: the struct, its name, its workload. */
-	CHECK((p = calloc(1, sizeof(*p) + strlen(name) + 2)) != NULL);
-	memcpy(p->name, name, strlen(name) + 1);
-	p->workload = p->name + strlen(name) + 1;
-	p->ns = id;
-	return p;
+	CHECK((p = calloc(1, sizeof(*p))) != NULL);
+	snprintf(p->name, sizeof(p->name), "pod-%d", i);
+	p->te.name = p->name;
+	p->te.ns = id;
+	return &p->te;
 }
 
 static void
 test_podtab_insert_lookup(void)
 {
-	static struct pod	*pods[N];
+	static struct podtab_entry *pods[N];
 	struct podtab		 t;
 	struct nsid		 id = { .dev = 4 };
 	int			 i;
@@ -63,9 +66,9 @@ test_podtab_insert_lookup(void)
 static void
 test_podtab_remove_shrinks(void)
 {
-	static struct pod	*pods[N];
+	static struct podtab_entry *pods[N];
 	struct podtab		 t;
-	struct pod		*p;
+	struct podtab_entry	*p;
 	int			 i, n;
 
 	CHECK(podtab_init(&t) == 0);

@@ -15,46 +15,54 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include "ambient.h"
 #include "ev.h"
 #include "netns.h"
 #include "redirect.h"
 #include "util.h"
 
-/* The rules, as istio-cni's default.golden has them (no DNS capture). */
+/*
+ * The rules, as istio-cni's default.golden has them (no DNS capture),
+ * in iptables-save's own spelling (what install compares with), built
+ * from ambient.h's numbers.
+ */
+#define MARK	ZT_STR(ZT_MARK) "/" ZT_STR(ZT_MARK_MASK)
+#define CMARK	ZT_STR(ZT_CONNMARK) "/" ZT_STR(ZT_MARK_MASK)
 static const char rules[] =
     "*mangle\n"
     ":ISTIO_PRERT - [0:0]\n"
     ":ISTIO_OUTPUT - [0:0]\n"
     "-A PREROUTING -j ISTIO_PRERT\n"
     "-A OUTPUT -j ISTIO_OUTPUT\n"
-    "-A ISTIO_PRERT -m mark --mark 0x539/0xfff -j CONNMARK --set-xmark 0x111/0xfff\n"
-    "-A ISTIO_OUTPUT -m connmark --mark 0x111/0xfff -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff\n"
+    "-A ISTIO_PRERT -m mark --mark " MARK " -j CONNMARK --set-xmark " CMARK "\n"
+    "-A ISTIO_OUTPUT -m connmark --mark " CMARK " -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff\n"
     "COMMIT\n"
     "*nat\n"
     ":ISTIO_PRERT - [0:0]\n"
     ":ISTIO_OUTPUT - [0:0]\n"
     "-A OUTPUT -j ISTIO_OUTPUT\n"
     "-A PREROUTING -j ISTIO_PRERT\n"
-    "-A ISTIO_PRERT -s 169.254.7.127/32 -p tcp -m tcp -j ACCEPT\n"
-    "-A ISTIO_OUTPUT -d 169.254.7.127/32 -p tcp -m tcp -j ACCEPT\n"
-    "-A ISTIO_PRERT ! -d 127.0.0.1/32 -p tcp -m tcp ! --dport 15008 -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15006\n"
-    "-A ISTIO_OUTPUT -p tcp -m mark --mark 0x111/0xfff -j ACCEPT\n"
+    "-A ISTIO_PRERT -s " ZT_PROBE_SNAT "/32 -p tcp -m tcp -j ACCEPT\n"
+    "-A ISTIO_OUTPUT -d " ZT_PROBE_SNAT "/32 -p tcp -m tcp -j ACCEPT\n"
+    "-A ISTIO_PRERT ! -d 127.0.0.1/32 -p tcp -m tcp ! --dport " ZT_STR(ZT_PORT_HBONE) " -m mark ! --mark " MARK " -j REDIRECT --to-ports " ZT_STR(ZT_PORT_INBOUND) "\n"
+    "-A ISTIO_OUTPUT -p tcp -m mark --mark " CMARK " -j ACCEPT\n"
     "-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -j ACCEPT\n"
-    "-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15001\n"
+    "-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -m mark ! --mark " MARK " -j REDIRECT --to-ports " ZT_STR(ZT_PORT_OUTBOUND) "\n"
     "COMMIT\n";
 
+#define TABLE	ZT_STR(ZT_ROUTE_TABLE)
 static const char *const route_add[] = { "ip", "route", "add", "local",
-    "0.0.0.0/0", "dev", "lo", "table", "100", NULL };
+    "0.0.0.0/0", "dev", "lo", "table", TABLE, NULL };
 static const char *const route_del[] = { "ip", "route", "del", "local",
-    "0.0.0.0/0", "dev", "lo", "table", "100", NULL };
+    "0.0.0.0/0", "dev", "lo", "table", TABLE, NULL };
 static const char *const route_show[] = { "ip", "route", "show", "table",
-    "100", NULL };
+    TABLE, NULL };
 static const char *const rule_add[] = { "ip", "rule", "add", "fwmark",
-    "0x111/0xfff", "pref", "32764", "lookup", "100", NULL };
+    CMARK, "pref", ZT_STR(ZT_RULE_PREF), "lookup", TABLE, NULL };
 static const char *const rule_del[] = { "ip", "rule", "del", "fwmark",
-    "0x111/0xfff", "pref", "32764", "lookup", "100", NULL };
+    CMARK, "pref", ZT_STR(ZT_RULE_PREF), "lookup", TABLE, NULL };
 static const char *const rule_show[] = { "ip", "rule", "show", "pref",
-    "32764", NULL };
+    ZT_STR(ZT_RULE_PREF), NULL };
 static const char *const save_mangle[] = { "iptables-save", "-t", "mangle",
     NULL };
 static const char *const save_nat[] = { "iptables-save", "-t", "nat", NULL };
@@ -300,7 +308,7 @@ look(int nsfd, struct state *st, char *err, size_t errlen)
 		rc = fail_cmd(rule_show, rc, &out, err, errlen);
 		goto done;
 	}
-	st->rule = strstr(out.buf, "fwmark 0x111/0xfff lookup 100") != NULL;
+	st->rule = strstr(out.buf, "fwmark " CMARK " lookup " TABLE) != NULL;
 done:
 	strbuf_free(&out);
 	return rc;

@@ -15,7 +15,9 @@
 netstate() {
 	in_pod "$1" iptables-save | grep -E '^(-A|:[A-Z_]+ -)'
 	in_pod "$1" ip rule show
-	in_pod "$1" ip route show table all
+	# Not the link-local and multicast routes IPv6 adds on its own
+	# clock, whenever the veth's address comes up.
+	in_pod "$1" ip route show table all | grep -v -e 'fe80::' -e 'ff00::'
 }
 
 # Established connections to the app of pod I, as its kernel sees them.

@@ -41,10 +41,11 @@ WARNINGS	= -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 		  -Wimplicit-fallthrough
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE -Icommon $(WARNINGS) $(CFLAGS)
 
-COMMON_OBJS	= common/ev.o common/fdpass.o common/h2conn.o common/h2frame.o \
-		  common/hpack.o \
-		  common/httpd.o common/log.o common/notify.o common/netns.o common/udsock.o common/util.o \
-		  common/text.o common/wire.o common/zds.o
+COMMON_OBJS	= common/buf.o common/ev.o common/fdpass.o common/h2conn.o \
+		  common/h2fields.o common/h2frame.o common/hpack.o \
+		  common/httpd.o common/log.o common/notify.o common/netns.o \
+		  common/text.o common/udsock.o common/util.o common/wire.o \
+		  common/zds.o
 CNI_OBJS	= cni-emulator/main.o cni-emulator/agent.o cni-emulator/nswatch.o \
 		  cni-emulator/redirect.o cni-emulator/client.o
 ZT_OBJS		= ztunnel-emulator/main.o ztunnel-emulator/control.o \
@@ -107,10 +108,10 @@ tests/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/wire.c common/text.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 tests/fuzz/fuzz-cmsg: tests/fuzz/fuzz_cmsg.c common/fdpass.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
-tests/fuzz/fuzz-hpack: tests/fuzz/fuzz_hpack.c common/hpack.c common/h2frame.c
+tests/fuzz/fuzz-hpack: tests/fuzz/fuzz_hpack.c common/hpack.c common/h2frame.c common/h2fields.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
-tests/fuzz/fuzz-h2conn: tests/fuzz/fuzz_h2conn.c common/h2conn.c common/hpack.c \
-		common/h2frame.c common/ev.c common/log.c common/util.c common/text.c
+tests/fuzz/fuzz-h2conn: tests/fuzz/fuzz_h2conn.c common/h2conn.c common/h2fields.c common/hpack.c common/buf.c \
+		common/h2frame.c common/ev.c common/util.c common/text.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 
 %.o: %.c

@@ -51,6 +51,7 @@ static const char rules[] =
     "COMMIT\n";
 
 #define TABLE	ZT_STR(ZT_ROUTE_TABLE)
+static const char cmark[] = CMARK;	/* one argument, not a concatenation */
 static const char *const route_add[] = { "ip", "route", "add", "local",
     "0.0.0.0/0", "dev", "lo", "table", TABLE, NULL };
 static const char *const route_del[] = { "ip", "route", "del", "local",
@@ -58,9 +59,9 @@ static const char *const route_del[] = { "ip", "route", "del", "local",
 static const char *const route_show[] = { "ip", "route", "show", "table",
     TABLE, NULL };
 static const char *const rule_add[] = { "ip", "rule", "add", "fwmark",
-    CMARK, "pref", ZT_STR(ZT_RULE_PREF), "lookup", TABLE, NULL };
+    cmark, "pref", ZT_STR(ZT_RULE_PREF), "lookup", TABLE, NULL };
 static const char *const rule_del[] = { "ip", "rule", "del", "fwmark",
-    CMARK, "pref", ZT_STR(ZT_RULE_PREF), "lookup", TABLE, NULL };
+    cmark, "pref", ZT_STR(ZT_RULE_PREF), "lookup", TABLE, NULL };
 static const char *const rule_show[] = { "ip", "rule", "show", "pref",
     ZT_STR(ZT_RULE_PREF), NULL };
 static const char *const save_mangle[] = { "iptables-save", "-t", "mangle",

@@ -41,10 +41,10 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "buf.h"
 #include "ev.h"
 #include "h2conn.h"
 #include "hpack.h"
-#include "log.h"
 #include "util.h"
 
 /*
@@ -80,10 +80,6 @@
 #define MAX_IOV		(CHUNK / H2_DEFAULT_FRAME_SIZE)
 #define LINGER_MS	1000		/* after a GOAWAY, input discarded */
 
-struct buf {
-	uint8_t	*p;
-	size_t	 off, len, cap;		/* data at p[off .. off + len) */
-};
 
 enum tun_state {
 	T_CONNECTING,		/* server: the upstream connect is under way */
@@ -126,7 +122,6 @@ struct h2conn {
 	enum h2_role		 role;
 	const struct h2conn_ops	*ops;
 	void			*arg;
-	char			 label[64];
 	int			 fd;
 	struct ev_io		 io;
 	struct ev_timer		 timer;
@@ -145,6 +140,7 @@ struct h2conn {
 	int			 out_blocked;	/* a tunnel waits for room */
 	int			 win_blocked;	/* a tunnel waits for the window */
 	int			 goaway_recv;
+	int			 peer_error;	/* its GOAWAY's error code, or -1 */
 	int			 draining;	/* GOAWAY sent: no new streams */
 	int			 drain_ping;	/* the drain's PING is out */
 	uint64_t		 idle_limit;	/* client: close after this
@@ -189,64 +185,6 @@ static void	tun_end(struct h2tun *, int rst, enum h2_error,
 static void	tun_pump(struct h2conn *, struct h2tun *);
 static void	on_tun(void *, uint32_t);
 static void	flood_refund(struct h2conn *, size_t);
-
-/* ---- buffers ---------------------------------------------------------- */
-
-/* Room for n more bytes at the end; -1 if that would pass max. */
-static int
-buf_reserve(struct buf *b, size_t n, size_t max)
-{
-	size_t	 want;
-	uint8_t	*p;
-
-	if (b->cap - b->off - b->len >= n)
-		return 0;
-	if (b->off > 0 && b->cap - b->len >= n) {
-		memmove(b->p, b->p + b->off, b->len);
-		b->off = 0;
-		return 0;
-	}
-	if (b->len + n > max)
-		return -1;
-	want = b->cap < 4096 ? 4096 : b->cap;
-	while (want < b->len + n)
-		want *= 2;
-	if (want > max)
-		want = max;
-	/* A new buffer with the data at its start: one copy, where a
-	 * memmove and a realloc would make two. */
-	if ((p = malloc(want)) == NULL)
-		return -1;
-	if (b->len > 0)
-		memcpy(p, b->p + b->off, b->len);
-	free(b->p);
-	b->p = p;
-	b->off = 0;
-	b->cap = want;
-	return 0;
-}
-
-static uint8_t *
-buf_tail(struct buf *b)
-{
-	return b->p + b->off + b->len;
-}
-
-static void
-buf_drop(struct buf *b, size_t n)
-{
-	b->off += n;
-	b->len -= n;
-	if (b->len == 0)
-		b->off = 0;
-}
-
-static void
-buf_free(struct buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
 
 /* ---- output ----------------------------------------------------------- */
 
@@ -861,121 +799,19 @@ on_data(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
 	return 0;
 }
 
-/* Header fields into a request or a response, with RFC 9113 8.2-8.3's
- * rules; bad is set for a malformed one. */
-struct fields {
-	enum h2_role		 role;	/* whose fields: the request's if
-					 * H2_SERVER is reading them */
-	int			 bad;
-	const char		*why;
-	int			 regular_seen;
-	int			 has_method, has_authority, status;
-	size_t			 decoded;	/* header bytes, as decoded */
-	struct h2_request	*req;
-};
-
 /* What a stream refused at once costs its connection's flood budget:
  * one, and more for a header list that cost us more to decode (a small
  * block can expand through the dynamic table to 64 KiB). */
 static unsigned
-refused_cost(const struct fields *fs)
+refused_cost(const struct h2_fields *fs)
 {
 	return 1 + (unsigned)(fs->decoded / REFUSED_COST_BYTES);
-}
-
-static void
-copy_field(char *dst, size_t size, const struct hpack_field *f)
-{
-	size_t n = f->valuelen < size - 1 ? f->valuelen : size - 1;
-
-	memcpy(dst, f->value, n);
-	dst[n] = '\0';
-}
-
-static int
-name_is(const struct hpack_field *f, const char *name)
-{
-	return f->namelen == strlen(name) &&
-	    memcmp(f->name, name, f->namelen) == 0;
-}
-
-static int
-malformed(struct fields *fs, const char *why)
-{
-	if (!fs->bad) {
-		fs->bad = 1;
-		fs->why = why;
-	}
-	return 0;
-}
-
-static int
-on_field(void *arg, const struct hpack_field *f)
-{
-	struct fields	*fs = arg;
-	size_t		 i;
-
-	fs->decoded += f->namelen + f->valuelen;
-	ev_spend(f->namelen + f->valuelen);
-	for (i = 0; i < f->namelen; i++)
-		if (f->name[i] >= 'A' && f->name[i] <= 'Z')
-			return malformed(fs, "upper-case field name");
-	for (i = 0; i < f->valuelen; i++)
-		if (f->value[i] == '\0' || f->value[i] == '\r' ||
-		    f->value[i] == '\n')
-			return malformed(fs, "NUL, CR or LF in a value");
-	if (f->namelen > 0 && f->name[0] == ':') {
-		if (fs->regular_seen)
-			return malformed(fs, "pseudo-header after a field");
-		if (fs->role == H2_CLIENT) {
-			if (!name_is(f, ":status") || fs->status != 0 ||
-			    f->valuelen != 3)
-				return malformed(fs, "bad :status");
-			fs->status = (f->value[0] - '0') * 100 +
-			    (f->value[1] - '0') * 10 + (f->value[2] - '0');
-			if (fs->status < 100 || fs->status > 999)
-				return malformed(fs, "bad :status");
-			return 0;
-		}
-		if (name_is(f, ":method") && !fs->has_method) {
-			fs->has_method = 1;
-			copy_field(fs->req->method, sizeof(fs->req->method), f);
-		} else if (name_is(f, ":authority") && !fs->has_authority) {
-			fs->has_authority = 1;
-			copy_field(fs->req->authority,
-			    sizeof(fs->req->authority), f);
-		} else if (name_is(f, ":scheme") && !fs->req->has_scheme)
-			fs->req->has_scheme = 1;
-		else if (name_is(f, ":path") && !fs->req->has_path)
-			fs->req->has_path = 1;
-		else
-			return malformed(fs, "unknown or repeated pseudo-header");
-		return 0;
-	}
-	fs->regular_seen = 1;
-	if (name_is(f, "connection") || name_is(f, "keep-alive") ||
-	    name_is(f, "proxy-connection") || name_is(f, "transfer-encoding") ||
-	    name_is(f, "upgrade"))
-		return malformed(fs, "connection-specific field");
-	if (name_is(f, "te") && !(f->valuelen == 8 &&
-	    memcmp(f->value, "trailers", 8) == 0))
-		return malformed(fs, "te other than trailers");
-	if (fs->req == NULL)
-		return 0;
-	if (name_is(f, "forwarded"))
-		copy_field(fs->req->forwarded, sizeof(fs->req->forwarded), f);
-	else if (name_is(f, "traceparent"))
-		copy_field(fs->req->traceparent,
-		    sizeof(fs->req->traceparent), f);
-	else if (name_is(f, "baggage"))
-		copy_field(fs->req->baggage, sizeof(fs->req->baggage), f);
-	return 0;
 }
 
 /* Server: a new stream's request.  -1: the connection ended (a flood
  * of requests refused at once). */
 static int
-on_request(struct h2conn *c, uint32_t id, const struct fields *fs,
+on_request(struct h2conn *c, uint32_t id, const struct h2_fields *fs,
     int end_stream)
 {
 	struct h2tun	*t;
@@ -984,16 +820,15 @@ on_request(struct h2conn *c, uint32_t id, const struct fields *fs,
 	int		 fd;
 
 	if (fs->bad || !fs->has_method) {
-		log_debug("h2 %s: stream %u: malformed request: %s", c->label,
-		    id, fs->bad ? fs->why : "no :method");
+		c->ops->malformed(c->arg, id, fs->bad ? fs->why :
+		    "no :method");
 		send_rst(c, id, H2_PROTOCOL_ERROR);
 		return flood(c, refused_cost(fs));
 	}
 	if (strcmp(fs->req->method, "CONNECT") == 0 &&
 	    (!fs->has_authority || fs->req->has_scheme || fs->req->has_path)) {
-		log_debug("h2 %s: stream %u: malformed CONNECT (%s)", c->label,
-		    id, fs->has_authority ? ":scheme or :path" :
-		    "no :authority");
+		c->ops->malformed(c->arg, id, fs->has_authority ?
+		    "CONNECT with :scheme or :path" : "CONNECT, no :authority");
 		send_rst(c, id, H2_PROTOCOL_ERROR);
 		return flood(c, refused_cost(fs));
 	}
@@ -1022,7 +857,7 @@ on_request(struct h2conn *c, uint32_t id, const struct fields *fs,
 
 /* Client: the answer to one of our CONNECTs. */
 static void
-on_response(struct h2tun *t, const struct fields *fs, int end_stream)
+on_response(struct h2tun *t, const struct h2_fields *fs, int end_stream)
 {
 	char why[32];
 
@@ -1062,7 +897,7 @@ on_header_block(struct h2conn *c, uint32_t id, uint8_t flags,
     const uint8_t *block, size_t len)
 {
 	struct h2_request	 req;
-	struct fields		 fs;
+	struct h2_fields		 fs;
 	struct h2tun		*t = tun_find(c, id);
 	const char		*why = NULL;
 	int			 r, is_new = 0, refuse = 0;
@@ -1089,12 +924,11 @@ on_header_block(struct h2conn *c, uint32_t id, uint8_t flags,
 		tun_end(t, 1, H2_STREAM_CLOSED, "HEADERS after END_STREAM");
 		t = NULL;
 	}
-	memset(&req, 0, sizeof(req));
-	memset(&fs, 0, sizeof(fs));
-	fs.role = c->role;
-	fs.req = c->role == H2_SERVER ? &req : NULL;
+	h2_fields_init(&fs, c->role == H2_SERVER ? &req : NULL);
 	/* Decoded whatever we do with it: the table must stay in step. */
-	r = hpack_decode(c->dec, block, len, c->max_list, on_field, &fs, &why);
+	r = hpack_decode(c->dec, block, len, c->max_list, h2_fields_add, &fs,
+	    &why);
+	ev_spend(fs.decoded);
 	if (r == HPACK_ERR_COMPRESSION) {
 		conn_fail(c, H2_COMPRESSION_ERROR, why);
 		return -1;
@@ -1291,7 +1125,7 @@ on_goaway(struct h2conn *c, const uint8_t *p)
 		return -1;
 	}
 	if (code != H2_NO_ERROR)
-		log_info("h2 %s: peer's GOAWAY: error %u", c->label, code);
+		c->peer_error = (int)(code & 0x7fffffff);
 	c->goaway_recv = 1;
 	c->goaway_last = last;
 	/* Ours past its last id were never seen: they fail. */
@@ -1501,23 +1335,16 @@ conn_read(struct h2conn *c)
 static int
 out_write(struct h2conn *c)
 {
-	ssize_t n;
+	size_t	sent;
+	int	r;
 
-	while (c->writable && !c->connecting && c->out.len > 0) {
-		n = send(c->fd, c->out.p + c->out.off, c->out.len,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			buf_drop(&c->out, (size_t)n);
-			ev_spend((size_t)n);
-		}
-		else if (n == -1 && errno == EAGAIN)
-			c->writable = 0;
-		else if (n == -1 && errno == EINTR)
-			continue;
-		else
-			return -1;
-	}
-	return 0;
+	if (!c->writable || c->connecting)
+		return 0;
+	r = buf_send(&c->out, c->fd, &sent);
+	ev_spend(sent);
+	if (r == 1)
+		c->writable = 0;
+	return r == -1 ? -1 : 0;
 }
 
 /*
@@ -1573,7 +1400,8 @@ conn_free(void *arg)
 static void
 conn_fail(struct h2conn *c, enum h2_error err, const char *why)
 {
-	struct h2tun *t;
+	struct h2conn_end	 end;
+	struct h2tun		*t;
 
 	if (c->closed)
 		return;
@@ -1582,14 +1410,13 @@ conn_fail(struct h2conn *c, enum h2_error err, const char *why)
 	    buf_reserve(&c->out, 17, OUT_MAX + CHUNK + 17) == 0)
 		c->out.len += h2_put_goaway(buf_tail(&c->out), 17,
 		    c->last_peer_id, err);
-	if (err != H2_NO_ERROR)
-		log_info("h2 %s: connection error %d: %s", c->label, err, why);
-	else
-		log_debug("h2 %s: closed: %s", c->label, why);
 	while ((t = TAILQ_FIRST(&c->tuns)) != NULL)
 		tun_close(t, why);
 	ev_timer_stop(&c->timer);
-	c->ops->conn_end(c->arg, c, why);
+	end.why = why;
+	end.error = err;
+	end.peer_error = c->peer_error;
+	c->ops->conn_end(c->arg, c, &end);
 	/*
 	 * A lingering close, for up to LINGER_MS: what is queued (the
 	 * GOAWAY last) goes out, then our FIN, while what the peer still
@@ -1668,7 +1495,7 @@ on_conn(void *arg, uint32_t events)
 			err = errno;
 		if (err != 0) {
 			conn_fail(c, H2_NO_ERROR, err == ECONNREFUSED ?
-			    "15008 refused" : strerror(err));
+			    "connect refused" : strerror(err));
 			return;
 		}
 		c->connecting = 0;
@@ -1714,7 +1541,7 @@ on_timer(void *arg)
 		return;
 	}
 	if (c->connecting) {
-		conn_fail(c, H2_NO_ERROR, "connect to 15008 timed out");
+		conn_fail(c, H2_NO_ERROR, "connect timed out");
 		return;
 	}
 	if (!c->settings_acked &&
@@ -1772,7 +1599,7 @@ conn_hello(struct h2conn *c)
 
 struct h2conn *
 h2conn_new(int fd, enum h2_role role, const struct h2conn_ops *ops,
-    void *carg, const char *label)
+    void *carg)
 {
 	struct h2conn	*c = NULL;
 	int		 err, on = 1;
@@ -1792,7 +1619,7 @@ h2conn_new(int fd, enum h2_role role, const struct h2conn_ops *ops,
 	c->role = role;
 	c->ops = ops;
 	c->arg = carg;
-	snprintf(c->label, sizeof(c->label), "%s", label);
+	c->peer_error = -1;
 	hpack_dec_init(c->dec);
 	h2_settings_default(&c->peer);
 	c->send_win = H2_DEFAULT_WINDOW;

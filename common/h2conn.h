@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "h2fields.h"
 #include "h2frame.h"
 
 /*
@@ -43,17 +44,6 @@ enum h2_role { H2_CLIENT, H2_SERVER };
 struct h2conn;
 struct h2tun;
 
-/* A CONNECT request as the server saw it (NUL-terminated, truncated
- * to the buffers for the optional ones). */
-struct h2_request {
-	char	method[16];
-	char	authority[64];
-	char	forwarded[128];
-	char	traceparent[64];
-	char	baggage[256];
-	int	has_scheme, has_path;
-};
-
 /* How a tunnel ended, for its owner's counters and log line. */
 struct h2tun_end {
 	uint64_t	 sent;		/* socket -> stream */
@@ -61,6 +51,15 @@ struct h2tun_end {
 	int		 established;	/* 200 sent or received */
 	int		 status;	/* the response's, 0 if none */
 	const char	*why;
+};
+
+/* How a connection ended, for its owner's log line. */
+struct h2conn_end {
+	const char	*why;
+	enum h2_error	 error;		/* the code of our GOAWAY: NO_ERROR
+					 * for a clean end */
+	int		 peer_error;	/* the code of the peer's GOAWAY if it
+					 * sent one with an error, else -1 */
 };
 
 /* What a server answers a request with, besides its status. */
@@ -78,13 +77,17 @@ struct h2conn_ops {
 	 */
 	int	(*request)(void *carg, const struct h2_request *, void **targ,
 		    struct h2_answer *a);
+	/* Server: a request too malformed to answer, reset with
+	 * PROTOCOL_ERROR (for the owner's log). */
+	void	(*malformed)(void *carg, uint32_t stream, const char *why);
 	/* Bytes moved: sent (socket -> stream) or received (stream ->
 	 * socket), as they go. */
 	void	(*bytes)(void *targ, int received, size_t n);
 	/* A tunnel is over; its socket is closed. */
 	void	(*tun_end)(void *targ, const struct h2tun_end *);
 	/* The connection is over, after its tunnels; no call follows. */
-	void	(*conn_end)(void *carg, struct h2conn *, const char *why);
+	void	(*conn_end)(void *carg, struct h2conn *,
+		    const struct h2conn_end *);
 };
 
 /*
@@ -93,7 +96,7 @@ struct h2conn_ops {
  * go out at once.  NULL with errno set, and fd closed.
  */
 struct h2conn *h2conn_new(int fd, enum h2_role, const struct h2conn_ops *,
-		    void *carg, const char *label);
+		    void *carg);
 
 /*
  * Client: a CONNECT for authority on a new stream, its tunnel to fd

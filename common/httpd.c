@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "buf.h"
 #include "ev.h"
 #include "httpd.h"
 #include "util.h"
@@ -28,8 +30,8 @@ struct client {
 	struct httpd		*srv;
 	size_t			 inlen;
 	char			 in[HTTPD_REQ_MAX + 1];
-	char			*out;		/* NULL while reading */
-	size_t			 outlen, outoff;
+	int			 answering;	/* 0 while reading */
+	struct buf		 out;		/* the answer */
 };
 
 TAILQ_HEAD(clientlist, client);
@@ -193,7 +195,7 @@ make_room(struct httpd *h, struct client *newest)
 	struct client		*c;
 
 	TAILQ_FOREACH(c, &h->clients, entry)
-		if (c->out == NULL && c != newest)
+		if (!c->answering && c != newest)
 			break;
 	if (c == NULL)
 		c = newest;
@@ -208,7 +210,7 @@ client_free(void *arg)
 {
 	struct client *c = arg;
 
-	free(c->out);
+	buf_free(&c->out);
 	free(c);
 }
 
@@ -227,19 +229,9 @@ client_close(struct client *c)
 static void
 client_write(struct client *c)
 {
-	ssize_t n;
-
-	while (c->outoff < c->outlen) {
-		n = send(c->io.fd, c->out + c->outoff, c->outlen - c->outoff,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n == -1)
-			break;
-		c->outoff += (size_t)n;
-	}
+	/* Not all of it yet: the next writable edge brings the rest. */
+	if (buf_send(&c->out, c->io.fd, NULL) == 1)
+		return;
 	/* Done (or the client left): close, having read what it sent. */
 	(void)shutdown(c->io.fd, SHUT_WR);
 	client_close(c);
@@ -252,25 +244,22 @@ client_reply(struct client *c, struct httpd_resp *r)
 	char	head[256];
 	int	n;
 
-	if (c->out != NULL) {
+	if (c->answering) {
 		free(r->body);
 		return;
 	}
+	c->answering = 1;
 	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
 	    "Connection: close\r\n\r\n", r->status, reason(r->status),
 	    r->type != NULL ? r->type : "text/plain", r->len);
-	if (n < 0 || (c->out = malloc((size_t)n + r->len)) == NULL) {
+	if (n < 0 || buf_add(&c->out, head, (size_t)n, SIZE_MAX) == -1 ||
+	    buf_add(&c->out, r->body, r->len, SIZE_MAX) == -1) {
 		free(r->body);
 		client_close(c);
 		return;
 	}
-	memcpy(c->out, head, (size_t)n);
-	if (r->len > 0)
-		memcpy(c->out + n, r->body, r->len);
 	free(r->body);
-	c->outlen = (size_t)n + r->len;
-	c->outoff = 0;
 	ev_timer_at(&c->deadline, monotonic_ms() + HTTPD_DEADLINE_MS);
 	if (ev_io_mod(&c->io, EPOLLOUT) == -1) {
 		client_close(c);
@@ -362,7 +351,7 @@ client_event(void *arg, uint32_t events)
 	struct client *c = arg;
 
 	(void)events;
-	if (c->out == NULL)
+	if (!c->answering)
 		client_read(c);
 	else
 		client_write(c);
@@ -374,9 +363,9 @@ client_expire(void *arg)
 	struct client *c = arg;
 
 	/* A whole request that came in while we were busy is served. */
-	if (c->out == NULL) {
+	if (!c->answering) {
 		client_read(c);
-		if (c->io.fd == -1 || c->out != NULL)
+		if (c->io.fd == -1 || c->answering)
 			return;
 	}
 	client_close(c);

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "ambient.h"
+#include "buf.h"
 #include "control.h"
 #include "listen.h"
 #include "ev.h"
@@ -40,8 +41,8 @@ struct peer {
 	pid_t			 pid;
 	size_t			 inlen;
 	unsigned char		 in[WIRE_REQ_MAX];
-	char			*out;		/* the reply; NULL while reading */
-	size_t			 outlen, outoff;
+	int			 answering;	/* 0 while reading */
+	struct buf		 out;		/* the reply */
 };
 
 TAILQ_HEAD(peerlist, peer);
@@ -182,7 +183,7 @@ peer_event(void *arg, uint32_t events)
 	struct peer *p = arg;
 
 	(void)events;
-	if (p->out == NULL)
+	if (!p->answering)
 		peer_read(p);
 	else
 		peer_write(p);
@@ -426,13 +427,13 @@ peer_reply(struct peer *p, const char *fmt, ...)
 static void
 peer_send(struct peer *p, char *buf, size_t len)
 {
-	if (p->out != NULL || p->io.fd == -1) {
+	if (p->answering || p->io.fd == -1) {
 		free(buf);
 		return;
 	}
-	p->out = buf;
-	p->outlen = len;
-	p->outoff = 0;
+	/* The buffer is the reply's now: no copy of a long list. */
+	p->answering = 1;
+	p->out = (struct buf){ (uint8_t *)buf, 0, len, len };
 	/* The descriptor has done its job (or failed to). */
 	if (p->passfd != -1) {
 		close(p->passfd);
@@ -449,23 +450,17 @@ peer_send(struct peer *p, char *buf, size_t len)
 static void
 peer_write(struct peer *p)
 {
-	ssize_t n;
-
-	while (p->outoff < p->outlen) {
-		n = send(p->io.fd, p->out + p->outoff, p->outlen - p->outoff,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n == -1) {
-			/* EPIPE, ECONNRESET: the seed's client never reads
-			 * and is usually gone by now. */
-			log_debug("control: pid %ld: reply: %s", (long)p->pid,
-			    strerror(errno));
-			break;
-		}
-		p->outoff += (size_t)n;
+	switch (buf_send(&p->out, p->io.fd, NULL)) {
+	case 1:
+		return;		/* the rest at the next writable edge */
+	case -1:
+		/* EPIPE, ECONNRESET: the seed's client never reads and is
+		 * usually gone by now. */
+		log_debug("control: pid %ld: reply: %s", (long)p->pid,
+		    strerror(errno));
+		break;
+	default:
+		break;
 	}
 	peer_close(p);
 }
@@ -475,7 +470,7 @@ peer_free(void *arg)
 {
 	struct peer *p = arg;
 
-	free(p->out);
+	buf_free(&p->out);
 	free(p);
 }
 
@@ -504,9 +499,9 @@ peer_expire(void *arg)
 {
 	struct peer *p = arg;
 
-	if (p->out == NULL) {
+	if (!p->answering) {
 		peer_read(p);
-		if (p->io.fd == -1 || p->out != NULL)
+		if (p->io.fd == -1 || p->answering)
 			return;
 		log_warnx("control: pid %ld: no complete request within %d ms",
 		    (long)p->pid, CONTROL_DEADLINE_MS);

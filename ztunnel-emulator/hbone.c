@@ -68,10 +68,11 @@ static int	on_request(void *, const struct h2_request *, void **,
 		    struct h2_answer *);
 static void	on_bytes(void *, int, size_t);
 static void	on_tun_end(void *, const struct h2tun_end *);
-static void	on_conn_end(void *, struct h2conn *, const char *);
+static void	on_malformed(void *, uint32_t, const char *);
+static void	on_conn_end(void *, struct h2conn *, const struct h2conn_end *);
 
 static const struct h2conn_ops ops = {
-	on_request, on_bytes, on_tun_end, on_conn_end,
+	on_request, on_malformed, on_bytes, on_tun_end, on_conn_end,
 };
 
 void
@@ -102,7 +103,7 @@ hconn_new(struct pod_ref *pod, enum h2_role role, int fd,
 	sin_str(peer, a, sizeof(a));
 	snprintf(hc->label, sizeof(hc->label), "%s%s%s", pod->label,
 	    role == H2_SERVER ? " <- " : " -> ", a);
-	if ((hc->h = h2conn_new(fd, role, &ops, hc, hc->label)) == NULL) {
+	if ((hc->h = h2conn_new(fd, role, &ops, hc)) == NULL) {
 		free(hc);
 		return NULL;
 	}
@@ -377,12 +378,30 @@ on_tun_end(void *targ, const struct h2tun_end *e)
 }
 
 static void
-on_conn_end(void *carg, struct h2conn *h, const char *why)
+on_malformed(void *carg, uint32_t stream, const char *why)
+{
+	struct hconn *hc = carg;
+
+	log_debug("hbone %s: stream %u: malformed request: %s", hc->label,
+	    stream, why);
+}
+
+/* An error is the news: ours (a peer that broke the rules) at info, as
+ * a peer's GOAWAY with an error; a clean end at debug. */
+static void
+on_conn_end(void *carg, struct h2conn *h, const struct h2conn_end *e)
 {
 	struct hconn *hc = carg;
 
 	(void)h;
-	log_debug("hbone %s: connection closed: %s", hc->label, why);
+	if (e->peer_error > 0)
+		log_info("hbone %s: the peer's GOAWAY: error %d", hc->label,
+		    e->peer_error);
+	if (e->error != H2_NO_ERROR)
+		log_info("hbone %s: connection error %d: %s", hc->label,
+		    e->error, e->why);
+	else
+		log_debug("hbone %s: connection closed: %s", hc->label, e->why);
 	LIST_REMOVE(hc, entry);
 	nconns--;
 	free(hc);

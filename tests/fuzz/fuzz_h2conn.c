@@ -20,7 +20,6 @@
 
 #include "ev.h"
 #include "h2conn.h"
-#include "log.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -69,11 +68,21 @@ on_tun_end(void *targ, const struct h2tun_end *e)
 }
 
 static void
-on_conn_end(void *carg, struct h2conn *c, const char *why)
+on_malformed(void *carg, uint32_t stream, const char *why)
+{
+	(void)carg;
+	(void)stream;
+	if (why == NULL)
+		abort();		/* a refusal always says why */
+}
+
+static void
+on_conn_end(void *carg, struct h2conn *c, const struct h2conn_end *e)
 {
 	(void)carg;
 	(void)c;
-	(void)why;
+	if (e->why == NULL)
+		abort();
 	if (open_tunnels != 0)
 		abort();		/* a tunnel outlived its connection */
 	ended = 1;
@@ -81,7 +90,7 @@ on_conn_end(void *carg, struct h2conn *c, const char *why)
 }
 
 static const struct h2conn_ops ops = {
-	on_request, on_bytes, on_tun_end, on_conn_end,
+	on_request, on_malformed, on_bytes, on_tun_end, on_conn_end,
 };
 
 static void
@@ -101,7 +110,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int			 sp[2], i;
 
 	if (!inited) {
-		log_init("fuzz-h2conn", LOG_LEVEL_ERROR);
 		if (ev_init() == -1)
 			abort();
 		inited = 1;
@@ -119,7 +127,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (write(sp[1], data + 1, size - 1) != (ssize_t)(size - 1))
 		abort();
 	(void)shutdown(sp[1], SHUT_WR);
-	if (h2conn_new(sp[0], H2_SERVER, &ops, NULL, "fuzz") == NULL)
+	if (h2conn_new(sp[0], H2_SERVER, &ops, NULL) == NULL)
 		abort();
 	ev_timer_init(&deadline, on_deadline, NULL);
 	ev_timer_at(&deadline, monotonic_ms() + 10000);

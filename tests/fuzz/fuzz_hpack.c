@@ -5,12 +5,16 @@
  * unbounded work" (ASan, UBSan, libFuzzer's own limits): a block that
  * decodes is encoded again with our encoder, and that decodes, with a
  * fresh table, to the same fields.  The input is fed as two blocks to
- * one decoder, so the dynamic table carries state between them.
+ * one decoder, so the dynamic table carries state between them.  The
+ * first block's fields also go through h2fields' rules, as a request
+ * and as a response: a verdict always comes with a reason, and what a
+ * request keeps is always a terminated string within its buffer.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "h2fields.h"
 #include "h2frame.h"
 #include "hpack.h"
 
@@ -63,11 +67,44 @@ count(void *arg, const struct hpack_field *f)
 	return 0;
 }
 
+/* Both readings of one field list. */
+struct both {
+	struct h2_fields	req, resp;
+};
+
+static int
+both_rules(void *arg, const struct hpack_field *f)
+{
+	struct both *b = arg;
+
+	if (h2_fields_add(&b->req, f) != 0 || h2_fields_add(&b->resp, f) != 0)
+		abort();		/* the rules never stop the decoder */
+	return 0;
+}
+
+static void
+check_fields(const struct h2_fields *fs)
+{
+	const struct h2_request *r = fs->req;
+
+	if (fs->bad && fs->why == NULL)
+		abort();
+	if (r != NULL && (memchr(r->method, '\0', sizeof(r->method)) == NULL ||
+	    memchr(r->authority, '\0', sizeof(r->authority)) == NULL ||
+	    memchr(r->baggage, '\0', sizeof(r->baggage)) == NULL))
+		abort();
+	if (r == NULL && !fs->bad && fs->status != 0 &&
+	    (fs->status < 100 || fs->status > 999))
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct h2_settings	s;
 	struct h2_frame_hdr	h;
+	struct h2_request	req;
+	struct both		b;
 	const uint8_t		*blk;
 	const char		*why;
 	size_t			 half = size / 2, blen;
@@ -86,7 +123,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	hpack_dec_init(&dec);
-	(void)hpack_decode(&dec, data, half, 1 << 20, count, &n, &why);
+	h2_fields_init(&b.req, &req);
+	h2_fields_init(&b.resp, NULL);
+	(void)hpack_decode(&dec, data, half, 1 << 20, both_rules, &b, &why);
+	check_fields(&b.req);
+	check_fields(&b.resp);
 	memset(&re, 0, sizeof(re));
 	re.fits = 1;
 	rc = hpack_decode(&dec, data + half, size - half, 1 << 20,

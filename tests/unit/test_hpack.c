@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "h2fields.h"
 #include "h2frame.h"
 #include "hpack.h"
 #include "unit.h"
@@ -357,7 +358,84 @@ test_h2_unpad_and_settings(void)
 	CHECK(h2_settings_decode(push, 6, &s) == H2_PROTOCOL_ERROR);
 }
 
+/* Feed a list of name/value pairs (NULL-terminated) to h2fields: the
+ * reason it was malformed, or NULL. */
+static const char *
+fields_verdict(struct h2_request *req, int *status, const char *const *kv)
+{
+	struct h2_fields	fs;
+	struct hpack_field	f;
+
+	h2_fields_init(&fs, req);
+	for (; kv[0] != NULL; kv += 2) {
+		f.name = kv[0];
+		f.namelen = strlen(kv[0]);
+		f.value = kv[1];
+		f.valuelen = strlen(kv[1]);
+		CHECK(h2_fields_add(&fs, &f) == 0);	/* never stops decoding */
+	}
+	CHECK(fs.decoded > 0);
+	if (status != NULL)
+		*status = fs.status;
+	return fs.bad ? fs.why : NULL;
+}
+
+/* RFC 9113 8.2-8.3, as the server reads a CONNECT and a client reads
+ * the answer. */
+static void
+test_h2_fields_rules(void)
+{
+	static const char *const ok[] = { ":method", "CONNECT", ":authority",
+	    "10.0.0.1:80", "forwarded", "for=\"1.2.3.4:5\"", "traceparent",
+	    "00-x", "te", "trailers", NULL };
+	static const char *const upper[] = { ":method", "CONNECT", "X-A", "1",
+	    NULL };
+	static const char *const late[] = { "a", "1", ":method", "CONNECT",
+	    NULL };
+	static const char *const twice[] = { ":method", "CONNECT", ":method",
+	    "GET", NULL };
+	static const char *const unknown[] = { ":protocol", "x", NULL };
+	static const char *const conn[] = { ":method", "GET", "connection",
+	    "close", NULL };
+	static const char *const te[] = { ":method", "GET", "te", "gzip",
+	    NULL };
+	static const char *const crlf[] = { ":method", "GET", "a", "b\r\nc",
+	    NULL };
+	static const char *const status[] = { ":status", "200", "baggage",
+	    "x=y", NULL };
+	static const char *const badstatus[] = { ":status", "2x0", NULL };
+	static const char *const lowstatus[] = { ":status", "099", NULL };
+	static const char *const reqinresp[] = { ":method", "GET", NULL };
+	struct h2_request	 req;
+	int			 st;
+
+	CHECK(fields_verdict(&req, NULL, ok) == NULL);
+	CHECK(strcmp(req.method, "CONNECT") == 0 &&
+	    strcmp(req.authority, "10.0.0.1:80") == 0 &&
+	    strcmp(req.forwarded, "for=\"1.2.3.4:5\"") == 0 &&
+	    !req.has_scheme && !req.has_path);
+	CHECK(strcmp(fields_verdict(&req, NULL, upper),
+	    "upper-case field name") == 0);
+	CHECK(strcmp(fields_verdict(&req, NULL, late),
+	    "pseudo-header after a field") == 0);
+	CHECK(strcmp(fields_verdict(&req, NULL, twice),
+	    "unknown or repeated pseudo-header") == 0);
+	CHECK(fields_verdict(&req, NULL, unknown) != NULL);
+	CHECK(strcmp(fields_verdict(&req, NULL, conn),
+	    "connection-specific field") == 0);
+	CHECK(strcmp(fields_verdict(&req, NULL, te),
+	    "te other than trailers") == 0);
+	CHECK(strcmp(fields_verdict(&req, NULL, crlf),
+	    "NUL, CR or LF in a value") == 0);
+	CHECK(fields_verdict(NULL, &st, status) == NULL && st == 200);
+	CHECK(fields_verdict(NULL, &st, badstatus) != NULL);
+	CHECK(fields_verdict(NULL, &st, lowstatus) != NULL);
+	CHECK(strcmp(fields_verdict(NULL, &st, reqinresp), "bad :status") ==
+	    0);
+}
+
 const struct unit_test hpack_tests[] = {
+	UNIT_TEST(test_h2_fields_rules),
 	UNIT_TEST(test_hpack_c2_single_fields),
 	UNIT_TEST(test_hpack_c3_requests),
 	UNIT_TEST(test_hpack_c4_requests_huffman),

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "buf.h"
 #include "netns.h"
 #include "text.h"
 #include "udsock.h"
@@ -310,7 +312,54 @@ test_text_escape(void)
 	CHECK(strcmp(text_escape("ab\xff", out, 6, 0), "ab") == 0);
 }
 
+/* The byte buffer: grows to its limit and no further, keeps its bytes
+ * in order across drops and moves, and sends what a socket takes. */
+static void
+test_buf(void)
+{
+	enum { BIG = 4 << 20 };		/* more than a socket buffer */
+	struct buf	b = { NULL, 0, 0, 0 };
+	char		*big, *got;
+	size_t		sent, n = 0;
+	ssize_t		r;
+	int		sv[2], i;
+
+	CHECK((big = malloc(BIG)) != NULL && (got = malloc(BIG)) != NULL);
+	for (i = 0; i < BIG; i++)
+		big[i] = (char)(i * 7);
+	CHECK(buf_add(&b, "hello", 5, 16) == 0 && b.len == 5);
+	CHECK(buf_add(&b, big, 12, 16) == -1 && b.len == 5);	/* past max */
+	buf_drop(&b, 2);
+	CHECK(b.len == 3 && memcmp(b.p + b.off, "llo", 3) == 0);
+	buf_drop(&b, 3);
+	CHECK(b.len == 0 && b.off == 0);
+	buf_free(&b);
+	CHECK(b.p == NULL && b.cap == 0);
+	/* More than the socket takes at once: 1 (full), then the rest. */
+	unit_socketpair(SOCK_STREAM, sv);
+	CHECK(buf_add(&b, big, BIG, SIZE_MAX) == 0);
+	CHECK(buf_send(&b, sv[0], &sent) == 1 && sent > 0 && sent < BIG &&
+	    b.len == BIG - sent);
+	while (n < BIG) {
+		if (b.len > 0)
+			(void)buf_send(&b, sv[0], NULL);
+		CHECK((r = recv(sv[1], got + n, BIG - n, MSG_DONTWAIT)) > 0 ||
+		    errno == EAGAIN);
+		if (r > 0)
+			n += (size_t)r;
+	}
+	CHECK(b.len == 0 && memcmp(big, got, BIG) == 0);
+	close(sv[1]);
+	CHECK(buf_add(&b, "x", 1, SIZE_MAX) == 0);
+	CHECK(buf_send(&b, sv[0], NULL) == -1 && errno == EPIPE);
+	close(sv[0]);
+	buf_free(&b);
+	free(big);
+	free(got);
+}
+
 const struct unit_test misc_tests[] = {
+	UNIT_TEST(test_buf),
 	UNIT_TEST(test_text_names),
 	UNIT_TEST(test_text_escape),
 	UNIT_TEST(test_netns_resolve),

@@ -227,6 +227,14 @@ end_test() {
 	if [ "$rc" -ne 0 ]; then
 		for log in "$WORK/zt.err" "$WORK/agent.err"; do
 			[ -s "$log" ] || continue
+			# valgrind's report starts with what went wrong: show
+			# that, not the last lines of its summary.
+			if grep -q '^==[0-9]*== [A-Z]' "$log"; then
+				echo "    $(basename "$log") (valgrind):" >&2
+				grep '^==[0-9]*==' "$log" | grep -v 'Warning: noted\|This could\|See README_MISSING' |
+				    head -n 40 | sed 's/^/      /' >&2
+				continue
+			fi
 			echo "    $(basename "$log") (last lines):" >&2
 			tail -n 8 "$log" | sed 's/^/      /' >&2
 		done

@@ -302,6 +302,8 @@ t_zds_del_ends_connections() {
 	expect "nothing left established at the app" wait_for 20 \
 	    test "$(nsenter -t "$apppid" -n ss -Htn state established "( sport = :$APP_PORT )" | wc -l)" -eq 0
 	expect "then the rules went" wait_for 20 sh -c "! nsenter -t $apppid -n iptables-save | grep -q ISTIO"
+	# The log line comes once the last ip command is done.
+	expect "said so" wait_for 20 file_has "$WORK/agent.err" "$p2: in-pod rules removed"
 	expect "in that order" awk '/del .*'"$p2"'.*: ok/ { d = NR } /'"$p2"': in-pod rules removed/ { r = NR } END { exit !(d && r && d < r) }' "$WORK/agent.err"
 }
 

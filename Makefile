@@ -177,7 +177,7 @@ UNITS		= ztunnel-emulator/ztunnel-emulator.service \
 install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(MANDIR)/man7
-	$(INSTALL) -m 0755 $(CNI) $(ZT) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0755 -s $(CNI) $(ZT) $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 	$(INSTALL) -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
 	$(INSTALL) -d $(DESTDIR)$(UNITDIR)

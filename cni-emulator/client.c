@@ -239,6 +239,45 @@ exchange(const struct client_opts *o, const char *req, size_t reqlen, int fd,
 	return status;
 }
 
+/*
+ * --redirect sends the pod's traffic to ztunnel's listeners, and only a
+ * daemon running --proxy carries it; the seed's listeners would answer
+ * every connection the pod makes with "ok".  Ask before touching the
+ * pod.  CLIENT_OK if it proxies.
+ */
+static enum client_status
+daemon_proxies(const struct client_opts *o)
+{
+	enum client_status status = CLIENT_OK;
+	char		 req[WIRE_REQ_MAX], line[WIRE_REPLY_MAX + 1], *reply;
+	size_t		 len;
+	int		 sock, n;
+
+	if ((n = wire_format(req, sizeof(req), WIRE_OP_INFO, NULL)) == -1)
+		return CLIENT_USAGE;
+	if ((sock = connect_daemon(o->sock_path, o->timeout_ms,
+	    &status)) == -1)
+		return status;
+	if (fdpass_send(sock, req, (size_t)n, -1) == -1) {
+		log_warnx("send to %s: %s", o->sock_path,
+		    fdpass_strerror(errno));
+		close(sock);
+		return CLIENT_LOCAL;
+	}
+	reply = read_reply(sock, line, 0, o->timeout_ms, &len);
+	close(sock);
+	if (reply == NULL || len == 0) {
+		log_warnx("%s: no answer to info", o->sock_path);
+		return CLIENT_NOACK;
+	}
+	if (strstr(line, " mode=proxy\n") != NULL)
+		return CLIENT_OK;
+	log_warnx("%s runs without --proxy: the pod's traffic would reach the "
+	    "seed's \"ok\" listeners; start it with --proxy, or leave out "
+	    "--redirect", o->sock_path);
+	return CLIENT_REFUSED;
+}
+
 /* The pod's name for netns: --name, or the namespace's own. */
 static const char *
 pod_name(const struct client_opts *o, const char *netns, char *buf,
@@ -279,6 +318,10 @@ client_add(const struct client_opts *o, const char *netns)
 		return CLIENT_USAGE;
 	}
 	if (o->redirect) {
+		if ((status = daemon_proxies(o)) != CLIENT_OK) {
+			close(fd);
+			return status;
+		}
 		if ((keep = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 			log_warn("dup");
 			close(fd);

@@ -42,101 +42,143 @@ struct options {
 	const char	*arg;		/* netns (add) or pod name (del) */
 };
 
+/*
+ * The options, one table: what each is for and what it goes with.  A
+ * run is one of four modes; an option given outside its modes is a
+ * usage error that says which it goes with.
+ */
+enum {
+	M_ADD	= 1,
+	M_DEL	= 2,
+	M_LIST	= 4,
+	M_AGENT	= 8,
+	M_ANY	= M_ADD | M_DEL | M_LIST | M_AGENT,
+};
+
+struct opt {
+	const char	*name;
+	int		 has_arg;
+	int		 val;		/* getopt's */
+	char		 shortopt;	/* 0: none */
+	unsigned	 modes;
+	const char	*with;		/* "goes with ..." */
+	const char	*arg;		/* for --help */
+	const char	*help;		/* lines of at most 54 columns */
+};
+
+static const struct opt opts[] = {
+	{ "name", 1, 'n', 'n', M_ADD, "adding a pod", "NAME",
+	    "the pod's name (default: the namespace's)" },
+	{ "redirect", 0, 'R', 0, M_ADD | M_DEL | M_AGENT,
+	    "adding or removing a pod, or --zds-serve", NULL,
+	    "istio-cni's in-pod rules: in before the handoff,\n"
+	    "out after the removal (--del then takes the netns);\n"
+	    "with --zds-serve, for every pod it announces" },
+	{ "seed", 0, 'S', 0, M_ADD, "adding a pod", NULL,
+	    "send the seed's one byte (0x01): the daemon names it" },
+	{ "no-wait", 0, 'W', 0, M_ADD, "adding a pod", NULL,
+	    "send and exit, like the seed's client" },
+	{ "del", 0, 'd', 'd', M_DEL, NULL, NULL,
+	    "remove the pod NAME (--redirect: the netns's pod)" },
+	{ "list", 0, 'l', 'l', M_LIST, NULL, NULL,
+	    "list the daemon's pods" },
+	{ "json", 0, 'J', 0, M_LIST, "--list", NULL,
+	    "with --list: as JSON" },
+	{ "zds-serve", 1, 'Z', 0, M_AGENT, NULL, "PATH",
+	    "be the node agent: serve ZDS on PATH" },
+	{ "watch", 0, 'w', 0, M_AGENT, "--zds-serve", NULL,
+	    "follow " NETNS_RUN_DIR ": an Add or a Del as\n"
+	    "namespaces come and go (needs --select)" },
+	{ "select", 1, 'G', 0, M_AGENT, "--zds-serve --watch", "GLOB",
+	    "the names that are pods, as the shell matches them\n"
+	    "('web-*'; '*' for every one): nothing else is taken" },
+	{ "allow-uid", 1, 'u', 0, M_AGENT, "--zds-serve", "U",
+	    "also serve a ztunnel running as user U (repeatable;\n"
+	    "root and our own uid always may)" },
+	{ "k8s-namespace", 1, 'K', 0, M_AGENT, "--zds-serve", "NS",
+	    "the pods' namespace in WorkloadInfo (\"default\")" },
+	{ "timeout", 1, 't', 't', M_ANY, NULL, "S",
+	    "wait at most S seconds for an answer (default 5)" },
+	{ "verbose", 0, 'v', 'v', M_ANY, NULL, NULL,
+	    "print the daemon's answer on success too; with\n"
+	    "--zds-serve, log debug detail" },
+	{ "help", 0, 'h', 'h', M_ANY, NULL, NULL, "show this help" },
+	{ "version", 0, 'V', 'V', M_ANY, NULL, NULL, "show the version" },
+};
+#define NOPTS	(sizeof(opts) / sizeof(opts[0]))
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: cni-emulator [-v] [-t seconds] [--no-wait] [--redirect] "
-	    "[--name name | --seed] <uds_path> <netns>\n"
-	    "       cni-emulator [-v] [-t seconds] --del <uds_path> <name>\n"
-	    "       cni-emulator [-v] [-t seconds] --del --redirect <uds_path> "
-	    "<netns>\n"
-	    "       cni-emulator [-t seconds] --list [--json] <uds_path>\n"
-	    "       cni-emulator [-v] [-t seconds] [--watch [--select glob]] "
-	    "[--k8s-namespace ns]\n"
-	    "                    [--allow-uid uid]... --zds-serve <path> "
-	    "[netns...]\n");
+	    "usage: cni-emulator [-v] [-t seconds] [--no-wait] [--redirect]\n"
+	    "                    [--name name | --seed] [<uds_path>] <netns>\n"
+	    "       cni-emulator [-v] [-t seconds] --del [--redirect] "
+	    "[<uds_path>] <name>\n"
+	    "       cni-emulator [-t seconds] --list [--json] [<uds_path>]\n"
+	    "       cni-emulator [-v] [-t seconds] [--watch --select glob] "
+	    "[--redirect]\n"
+	    "                    [--k8s-namespace ns] [--allow-uid uid]...\n"
+	    "                    --zds-serve <path> [netns...]\n");
 }
 
 static void
 help(void)
 {
+	char		 left[32];
+	const char	*h, *nl;
+	size_t		 i;
+
 	usage(stdout);
 	printf("\n"
 	    "Open the network namespace <netns> (a path, or a name under\n"
 	    "%s) and send its descriptor to ztunnel-emulator at\n"
-	    "<uds_path>; wait for its answer.  The pod is named after the\n"
-	    "namespace (ns2 for ns2 or /var/run/netns/ns2, pid-1234 for\n"
-	    "/proc/1234/ns/net) unless --name says otherwise.\n"
-	    "\n"
-	    "  -n, --name NAME  the pod's name\n"
-	    "      --redirect   install istio-cni's in-pod rules (iptables,\n"
-	    "                   ip rule, ip route) in the pod before handing\n"
-	    "                   it over; with --del, remove them (its\n"
-	    "                   argument is then the netns); with\n"
-	    "                   --zds-serve, for every pod it announces\n"
-	    "      --seed       send the seed's one-byte request (0x01); the\n"
-	    "                   daemon names the pod\n"
-	    "  -d, --del        remove the pod <name>: close its listeners\n"
-	    "  -l, --list       list the daemon's pods (--json: as JSON)\n"
-	    "      --zds-serve PATH\n"
-	    "                   be the node agent: serve ZDS on PATH to\n"
-	    "                   ztunnel-emulator --zds, with the given\n"
-	    "                   namespaces as pods\n"
-	    "      --watch      with --zds-serve: follow %s, sending\n"
-	    "                   an Add or a Del as namespaces come and go\n"
-	    "      --select GLOB\n"
-	    "                   with --watch: only the names that match GLOB\n"
-	    "                   (as the shell matches; e.g. 'web-*')\n"
-	    "      --allow-uid U\n"
-	    "                   with --zds-serve: also serve a ztunnel running\n"
-	    "                   as user U (root and our own uid always may)\n"
-	    "      --k8s-namespace NS\n"
-	    "                   with --zds-serve: the pods' namespace in\n"
-	    "                   WorkloadInfo (default \"default\")\n"
-	    "  -t, --timeout S  wait at most S seconds for the answer "
-	    "(default %d)\n"
-	    "      --no-wait    send and exit, like the seed's client\n"
-	    "  -v, --verbose    print the daemon's answer on success too\n"
-	    "  -h, --help       show this help\n"
-	    "  -V, --version    show the version\n"
-	    "\n"
+	    "<uds_path> (default %s);\n"
+	    "wait for its answer.\n\n", NETNS_RUN_DIR, WIRE_SOCK_PATH);
+	for (i = 0; i < NOPTS; i++) {
+		snprintf(left, sizeof(left), "%c%c%c --%s%s%s",
+		    opts[i].shortopt ? '-' : ' ',
+		    opts[i].shortopt ? opts[i].shortopt : ' ',
+		    opts[i].shortopt ? ',' : ' ', opts[i].name,
+		    opts[i].arg != NULL ? " " : "",
+		    opts[i].arg != NULL ? opts[i].arg : "");
+		printf("  %-22s", left);
+		if (strlen(left) >= 22)
+			printf("\n  %-22s", "");
+		for (h = opts[i].help; (nl = strchr(h, '\n')) != NULL;
+		    h = nl + 1)
+			printf("%.*s\n  %-22s", (int)(nl - h), h, "");
+		printf("%s\n", h);
+	}
+	printf("\n"
 	    "Exit status: 0 done, 1 usage, 2 local failure (open, connect,\n"
-	    "send), 3 the daemon refused, 4 no answer from the daemon.\n",
-	    NETNS_RUN_DIR, NETNS_RUN_DIR, DEFAULT_TIMEOUT_MS / 1000);
+	    "send, rules), 3 the daemon refused, 4 no answer from the daemon.\n");
 }
 
 static int
 parse_args(int argc, char *argv[], struct options *o)
 {
-	static const struct option longopts[] = {
-		{ "allow-uid",	required_argument,	NULL, 'u' },
-		{ "del",	no_argument,		NULL, 'd' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ "json",	no_argument,		NULL, 'J' },
-		{ "k8s-namespace", required_argument,	NULL, 'K' },
-		{ "list",	no_argument,		NULL, 'l' },
-		{ "name",	required_argument,	NULL, 'n' },
-		{ "no-wait",	no_argument,		NULL, 'W' },
-		{ "redirect",	no_argument,		NULL, 'R' },
-		{ "seed",	no_argument,		NULL, 'S' },
-		{ "select",	required_argument,	NULL, 'G' },
-		{ "timeout",	required_argument,	NULL, 't' },
-		{ "verbose",	no_argument,		NULL, 'v' },
-		{ "version",	no_argument,		NULL, 'V' },
-		{ "watch",	no_argument,		NULL, 'w' },
-		{ "zds-serve",	required_argument,	NULL, 'Z' },
-		{ NULL,		0,			NULL, 0 },
-	};
-	int ch, nargs;
+	struct option	 longopts[NOPTS + 1];
+	unsigned	 seen = 0, mode;
+	size_t		 i;
+	int		 ch, nargs, idx;
 
+	memset(longopts, 0, sizeof(longopts));
+	for (i = 0; i < NOPTS; i++)
+		longopts[i] = (struct option){ opts[i].name,
+		    opts[i].has_arg ? required_argument : no_argument, NULL,
+		    opts[i].val };
 	memset(o, 0, sizeof(*o));
 	o->op = WIRE_OP_ADD;
 	o->client.timeout_ms = DEFAULT_TIMEOUT_MS;
 	o->agent.k8s_namespace = "default";
 	o->client.wait = 1;
 	while ((ch = getopt_long(argc, argv, "dhln:t:vV", longopts,
-	    NULL)) != -1) {
+	    &idx)) != -1) {
+		for (i = 0; i < NOPTS && opts[i].val != ch; i++)
+			;
+		if (i < NOPTS)
+			seen |= 1u << i;
 		switch (ch) {
 		case 'd':
 			o->op = WIRE_OP_DEL;
@@ -211,47 +253,51 @@ parse_args(int argc, char *argv[], struct options *o)
 			return -1;
 		}
 	}
-	if (o->agent.path != NULL) {
-		/* The node agent: the rest are namespaces, maybe none. */
-		if (o->op != WIRE_OP_ADD || o->client.name != NULL || o->client.seed ||
-		    !o->client.wait) {
-			log_warnx("--zds-serve goes with --watch, "
-			    "--k8s-namespace and --timeout only");
+	/* One mode a run; every option given must go with it. */
+	mode = o->agent.path != NULL ? M_AGENT : o->op == WIRE_OP_DEL ? M_DEL :
+	    o->op == WIRE_OP_LIST ? M_LIST : M_ADD;
+	if (o->agent.path != NULL && o->op != WIRE_OP_ADD) {
+		log_warnx("--zds-serve is a mode of its own: not with --del "
+		    "or --list");
+		return -1;
+	}
+	for (i = 0; i < NOPTS; i++)
+		if ((seen & (1u << i)) && !(opts[i].modes & mode)) {
+			log_warnx("--%s goes with %s", opts[i].name,
+			    opts[i].with);
 			return -1;
 		}
+	if (o->client.seed && o->client.name != NULL) {
+		log_warnx("--seed sends no name: it cannot go with --name");
+		return -1;
+	}
+	if (mode == M_AGENT) {
+		/* Nothing is enrolled that nobody named: on a machine with
+		 * other namespaces, enrolling them all would put listeners
+		 * and (--redirect) rules in each. */
 		if (o->watch.select != NULL && !o->watch.watch) {
 			log_warnx("--select goes with --watch");
+			return -1;
+		}
+		if (o->watch.watch && (o->watch.select == NULL ||
+		    o->watch.select[0] == '\0')) {
+			log_warnx("--watch needs --select GLOB: which names "
+			    "under " NETNS_RUN_DIR " are pods ('*' for every "
+			    "one, knowingly)");
 			return -1;
 		}
 		o->agent.timeout_ms = o->client.timeout_ms;
 		o->watch.probe_ms = o->client.timeout_ms;
 		return 0;
 	}
-	if (o->watch.watch || o->watch.select != NULL || o->agent.allow.n > 0) {
-		log_warnx("--watch, --select and --allow-uid go with --zds-serve");
+	/* [uds_path] and the argument: the socket is the daemon's default
+	 * unless given (two arguments, as the seed's client has them). */
+	nargs = argc - optind;
+	if (mode == M_LIST ? nargs > 1 : nargs < 1 || nargs > 2)
 		return -1;
-	}
-	nargs = o->op == WIRE_OP_LIST ? 1 : 2;
-	if (argc - optind != nargs)
-		return -1;
-	if (o->client.json && o->op != WIRE_OP_LIST) {
-		log_warnx("--json goes with --list");
-		return -1;
-	}
-	if (o->client.redirect && o->op == WIRE_OP_LIST) {
-		log_warnx("--redirect goes with adding or removing a pod");
-		return -1;
-	}
-	if (o->op != WIRE_OP_ADD && (o->client.name != NULL || !o->client.wait || o->client.seed)) {
-		log_warnx("--name, --seed and --no-wait go with adding a pod");
-		return -1;
-	}
-	if (o->client.seed && o->client.name != NULL) {
-		log_warnx("--seed sends no name: it cannot go with --name");
-		return -1;
-	}
-	o->client.sock_path = argv[optind];
-	o->arg = nargs == 2 ? argv[optind + 1] : NULL;
+	o->client.sock_path = (mode == M_LIST ? nargs == 1 : nargs == 2) ?
+	    argv[optind] : WIRE_SOCK_PATH;
+	o->arg = mode == M_LIST ? NULL : argv[argc - 1];
 	return 0;
 }
 
@@ -334,6 +380,7 @@ main(int argc, char *argv[])
 		return (int)client_del(&o.client, o.arg);
 	case WIRE_OP_LIST:
 	case WIRE_OP_LIST_JSON:
+	case WIRE_OP_INFO:
 	default:
 		return (int)client_list(&o.client);
 	}

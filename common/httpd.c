@@ -38,6 +38,7 @@ TAILQ_HEAD(clientlist, client);
 
 struct httpd {
 	struct ev_io		 io;
+	char			 where[64];	/* "addr:port", as bound */
 	httpd_fn		*fn;
 	void			*arg;
 	struct clientlist	 clients;
@@ -74,37 +75,65 @@ reason(int status)
 	}
 }
 
-struct httpd *
-httpd_open(const char *addrport, httpd_fn *fn, void *arg)
+int
+httpd_parse(const char *addrport, struct httpd_addr *a)
 {
-	struct sockaddr_in	 sin;
-	struct httpd		*h;
-	char			 addr[64], *colon;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)(void *)&a->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)(void *)&a->ss;
+	char			 host[64];
+	const char		*colon = strrchr(addrport, ':');
 	unsigned long		 port;
-	int			 fd, on = 1, err;
+	size_t			 hlen;
 
-	if (strlen(addrport) >= sizeof(addr) ||
-	    (colon = strrchr(memcpy(addr, addrport, strlen(addrport) + 1),
-	    ':')) == NULL) {
-		errno = EINVAL;
-		return NULL;
-	}
-	*colon = '\0';
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1 ||
+	memset(a, 0, sizeof(*a));
+	if (colon == NULL || (hlen = (size_t)(colon - addrport)) == 0 ||
+	    hlen >= sizeof(host) ||
 	    parse_ulong(colon + 1, 10, 65535, &port) == -1) {
 		errno = EINVAL;
-		return NULL;
+		return -1;
 	}
-	sin.sin_port = htons((uint16_t)port);
+	memcpy(host, addrport, hlen);
+	host[hlen] = '\0';
+	if (host[0] == '[' && host[hlen - 1] == ']') {
+		host[hlen - 1] = '\0';
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		a->len = sizeof(*sin6);
+		if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1) {
+			errno = EINVAL;
+			return -1;
+		}
+		return 0;
+	}
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	a->len = sizeof(*sin);
+	if (strcmp(host, "localhost") == 0)
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+struct httpd *
+httpd_open(const struct httpd_addr *a, httpd_fn *fn, void *arg)
+{
+	struct sockaddr_storage	 bound;
+	socklen_t		 blen = sizeof(bound);
+	struct httpd		*h;
+	int			 fd, on = 1, err;
+
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return NULL;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
 	if (fd == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
-	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
 	    listen(fd, 64) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&bound, &blen) == -1 ||
 	    ev_io_add(&h->io, fd, EPOLLIN, accept_clients, h) == -1) {
 		err = errno;
 		if (fd != -1)
@@ -113,10 +142,17 @@ httpd_open(const char *addrport, httpd_fn *fn, void *arg)
 		errno = err;
 		return NULL;
 	}
+	sa_str((struct sockaddr *)&bound, h->where, sizeof(h->where));
 	h->fn = fn;
 	h->arg = arg;
 	TAILQ_INIT(&h->clients);
 	return h;
+}
+
+const char *
+httpd_where(const struct httpd *h)
+{
+	return h->where;
 }
 
 void

@@ -3,6 +3,7 @@
 #define COMMON_HTTPD_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 /*
  * A minimal HTTP/1.1 server on the event loop, for admin, metrics and
@@ -40,9 +41,20 @@ struct httpd_resp {
 typedef void	httpd_fn(void *arg, const struct httpd_req *,
 		    struct httpd_resp *);
 
-/* Listen on "ADDR:PORT" (IPv4) and serve from the event loop.  NULL with
- * errno set (EINVAL: not ADDR:PORT). */
-struct httpd   *httpd_open(const char *addrport, httpd_fn *fn, void *arg);
+/* Where a server listens: parsed from "ADDR:PORT". */
+struct httpd_addr {
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+};
+
+/* "ADDR:PORT": an IPv4 address, "[IPv6]" or "localhost" (127.0.0.1),
+ * and a port (0: the kernel picks one).  -1/EINVAL if it is not that. */
+int		httpd_parse(const char *addrport, struct httpd_addr *);
+/* Listen there and serve from the event loop.  NULL with errno set. */
+struct httpd   *httpd_open(const struct httpd_addr *, httpd_fn *fn,
+		    void *arg);
+/* Where it listens ("127.0.0.1:15000", "[::1]:40123"), for logs. */
+const char     *httpd_where(const struct httpd *);
 void		httpd_close(struct httpd *);
 
 /* A body from a format, for handlers; on failure the response is a 500. */

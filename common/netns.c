@@ -121,6 +121,12 @@ netns_home_init(struct nsid *id)
 }
 
 int
+netns_enter_home(void)
+{
+	return netns_enter(home_fd);
+}
+
+int
 netns_go_home(void)
 {
 	return setns(home_fd, CLONE_NEWNET);

@@ -51,6 +51,9 @@ int	netns_open_self(void);
  */
 int	netns_home_init(struct nsid *id);
 int	netns_go_home(void);
+/* setns() into our own namespace: whether we may enter one at all
+ * (CAP_SYS_ADMIN).  -1 with errno set (EPERM). */
+int	netns_enter_home(void);
 void	netns_home_close(void);
 
 /* socket(2) inside the namespace nsfd, from home: enter, create, go home.

@@ -225,3 +225,22 @@ udsock_allow_add(struct udsock_allow *allow, const char *arg)
 	allow->n++;
 	return 0;
 }
+
+int
+udsock_mkdir(const char *path)
+{
+	char		 dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char	*slash = strrchr(path, '/');
+
+	if (slash == NULL || slash == path)
+		return 0;
+	if ((size_t)(slash - path) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}

@@ -54,4 +54,8 @@ int	udsock_peer_allowed(int fd, const struct udsock_allow *allow,
  * starting with " (" and ending with ")", or "". */
 const char *udsock_hint(int err);
 
+/* The directory path is in, made (0755) if it is not there; its parent
+ * must be.  -1 with errno set. */
+int	udsock_mkdir(const char *path);
+
 #endif

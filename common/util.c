@@ -193,8 +193,25 @@ sock_drain(int fd)
 void
 sin_str(const struct sockaddr_in *sin, char *buf, size_t size)
 {
-	char ip[INET_ADDRSTRLEN];
+	sa_str((const struct sockaddr *)sin, buf, size);
+}
 
+void
+sa_str(const struct sockaddr *sa, char *buf, size_t size)
+{
+	const struct sockaddr_in6	*sin6;
+	const struct sockaddr_in	*sin;
+	char				 ip[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		if (inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip)) ==
+		    NULL)
+			snprintf(ip, sizeof(ip), "?");
+		snprintf(buf, size, "[%s]:%u", ip, ntohs(sin6->sin6_port));
+		return;
+	}
+	sin = (const struct sockaddr_in *)(const void *)sa;
 	if (inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)) == NULL)
 		snprintf(ip, sizeof(ip), "?");
 	snprintf(buf, size, "%s:%u", ip, ntohs(sin->sin_port));

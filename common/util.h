@@ -49,6 +49,9 @@ void		sock_state_count(int fd, struct sock_states *);
 /* "a.b.c.d:port" of an IPv4 socket address, into buf. */
 struct sockaddr_in;
 void		sin_str(const struct sockaddr_in *, char *buf, size_t size);
+/* The same for either family: "[v6]:port" for IPv6, as a URL has it. */
+struct sockaddr;
+void		sa_str(const struct sockaddr *, char *buf, size_t size);
 
 /* A text that grows as it is written: printf into it; failed is set
  * (and the rest ignored) if memory runs out. */

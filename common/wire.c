@@ -18,6 +18,7 @@ static const struct {
 	{ "del",	WIRE_OP_DEL,	1 },
 	{ "list",	WIRE_OP_LIST,	0 },
 	{ "list-json",	WIRE_OP_LIST_JSON, 0 },
+	{ "info",	WIRE_OP_INFO,	0 },
 };
 
 /* A whole request line, without its newline. */
@@ -53,7 +54,7 @@ parse_line(const unsigned char *line, size_t len, struct wire_req *req,
 		req->name[nlen] = '\0';
 		return WIRE_COMPLETE;
 	}
-	snprintf(why, whylen, "unknown request '%.*s' (add, del, list, list-json)",
+	snprintf(why, whylen, "unknown request '%.*s' (add, del, list, list-json, info)",
 	    (int)(vlen > 32 ? 32 : vlen), (const char *)line);
 	return WIRE_MALFORMED;
 }

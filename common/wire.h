@@ -14,12 +14,16 @@
  *   "del NAME\n"         remove the pod and close its listeners
  *   "list\n"             list the pods
  *   "list-json\n"        the same, as a JSON array
+ *   "info\n"             who answers: "ztunnel-emulator VERSION mode=MODE",
+ *                        MODE proxy (ztunnel's listeners, traffic carried)
+ *                        or listen (the seed's, answering "ok")
  *
  * Replies are text: "listeners ready\n" (add), "removed NAME\n" (del), a
  * table (list) or a JSON array and a newline (list-json), or for any
  * request "error: <what failed>\n".  The daemon
  * closes the connection after its reply, which is how a list ends.
  */
+#define WIRE_SOCK_PATH		"/run/ztunnel-emulator/control.sock" /* default */
 #define WIRE_SEED_ADD		0x01
 #define WIRE_REQ_MAX		512	/* longest request line, newline included */
 #define WIRE_REPLY_MAX		512	/* longest one-line reply */
@@ -33,6 +37,7 @@ enum wire_op {
 	WIRE_OP_DEL,
 	WIRE_OP_LIST,
 	WIRE_OP_LIST_JSON,
+	WIRE_OP_INFO,
 };
 
 struct wire_req {

@@ -60,9 +60,10 @@ for n in a b; do
 	run ip -n "$P-$n" link set lo up || exit 1
 done
 
-step "2. the node agent listens (SOCK_SEQPACKET) and watches /var/run/netns"
-printf '$ %s &\n' "./cni-emulator/cni-emulator --zds-serve $AGENT --watch"
-./cni-emulator/cni-emulator --zds-serve "$AGENT" --watch &
+step "2. the node agent listens (SOCK_SEQPACKET) and watches /var/run/netns,"
+echo "#    taking only this demo's namespaces (--select): nothing else is touched"
+printf '$ %s &\n' "./cni-emulator/cni-emulator --zds-serve $AGENT --watch --select '$P-*'"
+./cni-emulator/cni-emulator --zds-serve "$AGENT" --watch --select "$P-*" &
 PIDS+=($!)
 until_true 10 agent_up
 

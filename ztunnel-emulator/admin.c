@@ -248,18 +248,62 @@ serve_ready(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 	r->status = 500;
 }
 
-int
-admin_start(const struct admin_opts *o, const char **which)
+void
+admin_opts_init(struct admin_opts *o)
 {
-	if (o->admin != NULL && (*which = "--admin",
-	    ad.admin = httpd_open(o->admin, serve_admin, NULL)) == NULL)
-		return -1;
-	if (o->metrics != NULL && (*which = "--metrics",
-	    ad.metrics = httpd_open(o->metrics, serve_metrics, NULL)) == NULL)
-		return -1;
-	if (o->ready != NULL && (*which = "--ready",
-	    ad.ready = httpd_open(o->ready, serve_ready, NULL)) == NULL)
-		return -1;
+	static const char *const flags[ADMIN_N] = { "--admin", "--metrics",
+	    "--ready" };
+	/* ztunnel's (DATAPATH.md 4.1): admin on loopback, the others on
+	 * every address. */
+	static const char *const ztunnel[ADMIN_N] = { "127.0.0.1:15000",
+	    "[::]:15020", "[::]:15021" };
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 0; i < ADMIN_N; i++) {
+		o->s[i].flag = flags[i];
+		o->s[i].ztunnel = ztunnel[i];
+	}
+}
+
+int
+admin_parse(struct admin_opts *o, const struct admin_surface **bad)
+{
+	int i;
+
+	for (i = 0; i < ADMIN_N; i++)
+		if (o->s[i].given != NULL &&
+		    httpd_parse(o->s[i].given, &o->s[i].addr) == -1) {
+			*bad = &o->s[i];
+			return -1;
+		}
+	return 0;
+}
+
+int
+admin_start(const struct admin_opts *o, const struct admin_surface **bad)
+{
+	static const char *const component[ADMIN_N] = { "admin", "stats",
+	    "readiness" };
+	static httpd_fn	*const fn[ADMIN_N] = { serve_admin, serve_metrics,
+	    serve_ready };
+	struct httpd	**srv[ADMIN_N] = { &ad.admin, &ad.metrics, &ad.ready };
+	int		  i, err;
+
+	for (i = 0; i < ADMIN_N; i++) {
+		if (o->s[i].given == NULL)
+			continue;
+		if ((*srv[i] = httpd_open(&o->s[i].addr, fn[i], NULL)) == NULL) {
+			err = errno;
+			*bad = &o->s[i];
+			admin_stop();
+			errno = err;
+			return -1;
+		}
+		/* The address as bound: the port the kernel chose for 0. */
+		log_info("listener established address=%s component=%s",
+		    httpd_where(*srv[i]), component[i]);
+	}
 	return 0;
 }
 

@@ -24,6 +24,7 @@
 #include "pods.h"
 #include "udsock.h"
 #include "util.h"
+#include "version.h"
 #include "wire.h"
 
 #define CONTROL_DEADLINE_MS	2000	/* a peer's time to send its request, or read our reply */
@@ -76,6 +77,8 @@ control_start(const struct control_opts *o)
 
 	ctl.o = *o;
 	TAILQ_INIT(&ctl.peers);
+	if (o->make_dir && udsock_mkdir(o->path) == -1)
+		return -1;
 	if ((fd = udsock_listen(o->path, SOCK_STREAM, o->mode, &ctl.ino)) == -1)
 		return -1;
 	if (ev_io_add(&ctl.io, fd, EPOLLIN, accept_peers, NULL) == -1) {
@@ -251,7 +254,7 @@ handle(struct peer *p, const struct wire_req *req)
 	log_debug("control: pid %ld uid %ld: %s %s", (long)p->pid,
 	    (long)p->uid, req->op == WIRE_OP_ADD ? "add" :
 	    req->op == WIRE_OP_DEL ? "del" : req->op == WIRE_OP_LIST ? "list" :
-	    "list-json", req->name);
+	    req->op == WIRE_OP_LIST_JSON ? "list-json" : "info", req->name);
 	if (req->op != WIRE_OP_ADD && p->passfd != -1) {
 		peer_reply(p, WIRE_ERROR "a descriptor came with a "
 		    "request that takes none");
@@ -288,6 +291,10 @@ handle(struct peer *p, const struct wire_req *req)
 		break;
 	case WIRE_OP_LIST_JSON:
 		handle_list_json(p);
+		break;
+	case WIRE_OP_INFO:
+		peer_reply(p, "ztunnel-emulator %s mode=%s", VERSION,
+		    listen_proxy() ? "proxy" : "listen");
 		break;
 	}
 }

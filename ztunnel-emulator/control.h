@@ -9,6 +9,8 @@
 struct control_opts {
 	const char		*path;
 	mode_t			 mode;
+	int			 make_dir;	/* the default path: make its
+						 * directory (0755) if missing */
 	struct udsock_allow	 allow;		/* --allow-uid */
 };
 

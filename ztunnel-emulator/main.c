@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "admin.h"
+#include "ambient.h"
 #include "control.h"
 #include "ev.h"
 #include "log.h"
@@ -30,6 +32,7 @@
 #include "udsock.h"
 #include "util.h"
 #include "version.h"
+#include "wire.h"
 #include "zds.h"
 #include "zdsclient.h"
 
@@ -51,7 +54,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: ztunnel-emulator [-qv] [--proxy] [--allow-uid uid]... "
-	    "[--socket-mode mode] <uds_path>\n"
+	    "[--socket-mode mode]\n"
+	    "                        [options] [<uds_path>]\n"
 	    "       ztunnel-emulator [-qv] [options] --zds <agent_path> "
 	    "[<uds_path>]\n");
 }
@@ -149,12 +153,39 @@ on_hup(int sig, void *arg)
 		log_info("SIGHUP: %u peers from %s", peers_count(), peers_path);
 }
 
+/*
+ * What the daemon will need, tried now, as ztunnel tries its syscalls at
+ * start: entering a namespace (CAP_SYS_ADMIN), and with --proxy marking
+ * and making transparent sockets (CAP_NET_ADMIN).  Better one line now
+ * than a failure at the first pod.
+ */
+static void
+check_privileges(int proxy)
+{
+	int s, v = ZT_MARK, on = 1;
+
+	if (netns_enter_home() == -1)
+		fatalx("setns: %s: entering a pod's network namespace needs "
+		    "CAP_SYS_ADMIN (run as root, or setcap cap_sys_admin+ep)",
+		    strerror(errno));
+	if (!proxy)
+		return;
+	if ((s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	if (setsockopt(s, SOL_SOCKET, SO_MARK, &v, sizeof(v)) == -1 ||
+	    setsockopt(s, SOL_IP, IP_TRANSPARENT, &on, sizeof(on)) == -1)
+		fatalx("--proxy: setsockopt SO_MARK, IP_TRANSPARENT: %s: "
+		    "ztunnel's sockets need CAP_NET_ADMIN or CAP_NET_RAW (run as root)",
+		    strerror(errno));
+	close(s);
+}
+
 static void
 setup(const struct options *o)
 {
+	const struct admin_surface *bad;
 	struct nsid	 home;
 	uint64_t	 limit;
-	const char	*which;
 
 	if (ev_init() == -1)
 		fatal("event loop");
@@ -178,6 +209,12 @@ setup(const struct options *o)
 	/* Opened once, before any handoff: the way home from every pod. */
 	if (netns_home_init(&home) == -1)
 		fatal("open /proc/thread-self/ns/net");
+	check_privileges(o->proxy);
+	/* Every listener of our own before the control socket: one that
+	 * cannot be had must not leave a socket file behind. */
+	if (admin_start(&o->admin, &bad) == -1)
+		fatalx("%s %s: %s%s", bad->flag, bad->given, strerror(errno),
+		    errno == EADDRINUSE ? " (another daemon there?)" : "");
 	if (pods_init(&home, o->proxy) == -1)
 		fatal("pod table");
 	proxy_init(pod_resolve, &o->pxy);
@@ -190,9 +227,6 @@ setup(const struct options *o)
 	}
 	if (o->zds_path != NULL)
 		zdsclient_start(o->zds_path, &o->ctl.allow);
-	if (admin_start(&o->admin, &which) == -1)
-		fatalx("%s: %s", which, errno == EINVAL ? "not ADDR:PORT "
-		    "(e.g. 127.0.0.1:15000)" : strerror(errno));
 }
 
 static void
@@ -261,7 +295,10 @@ parse_args(int argc, char *argv[], struct options *o)
 	unsigned long	mode;
 	int		ch;
 
+	const struct admin_surface *bad;
+
 	memset(o, 0, sizeof(*o));
+	admin_opts_init(&o->admin);
 	o->ctl.mode = 0600;
 	o->pxy.pool_idle_ms = HBONE_IDLE_MS;
 	o->pxy.half_close_ms = RELAY_HALF_CLOSE_MS;
@@ -297,7 +334,7 @@ parse_args(int argc, char *argv[], struct options *o)
 			}
 			break;
 		case 'A':
-			o->admin.admin = optarg;
+			o->admin.s[ADMIN_ADMIN].given = optarg;
 			break;
 		case 'H':
 			if (parse_seconds_ms(optarg, 86400000,
@@ -322,10 +359,10 @@ parse_args(int argc, char *argv[], struct options *o)
 			o->pxy.sock.user_timeout = 0;
 			break;
 		case 'M':
-			o->admin.metrics = optarg;
+			o->admin.s[ADMIN_METRICS].given = optarg;
 			break;
 		case 'R':
-			o->admin.ready = optarg;
+			o->admin.s[ADMIN_READY].given = optarg;
 			break;
 		case 'q':
 			o->level = LOG_LEVEL_ERROR;
@@ -351,10 +388,22 @@ parse_args(int argc, char *argv[], struct options *o)
 			return -1;
 		}
 	}
-	/* The control socket is optional only with ZDS to take pods from. */
-	if (argc - optind > 1 || (argc - optind == 0 && o->zds_path == NULL))
+	if (admin_parse(&o->admin, &bad) == -1) {
+		log_warnx("bad %s %s: not ADDR:PORT (an IPv4 address, [IPv6] or "
+		    "localhost; ztunnel's is %s)", bad->flag, bad->given,
+		    bad->ztunnel);
 		return -1;
-	o->ctl.path = argc - optind == 1 ? argv[optind] : NULL;
+	}
+	/* The control socket: the one given, else the default one unless
+	 * ZDS alone brings the pods (--zds without a uds_path). */
+	if (argc - optind > 1)
+		return -1;
+	if (argc - optind == 1)
+		o->ctl.path = argv[optind];
+	else if (o->zds_path == NULL) {
+		o->ctl.path = WIRE_SOCK_PATH;
+		o->ctl.make_dir = 1;
+	}
 	return 0;
 }
 

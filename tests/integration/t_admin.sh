@@ -133,6 +133,54 @@ EOF
 	expect "alive" daemon_alive
 }
 
+# Every listener of the daemon's own is bound before its control socket:
+# a busy --metrics port is exit 2, naming the flag and the address, and
+# leaves no socket file.  IPv6 and localhost addresses, and port 0 (the
+# port chosen said in the log).
+t_listeners_first() {
+	mkns home
+	HOME_NS=$NS
+	in_home python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 15020)); s.listen()
+print("holding", flush=True); time.sleep(60)' >"$WORK/holder" 2>&1 &
+	PIDS+=($!)
+	expect "port 15020 held" wait_for 10 file_has "$WORK/holder" holding
+	in_home "$ZT" --metrics 127.0.0.1:15020 "$SOCK" 2>"$WORK/zt.err"
+	expect "exit 2" test $? -eq 2
+	expect "the flag, the address, why" file_has "$WORK/zt.err" \
+	    "^ztunnel-emulator: --metrics 127.0.0.1:15020: Address already in use"
+	expect "no socket file left behind" test ! -e "$SOCK"
+	nsenter "--net=/var/run/netns/$HOME_NS" "${RUN_DAEMON[@]}" "$ZT" \
+	    --admin localhost:0 --metrics '[::1]:0' --ready 127.0.0.1:0 \
+	    "$SOCK" >"$WORK/zt.out" 2>"$WORK/zt.err" &
+	ZPID=$!
+	PIDS+=("$ZPID")
+	expect "up" wait_for "$START_SECONDS" file_has "$WORK/zt.err" "listening on"
+	expect "admin on localhost, its port said" \
+	    file_has "$WORK/zt.err" "listener established address=127.0.0.1:[1-9][0-9]* component=admin"
+	expect "metrics on [::1]" \
+	    file_has "$WORK/zt.err" "listener established address=\\[::1\\]:[1-9][0-9]* component=stats"
+	local port
+	port=$(sed -n 's/.*address=\[::1\]:\([0-9]*\) component=stats.*/\1/p' "$WORK/zt.err")
+	expect "and serving there" in_home curl -sf -o /dev/null "http://[::1]:$port/metrics"
+}
+
+# A daemon without the privileges it needs says so at start and exits,
+# as ztunnel checks its syscalls at start, instead of failing at the
+# first pod.
+t_unprivileged_start_refused() {
+	chmod 0711 "$WORK" || exit 1
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$ZT" "$WORK/zt.sock" 2>"$WORK/zt.err"
+	expect "without CAP_SYS_ADMIN: exit 2" test $? -eq 2
+	expect "says which" file_has "$WORK/zt.err" "needs CAP_SYS_ADMIN"
+	expect "no socket file" test ! -e "$WORK/zt.sock"
+	setpriv --bounding-set -net_admin,-net_raw "$ZT" --proxy "$WORK/zt.sock" 2>"$WORK/zt.err"
+	expect "--proxy without CAP_NET_ADMIN: exit 2" test $? -eq 2
+	expect "says which" file_has "$WORK/zt.err" "need CAP_NET_ADMIN"
+	expect "no socket file" test ! -e "$WORK/zt.sock"
+}
+
 # promtool's verdict: the only remarks are on ztunnel's own gauge names.
 t_promtool_clean() {
 	start_admin_daemon
@@ -261,6 +309,7 @@ EOF
 }
 
 run_tests t_every_endpoint t_silent_client_closed \
-    t_idle_clients_do_not_block_readiness t_promtool_clean \
+    t_idle_clients_do_not_block_readiness t_listeners_first \
+    t_unprivileged_start_refused t_promtool_clean \
     t_counters_agree_with_list t_readiness_follows_zds t_list_json \
     t_notify_messages

@@ -99,13 +99,49 @@ t_no_daemon_is_exit_2() {
 
 t_usage_is_exit_1() {
 	expect "no args" run_cni 1
-	expect "one arg" run_cni 1 "$SOCK"
 	expect "three args" run_cni 1 "$SOCK" a b
+	expect "--list, two args" run_cni 1 --list "$SOCK" a
+	expect "an option of another mode" run_cni 1 --list --name x
+	expect "said which it goes with" file_has "$WORK/cni.err" "--name goes with adding a pod"
+	expect "--watch without --select" run_cni 1 --zds-serve "$WORK/a.sock" --watch
+	expect "said why" file_has "$WORK/cni.err" "--watch needs --select GLOB"
 	expect "bad option" run_cni 1 --bogus "$SOCK" a
 	expect "bad timeout" run_cni 1 -t zero "$SOCK" a
 	expect "usage line" file_has "$WORK/cni.err" "^usage: cni-emulator"
-	expect "daemon: no args" test "$("$ZT" 2>/dev/null; echo $?)" -eq 1
+	expect "daemon: bad option" test "$("$ZT" --bogus 2>/dev/null; echo $?)" -eq 1
 	expect "daemon: two args" test "$("$ZT" a b 2>/dev/null; echo $?)" -eq 1
+	expect "daemon: a bad --admin address" \
+	    test "$("$ZT" --admin nonsense "$SOCK" 2>"$WORK/zt.err"; echo $?)" -eq 1
+	expect "naming ztunnel's" file_has "$WORK/zt.err" "bad --admin nonsense: .*ztunnel's is 127.0.0.1:15000"
+	expect "daemon: a bad --ready address" \
+	    test "$("$ZT" --ready 1.2.3:99 "$SOCK" 2>"$WORK/zt.err"; echo $?)" -eq 1
+	expect "naming ztunnel's" file_has "$WORK/zt.err" "bad --ready 1.2.3:99: .*ztunnel's is \\[::\\]:15021"
+	expect "no socket file left" test ! -e "$SOCK"
+}
+
+# One argument is a namespace, sent to the daemon's default socket
+# (/run/ztunnel-emulator/control.sock), where a daemon started without
+# one listens.  In a mount namespace of the test's own, with a tmpfs of
+# its own there: the machine's /run is not touched.
+t_default_socket() {
+	mkns a
+	# shellcheck disable=SC2016  # the inner shell expands them
+	unshare --mount --propagation private bash -c '
+		mkdir -p /run/ztunnel-emulator &&
+		mount -t tmpfs none /run/ztunnel-emulator || exit 1
+		"$1" 2>"$2/zt.err" & z=$!
+		for i in $(seq 250); do
+			[ -S /run/ztunnel-emulator/control.sock ] && break
+			sleep 0.02
+		done
+		"$3" "$4" >"$2/add.out" 2>&1; echo "add $?" >"$2/rc"
+		"$3" --list >"$2/list.out" 2>&1; echo "list $?" >>"$2/rc"
+		"$3" --del "$4" >/dev/null 2>&1; echo "del $?" >>"$2/rc"
+		kill $z; wait $z
+	' _ "$ZT" "$WORK" "$CNI" "$NS"
+	expect "the daemon's default" file_has "$WORK/zt.err" "listening on /run/ztunnel-emulator/control.sock"
+	expect "add, list, del through it" test "$(tr '\n' ' ' <"$WORK/rc")" = "add 0 list 0 del 0 "
+	expect "listed" file_has "$WORK/list.out" "^$NS "
 }
 
 t_help_and_version() {
@@ -121,4 +157,4 @@ run_tests t_success_is_silent_and_zero t_verbose_prints_the_ack \
     t_refusal_is_exit_3_on_stderr t_against_seed_daemon_times_out \
     t_against_seed_daemon_no_wait t_seed_request_option t_missing_netns_is_exit_2 \
     t_not_a_netns_is_exit_2 t_no_daemon_is_exit_2 t_usage_is_exit_1 \
-    t_help_and_version
+    t_default_socket t_help_and_version

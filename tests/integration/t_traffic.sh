@@ -221,6 +221,25 @@ t_del_redirect_ends_connections() {
 	expect "the rules are gone" test "$(in_pod 2 iptables-save | grep -c ISTIO)" -eq 0
 }
 
+# --redirect against a daemon without --proxy would send every
+# connection the pod makes to the seed's "ok" listeners: refused, before
+# anything is installed.
+t_redirect_needs_proxy() {
+	node_up 1
+	netstate 1 >"$WORK/before"
+	nsenter "--net=/var/run/netns/$NODE" "${RUN_DAEMON[@]}" "$ZT" "$SOCK" \
+	    >"$WORK/zt.out" 2>"$WORK/zt.err" &
+	ZPID=$!
+	PIDS+=("$ZPID")
+	expect "daemon starts" wait_for "$START_SECONDS" node_daemon_up
+	"$CNI" --redirect "$SOCK" "$(pod_ns 1)" 2>"$WORK/cni.err"
+	expect "refused: exit 3" test $? -eq 3
+	expect "saying why" file_has "$WORK/cni.err" "runs without --proxy"
+	netstate 1 >"$WORK/after"
+	expect "nothing installed" cmp -s "$WORK/before" "$WORK/after"
+	expect "nothing handed over" test "$("$CNI" --list "$SOCK" | wc -l)" -eq 1
+}
+
 t_no_iptables_nothing_installed() {
 	node_up 1
 	local ns
@@ -362,6 +381,7 @@ run_tests t_a_to_b_through_both_hops t_bulk_64mib_each_way t_half_close \
     t_1000_concurrent t_pod_removed_mid_transfer \
     t_10000_sequential_back_to_baseline t_removal_leaves_rules_as_before \
     t_big_firewall_rules_exact t_del_redirect_ends_connections \
+    t_redirect_needs_proxy \
     t_no_iptables_nothing_installed t_daemon_stopped_fails_closed \
     t_zds_agent_redirects t_zds_del_ends_connections t_own_ports_refused \
     t_out_of_fds_flows_go_on

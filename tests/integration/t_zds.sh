@@ -223,6 +223,40 @@ t_agent_survives_bad_ztunnels() {
 	expect "a good ztunnel is served" wait_for 10 has_listeners "$NS"
 }
 
+# Nothing is taken that nobody named.  The installed agent unit's own
+# command line, run as systemd would run it: without MESH_SELECT it
+# refuses to start; with it, a namespace it does not match (a
+# bystander) gets nothing.  And make demo-zds touches only its own.
+t_unit_default_takes_nothing() {
+	local cmd
+	# The unit's ExecStart, continuation lines joined, our binary (where
+	# make install puts @BINDIR@) and a socket of the test's own in place
+	# of the node's.
+	cmd=$(sed -n '/^ExecStart=/,/[^\\]$/p' "$TOP/cni-emulator/cni-emulator-agent.service" |
+	    sed 's/^ExecStart=//; s/\\$//' | tr -d '\n' |
+	    sed "s|@BINDIR@/cni-emulator |$CNI |; s|/run/ztunnel/ztunnel.sock|$ZSOCK|")
+	expect "the unit's command line found" test -n "$cmd"
+	MESH_SELECT='' eval "$cmd" 2>"$WORK/agent.err"
+	expect "MESH_SELECT unset: it refuses to start (exit 1)" test $? -eq 1
+	expect "saying why" file_has "$WORK/agent.err" "--watch needs --select"
+	mkns bystander
+	local bystander=$NS
+	mkns mine
+	MESH_SELECT="$RUN_ID-$TEST_NO-mine" eval "$cmd" >"$WORK/agent.out" 2>"$WORK/agent.err" &
+	PIDS+=($!)
+	expect "agent starts" wait_for "$START_SECONDS" agent_listening
+	start_daemon --proxy --zds "$ZSOCK"
+	expect "its pod served" wait_for 20 has_listeners "$NS"
+	expect "the bystander: no listeners" no_listeners "$bystander"
+	expect "the bystander: no rules" test "$(ip netns exec "$bystander" iptables-save | grep -c ISTIO)" -eq 0
+	expect_not "never mentioned" file_has "$WORK/agent.err" "$bystander"
+	ip netns exec "$bystander" ss -Htn >/dev/null
+	"$TOP/scripts/demo-zds.sh" >"$WORK/demo.out" 2>&1
+	expect "make demo-zds runs" test $? -eq 0
+	expect "it takes only its own (--select)" file_has "$WORK/demo.out" "--select 'zdsdemo-"
+	expect_not "the bystander is in none of its lists" file_has "$WORK/demo.out" "$bystander"
+}
+
 t_agent_socket_path() {
 	echo precious >"$ZSOCK"
 	timeout 30 "$CNI" --zds-serve "$ZSOCK" 2>"$WORK/err"
@@ -308,7 +342,7 @@ t_snapshot_absent_not_partial() {
 	expect "whole again" wait_for 20 file_has "$WORK/zt.err" "snapshot done: 20 pods (0 pending), 0 removed; ready"
 }
 
-run_tests t_snapshot_600_at_soft_limit_1024 t_snapshot_absent_not_partial t_snapshot_end_to_end t_watch_add_and_del t_watch_files_that_never_mount \
+run_tests t_unit_default_takes_nothing t_snapshot_600_at_soft_limit_1024 t_snapshot_absent_not_partial t_snapshot_end_to_end t_watch_add_and_del t_watch_files_that_never_mount \
     t_agent_restart_reconciles \
     t_pending_retry_after_port_freed t_zds_without_control_socket \
     t_malformed_and_misuse t_agent_survives_bad_ztunnels t_agent_socket_path

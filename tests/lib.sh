@@ -68,13 +68,16 @@ trap 'exit 130' INT TERM
 
 PIDS=()
 
-# expect "what should hold" command args...
+# expect "what should hold" command args...  What the command prints is
+# shown only if it fails: a green run prints its "ok" lines and nothing
+# else.
 expect() {
 	local what=$1
 	shift
-	if ! "$@"; then
+	if ! "$@" >"$WORK/expect.out" 2>&1; then
 		echo "    FAILED: $what" >&2
 		echo "    (command: $*)" >&2
+		tail -n 20 "$WORK/expect.out" | sed 's/^/      | /' >&2
 		exit 1
 	fi
 }
@@ -83,9 +86,10 @@ expect() {
 expect_not() {
 	local what=$1
 	shift
-	if "$@"; then
+	if "$@" >"$WORK/expect.out" 2>&1; then
 		echo "    FAILED: $what" >&2
 		echo "    (command succeeded: $*)" >&2
+		tail -n 20 "$WORK/expect.out" | sed 's/^/      | /' >&2
 		exit 1
 	fi
 }
@@ -193,13 +197,14 @@ daemon_at_home() {
 
 peer() { python3 "$PEER" "$@"; }
 
-file_has() { grep -q -- "$2" "$1"; }
+# A file that is not there yet has nothing (wait_for asks again).
+file_has() { grep -q -- "$2" "$1" 2>/dev/null; }
 
-count_lines() { grep -c -- "$2" "$1"; }
+count_lines() { grep -c -- "$2" "$1" 2>/dev/null; }
 
 # lines_at_least FILE PATTERN N: for wait_for, which re-runs it.
-lines_at_least() { [ "$(grep -c -- "$2" "$1")" -ge "$3" ]; }
-lines_are() { [ "$(grep -c -- "$2" "$1")" -eq "$3" ]; }
+lines_at_least() { [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ]; }
+lines_are() { [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -eq "$3" ]; }
 
 # Stop the daemon as an operator would.  It must exit 0: under the
 # sanitizers that also means no leak and no error at exit.
@@ -293,12 +298,21 @@ note() { echo "$*" >"$WORK/note"; }
 # run_tests name...: each in a subshell, one "ok"/"not ok" line each.
 # TESTS=regex (from the environment) runs only the matching ones.
 run_tests() {
-	local t n=0 extra
+	local t n=0 extra ticker
 	for t in "$@"; do
 		n=$((n + 1))
 		[[ "$GROUP/${t#t_}" =~ ${TESTS:-.} ]] || continue
 		TEST_NO=$n
 		rm -f "$WORK"/*.out "$WORK"/*.err "$WORK/note"
+		# A long test says so now and then: a run is never silent for
+		# long, and which test is slow is plain.
+		(
+			trap 'kill $! 2>/dev/null; exit 0' TERM
+			while sleep 15 & wait $!; do
+				echo "# $GROUP/${t#t_}: still running"
+			done
+		) &
+		ticker=$!
 		if (trap end_test EXIT; "$t"); then
 			extra=""
 			[ -s "$WORK/note" ] && extra=" ($(cat "$WORK/note"))"
@@ -306,5 +320,7 @@ run_tests() {
 		else
 			echo "not ok $GROUP/${t#t_}"
 		fi
+		kill "$ticker" 2>/dev/null
+		wait "$ticker" 2>/dev/null
 	done
 }

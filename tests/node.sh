@@ -34,6 +34,16 @@ start_node_daemon() {
 	expect "daemon starts" wait_for "$START_SECONDS" node_daemon_up
 }
 
+# pod_bg I OUT COMMAND...: in pod I, in the background, its output in
+# OUT.  nsenter execs the command, so $! (kept for the cleanup, which
+# kills it) is the command itself, not a shell around it.
+pod_bg() {
+	local i=$1 out=$2
+	shift 2
+	nsenter "--net=/var/run/netns/$(pod_ns "$i")" "$@" >"$out" 2>&1 &
+	PIDS+=($!)
+}
+
 # enrol I...: rules in, then the pod handed over.
 enrol() {
 	local i

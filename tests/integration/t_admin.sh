@@ -140,7 +140,7 @@ EOF
 t_listeners_first() {
 	mkns home
 	HOME_NS=$NS
-	in_home python3 -c '
+	nsenter "--net=/var/run/netns/$HOME_NS" python3 -c '
 import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", 15020)); s.listen()
 print("holding", flush=True); time.sleep(60)' >"$WORK/holder" 2>&1 &

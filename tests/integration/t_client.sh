@@ -129,7 +129,7 @@ t_default_socket() {
 	unshare --mount --propagation private bash -c '
 		mkdir -p /run/ztunnel-emulator &&
 		mount -t tmpfs none /run/ztunnel-emulator || exit 1
-		"$1" 2>"$2/zt.err" & z=$!
+		"$1" >"$2/zt.out" 2>"$2/zt.err" & z=$!
 		for i in $(seq 250); do
 			[ -S /run/ztunnel-emulator/control.sock ] && break
 			sleep 0.02

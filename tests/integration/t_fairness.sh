@@ -69,9 +69,7 @@ t_bulk_flow_shares_the_loop() {
 	enrol 1 2
 	app 2
 	local out
-	in_pod 3 timeout 120 python3 "$TRAFFIC" bulk "$(pod_ip 2)" "$APP_PORT" 256 \
-	    >"$WORK/bulk.out" 2>&1 &
-	PIDS+=($!)
+	pod_bg 3 "$WORK/bulk.out" timeout 120 python3 "$TRAFFIC" bulk "$(pod_ip 2)" "$APP_PORT" 256
 	expect "the bulk flow is under way" wait_for 20 bytes_grew 2 1000000
 	out=$(in_pod 1 timeout 60 python3 "$TRAFFIC" probe "$(pod_ip 2)" "$APP_PORT" "$PROBES")
 	note "during the bulk flow: ${out#probe "$PROBES" }"

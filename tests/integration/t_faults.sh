@@ -48,7 +48,9 @@ t_sigkill_entering_netns() {
 	mkns a
 	local a=$NS
 	mkns b
-	start_daemon_killed_at setns 3
+	# setns 1 is the daemon's check at start, 2 and 3 the first pod's
+	# way in and out: 4 enters the second pod.
+	start_daemon_killed_at setns 4
 	expect "first add" "$CNI" "$SOCK" "$a"
 	"$CNI" "$SOCK" "$NS" 2>/dev/null
 	expect "second: no acknowledgement" test $? -eq 4

@@ -27,16 +27,14 @@ t_keepalive_as_ztunnel() {
 	start_node_daemon
 	enrol 1
 	app 2
-	in_pod 1 python3 "$TRAFFIC" idle "$(pod_ip 2)" "$APP_PORT" 60 >"$WORK/idle.out" 2>&1 &
-	PIDS+=($!)
+	pod_bg 1 "$WORK/idle.out" python3 "$TRAFFIC" idle "$(pod_ip 2)" "$APP_PORT" 60
 	expect "connection open" wait_for 10 daemon_socks_are 1 2
 	expect "both sockets probe after 3 minutes (ss -o)" \
 	    test "$(keepalive_socks 1 '2min')" -eq 2
 	stop_daemon
 	start_node_daemon --no-keepalive
 	enrol 1
-	in_pod 1 python3 "$TRAFFIC" idle "$(pod_ip 2)" "$APP_PORT" 60 >"$WORK/idle.out" 2>&1 &
-	PIDS+=($!)
+	pod_bg 1 "$WORK/idle.out" python3 "$TRAFFIC" idle "$(pod_ip 2)" "$APP_PORT" 60
 	expect "connection open" wait_for 10 daemon_socks_are 1 2
 	expect "--no-keepalive: none" test "$(keepalive_socks 1 '')" -eq 0
 }
@@ -49,8 +47,7 @@ t_vanished_peer_found_by_keepalive() {
 	start_node_daemon --keepalive 1,1,2
 	enrol 1
 	app 2
-	in_pod 1 python3 "$TRAFFIC" idle "$(pod_ip 2)" "$APP_PORT" 60 >"$WORK/idle.out" 2>&1 &
-	PIDS+=($!)
+	pod_bg 1 "$WORK/idle.out" python3 "$TRAFFIC" idle "$(pod_ip 2)" "$APP_PORT" 60
 	expect "connection open" wait_for 10 daemon_socks_are 1 2
 	in_pod 2 iptables -I INPUT -j DROP || exit 1
 	expect "the client saw the end" wait_for 30 file_has "$WORK/idle.out" "ended after"
@@ -83,8 +80,7 @@ t_socket_states_shown() {
 	start_node_daemon --half-close-timeout 0 --metrics 127.0.0.1:15020
 	enrol 1
 	app 2
-	in_pod 1 python3 "$TRAFFIC" halfopen "$(pod_ip 2)" "$APP_PORT" 60 >"$WORK/ho.out" 2>&1 &
-	PIDS+=($!)
+	pod_bg 1 "$WORK/ho.out" python3 "$TRAFFIC" halfopen "$(pod_ip 2)" "$APP_PORT" 60
 	expect "half-open" wait_for 10 file_has "$WORK/ho.out" open
 	local name
 	name=$(pod_ns 1)

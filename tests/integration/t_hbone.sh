@@ -13,6 +13,14 @@ H2PEER=$TOP/tests/helpers/h2peer.py
 # Debian's python3-h2 imports under /usr/bin/python3 only.
 H2PY=/usr/bin/python3
 
+# first_line COMMAND...: its first line of output, all of it read (a
+# reader that stops early makes a writer fail on the pipe).
+first_line() {
+	local out
+	out=$("$@")
+	echo "${out%%$'\n'*}"
+}
+
 h2() {
 	local i=$1
 	shift
@@ -69,13 +77,13 @@ t_statuses_as_ztunnel() {
 	local b
 	b=$(pod_ip 2)
 	expect "another pod's address: 400" \
-	    test "$(h2 3 client "$b" 15008 "$(pod_ip 3):$APP_PORT" | head -n 1)" = "status 400"
+	    test "$(first_line h2 3 client "$b" 15008 "$(pod_ip 3):$APP_PORT")" = "status 400"
 	expect "not IP:port: 400" \
-	    test "$(h2 3 client "$b" 15008 "app.example:$APP_PORT" | head -n 1)" = "status 400"
+	    test "$(first_line h2 3 client "$b" 15008 "app.example:$APP_PORT")" = "status 400"
 	expect "one of ztunnel's own ports: 503" \
-	    test "$(h2 3 client "$b" 15008 "$b:15006" | head -n 1)" = "status 503"
+	    test "$(first_line h2 3 client "$b" 15008 "$b:15006")" = "status 503"
 	expect "nothing listening: 503" \
-	    test "$(h2 3 client "$b" 15008 "$b:9" | head -n 1)" = "status 503"
+	    test "$(first_line h2 3 client "$b" 15008 "$b:9")" = "status 503"
 	expect "said why" wait_for 5 file_has "$WORK/zt.err" "upstream refused"
 	expect "GET, not CONNECT: 400" test "$(h2 3 hostile "$b" 15008 get_request)" = "status 400"
 	# As ztunnel's metrics: the early answers are only logged; the
@@ -245,8 +253,7 @@ t_peer_allowing_no_streams() {
 	h2_bg 3 "$WORK/h2.out" nostreams 15008 hold
 	expect "its server up again" wait_for 10 file_has "$WORK/h2.out" listening
 	# Apart, so that each finds the last one's SETTINGS in.
-	in_pod 1 python3 "$TRAFFIC" hold "$(pod_ip 3)" "$APP_PORT" 100 20 >"$WORK/hold.out" 2>&1 &
-	PIDS+=($!)
+	pod_bg 1 "$WORK/hold.out" python3 "$TRAFFIC" hold "$(pod_ip 3)" "$APP_PORT" 100 20
 	expect "100 app connections held" wait_for 20 file_has "$WORK/hold.out" "held 100"
 	expect "some tunnels up" wait_for 10 test "$(tunnels_out 1)" -ge 1
 	expect "at most 16 connections to one destination ($(tunnels_out 1))" \

@@ -283,13 +283,19 @@ static const char *
 pod_name(const struct client_opts *o, const char *netns, char *buf,
     size_t size)
 {
-	char path[PATH_MAX];
+	char		 path[PATH_MAX];
+	const char	*name;
 
 	if (o->name != NULL)
 		return o->name;
-	if (netns_resolve(netns, path, sizeof(path)) == -1)
+	if (netns_resolve(netns, path, sizeof(path)) == -1 ||
+	    (name = netns_pod_name(netns, path, buf, size)) == NULL)
 		return NULL;
-	return netns_pod_name(netns, path, buf, size);
+	/* It may point into path, which is ours: a copy in buf (a name
+	 * that does not fit is no name). */
+	if (name != buf && (size_t)snprintf(buf, size, "%s", name) >= size)
+		return NULL;
+	return buf;
 }
 
 /*
@@ -395,7 +401,8 @@ client_list(const struct client_opts *o)
 	int	len;
 
 	/* JSON comes from the daemon, from the same view as the table. */
-	if ((len = wire_format(req, sizeof(req), o->json ? WIRE_OP_LIST_JSON :
+	if ((len = wire_format(req, sizeof(req), o->output == LIST_JSON ?
+	    WIRE_OP_LIST_JSON : o->output == LIST_WIDE ? WIRE_OP_LIST_WIDE :
 	    WIRE_OP_LIST, NULL)) == -1)
 		return CLIENT_USAGE;
 	return exchange(o, req, (size_t)len, -1, 1, 1);

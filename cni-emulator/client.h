@@ -26,7 +26,7 @@ struct client_opts {
 	int		 redirect;	/* add/del: istio-cni's in-pod rules too */
 	int		 wait;		/* 0: send and go, like the seed */
 	int		 verbose;	/* print the daemon's answer */
-	int		 json;		/* list: as JSON */
+	enum { LIST_TABLE, LIST_WIDE, LIST_JSON } output;	/* list */
 };
 
 /* Hand the namespace netns (a path, or a name under /var/run/netns) to

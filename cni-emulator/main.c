@@ -82,8 +82,10 @@ static const struct opt opts[] = {
 	    "remove the pod NAME (--redirect: the netns's pod)" },
 	{ "list", 0, 'l', 'l', M_LIST, NULL, NULL,
 	    "list the daemon's pods" },
+	{ "output", 1, 'o', 'o', M_LIST, "--list", "FMT",
+	    "with --list: wide (more columns) or json" },
 	{ "json", 0, 'J', 0, M_LIST, "--list", NULL,
-	    "with --list: as JSON" },
+	    "with --list: as JSON (-o json)" },
 	{ "zds-serve", 1, 'Z', 0, M_AGENT, NULL, "PATH",
 	    "be the node agent: serve ZDS on PATH" },
 	{ "watch", 0, 'w', 0, M_AGENT, "--zds-serve", NULL,
@@ -115,7 +117,7 @@ usage(FILE *f)
 	    "                    [--name name | --seed] [<uds_path>] <netns>\n"
 	    "       cni-emulator [-v] [-t seconds] --del [--redirect] "
 	    "[<uds_path>] <name>\n"
-	    "       cni-emulator [-t seconds] --list [--json] [<uds_path>]\n"
+	    "       cni-emulator [-t seconds] --list [-o wide|json] [<uds_path>]\n"
 	    "       cni-emulator [-v] [-t seconds] [--watch --select glob] "
 	    "[--redirect]\n"
 	    "                    [--k8s-namespace ns] [--allow-uid uid]...\n"
@@ -173,7 +175,7 @@ parse_args(int argc, char *argv[], struct options *o)
 	o->client.timeout_ms = DEFAULT_TIMEOUT_MS;
 	o->agent.k8s_namespace = "default";
 	o->client.wait = 1;
-	while ((ch = getopt_long(argc, argv, "dhln:t:vV", longopts,
+	while ((ch = getopt_long(argc, argv, "dhln:o:t:vV", longopts,
 	    &idx)) != -1) {
 		for (i = 0; i < NOPTS && opts[i].val != ch; i++)
 			;
@@ -228,7 +230,17 @@ parse_args(int argc, char *argv[], struct options *o)
 			o->agent.k8s_namespace = optarg;
 			break;
 		case 'J':
-			o->client.json = 1;
+			o->client.output = LIST_JSON;
+			break;
+		case 'o':
+			if (strcmp(optarg, "wide") == 0)
+				o->client.output = LIST_WIDE;
+			else if (strcmp(optarg, "json") == 0)
+				o->client.output = LIST_JSON;
+			else {
+				log_warnx("bad -o %s: wide or json", optarg);
+				return -1;
+			}
 			break;
 		case 'R':
 			o->client.redirect = 1;
@@ -379,6 +391,7 @@ main(int argc, char *argv[])
 	case WIRE_OP_DEL:
 		return (int)client_del(&o.client, o.arg);
 	case WIRE_OP_LIST:
+	case WIRE_OP_LIST_WIDE:
 	case WIRE_OP_LIST_JSON:
 	case WIRE_OP_INFO:
 	default:

@@ -1685,6 +1685,17 @@ h2conn_tunnel(struct h2conn *c, int fd, const char *authority,
 }
 
 void
+h2conn_each(const struct h2conn *c, void (*fn)(void *, void *), void *arg)
+{
+	const struct h2tun *t;
+
+	if (c->closed)
+		return;
+	TAILQ_FOREACH(t, &c->tuns, entry)
+		fn(arg, t->arg);
+}
+
+void
 h2conn_set_half_close(uint64_t ms)
 {
 	half_close_ms = ms;

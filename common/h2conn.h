@@ -112,6 +112,10 @@ struct h2tun   *h2conn_tunnel(struct h2conn *, int fd, const char *authority,
  * (CANCEL) and its socket closed; 0: never.  For every connection. */
 void		h2conn_set_half_close(uint64_t ms);
 
+/* Call fn with each tunnel's argument (its owner's targ), in order. */
+void		h2conn_each(const struct h2conn *, void (*fn)(void *arg,
+		    void *targ), void *arg);
+
 /* The TCP states of the connection's socket and its tunnels' sockets,
  * added up (util.h). */
 struct sock_states;

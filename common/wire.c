@@ -17,6 +17,7 @@ static const struct {
 	{ "add",	WIRE_OP_ADD,	1 },
 	{ "del",	WIRE_OP_DEL,	1 },
 	{ "list",	WIRE_OP_LIST,	0 },
+	{ "list-wide",	WIRE_OP_LIST_WIDE, 0 },
 	{ "list-json",	WIRE_OP_LIST_JSON, 0 },
 	{ "info",	WIRE_OP_INFO,	0 },
 };
@@ -54,7 +55,7 @@ parse_line(const unsigned char *line, size_t len, struct wire_req *req,
 		req->name[nlen] = '\0';
 		return WIRE_COMPLETE;
 	}
-	snprintf(why, whylen, "unknown request '%.*s' (add, del, list, list-json, info)",
+	snprintf(why, whylen, "unknown request '%.*s' (add, del, list, list-wide, list-json, info)",
 	    (int)(vlen > 32 ? 32 : vlen), (const char *)line);
 	return WIRE_MALFORMED;
 }

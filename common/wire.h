@@ -13,6 +13,7 @@
  *   "add NAME\n"         the same, with the pod's name; fd attached
  *   "del NAME\n"         remove the pod and close its listeners
  *   "list\n"             list the pods
+ *   "list-wide\n"        the same, with more columns
  *   "list-json\n"        the same, as a JSON array
  *   "info\n"             who answers: "ztunnel-emulator VERSION mode=MODE",
  *                        MODE proxy (ztunnel's listeners, traffic carried)
@@ -36,6 +37,7 @@ enum wire_op {
 	WIRE_OP_ADD,		/* fd attached */
 	WIRE_OP_DEL,
 	WIRE_OP_LIST,
+	WIRE_OP_LIST_WIDE,
 	WIRE_OP_LIST_JSON,
 	WIRE_OP_INFO,
 };

@@ -283,9 +283,20 @@ fake_done() { wait_for 60 file_has "$WORK/fake.out" "^done$"; }
 # connection bookkeeping.
 outcomes() { grep -v -e '^listening$' -e '^accepted$' -e '^hello ' -e '^done$' "$WORK/fake.out"; }
 
-# pod_field LABEL COLUMN: from --list on the control socket.
+# pod_field LABEL COLUMN: from --list -o wide on the control socket
+# (NAME STATE CONNS BYTES AGE VIA NETNS PORTS SERVED SOCKETS UID).
 pod_field() {
-	"$CNI" --list "$SOCK" | awk -v n="$1" -v c="$2" '$1 == n { print $c }'
+	"$CNI" --list -o wide "$SOCK" | awk -v n="$1" -v c="$2" '$1 == n { print $c }'
+}
+
+# pod_json LABEL KEY: a number or a word of --list --json's entry for the
+# pod (KEY: a python subscript, e.g. '["bytes"]["out"]').
+pod_json() {
+	"$CNI" --list --json "$SOCK" | /usr/bin/python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+    if p["name"] == sys.argv[1]:
+        print(eval("p" + sys.argv[2]))' "$1" "$2"
 }
 pod_state_is() { [ "$(pod_field "default/$1" 2)" = "$2" ]; }
 pod_absent() { [ -z "$(pod_field "default/$1" 1)" ]; }

@@ -72,13 +72,11 @@ client() {
 
 # Pod I's connections, open/total, as --list shows them.
 conns_of() {
-	"$CNI" --list "$SOCK" | awk -v n="$(pod_ns "$1")" '$1 == n { print $6 }'
+	"$CNI" --list "$SOCK" | awk -v n="$(pod_ns "$1")" '$1 == n { print $3 }'
 }
 test_conns() { [ "$(conns_of "$1")" = "$2" ]; }
 # Bytes out of pod I (upstream to client) so far.
-pod_bytes() {
-	"$CNI" --list "$SOCK" | awk -v n="$(pod_ns "$1")" '$1 == n { split($7, b, "/"); print b[2] }'
-}
+pod_bytes() { pod_json "$(pod_ns "$1")" '["bytes"]["out"]'; }
 bytes_grew() { [ "$(pod_bytes "$1")" -gt "$2" ]; }
 
 # stream I TARGET FILE: from pod I, read TARGET's endless stream, in the

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 
 #include "admin.h"
@@ -15,12 +16,15 @@
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
+#include "listen.h"
+#include "podjson.h"
 #include "pods.h"
 #include "util.h"
 #include "zdsclient.h"
 
 static struct {
 	struct httpd	*admin, *metrics, *ready;
+	char		 node[256];	/* NODE_NAME, else the hostname */
 } ad;
 
 static void
@@ -39,60 +43,146 @@ respond(struct httpd_resp *r, struct strbuf *t, const char *type)
 
 /* --- /config_dump ------------------------------------------------------ */
 
+/*
+ * In the shape istioctl reads (istioctl ztunnel-config workloads,
+ * connections and all --file: DATAPATH.md 8.3): workloads, services,
+ * policies, certificates (the last three empty: no control plane), and
+ * workloadState per pod uid with its live connections.  What is ours
+ * only sits under "emulator" (each pod's facts, as --list --json has
+ * them) and "zds", which istioctl ignores.
+ */
+
+static const char *trust_domain = "cluster.local";
+
+static void
+json_addr(struct strbuf *t, const struct sockaddr_in *sin)
+{
+	char a[32];
+
+	if (sin->sin_family == 0) {
+		strbuf_printf(t, "null");
+		return;
+	}
+	sin_str(sin, a, sizeof(a));
+	strbuf_json(t, a);
+}
+
+struct conns_json {
+	struct strbuf	*t;
+	int		 inbound;	/* which list is being written */
+	int		 n;
+};
+
+static void
+conn_json(void *arg, const struct conn_view *c)
+{
+	struct conns_json *cj = arg;
+
+	if (c->inbound != cj->inbound)
+		return;
+	strbuf_printf(cj->t, "%s\n          {\"src\": ", cj->n++ ? "," : "");
+	json_addr(cj->t, &c->src);
+	strbuf_printf(cj->t, ", \"originalDst\": ");
+	json_addr(cj->t, &c->original_dst);
+	strbuf_printf(cj->t, ", \"actualDst\": ");
+	json_addr(cj->t, &c->actual_dst);
+	strbuf_printf(cj->t, ", \"protocol\": \"%s\"}", c->hbone ? "HBONE" :
+	    "TCP");
+}
+
+static void
+workload_json(struct strbuf *t, const struct pod_view *v)
+{
+	char		ip[INET_ADDRSTRLEN];
+	unsigned	i;
+
+	strbuf_printf(t, "\n    {\n      \"uid\": ");
+	strbuf_json(t, v->key);
+	strbuf_printf(t, ",\n      \"workloadIps\": [");
+	for (i = 0; i < v->naddrs; i++)
+		strbuf_printf(t, "%s\"%s\"", i ? ", " : "", inet_ntop(AF_INET,
+		    &v->addrs[i], ip, sizeof(ip)) ? ip : "?");
+	/* With --proxy, pod-to-pod traffic is HBONE, as in the mesh. */
+	strbuf_printf(t, "],\n      \"protocol\": \"%s\",\n      \"name\": ",
+	    listen_proxy() ? "HBONE" : "TCP");
+	strbuf_json(t, v->name);
+	strbuf_printf(t, ",\n      \"namespace\": ");
+	strbuf_json(t, v->ns);
+	strbuf_printf(t, ",\n      \"serviceAccount\": ");
+	strbuf_json(t, v->service_account);
+	strbuf_printf(t, ",\n      \"workloadName\": ");
+	strbuf_json(t, v->name);
+	strbuf_printf(t, ",\n      \"workloadType\": \"pod\",\n"
+	    "      \"canonicalName\": ");
+	strbuf_json(t, v->name);
+	strbuf_printf(t, ",\n      \"canonicalRevision\": \"latest\",\n"
+	    "      \"clusterId\": \"Kubernetes\",\n"
+	    "      \"trustDomain\": \"%s\",\n      \"node\": ", trust_domain);
+	strbuf_json(t, ad.node);
+	strbuf_printf(t, ",\n      \"networkMode\": \"Standard\",\n"
+	    "      \"status\": \"%s\",\n      \"hostname\": \"\",\n"
+	    "      \"capacity\": 1\n    }", v->up ? "Healthy" : "Unhealthy");
+}
+
+static void
+state_json(struct strbuf *t, const struct pod *p, const struct pod_view *v)
+{
+	struct conns_json cj = { t, 1, 0 };
+
+	strbuf_printf(t, "\n    ");
+	strbuf_json(t, v->key);
+	strbuf_printf(t, ": {\n      \"state\": \"%s\",\n"
+	    "      \"connections\": {\n        \"inbound\": [",
+	    v->up ? "Up" : "Pending");
+	pod_connections(p, conn_json, &cj);
+	strbuf_printf(t, "%s],\n        \"outbound\": [", cj.n ? "\n        " :
+	    "");
+	cj.inbound = 0;
+	cj.n = 0;
+	pod_connections(p, conn_json, &cj);
+	strbuf_printf(t, "%s]\n      },\n      \"info\": {\"name\": ",
+	    cj.n ? "\n        " : "");
+	strbuf_json(t, v->name);
+	strbuf_printf(t, ", \"namespace\": ");
+	strbuf_json(t, v->ns);
+	strbuf_printf(t, ", \"trustDomain\": \"%s\", \"serviceAccount\": ",
+	    trust_domain);
+	strbuf_json(t, v->service_account);
+	strbuf_printf(t, "},\n      \"emulator\": {");
+	podjson_facts(t, v);
+	strbuf_printf(t, "}\n    }");
+}
+
 static void
 config_dump(struct httpd_resp *r)
 {
 	struct strbuf		 t = { NULL, 0, 0, 0 };
 	const struct pod	*p;
 	struct pod_view		 v;
-	char			 ip[INET_ADDRSTRLEN];
-	unsigned		 i;
-	int			 on, connected, snap, first = 1;
+	int			 on, connected, snap;
 
 	strbuf_printf(&t, "{\n  \"workloads\": [");
-	for (p = pod_first(); p != NULL; p = pod_next(p), first = 0) {
+	for (p = pod_first(); p != NULL; p = pod_next(p)) {
 		pod_view(p, &v, 0);
-		strbuf_printf(&t, "%s\n    {\n      \"uid\": ", first ? "" : ",");
-		strbuf_json(&t, v.key);
-		strbuf_printf(&t, ",\n      \"name\": ");
-		strbuf_json(&t, v.name);
-		strbuf_printf(&t, ",\n      \"namespace\": ");
-		strbuf_json(&t, v.ns);
-		strbuf_printf(&t, ",\n      \"workloadIps\": [");
-		for (i = 0; i < v.naddrs; i++)
-			strbuf_printf(&t, "%s\"%s\"", i ? ", " : "", inet_ntop(AF_INET,
-			    &v.addrs[i], ip, sizeof(ip)) ? ip : "?");
-		strbuf_printf(&t, "],\n      \"protocol\": \"TCP\",\n"
-		    "      \"networkMode\": \"Standard\",\n"
-		    "      \"status\": \"Healthy\"\n    }");
+		if (p != pod_first())
+			strbuf_printf(&t, ",");
+		workload_json(&t, &v);
 	}
-	strbuf_printf(&t, "\n  ],\n  \"workloadState\": {");
-	first = 1;
-	for (p = pod_first(); p != NULL; p = pod_next(p), first = 0) {
-		pod_view(p, &v, 0);
-		strbuf_printf(&t, "%s\n    ", first ? "" : ",");
-		strbuf_json(&t, v.key);
-		strbuf_printf(&t, ": {\n      \"state\": \"%s\",\n      \"info\": "
-		    "{\"name\": ", v.up ? "Up" : "Pending");
-		strbuf_json(&t, v.name);
-		strbuf_printf(&t, ", \"namespace\": ");
-		strbuf_json(&t, v.ns);
-		strbuf_printf(&t, ", \"serviceAccount\": \"\"},\n"
-		    "      \"connections\": {\"open\": %ju, \"total\": %ju, "
-		    "\"bytesIn\": %ju, \"bytesOut\": %ju},\n"
-		    "      \"emulator\": {\"netns\": %ju, \"via\": \"%s\", "
-		    "\"listeners\": [15008, 15006, 15001], \"served\": %ju, "
-		    "\"ageSeconds\": %ju}\n    }",
-		    (uintmax_t)v.conns_open, (uintmax_t)v.conns_total,
-		    (uintmax_t)v.bytes_in, (uintmax_t)v.bytes_out,
-		    (uintmax_t)v.netns, v.zds ? "zds" : "control",
-		    (uintmax_t)v.served, (uintmax_t)(v.age_ms / 1000));
+	strbuf_printf(&t, "%s],\n  \"services\": [],\n  \"policies\": [],\n"
+	    "  \"certificates\": [],\n  \"workloadState\": {",
+	    pod_first() != NULL ? "\n  " : "");
+	for (p = pod_first(); p != NULL; p = pod_next(p)) {
+		pod_view(p, &v, POD_VIEW_SOCKETS);
+		if (p != pod_first())
+			strbuf_printf(&t, ",");
+		state_json(&t, p, &v);
 	}
 	zdsclient_status(&on, &connected, &snap);
-	strbuf_printf(&t, "\n  },\n  \"zds\": {\"enabled\": %s, \"connected\": %s, "
+	strbuf_printf(&t, "%s},\n  \"zds\": {\"enabled\": %s, \"connected\": %s, "
 	    "\"snapshotReceived\": %s, \"pending\": %zu}\n}\n",
-	    on ? "true" : "false", connected ? "true" : "false",
-	    snap ? "true" : "false", pod_pending());
+	    pod_first() != NULL ? "\n  " : "", on ? "true" : "false",
+	    connected ? "true" : "false", snap ? "true" : "false",
+	    pod_pending());
 	respond(r, &t, "application/json");
 }
 
@@ -106,7 +196,15 @@ serve_admin(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 	int		 i;
 
 	(void)arg;
-	if (strcmp(q->path, "/config_dump") == 0) {
+	if (strcmp(q->path, "/") == 0) {
+		/* What is here, as ztunnel's admin lists it. */
+		httpd_printf(r, 200, "text/plain", "ztunnel-emulator admin\n\n"
+		    "/config_dump      pods, their state and live connections "
+		    "(JSON, as istioctl ztunnel-config reads it)\n"
+		    "/logging          POST: the log level "
+		    "(?level=error|info|debug)\n"
+		    "/quitquitquit     POST: shut down, draining\n");
+	} else if (strcmp(q->path, "/config_dump") == 0) {
 		config_dump(r);
 	} else if (strcmp(q->path, "/quitquitquit") == 0) {
 		if (strcmp(q->method, "POST") != 0) {
@@ -288,7 +386,15 @@ admin_start(const struct admin_opts *o, const struct admin_surface **bad)
 	static httpd_fn	*const fn[ADMIN_N] = { serve_admin, serve_metrics,
 	    serve_ready };
 	struct httpd	**srv[ADMIN_N] = { &ad.admin, &ad.metrics, &ad.ready };
+	const char	 *node = getenv("NODE_NAME");
 	int		  i, err;
+
+	/* The node's name for /config_dump: ztunnel's NODE_NAME, else the
+	 * host's own. */
+	if (node != NULL && node[0] != '\0')
+		snprintf(ad.node, sizeof(ad.node), "%s", node);
+	else if (gethostname(ad.node, sizeof(ad.node) - 1) == -1)
+		snprintf(ad.node, sizeof(ad.node), "unknown");
 
 	for (i = 0; i < ADMIN_N; i++) {
 		if (o->s[i].given == NULL)

@@ -21,6 +21,7 @@
 #include "ev.h"
 #include "fdpass.h"
 #include "log.h"
+#include "podjson.h"
 #include "pods.h"
 #include "udsock.h"
 #include "util.h"
@@ -66,7 +67,7 @@ static void	peer_send(struct peer *, char *, size_t);
 static void	peer_reply(struct peer *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	handle(struct peer *, const struct wire_req *);
-static void	handle_list(struct peer *);
+static void	handle_list(struct peer *, int wide);
 static void	handle_list_json(struct peer *);
 static void	list_send(struct peer *, struct strbuf *);
 
@@ -247,13 +248,14 @@ peer_read(struct peer *p)
 static void
 handle(struct peer *p, const struct wire_req *req)
 {
-	struct pod_req	 add = { POD_CONTROL, NULL, "", -1 };
+	struct pod_req	 add = { POD_CONTROL, NULL, "", "", -1 };
 	char		 err[WIRE_REPLY_MAX];
 	struct pod	*pod;
 
 	log_debug("control: pid %ld uid %ld: %s %s", (long)p->pid,
 	    (long)p->uid, req->op == WIRE_OP_ADD ? "add" :
 	    req->op == WIRE_OP_DEL ? "del" : req->op == WIRE_OP_LIST ? "list" :
+	    req->op == WIRE_OP_LIST_WIDE ? "list-wide" :
 	    req->op == WIRE_OP_LIST_JSON ? "list-json" : "info", req->name);
 	if (req->op != WIRE_OP_ADD && p->passfd != -1) {
 		peer_reply(p, WIRE_ERROR "a descriptor came with a "
@@ -287,7 +289,8 @@ handle(struct peer *p, const struct wire_req *req)
 		peer_reply(p, WIRE_REMOVED " %s", req->name);
 		break;
 	case WIRE_OP_LIST:
-		handle_list(p);
+	case WIRE_OP_LIST_WIDE:
+		handle_list(p, req->op == WIRE_OP_LIST_WIDE);
 		break;
 	case WIRE_OP_LIST_JSON:
 		handle_list_json(p);
@@ -315,42 +318,78 @@ format_age(uint64_t ms, char *buf, size_t size)
 		snprintf(buf, size, "%jud", (uintmax_t)(s / 86400));
 }
 
-/* The whole table at once, in add order: one pass to size the name
- * column, one to write.  The peer then drains it at its own pace. */
+/* A byte count as people read it: "512", "1.5K", "64.0M", "2.3G"
+ * (binary units, as ls -h). */
 static void
-handle_list(struct peer *p)
+format_bytes(uint64_t n, char *buf, size_t size)
 {
-	static const char	 hdr[] =
-	    "%-*s  %-7s  %-18s  %-17s  %8s  %13s  %21s  %5s  %s\n";
+	static const char	units[] = "KMGTPE";
+	double			v = (double)n / 1024;
+	size_t			u = 0;
+
+	if (n < 1024) {
+		snprintf(buf, size, "%ju", (uintmax_t)n);
+		return;
+	}
+	while (v >= 1024 && u + 1 < sizeof(units) - 1) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, "%.1f%c", v, units[u]);
+}
+
+/*
+ * The whole table at once, in add order: one pass to size the name
+ * column, one to write.  The peer then drains it at its own pace.  The
+ * default fits 100 columns with names of 30; wide (kubectl's -o wide)
+ * has the namespace, the ports, the connections answered "ok", the
+ * sockets by state and the uid too.
+ */
+static void
+handle_list(struct peer *p, int wide)
+{
 	struct strbuf		 t = { NULL, 0, 0, 0 };
 	struct pod_view		 v;
 	struct pod		*pod;
 	size_t			 width = 4;
-	char			 netns[32], age[16], conns[48], bytes[48];
+	char			 age[16], conns[48], bytes[48], in[16], out[16];
+	char			 netns[32], socks[64];
 
 	for (pod = pod_first(); pod != NULL; pod = pod_next(pod)) {
 		pod_view(pod, &v, 0);
 		if (strlen(v.label) > width)
 			width = strlen(v.label);
 	}
-	strbuf_printf(&t, hdr, (int)width, "NAME", "STATE", "NETNS",
-	    "PORTS", "SERVED", "CONNS", "BYTES", "AGE", "VIA");
+	strbuf_printf(&t, "%-*s  %-7s  %11s  %15s  %5s  %-*s", (int)width,
+	    "NAME", "STATE", "CONNS", "BYTES", "AGE", wide ? 7 : 0, "VIA");
+	if (wide)
+		strbuf_printf(&t, "  %-16s  %-17s  %6s  %-11s  %s", "NETNS",
+		    "PORTS", "SERVED", "SOCKETS", "UID");
+	strbuf_printf(&t, "\n");
 	for (pod = pod_first(); pod != NULL; pod = pod_next(pod)) {
-		pod_view(pod, &v, 0);
-		snprintf(netns, sizeof(netns), "net:[%ju]", (uintmax_t)v.netns);
+		pod_view(pod, &v, wide ? POD_VIEW_SOCKETS : 0);
 		format_age(v.age_ms, age, sizeof(age));
 		/* --proxy: open/total connections, bytes in/out (the pod's
 		 * clients to upstream / back), open sessions included. */
 		snprintf(conns, sizeof(conns), "%ju/%ju",
 		    (uintmax_t)v.conns_open, (uintmax_t)v.conns_total);
-		snprintf(bytes, sizeof(bytes), "%ju/%ju",
-		    (uintmax_t)v.bytes_in, (uintmax_t)v.bytes_out);
-		strbuf_printf(&t,
-		    "%-*s  %-7s  %-18s  %u,%u,%u  %8ju  %13s  %21s  %5s  %s%s\n",
-		    (int)width, v.label, v.up ? "up" : "pending", netns,
-		    ZT_PORT_HBONE, ZT_PORT_INBOUND, ZT_PORT_OUTBOUND, (uintmax_t)v.served,
-		    conns, bytes, age, v.zds ? "zds:" : "control",
-		    v.zds ? v.key : "");
+		format_bytes(v.bytes_in, in, sizeof(in));
+		format_bytes(v.bytes_out, out, sizeof(out));
+		snprintf(bytes, sizeof(bytes), "%s/%s", in, out);
+		strbuf_printf(&t, "%-*s  %-7s  %11s  %15s  %5s  %-*s",
+		    (int)width, v.label, v.up ? "up" : "pending", conns, bytes,
+		    age, wide ? 7 : 0, v.zds ? "zds" : "control");
+		if (wide) {
+			snprintf(netns, sizeof(netns), "net:[%ju]",
+			    (uintmax_t)v.netns);
+			snprintf(socks, sizeof(socks), "%u/%u/%u",
+			    v.sockets.established, v.sockets.close_wait,
+			    v.sockets.fin_wait);
+			strbuf_printf(&t, "  %-16s  %u,%u,%u  %6ju  %-11s  %s",
+			    netns, ZT_PORT_HBONE, ZT_PORT_INBOUND,
+			    ZT_PORT_OUTBOUND, (uintmax_t)v.served, socks, v.key);
+		}
+		strbuf_printf(&t, "\n");
 	}
 	list_send(p, &t);
 }
@@ -372,20 +411,9 @@ handle_list_json(struct peer *p)
 		strbuf_json(&t, v.label);
 		strbuf_printf(&t, ", \"uid\": ");
 		strbuf_json(&t, v.key);
-		strbuf_printf(&t, ", \"state\": \"%s\", \"netns\": %ju, "
-		    "\"ports\": [%u, %u, %u], \"served\": %ju, "
-		    "\"connections\": {\"open\": %ju, \"total\": %ju}, "
-		    "\"bytes\": {\"in\": %ju, \"out\": %ju}, "
-		    "\"sockets\": {\"established\": %u, \"closeWait\": %u, "
-		    "\"finWait\": %u, \"other\": %u}, "
-		    "\"ageSeconds\": %ju, \"via\": \"%s\"}",
-		    v.up ? "up" : "pending", (uintmax_t)v.netns, ZT_PORT_HBONE,
-		    ZT_PORT_INBOUND, ZT_PORT_OUTBOUND, (uintmax_t)v.served,
-		    (uintmax_t)v.conns_open, (uintmax_t)v.conns_total,
-		    (uintmax_t)v.bytes_in, (uintmax_t)v.bytes_out,
-		    v.sockets.established, v.sockets.close_wait,
-		    v.sockets.fin_wait, v.sockets.other,
-		    (uintmax_t)(v.age_ms / 1000), v.zds ? "zds" : "control");
+		strbuf_printf(&t, ", ");
+		podjson_facts(&t, &v);
+		strbuf_printf(&t, "}");
 	}
 	strbuf_printf(&t, "%s]\n", pod_first() != NULL ? "\n" : "");
 	list_send(p, &t);

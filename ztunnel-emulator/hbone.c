@@ -469,6 +469,50 @@ hbone_done(void)
 	h2conn_reap();
 }
 
+struct each {
+	const struct hconn	*hc;
+	conn_view_fn		*fn;
+	void			*arg;
+};
+
+/* A tunnel as ztunnel lists it: inbound from the client to the app it
+ * asked for; outbound from the app to the peer's 15008, for where the
+ * app asked to go. */
+static void
+each_tunnel(void *arg, void *targ)
+{
+	struct each		*e = arg;
+	const struct htun	*t = targ;
+	struct conn_view	 v;
+
+	if (t == NULL)
+		return;
+	memset(&v, 0, sizeof(v));
+	v.hbone = 1;
+	v.inbound = t->role == H2_SERVER;
+	v.src = t->src;
+	if (v.inbound)
+		v.actual_dst = t->dst;
+	else {
+		v.original_dst = t->dst;
+		v.actual_dst = e->hc->peer;
+	}
+	e->fn(e->arg, &v);
+}
+
+void
+hbone_each(const struct pod_ref *pod, conn_view_fn *fn, void *arg)
+{
+	const struct hconn	*hc;
+	struct each		 e = { NULL, fn, arg };
+
+	LIST_FOREACH(hc, &conns, entry)
+		if (hc->pod == pod) {
+			e.hc = hc;
+			h2conn_each(hc->h, each_tunnel, &e);
+		}
+}
+
 void
 hbone_sock_states(const struct pod_ref *pod, struct sock_states *s)
 {

@@ -51,6 +51,10 @@ unsigned hbone_drain(void (*done)(void));
 /* At exit, after the pods: whatever is left closes now. */
 void	hbone_done(void);
 
+/* Each of the pod's HBONE tunnels, both ways, as /config_dump lists it. */
+#include "connview.h"
+void	hbone_each(const struct pod_ref *, conn_view_fn *, void *arg);
+
 /* The TCP states of the pod's HBONE sockets (connections and tunnels,
  * both roles), added up. */
 struct sock_states;

@@ -62,6 +62,8 @@ struct pod {
 	char			 ns[TEXT_NAME_MAX + 1];	/* ref.ns */
 	const char		*workload;	/* ZDS "namespace/name", in
 						 * name[]; else "" */
+	const char		*sa;		/* ZDS's service account, in
+						 * name[]; else "default" */
 	char			 name[];	/* the key: a name, or a ZDS uid */
 };
 
@@ -74,8 +76,8 @@ static struct {
 	unsigned	freed_since_trim;
 } pods;
 
-static struct pod	*pod_new(const char *name, const char *workload,
-			    const struct nsid *, enum pod_origin);
+static struct pod	*pod_new(const struct pod_req *, const char *name,
+			    const struct nsid *);
 static void		 pod_free(void *);
 static void		 pod_drop(struct pod *);
 static enum pod_result	 pod_listen(struct pod *, const struct pod_req *,
@@ -127,6 +129,7 @@ pod_view(const struct pod *p, struct pod_view *v, int flags)
 	v->label = p->ref.label;
 	v->ns = p->ref.ns;
 	v->name = p->ref.name;
+	v->service_account = p->sa;
 	v->up = p->state == POD_UP;
 	v->zds = p->origin == POD_ZDS;
 	v->netns = (uint64_t)p->te.ns.ino;
@@ -142,6 +145,13 @@ pod_view(const struct pod *p, struct pod_view *v, int flags)
 		v->served = listen_served(p->lis);
 		v->naddrs = listen_addrs(p->lis, v->addrs, 4);
 	}
+}
+
+void
+pod_connections(const struct pod *p, conn_view_fn *fn, void *arg)
+{
+	relay_each(&p->conns, fn, arg);
+	hbone_each(&p->ref, fn, arg);
 }
 
 struct pod *
@@ -324,7 +334,7 @@ pod_add(const struct pod_req *req, struct pod **podp, char *err,
 		return refuse(err, errlen, "netns net:[%ju] already belongs to "
 		    "pod %s", (uintmax_t)id.ino, pod_label(other));
 	}
-	if ((pod = pod_new(key, req->workload, &id, req->origin)) == NULL)
+	if ((pod = pod_new(req, key, &id)) == NULL)
 		return refuse(err, errlen, "out of memory");
 	/* Room in the table first: listeners we could not record would be
 	 * listeners nobody can remove. */
@@ -436,21 +446,25 @@ retry(void *arg)
 }
 
 static struct pod *
-pod_new(const char *name, const char *workload, const struct nsid *ns,
-    enum pod_origin origin)
+pod_new(const struct pod_req *req, const char *name, const struct nsid *ns)
 {
-	size_t		 len = strlen(name) + 1, wlen = strlen(workload) + 1;
+	const char	*sa = req->service_account != NULL &&
+	    req->service_account[0] != '\0' ? req->service_account : "default";
+	size_t		 len = strlen(name) + 1;
+	size_t		 wlen = strlen(req->workload) + 1, slen = strlen(sa) + 1;
 	struct pod	*p;
 
-	/* One allocation: the struct, then its two strings. */
-	if ((p = calloc(1, sizeof(*p) + len + wlen)) == NULL)
+	/* One allocation: the struct, then its strings. */
+	if ((p = calloc(1, sizeof(*p) + len + wlen + slen)) == NULL)
 		return NULL;
 	memcpy(p->name, name, len);
-	memcpy(p->name + len, workload, wlen);
+	memcpy(p->name + len, req->workload, wlen);
+	memcpy(p->name + len + wlen, sa, slen);
 	p->workload = p->name + len;
+	p->sa = p->workload + wlen;
 	p->te.name = p->name;
 	p->te.ns = *ns;
-	p->origin = origin;
+	p->origin = req->origin;
 	p->added_ms = monotonic_ms();
 	ev_timer_init(&p->retry, retry, p);
 	relay_stats_init(&p->conns);

@@ -32,6 +32,7 @@ struct pod_req {
 	enum pod_origin	 origin;
 	const char	*key;		/* NULL: name it after the namespace */
 	const char	*workload;	/* ZDS: "namespace/name"; else "" */
+	const char	*service_account; /* ZDS's; else "" */
 	int		 nsfd;		/* stays the caller's */
 };
 
@@ -87,6 +88,7 @@ struct pod_view {
 	const char	*label;		/* its workload if named, else key */
 	const char	*ns;		/* the workload's namespace */
 	const char	*name;		/* the workload's name */
+	const char	*service_account; /* ZDS's, else "default" */
 	int		 up;		/* listening; else pending */
 	int		 zds;		/* added over ZDS; else the control
 					 * socket */
@@ -99,6 +101,10 @@ struct pod_view {
 	unsigned	 naddrs;
 	uint32_t	 addrs[4];	/* network order */
 };
+/* Each of its live connections, plain and HBONE, both ways. */
+#include "connview.h"
+void		pod_connections(const struct pod *, conn_view_fn *, void *arg);
+
 /* POD_VIEW_SOCKETS: count its sockets by state too (a getsockopt each). */
 #define POD_VIEW_SOCKETS	1
 void		pod_view(const struct pod *, struct pod_view *, int flags);

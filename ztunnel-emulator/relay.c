@@ -104,6 +104,25 @@ relay_stats_bytes(const struct relay_stats *s, uint64_t *in, uint64_t *out)
 }
 
 void
+relay_each(const struct relay_stats *s, conn_view_fn *fn, void *arg)
+{
+	const struct relay	*r;
+	struct conn_view	 v;
+
+	TAILQ_FOREACH(r, &s->open, entry) {
+		memset(&v, 0, sizeof(v));
+		v.inbound = r->dir == RELAY_INBOUND;
+		v.src = r->src;
+		v.actual_dst = r->dst;
+		/* Outbound it went where the app asked: say so, as ztunnel
+		 * does for a passthrough. */
+		if (!v.inbound)
+			v.original_dst = r->dst;
+		fn(arg, &v);
+	}
+}
+
+void
 relay_sock_states(const struct relay_stats *s, struct sock_states *st)
 {
 	const struct relay *r;

@@ -34,6 +34,9 @@ void	relay_stats_init(struct relay_stats *);
 /* Bytes so far, open sessions included. */
 void	relay_stats_bytes(const struct relay_stats *, uint64_t *in,
 	    uint64_t *out);
+/* Each open session, as /config_dump lists it. */
+#include "connview.h"
+void	relay_each(const struct relay_stats *, conn_view_fn *, void *arg);
 /* The TCP states of the open sessions' sockets, both ends, added up. */
 struct sock_states;
 void	relay_sock_states(const struct relay_stats *, struct sock_states *);

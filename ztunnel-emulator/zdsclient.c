@@ -241,7 +241,7 @@ reconcile(void)
 static enum after
 handle(const struct zds_request *req, int nsfd, char *err, size_t errlen)
 {
-	struct pod_req	 add = { POD_ZDS, req->uid, "", nsfd };
+	struct pod_req	 add = { POD_ZDS, req->uid, "", "", nsfd };
 	struct pod	*pod;
 	char		 workload[2 * ZDS_STR_MAX + 2];
 
@@ -271,12 +271,15 @@ handle(const struct zds_request *req, int nsfd, char *err, size_t errlen)
 		/* The same rule for names everywhere (text.h). */
 		if (!text_name_ok(req->uid) || !text_name_ok(req->info.name) ||
 		    (req->info.namespace[0] != '\0' &&
-		    !text_name_ok(req->info.namespace))) {
-			snprintf(err, errlen, "add: uid, name and namespace "
-			    "must each be 1 to %d bytes of printable UTF-8, no "
-			    "spaces", WIRE_NAME_MAX);
+		    !text_name_ok(req->info.namespace)) ||
+		    (req->info.service_account[0] != '\0' &&
+		    !text_name_ok(req->info.service_account))) {
+			snprintf(err, errlen, "add: uid, name, namespace and "
+			    "service account must each be 1 to %d bytes of "
+			    "printable UTF-8, no spaces", WIRE_NAME_MAX);
 			break;
 		}
+		add.service_account = req->info.service_account;
 		snprintf(workload, sizeof(workload), "%s%s%s",
 		    req->info.namespace, req->info.namespace[0] ? "/" : "",
 		    req->info.name);

@@ -7,8 +7,9 @@
 # runs, so nothing on the host is in the way.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/node.sh
+. "$TOP/tests/node.sh"
 
-TRAFFIC=$TOP/tests/helpers/traffic.py
 
 # The daemon in a namespace of its own (lo up), with its HTTP servers
 # on its loopback; $HOME_NS is that namespace.
@@ -82,6 +83,7 @@ assert d["zds"]["enabled"] is False
 	expect "quitquitquit GET: 405" status_is 405
 	http 15000 /logging >/dev/null
 	expect "logging GET: 405" status_is 405
+	expect "/ lists the endpoints" test "$(http 15000 / | grep -c '^/')" -eq 3
 	expect "logging level set" test "$(http 15000 '/logging?level=debug' -X POST)" = "current log level is debug"
 	http 15000 '/logging?level=loud' -X POST >/dev/null
 	expect "bad level: 400" status_is 400
@@ -110,6 +112,71 @@ EOF
 	expect "others served meanwhile" test "$(http 15021 /healthz/ready)" = ready
 	expect "silent one closed by the daemon" wait_for 20 file_has "$WORK/silent" "^closed$"
 	expect "alive" daemon_alive
+}
+
+# /config_dump in the shape istioctl ztunnel-config reads (its api.go,
+# DATAPATH.md 8.3): every workload field it prints, the pod's namespace
+# (default for a bare name; ns for ns/name), and the live connections,
+# plain and HBONE, both ways, as {src, originalDst, actualDst,
+# protocol}.  With ZC set to ../shared/zc's build (istioctl's own
+# writer), its tables too.
+t_config_dump_as_istioctl_reads_it() {
+	node_up 3
+	HOME_NS=$NODE
+	start_node_daemon --admin 127.0.0.1:15000
+	enrol 1
+	expect "pod 2 as ns/name" "$CNI" --redirect --name shop/web "$SOCK" "$(pod_ns 2)"
+	app 2
+	app 3
+	stream 1 2 "$WORK/hbone"
+	stream 1 3 "$WORK/plain"
+	expect "both open" wait_for 10 test_conns 1 2/2
+	expect "and in" wait_for 10 sh -c "'$CNI' --list '$SOCK' | grep -q '^shop/web .* 1/1 '"
+	http 15000 /config_dump >"$WORK/dump.json"
+	expect "the shape istioctl reads" python3 - "$WORK/dump.json" "$(pod_ns 1)" \
+	    "$(pod_ip 1)" "$(pod_ip 2)" "$(pod_ip 3)" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+p1, a, b, c = sys.argv[2:6]
+for k in ("services", "policies", "certificates"):
+    assert d[k] == [], k
+w = {x["uid"]: x for x in d["workloads"]}
+for x in w.values():
+    for k, t in (("uid", str), ("workloadIps", list), ("protocol", str),
+                 ("name", str), ("namespace", str), ("serviceAccount", str),
+                 ("workloadName", str), ("workloadType", str),
+                 ("canonicalName", str), ("canonicalRevision", str),
+                 ("clusterId", str), ("node", str), ("status", str),
+                 ("hostname", str), ("capacity", int)):
+        assert isinstance(x[k], t), (k, x)
+    assert x["protocol"] == "HBONE" and x["status"] == "Healthy", x
+    assert x["serviceAccount"] == "default" and x["node"], x
+assert w[p1]["namespace"] == "default" and w[p1]["name"] == p1, w[p1]
+assert w[p1]["workloadIps"] == [a], w[p1]
+assert w["shop/web"]["namespace"] == "shop" and w["shop/web"]["name"] == "web"
+s = d["workloadState"]
+def conns(uid, way):
+    return [(x["src"].split(":")[0], x["originalDst"], x["actualDst"],
+             x["protocol"]) for x in s[uid]["connections"][way]]
+out = sorted(conns(p1, "outbound"))
+assert out == sorted([(a, c + ":8080", c + ":8080", "TCP"),
+                      (a, b + ":8080", b + ":15008", "HBONE")]), out
+inb = conns("shop/web", "inbound")
+assert inb == [(a, None, b + ":8080", "HBONE")], inb
+assert s[p1]["info"] == {"name": p1, "namespace": "default",
+                         "trustDomain": "cluster.local",
+                         "serviceAccount": "default"}, s[p1]["info"]
+assert s[p1]["state"] == "Up" and s[p1]["emulator"]["connections"] == \
+    {"open": 2, "total": 2}, s[p1]
+EOF
+	if [ -n "${ZC:-}" ] && [ -x "$ZC" ]; then
+		"$ZC" connections "$WORK/dump.json" >"$WORK/zc.out" 2>&1
+		expect "istioctl's writer reads it" test $? -eq 0
+		expect "its connections table: 2 out of pod 1" \
+		    test "$(grep -c "^$(pod_ns 1).default *Outbound" "$WORK/zc.out")" -eq 2
+		expect "1 into web.shop" test "$(grep -c "^web.shop *Inbound" "$WORK/zc.out")" -eq 1
+		note "istioctl's writer: $(wc -l <"$WORK/zc.out") lines"
+	fi
 }
 
 # Idle connections, more than the server's 32, must not keep kubelet's
@@ -221,10 +288,9 @@ t_counters_agree_with_list() {
 	local sel="reporter=\"source\",source_workload=\"$P-pod1\",source_workload_namespace=\"default\",destination_workload=\"$P-pod2\""
 	expect "3 opened, as the source saw them" file_has "$WORK/m" "^istio_tcp_connections_opened_total{$sel.* 3$"
 	expect "3 closed" file_has "$WORK/m" "^istio_tcp_connections_closed_total{$sel.* 3$"
-	local bytes in out
-	bytes=$("$CNI" --list "$SOCK" | awk -v n="$P-pod1" '$1 == n { print $7 }')
-	in=${bytes%/*}
-	out=${bytes#*/}
+	local in out
+	in=$(pod_json "$P-pod1" '["bytes"]["in"]')
+	out=$(pod_json "$P-pod1" '["bytes"]["out"]')
 	expect "received bytes = --list's in ($in)" file_has "$WORK/m" "^istio_tcp_received_bytes_total{$sel.* $in$"
 	expect "sent bytes = --list's out ($out)" file_has "$WORK/m" "^istio_tcp_sent_bytes_total{$sel.* $out$"
 	expect "and as the destination saw them" file_has "$WORK/m" "^istio_tcp_connections_opened_total{reporter=\"destination\",source_workload=\"$P-pod1\".*destination_workload=\"$P-pod2\".* 3$"
@@ -270,7 +336,7 @@ t_list_json() {
 import json, sys
 l = json.load(open(sys.argv[1]))
 assert len(l) == 1 and l[0]["name"] == sys.argv[2], l
-assert l[0]["state"] == "up" and l[0]["ports"] == [15008, 15006, 15001], l
+assert l[0]["state"] == "Up" and l[0]["ports"] == [15008, 15006, 15001], l
 assert l[0]["connections"] == {"open": 0, "total": 0}, l
 assert l[0]["via"] == "control"
 ' "$WORK/json" "$NS"
@@ -308,7 +374,7 @@ EOF
 	expect "agent STOPPING=1" test "$(grep -v bound "$WORK/notify" | tr '\n' ' ')" = "READY=1 STOPPING=1 READY=1 STOPPING=1 "
 }
 
-run_tests t_every_endpoint t_silent_client_closed \
+run_tests t_every_endpoint t_config_dump_as_istioctl_reads_it t_silent_client_closed \
     t_idle_clients_do_not_block_readiness t_listeners_first \
     t_unprivileged_start_refused t_promtool_clean \
     t_counters_agree_with_list t_readiness_follows_zds t_list_json \

@@ -83,7 +83,7 @@ EOF
 	expect "the handoff still works" file_has "$WORK/reply" "^listeners ready$"
 	expect "listed" test "$(pod_state "$NS")" = up
 	local ino
-	ino=$("$CNI" --list "$SOCK" | awk -v n="$NS" '$1 == n { print $3 }' | tr -dc 0-9)
+	ino=$(pod_field "$NS" 7 | tr -dc 0-9)
 	expect "listed with its inode" test -n "$ino"
 	expect "remove by name" "$CNI" --del "$SOCK" "$NS"
 	expect_not "nothing of it held" holds_netns "$ZPID" "$ino"

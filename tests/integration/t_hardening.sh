@@ -11,7 +11,7 @@
 
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 ztunnel_connects() { grep -c "zds: connected to" "$WORK/zt.err"; }
-list_has() { "$CNI" --list "$SOCK" | grep -q -- "$1"; }
+list_has() { "$CNI" --list -o wide "$SOCK" | grep -q -- "$1"; }
 # Process $1 is in the namespace with inode $2 (or, with "not", is not).
 pid_netns_is() { [ "$(stat -L -c %i "/proc/$1/ns/net")" = "$2" ]; }
 pid_netns_not_home() { [ "$(readlink "/proc/$1/ns/net")" != "$(readlink /proc/self/ns/net)" ]; }
@@ -179,10 +179,10 @@ t_retargeted_name_moves() {
 	start_daemon --zds "$ZSOCK"
 	expect "connected" wait_for 10 file_has "$WORK/agent.err" "snapshot acknowledged"
 	ln -s "/proc/$p1/ns/net" "$web" || exit 1
-	expect "served as p1's" wait_for 20 list_has "zds:netns-$i1"
+	expect "served as p1's" wait_for 20 list_has " netns-$i1"
 	ln -sfn "/proc/$p2/ns/net" "$web" || exit 1
-	expect "moved to p2's" wait_for 20 list_has "zds:netns-$i2"
-	expect "p1's removed" wait_for 10 sh -c "! '$CNI' --list '$SOCK' | grep -q 'zds:netns-$i1'"
+	expect "moved to p2's" wait_for 20 list_has " netns-$i2"
+	expect "p1's removed" wait_for 10 sh -c "! '$CNI' --list -o wide '$SOCK' | grep -q ' netns-$i1'"
 	expect_not "the agent lets p1's go" holds_netns "$APID" "$i1"
 	rm -f "$web"
 }
@@ -196,7 +196,7 @@ t_overflow_rescans() {
 	max=$(cat /proc/sys/fs/inotify/max_queued_events)
 	start_agent --watch "--select=$RUN_ID-$TEST_NO-pod"
 	start_daemon --zds "$ZSOCK"
-	expect "up" wait_for 20 list_has "zds:netns-$old"
+	expect "up" wait_for 20 list_has " netns-$old"
 	kill -STOP "$APID"
 	# More events than the queue holds, on names nobody selects; then
 	# the pod recreated, whose events the full queue drops.
@@ -211,8 +211,8 @@ EOF
 	new=$(netns_ino "$NS")
 	kill -CONT "$APID"
 	expect "overflow seen" wait_for 20 file_has "$WORK/agent.err" "events lost, looking at every name again"
-	expect "the new namespace served" wait_for 20 list_has "zds:netns-$new"
-	expect "the old one removed" wait_for 10 sh -c "! '$CNI' --list '$SOCK' | grep -q 'zds:netns-$old'"
+	expect "the new namespace served" wait_for 20 list_has " netns-$new"
+	expect "the old one removed" wait_for 10 sh -c "! '$CNI' --list -o wide '$SOCK' | grep -q ' netns-$old'"
 	expect "listeners in the new one" has_listeners "$NS"
 }
 

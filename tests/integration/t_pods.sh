@@ -9,10 +9,9 @@ list_names() {
 	"$CNI" --list "$SOCK" | awk 'NR > 1 { print $1 }' | sort
 }
 
-# list_field NAME COLUMN: one column of one pod's line.
-list_field() {
-	"$CNI" --list "$SOCK" | awk -v n="$1" -v c="$2" '$1 == n { print $c }'
-}
+# list_field NAME COLUMN: one column of one pod's line, -o wide
+# (NAME STATE CONNS BYTES AGE VIA NETNS PORTS SERVED SOCKETS UID).
+list_field() { pod_field "$@"; }
 
 netns_ino() { stat -L -c %i "/var/run/netns/$1"; }
 
@@ -47,7 +46,7 @@ t_name_option() {
 	mkns a
 	expect "add --name" "$CNI" --name web-7d9f-x2 "$SOCK" "$NS"
 	expect "listed by that name" test "$(list_names)" = web-7d9f-x2
-	expect "with the netns inode" test "$(list_field web-7d9f-x2 3)" = "net:[$(netns_ino "$NS")]"
+	expect "with the netns inode" test "$(list_field web-7d9f-x2 7)" = "net:[$(netns_ino "$NS")]"
 	expect "bad name refused locally" test "$("$CNI" --name 'a b' "$SOCK" "$NS" 2>/dev/null; echo $?)" -eq 1
 }
 
@@ -60,15 +59,18 @@ t_list_columns() {
 	expect "connect 1" connect_ok "$NS" 15008
 	expect "connect 2" connect_ok "$NS" 15001
 	"$CNI" --list "$SOCK" >"$WORK/list"
-	expect "header" grep -q "^NAME *STATE *NETNS *PORTS *SERVED *CONNS *BYTES *AGE *VIA$" "$WORK/list"
+	expect "header" grep -q "^NAME *STATE *CONNS *BYTES *AGE *VIA$" "$WORK/list"
 	expect "one pod line" test "$(wc -l <"$WORK/list")" -eq 2
+	expect "fits 100 columns" test "$(awk '{ if (length > m) m = length } END { print m }' "$WORK/list")" -le 100
+	"$CNI" --list -o wide "$SOCK" >"$WORK/wide"
+	expect "wide: more columns" grep -q "^NAME *STATE *CONNS *BYTES *AGE *VIA *NETNS *PORTS *SERVED *SOCKETS *UID$" "$WORK/wide"
 	expect "up" test "$(list_field "$NS" 2)" = up
-	expect "ports" test "$(list_field "$NS" 4)" = 15008,15006,15001
-	expect "served counts connections" test "$(list_field "$NS" 5)" -eq 2
-	expect "no proxied connections" test "$(list_field "$NS" 6)" = 0/0
-	expect "no proxied bytes" test "$(list_field "$NS" 7)" = 0/0
-	expect "age in seconds" grep -Eq "^[0-9]+s$" <<<"$(list_field "$NS" 8)"
-	expect "via the control socket" test "$(list_field "$NS" 9)" = control
+	expect "no proxied connections" test "$(list_field "$NS" 3)" = 0/0
+	expect "no proxied bytes" test "$(list_field "$NS" 4)" = 0/0
+	expect "age in seconds" grep -Eq "^[0-9]+s$" <<<"$(list_field "$NS" 5)"
+	expect "via the control socket" test "$(list_field "$NS" 6)" = control
+	expect "ports" test "$(list_field "$NS" 8)" = 15008,15006,15001
+	expect "served counts connections" test "$(list_field "$NS" 9)" -eq 2
 }
 
 t_del_closes_and_releases() {
@@ -117,7 +119,7 @@ t_same_name_new_netns_replaces() {
 	expect "add new under the same name" "$CNI" --name web "$SOCK" "$NS"
 	expect "old listeners closed" no_listeners "$old"
 	expect "new listeners" has_listeners "$NS"
-	expect "one pod, the new netns" test "$(list_field web 3)" = "net:[$(netns_ino "$NS")]"
+	expect "one pod, the new netns" test "$(list_field web 7)" = "net:[$(netns_ino "$NS")]"
 	expect "one line" test "$(list_names)" = web
 }
 

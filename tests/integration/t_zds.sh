@@ -33,7 +33,7 @@ t_snapshot_end_to_end() {
 		expect "$n up" wait_for 10 pod_state_is "$n" up
 		expect "$n listens" has_listeners "$n"
 		expect "$n answers" connect_ok "$n" 15001
-		expect "uid from the netns" test "$(pod_field "default/$n" 9)" = "zds:netns-$(netns_ino "$n")"
+		expect "uid from the netns" test "$(pod_field "default/$n" 11)" = "netns-$(netns_ino "$n")"
 	done
 	expect "agent saw the snapshot acked" file_has "$WORK/agent.err" "snapshot acknowledged"
 	expect "daemon ready" file_has "$WORK/zt.err" "snapshot done: 3 pods (0 pending), 0 removed; ready"

@@ -21,6 +21,8 @@
  * ztunnel closes the pod's connections while the rules still carry
  * their last packets, so the apps see each FIN.
  */
+#define LOG_TARGET "zds"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -152,9 +154,9 @@ unenrol_done(struct unenrol *un)
 	char err[512];
 
 	if (redirect_remove(un->fd, err, sizeof(err)) == -1)
-		log_warnx("zds: %s: removing in-pod rules: %s", un->name, err);
+		log_warnx("%s: removing in-pod rules: %s", un->name, err);
 	else
-		log_info("zds: %s: in-pod rules removed", un->name);
+		log_info("%s: in-pod rules removed", un->name);
 	close(un->fd);
 	free(un);
 }
@@ -217,7 +219,7 @@ conn_pump(struct conn *c)
 			return;
 		}
 		ev_timer_at(&c->deadline, monotonic_ms() + ag.o.timeout_ms);
-		log_debug("zds: ztunnel pid %ld: sent %s %s", (long)c->pid,
+		log_debug("ztunnel pid %ld: sent %s %s", (long)c->pid,
 		    zds_type_name(m.type), m.uid);
 	}
 }
@@ -235,7 +237,7 @@ snapshot(struct conn *c)
 	int		 err;
 
 	if ((unresolved = nswatch_unresolved(&err)) > 0) {
-		log_warnx("zds: ztunnel pid %ld: no snapshot: %u namespaces "
+		log_warnx("ztunnel pid %ld: no snapshot: %u namespaces "
 		    "cannot be opened now (%s); disconnecting, it will come "
 		    "back", (long)c->pid, unresolved, strerror(err));
 		conn_close(c, NULL);
@@ -245,12 +247,12 @@ snapshot(struct conn *c)
 		if (queue(c, ZDS_ADD, pod, NULL) == -1)
 			break;
 	if (pod != NULL || queue(c, ZDS_SNAPSHOT_SENT, NULL, NULL) == -1) {
-		log_warnx("zds: ztunnel pid %ld: no snapshot: out of memory; "
+		log_warnx("ztunnel pid %ld: no snapshot: out of memory; "
 		    "disconnecting, it will come back", (long)c->pid);
 		conn_close(c, NULL);
 		return;
 	}
-	log_info("zds: ztunnel pid %ld: hello; sending a snapshot of %zu pods",
+	log_info("ztunnel pid %ld: hello; sending a snapshot of %zu pods",
 	    (long)c->pid, n);
 	conn_pump(c);
 }
@@ -266,10 +268,10 @@ redirect_in(const struct nspod *pod)
 	char err[512];
 
 	if (redirect_install(pod->fd, err, sizeof(err)) == -1)
-		log_warnx("zds: %s: in-pod rules: %s; nothing installed",
+		log_warnx("%s: in-pod rules: %s; nothing installed",
 		    pod->name, err);
 	else
-		log_info("zds: %s: in-pod rules installed", pod->name);
+		log_info("%s: in-pod rules installed", pod->name);
 }
 
 /* --redirect: the rules come out after the Dels (see the top); our own
@@ -281,7 +283,7 @@ redirect_out(const struct nspod *pod)
 
 	if ((un = calloc(1, sizeof(*un))) == NULL ||
 	    (un->fd = fcntl(pod->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
-		log_warn("zds: %s: keeping the namespace to remove its rules "
+		log_warn("%s: keeping the namespace to remove its rules "
 		    "after the Del; removing them now", pod->name);
 		free(un);
 		un = NULL;
@@ -307,7 +309,7 @@ agent_ns_changed(enum nswatch_change change, struct nspod *pod, void *arg)
 	if (ag.o.redirect && change == NSWATCH_GONE &&
 	    (un = redirect_out(pod)) == NULL &&
 	    redirect_remove(pod->fd, err, sizeof(err)) == -1)
-		log_warnx("zds: %s: removing in-pod rules: %s", pod->name, err);
+		log_warnx("%s: removing in-pod rules: %s", pod->name, err);
 	/* conn_pump() may close c: take the next one first. */
 	for (c = TAILQ_FIRST(&ag.conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
@@ -339,32 +341,32 @@ accept_conn(void *arg, uint32_t events)
 	(void)events;
 	if ((fd = ev_accept(ag.io.fd, NULL)) == -1) {
 		if (errno == EMFILE)
-			log_warnx("zds: out of file descriptors: refused a "
+			log_warnx("out of file descriptors: refused a "
 			    "ztunnel");
 		else if (errno != EAGAIN)
-			log_warn("zds: accept");
+			log_warn("accept");
 		return;
 	}
 	/* It is about to be handed every pod's namespace. */
 	if ((allowed = udsock_peer_allowed(fd, &ag.o.allow, &cred)) != 1) {
 		if (allowed == -1)
-			log_warn("zds: SO_PEERCRED");
+			log_warn("SO_PEERCRED");
 		else
-			log_warnx("zds: refused ztunnel pid %ld: uid %ld is not "
+			log_warnx("refused ztunnel pid %ld: uid %ld is not "
 			    "root, us, or --allow-uid", (long)cred.pid,
 			    (long)cred.uid);
 		close(fd);
 		return;
 	}
 	if (ag.nconns >= MAX_CONNS || (c = calloc(1, sizeof(*c))) == NULL) {
-		log_warnx("zds: too many ztunnels connected, refusing one");
+		log_warnx("too many ztunnels connected, refusing one");
 		close(fd);
 		return;
 	}
 	c->pid = cred.pid;
 	TAILQ_INIT(&c->queue);
 	if (ev_io_add(&c->io, fd, EPOLLIN, conn_event, c) == -1) {
-		log_warn("zds: epoll_ctl");
+		log_warn("epoll_ctl");
 		close(fd);
 		free(c);
 		return;
@@ -373,7 +375,7 @@ accept_conn(void *arg, uint32_t events)
 	ev_timer_at(&c->deadline, monotonic_ms() + ag.o.timeout_ms);
 	TAILQ_INSERT_TAIL(&ag.conns, c, entry);
 	ag.nconns++;
-	log_info("zds: ztunnel pid %ld connected, waiting for its hello",
+	log_info("ztunnel pid %ld connected, waiting for its hello",
 	    (long)c->pid);
 }
 
@@ -391,7 +393,7 @@ conn_close(struct conn *c, const char *why)
 	if (c->io.fd == -1)
 		return;
 	if (why != NULL)
-		log_warnx("zds: ztunnel pid %ld: %s; disconnecting",
+		log_warnx("ztunnel pid %ld: %s; disconnecting",
 		    (long)c->pid, why);
 	ev_io_close(&c->io);
 	ev_timer_stop(&c->deadline);
@@ -426,7 +428,7 @@ got_hello(struct conn *c, const uint8_t *buf, size_t len)
 		return;
 	}
 	if (version != ZDS_VERSION_V1)
-		log_warnx("zds: ztunnel pid %ld: hello version %u, expected %u",
+		log_warnx("ztunnel pid %ld: hello version %u, expected %u",
 		    (long)c->pid, version, ZDS_VERSION_V1);
 	c->hello = 1;
 	ev_timer_stop(&c->deadline);
@@ -452,13 +454,13 @@ got_ack(struct conn *c, const uint8_t *buf, size_t len)
 	make_request(r, &m);
 	/* Every error is printed: it is what the user came to see. */
 	if (error[0] != '\0')
-		log_warnx("zds: %s %s (uid %s): ztunnel: %s",
+		log_warnx("%s %s (uid %s): ztunnel: %s",
 		    zds_type_name(r->type), r->pod->name, m.uid, error);
 	else if (r->type == ZDS_SNAPSHOT_SENT)
-		log_info("zds: ztunnel pid %ld: snapshot acknowledged",
+		log_info("ztunnel pid %ld: snapshot acknowledged",
 		    (long)c->pid);
 	else
-		log_info("zds: %s %s (uid %s): ok", zds_type_name(r->type),
+		log_info("%s %s (uid %s): ok", zds_type_name(r->type),
 		    r->pod->name, m.uid);
 	c->inflight = NULL;
 	ev_timer_stop(&c->deadline);
@@ -490,7 +492,7 @@ conn_event(void *arg, uint32_t events)
 		return;
 	}
 	if (n == 0) {
-		log_info("zds: ztunnel pid %ld disconnected", (long)c->pid);
+		log_info("ztunnel pid %ld disconnected", (long)c->pid);
 		conn_close(c, NULL);
 		return;
 	}

@@ -5,6 +5,8 @@
  * descriptor, read the one answer within the deadline, and say what
  * happened as an exit status.
  */
+#define LOG_TARGET NULL	/* the program's name */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -4,6 +4,8 @@
  * namespace and hands the descriptor to ztunnel-emulator over a Unix socket,
  * then waits for its answer.  Also removes and lists pods.
  */
+#define LOG_TARGET NULL	/* the program's name */
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -40,6 +42,7 @@ struct options {
 	struct client_opts client;	/* add, del, list */
 	enum wire_op	 op;
 	const char	*arg;		/* netns (add) or pod name (del) */
+	enum log_format	 log_format;	/* the agent's */
 };
 
 /*
@@ -99,6 +102,10 @@ static const struct opt opts[] = {
 	    "root and our own uid always may)" },
 	{ "k8s-namespace", 1, 'K', 0, M_AGENT, "--zds-serve", "NS",
 	    "the pods' namespace in WorkloadInfo (\"default\")" },
+	{ "log-format", 1, 'L', 0, M_AGENT, "--zds-serve", "F",
+	    "ztunnel (default): TIME LEVEL TARGET MESSAGE,\n"
+	    "tab-separated, as Istio's agents log; short:\n"
+	    "\"cni-emulator: TARGET: MESSAGE\"" },
 	{ "timeout", 1, 't', 't', M_ANY, NULL, "S",
 	    "wait at most S seconds for an answer (default 5)" },
 	{ "verbose", 0, 'v', 'v', M_ANY, NULL, NULL,
@@ -121,6 +128,7 @@ usage(FILE *f)
 	    "       cni-emulator [-v] [-t seconds] [--watch --select glob] "
 	    "[--redirect]\n"
 	    "                    [--k8s-namespace ns] [--allow-uid uid]...\n"
+	    "                    [--log-format ztunnel|short]\n"
 	    "                    --zds-serve <path> [netns...]\n");
 }
 
@@ -175,6 +183,7 @@ parse_args(int argc, char *argv[], struct options *o)
 	o->client.timeout_ms = DEFAULT_TIMEOUT_MS;
 	o->agent.k8s_namespace = "default";
 	o->client.wait = 1;
+	o->log_format = LOG_FORMAT_ZTUNNEL;
 	while ((ch = getopt_long(argc, argv, "dhln:o:t:vV", longopts,
 	    &idx)) != -1) {
 		for (i = 0; i < NOPTS && opts[i].val != ch; i++)
@@ -239,6 +248,13 @@ parse_args(int argc, char *argv[], struct options *o)
 				o->client.output = LIST_JSON;
 			else {
 				log_warnx("bad -o %s: wide or json", optarg);
+				return -1;
+			}
+			break;
+		case 'L':
+			if (log_format_parse(optarg, &o->log_format) == -1) {
+				log_warnx("bad --log-format %s: ztunnel or short",
+				    optarg);
 				return -1;
 			}
 			break;
@@ -318,7 +334,7 @@ static void
 on_stop(int sig, void *arg)
 {
 	(void)arg;
-	log_info("zds: %s: shutting down", strsignal(sig));
+	log_info("%s: shutting down", strsignal(sig));
 	ev_stop(EXIT_OK);
 }
 
@@ -357,7 +373,7 @@ run_agent(const struct options *o, int nargs, char **args)
 	for (i = 0; i < nargs; i++)
 		if (nswatch_add_fixed(args[i]) == -1)
 			fatal("netns %s", args[i]);
-	log_info("zds: serving on %s (SOCK_SEQPACKET), %s", o->agent.path,
+	log_info("serving on %s (SOCK_SEQPACKET), %s", o->agent.path,
 	    o->watch.watch ? "watching " NETNS_RUN_DIR : "a fixed set of pods");
 	if (notify_send("READY=1") == -1)
 		log_warn("NOTIFY_SOCKET");
@@ -383,6 +399,7 @@ main(int argc, char *argv[])
 	if (o.agent.path != NULL) {
 		if (o.client.verbose)
 			log_setlevel(LOG_LEVEL_DEBUG);
+		log_setformat(o.log_format);
 		return run_agent(&o, argc - optind, argv + optind);
 	}
 	switch (o.op) {

@@ -9,6 +9,8 @@
  * the kernel's event queue overflows, events were lost: every name is
  * looked at again.
  */
+#define LOG_TARGET "watch"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -207,7 +209,7 @@ pod_for(const struct nsname *n, int fd, const struct nsid *id)
 	TAILQ_FOREACH(p, &w.pods, entry) {
 		if (nsid_equal(&p->pub.id, id)) {
 			close(fd);
-			log_info("zds: %s is another name of %s (net:[%ju])",
+			log_info("%s is another name of %s (net:[%ju])",
 			    n->name, p->pub.name, (uintmax_t)id->ino);
 			return p;
 		}
@@ -222,7 +224,7 @@ pod_for(const struct nsname *n, int fd, const struct nsid *id)
 	snprintf(p->pub.uid, sizeof(p->pub.uid), "netns-%ju", (uintmax_t)id->ino);
 	text_escape(n->name, p->pub.name, sizeof(p->pub.name), 0);
 	TAILQ_INSERT_TAIL(&w.pods, p, entry);
-	log_info("zds: %s is netns net:[%ju], uid %s", p->pub.name,
+	log_info("%s is netns net:[%ju], uid %s", p->pub.name,
 	    (uintmax_t)id->ino, p->pub.uid);
 	if (w.cb != NULL)
 		w.cb(NSWATCH_APPEARED, &p->pub, w.arg);
@@ -245,7 +247,7 @@ announceable(struct nsname *n)
 	if (text_name_ok(text_escape(n->name, shown, sizeof(shown), 0)))
 		return 1;
 	n->skipped = 1;
-	log_warnx("zds: %s: not a name ztunnel takes (a control character, "
+	log_warnx("%s: not a name ztunnel takes (a control character, "
 	    "or longer than %d bytes): skipped", n->path, ZDS_STR_MAX);
 	return 0;
 }
@@ -262,7 +264,7 @@ name_probe(void *arg)
 	if ((fd = netns_open(n->path)) == -1) {
 		switch (errno) {
 		case ENOENT:
-			log_warnx("zds: %s: gone before it was a namespace",
+			log_warnx("%s: gone before it was a namespace",
 			    n->path);
 			name_forget(n);
 			return;
@@ -272,7 +274,7 @@ name_probe(void *arg)
 			/* Not the name's fault: keep it, and say so to
 			 * whoever wants a snapshot meanwhile. */
 			if (n->unresolved == 0)
-				log_warn("zds: %s: cannot look at it, retrying",
+				log_warn("%s: cannot look at it, retrying",
 				    n->path);
 			set_unresolved(n, errno);
 			ev_timer_at(&n->probe, now + RETRY_MS);
@@ -287,7 +289,7 @@ name_probe(void *arg)
 			return;
 		}
 		if ((n->pod = pod_for(n, fd, &id)) == NULL) {
-			log_warn("zds: %s", n->path);
+			log_warn("%s", n->path);
 			set_unresolved(n, ENOMEM);
 			ev_timer_at(&n->probe, now + RETRY_MS);
 			return;
@@ -300,7 +302,7 @@ name_probe(void *arg)
 	/* The file exists, the mount is not there yet (or never will). */
 	set_unresolved(n, 0);
 	if (now >= n->probe_until) {
-		log_warnx("zds: %s: not a network namespace; giving up",
+		log_warnx("%s: not a network namespace; giving up",
 		    n->path);
 		name_forget(n);
 		return;
@@ -321,7 +323,7 @@ name_forget(struct nsname *n)
 	if (p == NULL || --p->nnames > 0)
 		return;
 	TAILQ_REMOVE(&w.pods, p, entry);
-	log_info("zds: %s (uid %s) is gone", p->pub.name, p->pub.uid);
+	log_info("%s (uid %s) is gone", p->pub.name, p->pub.uid);
 	/* Told while its descriptor is still open (its rules may need
 	 * taking out); our own reference keeps it while we tell, and
 	 * whoever keeps it longer takes one of their own. */
@@ -353,7 +355,7 @@ name_appear(const char *name)
 		name_forget(n);
 	snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR, name);
 	if (name_new(name, path, 0) == -1)
-		log_warn("zds: %s", path);
+		log_warn("%s", path);
 }
 
 static void
@@ -398,7 +400,7 @@ rescan(void)
 			name_forget(n);
 	}
 	if (netns_foreach(rescan_one, NULL) == -1)
-		log_warn("zds: %s", NETNS_RUN_DIR);
+		log_warn("%s", NETNS_RUN_DIR);
 }
 
 static void
@@ -418,7 +420,7 @@ watch_read(void *arg, uint32_t events)
 		    off += (ssize_t)sizeof(*ev) + (ssize_t)ev->len) {
 			ev = (const struct inotify_event *)(void *)(buf + off);
 			if (ev->mask & IN_Q_OVERFLOW) {
-				log_warnx("zds: %s: events lost, looking at "
+				log_warnx("%s: events lost, looking at "
 				    "every name again", NETNS_RUN_DIR);
 				rescan();
 				continue;

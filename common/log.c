@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * log.c: one-line messages on stderr.
+ * log.c: one line per event on stderr, short or as ztunnel writes it.
  *
  * Each message is formatted into one buffer and written with a single
  * write(2), so lines from a daemon and its clients never interleave mid-line
@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,6 +35,12 @@
 
 static const char	*progname = "?";
 static enum log_level	 curlevel = LOG_LEVEL_INFO;
+static enum log_format	 curformat = LOG_FORMAT_SHORT;
+
+static const char *const level_names[LOG_LEVELS] = {
+	"error", "warn", "info", "debug",
+};
+static const char *const format_names[] = { "short", "ztunnel" };
 
 /* Per output: whether it is a socket, and the lines dropped since the
  * last one written. */
@@ -125,101 +132,182 @@ log_getlevel(void)
 	return curlevel;
 }
 
-static void	vlog(int err, const char *fmt, va_list ap)
-		    __attribute__((format(printf, 2, 0)));
-
-/* Format "prog: message[: strerror(err)]\n"; err < 0 means no suffix. */
-static void
-vlog(int err, const char *fmt, va_list ap)
+void
+log_setformat(enum log_format format)
 {
-	char	line[LOG_LINE_MAX], msg[LOG_LINE_MAX];
-	int	saved_errno = errno;
-	size_t	len;
-	int	n;
+	curformat = format;
+}
 
-	n = snprintf(line, sizeof(line), "%s: ", progname);
-	len = n > 0 ? (size_t)n : 0;
-	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
-		msg[0] = '\0';
-	text_escape(msg, line + len, sizeof(line) - len - 1, TEXT_ESC_CONTROLS);
-	len += strlen(line + len);
+const char *
+log_level_name(enum log_level level)
+{
+	return (unsigned)level < LOG_LEVELS ? level_names[level] : "?";
+}
+
+int
+log_level_parse(const char *name, enum log_level *level)
+{
+	unsigned i;
+
+	for (i = 0; i < LOG_LEVELS; i++)
+		if (strcmp(name, level_names[i]) == 0) {
+			*level = (enum log_level)i;
+			return 0;
+		}
+	return -1;
+}
+
+int
+log_format_parse(const char *name, enum log_format *format)
+{
+	unsigned i;
+
+	for (i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
+		if (strcmp(name, format_names[i]) == 0) {
+			*format = (enum log_format)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* "2026-11-29T19:40:00.123456Z", as ztunnel stamps its lines (UTC). */
+static size_t
+stamp(char *buf, size_t size)
+{
+	struct timespec	ts;
+	struct tm	tm;
+	size_t		n;
+	int		m;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1 ||
+	    gmtime_r(&ts.tv_sec, &tm) == NULL)
+		return 0;
+	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (n == 0)
+		return 0;
+	m = snprintf(buf + n, size - n, ".%06ldZ", ts.tv_nsec / 1000);
+	return m > 0 && (size_t)m < size - n ? n + (size_t)m : 0;
+}
+
+/* Append s to line (escaped: nothing from outside may put a control
+ * byte or a tab in a line); returns the new length. */
+static size_t
+put(char *line, size_t len, const char *s)
+{
+	text_escape(s, line + len, LOG_LINE_MAX - 1 - len, TEXT_ESC_CONTROLS);
+	return len + strlen(line + len);
+}
+
+/* Append a raw (trusted) piece: a separator, a level, a target. */
+static size_t
+put_raw(char *line, size_t len, const char *s)
+{
+	int n = snprintf(line + len, LOG_LINE_MAX - 1 - len, "%s", s);
+
+	if (n < 0)
+		return len;
+	return len + (size_t)n < LOG_LINE_MAX - 1 ? len + (size_t)n :
+	    LOG_LINE_MAX - 2;
+}
+
+/*
+ * Write one line.  In the short format:
+ * "prog: [target: ]msg[: strerror][ fields]";
+ * in ztunnel's: "time\tlevel\ttarget\tmsg[: strerror][\tfields]".
+ * err < 0 means no strerror; fields may be NULL.
+ */
+static void
+emit(const char *target, enum log_level level, int err, const char *msg,
+    const char *fields)
+{
+	char	line[LOG_LINE_MAX];
+	size_t	len = 0;
+
+	if (curformat == LOG_FORMAT_ZTUNNEL) {
+		len = stamp(line, sizeof(line));
+		len = put_raw(line, len, "\t");
+		len = put_raw(line, len, log_level_name(level));
+		len = put_raw(line, len, "\t");
+		len = put_raw(line, len, target != NULL ? target : progname);
+		len = put_raw(line, len, "\t");
+	} else {
+		len = put_raw(line, len, progname);
+		len = put_raw(line, len, ": ");
+		if (target != NULL) {
+			len = put_raw(line, len, target);
+			len = put_raw(line, len, ": ");
+		}
+	}
+	len = put(line, len, msg);
 	if (err >= 0) {
-		n = snprintf(line + len, sizeof(line) - len, ": %s",
-		    strerror(err));
-		if (n > 0)
-			len += (size_t)n;
-		if (len >= sizeof(line) - 1)
-			len = sizeof(line) - 2;
+		len = put_raw(line, len, ": ");
+		len = put_raw(line, len, strerror(err));
+	}
+	if (fields != NULL && fields[0] != '\0') {
+		len = put_raw(line, len,
+		    curformat == LOG_FORMAT_ZTUNNEL ? "\t" : " ");
+		len = put(line, len, fields);
 	}
 	line[len++] = '\n';
 	out_line(&out_err, line, len);
+}
+
+static void	vlog(const char *target, enum log_level level, int err,
+		    const char *fmt, va_list ap)
+		    __attribute__((format(printf, 4, 0)));
+
+static void
+vlog(const char *target, enum log_level level, int err, const char *fmt,
+    va_list ap)
+{
+	char	msg[LOG_LINE_MAX];
+
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
+	emit(target, level, err, msg, NULL);
+}
+
+void
+log_msg(const char *target, enum log_level level, int with_errno,
+    const char *fmt, ...)
+{
+	int	saved_errno = errno;
+	va_list	ap;
+
+	if (level > curlevel)
+		return;
+	va_start(ap, fmt);
+	vlog(target, level, with_errno ? saved_errno : -1, fmt, ap);
+	va_end(ap);
 	errno = saved_errno;
 }
 
 void
-log_warn(const char *fmt, ...)
+log_kv(const char *target, enum log_level level, const char *msg,
+    const char *fmt, ...)
+{
+	char	fields[LOG_LINE_MAX];
+	int	saved_errno = errno;
+	va_list	ap;
+
+	if (level > curlevel)
+		return;
+	va_start(ap, fmt);
+	if (vsnprintf(fields, sizeof(fields), fmt, ap) < 0)
+		fields[0] = '\0';
+	va_end(ap);
+	emit(target, level, -1, msg, fields);
+	errno = saved_errno;
+}
+
+void
+log_fatal(const char *target, int with_errno, const char *fmt, ...)
 {
 	int	err = errno;
 	va_list	ap;
 
 	va_start(ap, fmt);
-	vlog(err, fmt, ap);
-	va_end(ap);
-}
-
-void
-log_warnx(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vlog(-1, fmt, ap);
-	va_end(ap);
-}
-
-void
-log_info(const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (curlevel < LOG_LEVEL_INFO)
-		return;
-	va_start(ap, fmt);
-	vlog(-1, fmt, ap);
-	va_end(ap);
-}
-
-void
-log_debug(const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (curlevel < LOG_LEVEL_DEBUG)
-		return;
-	va_start(ap, fmt);
-	vlog(-1, fmt, ap);
-	va_end(ap);
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	int	err = errno;
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vlog(err, fmt, ap);
-	va_end(ap);
-	exit(EXIT_FATAL);
-}
-
-void
-fatalx(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vlog(-1, fmt, ap);
+	vlog(target, LOG_LEVEL_ERROR, with_errno ? err : -1, fmt, ap);
 	va_end(ap);
 	exit(EXIT_FATAL);
 }

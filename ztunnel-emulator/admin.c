@@ -3,6 +3,8 @@
  * admin.c: config dump, metrics and readiness over HTTP (see admin.h),
  * with ztunnel's paths, status codes and shapes where they apply.
  */
+#define LOG_TARGET "admin"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,9 +193,7 @@ config_dump(struct httpd_resp *r)
 static void
 serve_admin(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 {
-	static const char *const levels[] = { "error", "info", "debug" };
-	const char	*lvl;
-	int		 i;
+	enum log_level	lvl;
 
 	(void)arg;
 	if (strcmp(q->path, "/") == 0) {
@@ -202,7 +202,7 @@ serve_admin(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 		    "/config_dump      pods, their state and live connections "
 		    "(JSON, as istioctl ztunnel-config reads it)\n"
 		    "/logging          POST: the log level "
-		    "(?level=error|info|debug)\n"
+		    "(?level=error|warn|info|debug)\n"
 		    "/quitquitquit     POST: shut down, draining\n");
 	} else if (strcmp(q->path, "/config_dump") == 0) {
 		config_dump(r);
@@ -212,30 +212,27 @@ serve_admin(void *arg, const struct httpd_req *q, struct httpd_resp *r)
 			    "method\n usage: POST /quitquitquit\n");
 			return;
 		}
-		log_info("admin: /quitquitquit: shutting down");
+		log_info("/quitquitquit: shutting down");
 		httpd_printf(r, 200, "text/plain", "shutdown now\n");
 		ev_stop(0);
 	} else if (strcmp(q->path, "/logging") == 0) {
 		if (strcmp(q->method, "POST") != 0) {
 			httpd_printf(r, 405, "text/plain", "Invalid HTTP "
 			    "method\n usage: POST /logging?level=<error|"
-			    "info|debug>\n");
+			    "warn|info|debug>\n");
 			return;
 		}
 		if (strncmp(q->query, "level=", 6) == 0) {
-			lvl = q->query + 6;
-			for (i = 0; i < 3; i++)
-				if (strcmp(lvl, levels[i]) == 0)
-					break;
-			if (i == 3) {
+			if (log_level_parse(q->query + 6, &lvl) == -1) {
 				httpd_printf(r, 400, "text/plain", "invalid "
-				    "level %s (error, info or debug)\n", lvl);
+				    "level %s (error, warn, info or debug)\n",
+				    q->query + 6);
 				return;
 			}
-			log_setlevel((enum log_level)i);
+			log_setlevel(lvl);
 		}
 		httpd_printf(r, 200, "text/plain", "current log level is %s\n",
-		    levels[log_getlevel()]);
+		    log_level_name(log_getlevel()));
 	} else {
 		r->status = 404;
 	}
@@ -407,8 +404,9 @@ admin_start(const struct admin_opts *o, const struct admin_surface **bad)
 			return -1;
 		}
 		/* The address as bound: the port the kernel chose for 0. */
-		log_info("listener established address=%s component=%s",
-		    httpd_where(*srv[i]), component[i]);
+		log_event(LOG_LEVEL_INFO, "listener established",
+		    "address=%s component=\"%s\"", httpd_where(*srv[i]),
+		    component[i]);
 	}
 	return 0;
 }

@@ -5,6 +5,8 @@
  * close.  Nothing here blocks: a peer that is slow or silent only runs out
  * its own deadline.
  */
+#define LOG_TARGET "control"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -113,7 +115,7 @@ peer_new(int fd, const struct ucred *cred)
 	 * which is the one nearest its deadline anyway. */
 	if (ctl.npeers >= CONTROL_MAX_PEERS) {
 		p = TAILQ_FIRST(&ctl.peers);
-		log_warnx("control: %d peers in flight, dropping pid %ld",
+		log_warnx("%d peers in flight, dropping pid %ld",
 		    CONTROL_MAX_PEERS, (long)p->pid);
 		peer_reply(p, WIRE_ERROR "daemon busy, try again");
 		peer_close(p);
@@ -148,27 +150,27 @@ accept_peers(void *arg, uint32_t events)
 		    WIRE_ERROR "daemon is out of file descriptors\n");
 		if (fd == -1) {
 			if (errno == EMFILE)
-				log_warnx("control: out of file descriptors: "
+				log_warnx("out of file descriptors: "
 				    "refused a connection");
 			else if (errno != EAGAIN)
-				log_warn("control: accept");
+				log_warn("accept");
 			return;
 		}
 		if ((allowed = udsock_peer_allowed(fd, &ctl.o.allow,
 		    &cred)) == -1) {
-			log_warn("control: SO_PEERCRED");
+			log_warn("SO_PEERCRED");
 			close(fd);
 			continue;
 		}
 		if ((p = peer_new(fd, &cred)) == NULL) {
-			log_warn("control: new peer");
+			log_warn("new peer");
 			close(fd);
 			continue;
 		}
-		log_debug("control: pid %ld uid %ld connected", (long)p->pid,
+		log_debug("pid %ld uid %ld connected", (long)p->pid,
 		    (long)p->uid);
 		if (!allowed) {
-			log_warnx("control: refused pid %ld: uid %ld is not "
+			log_warnx("refused pid %ld: uid %ld is not "
 			    "allowed", (long)p->pid, (long)p->uid);
 			peer_reply(p, WIRE_ERROR "uid %ld is not allowed "
 			    "here (the daemon's --allow-uid option admits it)",
@@ -207,7 +209,7 @@ peer_read(struct peer *p)
 		if (n == -1 && errno == EAGAIN)
 			return;
 		if (n == -1) {
-			log_warnx("control: pid %ld: receive: %s",
+			log_warnx("pid %ld: receive: %s",
 			    (long)p->pid, fdpass_strerror(errno));
 			peer_reply(p, WIRE_ERROR "receive: %s",
 			    fdpass_strerror(errno));
@@ -225,7 +227,7 @@ peer_read(struct peer *p)
 			/* A connect-and-close (like a liveness probe) is
 			 * not worth a line; half a request is. */
 			if (p->inlen > 0 || p->passfd != -1)
-				log_warnx("control: pid %ld hung up in the "
+				log_warnx("pid %ld hung up in the "
 				    "middle of a request", (long)p->pid);
 			peer_close(p);
 			return;
@@ -235,7 +237,7 @@ peer_read(struct peer *p)
 		case WIRE_INCOMPLETE:
 			continue;	/* wire_parse bounds the line */
 		case WIRE_MALFORMED:
-			log_warnx("control: pid %ld: %s", (long)p->pid, why);
+			log_warnx("pid %ld: %s", (long)p->pid, why);
 			peer_reply(p, WIRE_ERROR "%s", why);
 			return;
 		case WIRE_COMPLETE:
@@ -252,7 +254,7 @@ handle(struct peer *p, const struct wire_req *req)
 	char		 err[WIRE_REPLY_MAX];
 	struct pod	*pod;
 
-	log_debug("control: pid %ld uid %ld: %s %s", (long)p->pid,
+	log_debug("pid %ld uid %ld: %s %s", (long)p->pid,
 	    (long)p->uid, req->op == WIRE_OP_ADD ? "add" :
 	    req->op == WIRE_OP_DEL ? "del" : req->op == WIRE_OP_LIST ? "list" :
 	    req->op == WIRE_OP_LIST_WIDE ? "list-wide" :
@@ -341,7 +343,8 @@ format_bytes(uint64_t n, char *buf, size_t size)
 /*
  * The whole table at once, in add order: one pass to size the name
  * column, one to write.  The peer then drains it at its own pace.  The
- * default fits 100 columns with names of 30; wide (kubectl's -o wide)
+ * default fits 80 columns with names of 25 (100 with 45); wide
+ * (kubectl's -o wide)
  * has the namespace, the ports, the connections answered "ok", the
  * sockets by state and the uid too.
  */
@@ -428,7 +431,7 @@ list_send(struct peer *p, struct strbuf *t)
 		peer_reply(p, WIRE_ERROR "out of memory");
 		return;
 	}
-	log_debug("control: pid %ld: listed %zu pods", (long)p->pid,
+	log_debug("pid %ld: listed %zu pods", (long)p->pid,
 	    pod_count());
 	peer_send(p, t->buf, t->len);
 }
@@ -491,7 +494,7 @@ peer_write(struct peer *p)
 	case -1:
 		/* EPIPE, ECONNRESET: the seed's client never reads and is
 		 * usually gone by now. */
-		log_debug("control: pid %ld: reply: %s", (long)p->pid,
+		log_debug("pid %ld: reply: %s", (long)p->pid,
 		    strerror(errno));
 		break;
 	default:
@@ -538,11 +541,11 @@ peer_expire(void *arg)
 		peer_read(p);
 		if (p->io.fd == -1 || p->answering)
 			return;
-		log_warnx("control: pid %ld: no complete request within %d ms",
+		log_warnx("pid %ld: no complete request within %d ms",
 		    (long)p->pid, CONTROL_DEADLINE_MS);
 		peer_reply(p, WIRE_ERROR "timed out waiting for the request");
 	} else {
-		log_warnx("control: pid %ld: did not read its reply within "
+		log_warnx("pid %ld: did not read its reply within "
 		    "%d ms", (long)p->pid, CONTROL_DEADLINE_MS);
 	}
 	peer_close(p);

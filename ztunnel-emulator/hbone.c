@@ -17,6 +17,8 @@
  * stream as soon as it has none (h2conn).  Every stream carries forwarded and traceparent, and baggage
  * when ZDS told us the pod's namespace and name.
  */
+#define LOG_TARGET "hbone"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -149,12 +151,12 @@ hbone_accept(struct pod_ref *pod, int c)
 	if (getsockname(c, (struct sockaddr *)&local, &llen) == -1 ||
 	    getpeername(c, (struct sockaddr *)&peer, &plen) == -1 ||
 	    local.sin_family != AF_INET) {
-		log_debug("hbone %s: not IPv4", pod->label);
+		log_debug("%s: not IPv4", pod->label);
 		close(c);
 		return;
 	}
 	if (hconn_new(pod, H2_SERVER, c, &local, &peer) == NULL)
-		log_warn("hbone %s: connection", pod->label);
+		log_warn("%s: connection", pod->label);
 }
 
 /* "a.b.c.d:port" into sin; -1 if it is not that. */
@@ -184,7 +186,7 @@ static int
 deny(const struct hconn *hc, const struct h2_request *r, int code,
     const char *why, int *status)
 {
-	log_debug("hbone %s: CONNECT %s: %d, %s", hc->label, r->authority,
+	log_debug("%s: CONNECT %s: %d, %s", hc->label, r->authority,
 	    code, why);
 	*status = code;
 	return -1;
@@ -236,7 +238,7 @@ on_request(void *carg, const struct h2_request *r, void **targ,
 		close(s);
 		return deny(hc, r, 503, "out of memory", status);
 	}
-	log_debug("hbone %s: CONNECT %s forwarded=%s traceparent=%s",
+	log_debug("%s: CONNECT %s forwarded=%s traceparent=%s",
 	    hc->label, r->authority, r->forwarded[0] ? r->forwarded : "-",
 	    r->traceparent[0] ? r->traceparent : "-");
 	pod_baggage(hc->pod, a->baggage, sizeof(a->baggage));
@@ -276,7 +278,7 @@ pool_get(struct pod_ref *pod, const struct sockaddr_in *dst)
 	if ((hc = hconn_new(pod, H2_CLIENT, s, NULL, &to)) == NULL)
 		return NULL;
 	h2conn_set_idle(hc->h, idle_ms);
-	log_debug("hbone %s: new connection", hc->label);
+	log_debug("%s: new connection", hc->label);
 	return hc;
 }
 
@@ -308,7 +310,7 @@ hbone_outbound(struct pod_ref *pod, int c, const struct sockaddr_in *src,
 	size_t		 n = 0;
 
 	if (draining || (hc = pool_get(pod, dst)) == NULL) {
-		log_debug("hbone %s: no connection: %s", pod->label,
+		log_debug("%s: no connection: %s", pod->label,
 		    draining ? "shutting down" : errno == EBUSY ? "the pool "
 		    "to this destination is full" : strerror(errno));
 		close(c);
@@ -360,20 +362,24 @@ static void
 on_tun_end(void *targ, const struct h2tun_end *e)
 {
 	struct htun	*t = targ;
-	char		 src[32], dst[32];
+	struct tcp_end	 end;
 	uint64_t	 in, out;
 
 	in = t->role == H2_CLIENT ? e->sent : e->received;
 	out = t->role == H2_CLIENT ? e->received : e->sent;
 	t->pod->conns->nopen--;
-	metrics_tcp_closed(t->series, e->established ? METRICS_FLAGS_NONE :
-	    METRICS_FLAGS_CONNECT, in, out);
-	sin_str(&t->src, src, sizeof(src));
-	sin_str(&t->dst, dst, sizeof(dst));
-	log_debug("conn %s hbone %s %s -> %s: sent %ju, received %ju, %ju ms, "
-	    "%s", t->pod->label, t->role == H2_CLIENT ? "outbound" :
-	    "inbound", src, dst, (uintmax_t)in, (uintmax_t)out,
-	    (uintmax_t)(monotonic_ms() - t->start_ms), e->why);
+	end = (struct tcp_end){
+		.flags = e->established ? METRICS_FLAGS_NONE :
+		    METRICS_FLAGS_CONNECT,
+		.received = in,
+		.sent = out,
+		.src = &t->src,
+		.dst = &t->dst,
+		.hbone = 1,
+		.duration_ms = monotonic_ms() - t->start_ms,
+		.error = strcmp(e->why, "closed") == 0 ? NULL : e->why,
+	};
+	metrics_tcp_closed(t->series, &end);
 	free(t);
 }
 
@@ -382,7 +388,7 @@ on_malformed(void *carg, uint32_t stream, const char *why)
 {
 	struct hconn *hc = carg;
 
-	log_debug("hbone %s: stream %u: malformed request: %s", hc->label,
+	log_debug("%s: stream %u: malformed request: %s", hc->label,
 	    stream, why);
 }
 
@@ -395,13 +401,13 @@ on_conn_end(void *carg, struct h2conn *h, const struct h2conn_end *e)
 
 	(void)h;
 	if (e->peer_error > 0)
-		log_info("hbone %s: the peer's GOAWAY: error %d", hc->label,
+		log_info("%s: the peer's GOAWAY: error %d", hc->label,
 		    e->peer_error);
 	if (e->error != H2_NO_ERROR)
-		log_info("hbone %s: connection error %d: %s", hc->label,
+		log_info("%s: connection error %d: %s", hc->label,
 		    e->error, e->why);
 	else
-		log_debug("hbone %s: connection closed: %s", hc->label, e->why);
+		log_debug("%s: connection closed: %s", hc->label, e->why);
 	LIST_REMOVE(hc, entry);
 	nconns--;
 	free(hc);
@@ -432,7 +438,7 @@ on_drain_deadline(void *arg)
 	struct hconn *hc;
 
 	(void)arg;
-	log_info("hbone: %u connections still open after %d ms: closing them",
+	log_info("%u connections still open after %d ms: closing them",
 	    nconns, HBONE_DRAIN_MS);
 	while ((hc = LIST_FIRST(&conns)) != NULL)
 		h2conn_close(hc->h, H2_NO_ERROR, "drain deadline");

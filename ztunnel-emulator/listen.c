@@ -3,6 +3,8 @@
  * listen.c: a pod's listeners, created inside the pod's network namespace
  * and served from ours.
  */
+#define LOG_TARGET "listen"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

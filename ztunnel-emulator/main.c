@@ -4,6 +4,8 @@
  * namespaces over a Unix socket and opens listeners inside them, without
  * ever moving into them for longer than a handoff.
  */
+#define LOG_TARGET NULL	/* the program's name */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -46,6 +48,7 @@ struct options {
 	const char	*peers;		/* --peers: other nodes' mesh pods */
 	struct proxy_opts pxy;		/* --pool-idle, --keepalive, ... */
 	enum log_level	 level;
+	enum log_format	 log_format;
 };
 
 static const char *peers_path;		/* reread on SIGHUP */
@@ -101,7 +104,10 @@ help(void)
 	    "                    a name; repeatable); root and the daemon's\n"
 	    "                    own uid always may\n"
 	    "  --socket-mode M   mode of the socket file (octal, default 0600)\n"
-	    "  -q, --quiet       log errors only\n"
+	    "  --log-format F    ztunnel (default): \"TIME LEVEL TARGET MESSAGE\n"
+	    "                    FIELDS\", tab-separated, as ztunnel logs; short:\n"
+	    "                    \"ztunnel-emulator: TARGET: MESSAGE FIELDS\"\n"
+	    "  -q, --quiet       log warnings and errors only\n"
 	    "  -v, --verbose     log debug detail\n"
 	    "  -h, --help        show this help\n"
 	    "  -V, --version     show the version\n"
@@ -280,6 +286,7 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ "half-close-timeout", required_argument, NULL, 'H' },
 		{ "help",	 no_argument,		NULL, 'h' },
 		{ "keepalive",	 required_argument,	NULL, 'K' },
+		{ "log-format",	 required_argument,	NULL, 'L' },
 		{ "no-keepalive", no_argument,		NULL, 'k' },
 		{ "no-user-timeout", no_argument,	NULL, 'U' },
 		{ "peers",	 required_argument,	NULL, 'p' },
@@ -305,6 +312,7 @@ parse_args(int argc, char *argv[], struct options *o)
 	o->pxy.sock = (struct podsock_opts){ KEEPALIVE_TIME_S,
 	    KEEPALIVE_INTERVAL_S, KEEPALIVE_RETRIES, 1 };
 	o->level = LOG_LEVEL_INFO;
+	o->log_format = LOG_FORMAT_ZTUNNEL;
 	while ((ch = getopt_long(argc, argv, "hqvV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -355,6 +363,13 @@ parse_args(int argc, char *argv[], struct options *o)
 		case 'k':
 			o->pxy.sock.keepalive_time = 0;
 			break;
+		case 'L':
+			if (log_format_parse(optarg, &o->log_format) == -1) {
+				log_warnx("bad --log-format %s: ztunnel or short",
+				    optarg);
+				return -1;
+			}
+			break;
 		case 'U':
 			o->pxy.sock.user_timeout = 0;
 			break;
@@ -365,7 +380,7 @@ parse_args(int argc, char *argv[], struct options *o)
 			o->admin.s[ADMIN_READY].given = optarg;
 			break;
 		case 'q':
-			o->level = LOG_LEVEL_ERROR;
+			o->level = LOG_LEVEL_WARN;
 			break;
 		case 'u':
 			if (udsock_allow_add(&o->ctl.allow, optarg) == -1) {
@@ -419,6 +434,7 @@ main(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	log_setlevel(o.level);
+	log_setformat(o.log_format);
 
 	setup(&o);
 	/* Type=notify: ready once every socket is open. */

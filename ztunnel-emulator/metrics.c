@@ -2,15 +2,22 @@
 /*
  * metrics.c: counters and their Prometheus text (see metrics.h), in the
  * text exposition format 0.0.4: "# HELP" and "# TYPE" per family,
- * counters named with "_total".
+ * counters named with "_total"; and, as a connection is counted closed,
+ * ztunnel's access log line.
  */
+#define LOG_TARGET "access"
+
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
+#include "ambient.h"
+#include "log.h"
 #include "metrics.h"
 #include "text.h"
 #include "util.h"
@@ -96,13 +103,80 @@ metrics_tcp_opened(struct tcp_series *s)
 	s->opened++;
 }
 
-void
-metrics_tcp_closed(struct tcp_series *s, enum metrics_flags f,
-    uint64_t received, uint64_t sent)
+/* A line of key=value fields, appended to in place; what does not fit
+ * is cut (the log line has a limit of its own). */
+struct fields {
+	char	buf[1024];
+	size_t	len;
+};
+
+static void	add(struct fields *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static void
+add(struct fields *f, const char *fmt, ...)
 {
-	s->closed[f]++;
-	s->received[f] += received;
-	s->sent[f] += sent;
+	va_list	ap;
+	int	n;
+
+	if (f->len >= sizeof(f->buf) - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(f->buf + f->len, sizeof(f->buf) - f->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		f->len += (size_t)n < sizeof(f->buf) - f->len ? (size_t)n :
+		    sizeof(f->buf) - 1 - f->len;
+}
+
+/* ' src.workload="web" src.namespace="shop"', or nothing for a
+ * workload we do not know (or lost in the overflow set). */
+static void
+add_workload(struct fields *f, const char *side, const char *ns,
+    const char *name)
+{
+	if (strcmp(name, "unknown") == 0 || strcmp(name, "overflow") == 0)
+		return;
+	add(f, " %s.workload=\"%s\" %s.namespace=\"%s\"", side, name, side,
+	    ns);
+}
+
+void
+metrics_tcp_closed(struct tcp_series *s, const struct tcp_end *e)
+{
+	struct fields		f = { .len = 0 };
+	struct sockaddr_in	tunnel;
+	char			src[32], dst[32], target[32];
+
+	s->closed[e->flags]++;
+	s->received[e->flags] += e->received;
+	s->sent[e->flags] += e->sent;
+	if (log_getlevel() < LOG_LEVEL_INFO)
+		return;
+
+	/* Through a tunnel, an outbound connection went to the peer's
+	 * 15008, and the app's own target rides as dst.hbone_addr. */
+	sin_str(e->src, src, sizeof(src));
+	sin_str(e->dst, target, sizeof(target));
+	tunnel = *e->dst;
+	if (e->hbone && s->source_reporter)
+		tunnel.sin_port = htons(ZT_PORT_HBONE);
+	sin_str(&tunnel, dst, sizeof(dst));
+
+	f.buf[0] = '\0';
+	add(&f, "src.addr=%s", src);
+	add_workload(&f, "src", s->src_ns, s->src_name);
+	add(&f, " dst.addr=%s", dst);
+	if (e->hbone)
+		add(&f, " dst.hbone_addr=%s", target);
+	add_workload(&f, "dst", s->dst_ns, s->dst_name);
+	add(&f, " direction=\"%s\" bytes_sent=%ju bytes_recv=%ju "
+	    "duration=\"%jums\"", s->source_reporter ? "outbound" : "inbound",
+	    (uintmax_t)e->received, (uintmax_t)e->sent,
+	    (uintmax_t)e->duration_ms);
+	if (e->error != NULL)
+		add(&f, " error=\"%s\"", e->error);
+	log_event(LOG_LEVEL_INFO, "connection complete", "%s", f.buf);
 }
 
 void

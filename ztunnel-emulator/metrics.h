@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 
 #include "util.h"
 
@@ -28,8 +29,30 @@ enum metrics_flags {
 struct tcp_series *metrics_tcp_series(int source_reporter,
 		    const char *src_workload, const char *dst_workload);
 void		metrics_tcp_opened(struct tcp_series *);
-void		metrics_tcp_closed(struct tcp_series *, enum metrics_flags,
-		    uint64_t received, uint64_t sent);
+
+/*
+ * How a connection ended, for the counters and for the access log line
+ * ztunnel writes at info (target "access"):
+ *
+ *   connection complete	src.addr=10.244.0.11:40022 src.workload="web"
+ *   src.namespace="shop" dst.addr=10.244.0.12:15008
+ *   dst.hbone_addr=10.244.0.12:8080 dst.workload="db" dst.namespace="shop"
+ *   direction="outbound" bytes_sent=5 bytes_recv=12 duration="3ms"
+ *
+ * (one line; workloads only where known, error="..." when it did not end
+ * in a clean close).
+ */
+struct tcp_end {
+	enum metrics_flags	 flags;
+	uint64_t		 received;	/* from the source */
+	uint64_t		 sent;		/* to the source */
+	const struct sockaddr_in *src;	/* the connection as the app made it */
+	const struct sockaddr_in *dst;
+	int			 hbone;		/* carried in an HBONE tunnel */
+	uint64_t		 duration_ms;
+	const char		*error;		/* NULL: a clean close */
+};
+void		metrics_tcp_closed(struct tcp_series *, const struct tcp_end *);
 
 enum metrics_handoff {
 	METRICS_HANDOFF_LISTENING,

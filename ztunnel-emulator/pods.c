@@ -6,6 +6,8 @@
  * their retries are this file's alone: others see a pod through a handle
  * (podref.h) or a copy (pod_view()).
  */
+#define LOG_TARGET "pods"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

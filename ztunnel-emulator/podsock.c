@@ -4,6 +4,8 @@
  * traffic onward (see podsock.h): to the app for 15006 and 15008, out of
  * the pod for 15001, whether plain or as an HBONE tunnel.
  */
+#define LOG_TARGET "podsock"
+
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>

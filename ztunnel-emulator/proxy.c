@@ -10,6 +10,8 @@
  * app sees who called; the app's replies carry the connmark 0x111, and
  * the pod's table 100 delivers them back to this socket.
  */
+#define LOG_TARGET "proxy"
+
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>

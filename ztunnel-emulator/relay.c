@@ -21,6 +21,8 @@
  * and server-fin): a peer whose FIN never comes, or whose FIN conntrack
  * lost, must not hold two sockets half-open for ever.
  */
+#define LOG_TARGET "relay"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -389,7 +391,7 @@ relay_free(void *arg)
 static void
 relay_end(struct relay *r, const char *how)
 {
-	char src[32], dst[32];
+	struct tcp_end end;
 
 	sock_drain(r->cfd);
 	ev_io_del(&r->c);
@@ -404,16 +406,19 @@ relay_end(struct relay *r, const char *how)
 	r->stats->bytes_in += r->up.bytes;
 	r->stats->bytes_out += r->down.bytes;
 	/* As ztunnel counts: received is what the client sent upstream. */
-	metrics_tcp_closed(r->series, r->connecting ? METRICS_FLAGS_CONNECT :
-	    METRICS_FLAGS_NONE, r->up.bytes, r->down.bytes);
+	end = (struct tcp_end){
+		.flags = r->connecting ? METRICS_FLAGS_CONNECT :
+		    METRICS_FLAGS_NONE,
+		.received = r->up.bytes,
+		.sent = r->down.bytes,
+		.src = &r->src,
+		.dst = &r->dst,
+		.duration_ms = monotonic_ms() - r->start_ms,
+		.error = strcmp(how, "closed") == 0 ? NULL : how,
+	};
+	metrics_tcp_closed(r->series, &end);
 	r->stats->nopen--;
 	TAILQ_REMOVE(&r->stats->open, r, entry);
-	sin_str(&r->src, src, sizeof(src));
-	sin_str(&r->dst, dst, sizeof(dst));
-	log_debug("conn %s %s %s -> %s: sent %ju, received %ju, %ju ms, %s",
-	    r->label, r->dir == RELAY_OUTBOUND ? "outbound" : "inbound", src,
-	    dst, (uintmax_t)r->up.bytes, (uintmax_t)r->down.bytes,
-	    (uintmax_t)(monotonic_ms() - r->start_ms), how);
 	ev_defer_free(&r->dead, relay_free, r);
 }
 

@@ -17,6 +17,8 @@
  * SnapshotSent, Add without workload_info) is answered with an error and
  * nothing else.
  */
+#define LOG_TARGET "zds"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -96,7 +98,7 @@ zds_connect(void *arg)
 	if (fd == -1) {
 		/* A missing agent is normal while it starts: say so once. */
 		if (!zc.quiet)
-			log_info("zds: connect %s: %s; retrying", zc.path,
+			log_info("connect %s: %s; retrying", zc.path,
 			    strerror(errno));
 		zc.quiet = 1;
 		backoff();
@@ -104,9 +106,9 @@ zds_connect(void *arg)
 	}
 	if ((allowed = udsock_peer_allowed(fd, &zc.allow, &cred)) != 1) {
 		if (allowed == -1)
-			log_warn("zds: %s: SO_PEERCRED", zc.path);
+			log_warn("%s: SO_PEERCRED", zc.path);
 		else
-			log_warnx("zds: %s: refusing the agent there, pid %ld "
+			log_warnx("%s: refusing the agent there, pid %ld "
 			    "uid %ld: not root, not us, not --allow-uid",
 			    zc.path, (long)cred.pid, (long)cred.uid);
 		close(fd);
@@ -116,7 +118,7 @@ zds_connect(void *arg)
 	n = zds_encode_hello(hello, sizeof(hello), ZDS_VERSION_V1);
 	if (n == -1 || send(fd, hello, (size_t)n, MSG_NOSIGNAL) != n ||
 	    ev_io_add(&zc.io, fd, EPOLLIN, zds_event, NULL) == -1) {
-		log_warn("zds: hello to %s", zc.path);
+		log_warn("hello to %s", zc.path);
 		close(fd);
 		backoff();
 		return;
@@ -124,7 +126,7 @@ zds_connect(void *arg)
 	zc.gen++;
 	zc.snapshot_done = 0;
 	zc.quiet = 0;
-	log_info("zds: connected to %s, hello sent", zc.path);
+	log_info("connected to %s, hello sent", zc.path);
 }
 
 /* The session ends; pods stay.  The backoff grows until a session gets
@@ -135,7 +137,7 @@ zds_drop(const char *why)
 {
 	if (zc.io.fd == -1)
 		return;
-	log_warnx("zds: %s; pods keep serving, reconnecting", why);
+	log_warnx("%s; pods keep serving, reconnecting", why);
 	ev_io_close(&zc.io);
 	backoff();
 }
@@ -233,7 +235,7 @@ reconcile(void)
 	size_t kept, removed, pending;
 
 	pods_zds_sweep(zc.gen, &kept, &pending, &removed);
-	log_info("zds: snapshot done: %zu pods (%zu pending), %zu removed%s",
+	log_info("snapshot done: %zu pods (%zu pending), %zu removed%s",
 	    kept, pending, removed, pending == 0 ? "; ready" : "");
 }
 
@@ -247,7 +249,7 @@ handle(const struct zds_request *req, int nsfd, char *err, size_t errlen)
 
 	err[0] = '\0';
 	metrics_zds_message((int)req->type);
-	log_debug("zds: %s %s%s", zds_type_name(req->type), req->uid,
+	log_debug("%s %s%s", zds_type_name(req->type), req->uid,
 	    nsfd != -1 ? " + fd" : "");
 	/* Exactly one descriptor with Add, none with anything else: like
 	 * ztunnel, a wrong count ends the connection. */
@@ -330,7 +332,7 @@ handle(const struct zds_request *req, int nsfd, char *err, size_t errlen)
 		break;
 	}
 	if (err[0] != '\0')
-		log_warnx("zds: %s %s: %s", zds_type_name(req->type), req->uid,
+		log_warnx("%s %s: %s", zds_type_name(req->type), req->uid,
 		    err);
 	return STAY;
 }

@@ -216,7 +216,7 @@ print("holding", flush=True); time.sleep(60)' >"$WORK/holder" 2>&1 &
 	in_home "$ZT" --metrics 127.0.0.1:15020 "$SOCK" 2>"$WORK/zt.err"
 	expect "exit 2" test $? -eq 2
 	expect "the flag, the address, why" file_has "$WORK/zt.err" \
-	    "^ztunnel-emulator: --metrics 127.0.0.1:15020: Address already in use"
+	    "	error	ztunnel-emulator	--metrics 127.0.0.1:15020: Address already in use"
 	expect "no socket file left behind" test ! -e "$SOCK"
 	nsenter "--net=/var/run/netns/$HOME_NS" "${RUN_DAEMON[@]}" "$ZT" \
 	    --admin localhost:0 --metrics '[::1]:0' --ready 127.0.0.1:0 \
@@ -225,11 +225,11 @@ print("holding", flush=True); time.sleep(60)' >"$WORK/holder" 2>&1 &
 	PIDS+=("$ZPID")
 	expect "up" wait_for "$START_SECONDS" file_has "$WORK/zt.err" "listening on"
 	expect "admin on localhost, its port said" \
-	    file_has "$WORK/zt.err" "listener established address=127.0.0.1:[1-9][0-9]* component=admin"
+	    file_has "$WORK/zt.err" "listener established.address=127.0.0.1:[1-9][0-9]* component=\"admin\""
 	expect "metrics on [::1]" \
-	    file_has "$WORK/zt.err" "listener established address=\\[::1\\]:[1-9][0-9]* component=stats"
+	    file_has "$WORK/zt.err" "listener established.address=\\[::1\\]:[1-9][0-9]* component=\"stats\""
 	local port
-	port=$(sed -n 's/.*address=\[::1\]:\([0-9]*\) component=stats.*/\1/p' "$WORK/zt.err")
+	port=$(sed -n 's/.*address=\[::1\]:\([0-9]*\) component="stats".*/\1/p' "$WORK/zt.err")
 	expect "and serving there" in_home curl -sf -o /dev/null "http://[::1]:$port/metrics"
 }
 

@@ -52,7 +52,7 @@ t_vanished_peer_found_by_keepalive() {
 	in_pod 2 iptables -I INPUT -j DROP || exit 1
 	expect "the client saw the end" wait_for 30 file_has "$WORK/idle.out" "ended after"
 	expect "said why" file_has "$WORK/zt.err" \
-	    "conn $(pod_ns 1) outbound .* -> $(pod_ip 2):$APP_PORT: .*, upstream: Connection timed out$"
+	    "connection complete.src.addr=$(pod_ip 1):[0-9]* src.workload=\"$(pod_ns 1)\" .*dst.addr=$(pod_ip 2):$APP_PORT .*direction=\"outbound\" .* error=\"upstream: Connection timed out\"$"
 	expect "no connection left" wait_for 10 test_conns 1 0/1
 }
 

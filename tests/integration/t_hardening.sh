@@ -10,7 +10,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
-ztunnel_connects() { grep -c "zds: connected to" "$WORK/zt.err"; }
+ztunnel_connects() { grep -c "connected to .*hello sent" "$WORK/zt.err"; }
 list_has() { "$CNI" --list -o wide "$SOCK" | grep -q -- "$1"; }
 # Process $1 is in the namespace with inode $2 (or, with "not", is not).
 pid_netns_is() { [ "$(stat -L -c %i "/proc/$1/ns/net")" = "$2" ]; }

@@ -64,7 +64,7 @@ t_python_h2_client_five_streams() {
 	    test "$(echo "$out" | tail -n 1)" = "echoed 5"
 	expect "each answered 200" test "$(echo "$out" | grep -c '^status 200$')" -eq 5
 	expect "to the app from the client's own address" file_has "$WORK/zt.err" \
-	    "conn $(pod_ns 2) hbone inbound $(pod_ip 3):[0-9]* -> $b:$APP_PORT: sent"
+	    "connection complete.src.addr=$(pod_ip 3):[0-9]* .*dst.addr=$b:$APP_PORT dst.hbone_addr=$b:$APP_PORT dst.workload=\"$(pod_ns 2)\" .*direction=\"inbound\""
 	expect "counted in B" wait_for 5 test_conns 2 0/5
 }
 
@@ -118,7 +118,7 @@ t_outbound_to_python_h2_server() {
 	    "{'enable_push': 0, 'initial_window_size': 4194304, 'max_frame_size': 1048576, 'max_header_list_size': 16384}"
 	expect "connection window 16 MiB" test "$(h2log 'r["conn_window"]')" = 16777216
 	expect "out of A, over HBONE" file_has "$WORK/zt.err" \
-	    "conn $(pod_ns 1) hbone outbound $(pod_ip 1):[0-9]* -> $(pod_ip 3):$APP_PORT: sent 16, received 16"
+	    "connection complete.src.addr=$(pod_ip 1):[0-9]* src.workload=\"$(pod_ns 1)\" .*dst.addr=$(pod_ip 3):15008 dst.hbone_addr=$(pod_ip 3):$APP_PORT .*direction=\"outbound\" bytes_sent=16 bytes_recv=16 "
 	nsenter "--net=/var/run/netns/$NODE" curl -sf http://127.0.0.1:15020/metrics >"$WORK/metrics"
 	expect "the peer's name in the metrics' labels, escaped" grep -qF \
 	    'destination_workload="x\"y\\z",destination_workload_namespace="remote"' "$WORK/metrics"
@@ -299,7 +299,7 @@ t_two_nodes() {
 	expect "64 MiB each way, byte-identical" \
 	    nsenter "--net=/var/run/netns/$P-n1pod1" timeout 120 python3 "$TRAFFIC" bulk "$b" "$APP_PORT" 64
 	expect "node 2 served it" file_has "$WORK/zt2.err" \
-	    "conn $P-n2pod1 hbone inbound $a:[0-9]* -> $b:$APP_PORT: sent 67108869"
+	    "connection complete.src.addr=$a:[0-9]* .*dst.addr=$b:$APP_PORT dst.hbone_addr=$b:$APP_PORT dst.workload=\"$P-n2pod1\" .*direction=\"inbound\" bytes_sent=67108869 "
 	kill -TERM "$z2" && wait "$z2"
 	expect "node 2's daemon stops with 0" test $? -eq 0
 }
@@ -312,7 +312,7 @@ t_peers_reread_on_sighup() {
 	enrol 1
 	app 3
 	expect "pod 3 not in the mesh: plain" test "$(client 1 peer 3)" = "$(pod_ip 1)"
-	expect_not "no tunnel" file_has "$WORK/zt.err" "hbone $(pod_ns 1) -> "
+	expect_not "no tunnel" file_has "$WORK/zt.err" "	hbone	$(pod_ns 1) -> "
 	echo "$(pod_ip 3) default/c" >"$WORK/peers"
 	kill -HUP "$ZPID"
 	expect "reread" wait_for 5 file_has "$WORK/zt.err" "SIGHUP: 1 peers"
@@ -325,6 +325,8 @@ t_peers_reread_on_sighup() {
 	local out
 	out=$(in_pod 1 timeout 30 "$H2PY" "$H2PEER" tcp "$(pod_ip 3)" "$APP_PORT" "now hbone")
 	expect "now over HBONE ($out)" test "$out" = "now hbone"
+	expect "the tunnel logged as the line above looked for it" \
+	    file_has "$WORK/zt.err" "	hbone	$(pod_ns 1) -> "
 }
 
 # --peers names follow the one rule for names (printable UTF-8, no

@@ -126,9 +126,43 @@ t_log_levels() {
 	stop_daemon
 	start_daemon -v
 	expect "add" "$CNI" --name other "$SOCK" "$NS"
-	expect "-v: debug lines" file_has "$WORK/zt.err" "control: pid [0-9]* uid 0 connected"
+	expect "-v: debug lines" file_has "$WORK/zt.err" "pid [0-9]* uid 0 connected"
+}
+
+# Each line as ztunnel writes it: an RFC 3339 time in UTC to the
+# microsecond, the level, the target, the message, then key=value fields,
+# tab-separated; the node agent the same way.  --log-format short is
+# "program: target: message" for people.
+t_log_format() {
+	local t='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}Z'
+	local tab=$'\t' first now
+	mkns a
+	start_daemon --admin 127.0.0.1:0
+	expect "add" "$CNI" "$SOCK" "$NS"
+	"$CNI" --del "$SOCK" nosuch 2>/dev/null
+	expect "the add, target pods" grep -Eq \
+	    "^$t${tab}info${tab}pods${tab}add $NS net:\\[[0-9]+\\]: listening on " "$WORK/zt.err"
+	expect "a listener, with its fields" grep -Eq \
+	    "^$t${tab}info${tab}admin${tab}listener established${tab}address=127[.]0[.]0[.]1:[0-9]+ component=\"admin\"$" "$WORK/zt.err"
+	expect "a warning" grep -Eq "^$t${tab}warn${tab}[a-z]+${tab}.*no such pod" "$WORK/zt.err"
+	expect "every line so" test "$(grep -Evc \
+	    "^$t${tab}(error|warn|info|debug)${tab}[a-z-]+${tab}[^${tab}]+(${tab}[^${tab}]+)?$" "$WORK/zt.err")" -eq 0
+	first=$(date -u -d "$(head -n 1 "$WORK/zt.err" | cut -f1)" +%s) || exit 1
+	now=$(date -u +%s)
+	expect "in UTC, now ($first vs $now)" test $((now - first)) -ge 0 -a $((now - first)) -lt 600
+	stop_daemon
+	start_daemon --log-format short
+	expect "add again" "$CNI" "$SOCK" "$NS"
+	expect "short: program, target, message" \
+	    file_has "$WORK/zt.err" "^ztunnel-emulator: pods: add $NS net:\\[[0-9]*\\]: listening on "
+	"$ZT" --log-format json "$WORK/none.sock" 2>"$WORK/bad.err"
+	expect "a bad format: usage, exit 1 ($?)" test $? -eq 1
+	expect "said so" file_has "$WORK/bad.err" "^ztunnel-emulator: bad --log-format json: ztunnel or short$"
+	start_agent "$NS"
+	expect "the agent's lines too" wait_for 10 grep -Eq \
+	    "^$t${tab}info${tab}cni-emulator${tab}serving on $ZSOCK " "$WORK/agent.err"
 }
 
 run_tests t_concurrent_adds_200 t_silent_peers_do_not_delay_others \
     t_refused_uid t_allow_uid_widens t_default_mode_keeps_others_out \
-    t_out_of_fds_then_recovers t_log_levels
+    t_out_of_fds_then_recovers t_log_levels t_log_format

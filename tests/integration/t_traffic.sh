@@ -48,9 +48,9 @@ t_a_to_b_through_both_hops() {
 	expect "in through B's 15008" test "$(conns_of 2)" = 0/1
 	# Both are mesh pods: A's ztunnel carries it to B's 15008 (HBONE).
 	expect "logged out of A" file_has "$WORK/zt.err" \
-	    "conn $(pod_ns 1) hbone outbound $(pod_ip 1):[0-9]* -> $(pod_ip 2):$APP_PORT: sent 5, received 12, [0-9]* ms, closed"
+	    "connection complete.src.addr=$(pod_ip 1):[0-9]* src.workload=\"$(pod_ns 1)\" src.namespace=\"default\" dst.addr=$(pod_ip 2):15008 dst.hbone_addr=$(pod_ip 2):$APP_PORT .*direction=\"outbound\" bytes_sent=5 bytes_recv=12 duration=\"[0-9]*ms\"$"
 	expect "logged into B" file_has "$WORK/zt.err" \
-	    "conn $(pod_ns 2) hbone inbound $(pod_ip 1):[0-9]* -> $(pod_ip 2):$APP_PORT: sent 5, received 12"
+	    "connection complete.src.addr=$(pod_ip 1):[0-9]* .*dst.addr=$(pod_ip 2):$APP_PORT dst.hbone_addr=$(pod_ip 2):$APP_PORT dst.workload=\"$(pod_ns 2)\" dst.namespace=\"default\" direction=\"inbound\" bytes_sent=5 bytes_recv=12 "
 	# The daemon's own connection from A is marked: not captured again.
 	expect "never recaptured" test "$(conns_of 1)" = 0/1
 }
@@ -119,7 +119,7 @@ t_pod_removed_mid_transfer() {
 	expect "both open" wait_for 10 sh -c "test \"\$('$CNI' --list '$SOCK' | grep -c ' 1/1 ')\" -eq 4"
 	expect "B removed" "$CNI" --del "$SOCK" "$(pod_ns 2)"
 	expect "A's stream to B ended" wait_for 10 file_has "$WORK/s12" "ended after"
-	expect "logged" file_has "$WORK/zt.err" "conn $(pod_ns 2) hbone inbound .*pod removed"
+	expect "logged" file_has "$WORK/zt.err" "connection complete.*dst.workload=\"$(pod_ns 2)\" .*direction=\"inbound\" .* error=\".*pod removed.*\"$"
 	expect_not "C's stream to D goes on" file_has "$WORK/s34" "ended after"
 	expect "still open" test "$(conns_of 3)" = 1/1
 }

@@ -96,6 +96,24 @@ t_seed_client_against_our_daemon() {
 	expect "daemon alive" daemon_alive
 }
 
+# A demo missing a tool says which package has it, before it starts
+# anything: nothing is left running or behind.
+t_demos_check_tools_first() {
+	local t d
+	mkdir "$WORK/bin" || exit 1
+	for t in bash dirname id ip ss iptables-restore; do
+		ln -s "$(command -v "$t")" "$WORK/bin/$t" || exit 1
+	done
+	for d in demo-traffic demo-hbone; do
+		env PATH="$WORK/bin" "$(command -v bash)" "$TOP/scripts/$d.sh" \
+		    >"$WORK/$d.out" 2>"$WORK/$d.err"
+		expect "$d: exit 1 ($?)" test $? -eq 1
+		expect "$d: names python3 and its package" \
+		    file_has "$WORK/$d.err" "^$d: needs python3: apt-get install python3$"
+		expect "$d: started nothing" test ! -s "$WORK/$d.out"
+	done
+}
+
 run_tests t_walkthrough t_nothing_in_host_netns t_ready_line_per_pod_on_stdout \
     t_many_namespaces_one_daemon t_bare_netns_name t_readd_same_netns \
-    t_seed_client_against_our_daemon
+    t_seed_client_against_our_daemon t_demos_check_tools_first

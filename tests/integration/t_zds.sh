@@ -75,7 +75,7 @@ t_watch_files_that_never_mount() {
 	rm -f "$brief"
 	expect "given up on" wait_for 10 file_has "$WORK/agent.err" "$never: not a network namespace; giving up"
 	rm -f "$never"
-	expect "never sent" test "$(grep -c "zds: add " "$WORK/agent.err")" -eq 0
+	expect "never sent" test "$(grep -c "add [^ ]* (uid " "$WORK/agent.err")" -eq 0
 	mkns real
 	expect "a real one still gets listeners" wait_for 20 has_listeners "$NS"
 }
@@ -329,9 +329,9 @@ t_snapshot_absent_not_partial() {
 	    "no snapshot: [0-9]+ namespaces cannot be opened|out of file descriptors: refused a ztunnel" \
 	    "$WORK/agent.err"
 	snaps=$(grep -c "snapshot done" "$WORK/zt.err")
-	expect "ztunnel tried again" wait_for 20 lines_at_least "$WORK/zt.err" "zds: connected to" 3
+	expect "ztunnel tried again" wait_for 20 lines_at_least "$WORK/zt.err" "connected to .*hello sent" 3
 	expect "never a partial snapshot" test "$(grep -c "snapshot done" "$WORK/zt.err")" -eq "$snaps"
-	expect "never an Add sent" test "$(grep -c "zds: add .*: ok" "$WORK/agent.err")" -eq 0
+	expect "never an Add sent" test "$(grep -c "add [^ ]* (uid .*: ok" "$WORK/agent.err")" -eq 0
 	expect "all 20 still up" test "$("$CNI" --list "$SOCK" | grep -c " up ")" -eq 20
 	for i in "${names[@]}"; do
 		expect "$i still listens" has_listeners "$i"

@@ -10,14 +10,10 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "demo-hbone: network namespaces need root: sudo make demo-hbone" >&2
-	exit 1
-fi
-if ! command -v iptables-restore >/dev/null; then
-	echo "demo-hbone: needs iptables: apt-get install iptables" >&2
-	exit 1
-fi
+# shellcheck source=scripts/demo-lib.sh
+. scripts/demo-lib.sh
+need demo-hbone ip:iproute2 ss:iproute2 iptables-restore:iptables \
+    python3:python3
 
 P=hb$$
 DIR=$(mktemp -d /tmp/zt-demo.XXXXXX)
@@ -34,9 +30,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# shellcheck source=scripts/demo-lib.sh
-. scripts/demo-lib.sh
 
 step "1. two nodes, linked, each with its pod CIDR and one pod"
 run scripts/topology.sh up2 "$P" 1 || exit 1

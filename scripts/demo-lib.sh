@@ -3,7 +3,8 @@
 #
 # What the demos share (sourced): a step's heading, a command printed as
 # one would type it and then run, and polling for a condition with a
-# deadline (never a fixed sleep).
+# deadline (never a fixed sleep).  need() runs first, before anything is
+# started: a demo that cannot finish does not begin.
 
 step() { printf '\n# %s\n' "$*"; }
 
@@ -28,4 +29,25 @@ until_ok() {
 		[ "$SECONDS" -lt "$end" ] || return 1
 		sleep 0.05
 	done
+}
+
+# need DEMO TOOL:PACKAGE...: root, and every tool, or say what to
+# install and exit 1.
+need() {
+	local demo=$1 t missing=() pkgs=()
+	shift
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "$demo: network namespaces need root: sudo make $demo" >&2
+		exit 1
+	fi
+	for t in "$@"; do
+		if ! command -v "${t%%:*}" >/dev/null; then
+			missing+=("${t%%:*}")
+			pkgs+=("${t#*:}")
+		fi
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "$demo: needs ${missing[*]}: apt-get install ${pkgs[*]}" >&2
+		exit 1
+	fi
 }

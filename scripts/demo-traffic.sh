@@ -8,14 +8,10 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "demo-traffic: network namespaces need root: sudo make demo-traffic" >&2
-	exit 1
-fi
-if ! command -v iptables-restore >/dev/null; then
-	echo "demo-traffic: needs iptables: apt-get install iptables" >&2
-	exit 1
-fi
+# shellcheck source=scripts/demo-lib.sh
+. scripts/demo-lib.sh
+need demo-traffic ip:iproute2 ss:iproute2 iptables-restore:iptables \
+    python3:python3
 
 P=demo$$
 DIR=$(mktemp -d /tmp/zt-demo.XXXXXX)
@@ -35,9 +31,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# shellcheck source=scripts/demo-lib.sh
-. scripts/demo-lib.sh
-
 step "1. a node (its own namespace, a bridge) and two pods on it, A and B"
 run scripts/topology.sh up "$P" 2 || exit 1
 A=$P-pod1 B=$P-pod2
@@ -45,10 +38,12 @@ run ip -n "$A" -brief addr show eth0
 run ip -n "$B" -brief addr show eth0
 
 step "2. ztunnel-emulator --proxy, inside the node's namespace (as ztunnel runs in its pod)"
-printf '$ ip netns exec %s ./ztunnel-emulator/ztunnel-emulator -v --proxy %s &\n' "$P-node" "$SOCK"
-ip netns exec "$P-node" ./ztunnel-emulator/ztunnel-emulator -v --proxy "$SOCK" \
-    2>&1 | grep --line-buffered -v ": control: " &
-ZPID=$(pgrep -n -f -- "--proxy $SOCK")
+printf '$ ip netns exec %s ./ztunnel-emulator/ztunnel-emulator -v --log-format short --proxy %s &\n' "$P-node" "$SOCK"
+# Its log as it goes, less the control socket's chatter; $! is the daemon
+# itself (ip netns exec execs it), so cleanup stops it whatever happens.
+ip netns exec "$P-node" ./ztunnel-emulator/ztunnel-emulator -v --log-format short \
+    --proxy "$SOCK" 2> >(grep --line-buffered -v ": control: " >&2) &
+ZPID=$!
 for _ in $(seq 1 100); do
 	[ -S "$SOCK" ] && break
 	sleep 0.02

@@ -7,10 +7,9 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "demo-zds: network namespaces need root: sudo make demo-zds" >&2
-	exit 1
-fi
+# shellcheck source=scripts/demo-lib.sh
+. scripts/demo-lib.sh
+need demo-zds ip:iproute2 ss:iproute2
 
 P=zdsdemo-$$
 DIR=$(mktemp -d /tmp/zt-demo.XXXXXX)
@@ -36,20 +35,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-step() { printf '\n# %s\n' "$*"; }
-run() {
-	printf '$ %s\n' "$*"
-	"$@"
-}
-# until_true SECONDS command...: poll for a condition.
-until_true() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.02
-	done
-}
 agent_up() { ss -Hxl | grep -qF " $AGENT "; }
 listed_up() { ./cni-emulator/cni-emulator --list "$SOCK" | grep -q "default/$1 *up"; }
 gone() { ! ./cni-emulator/cni-emulator --list "$SOCK" | grep -q "default/$1 "; }
@@ -65,23 +50,23 @@ echo "#    taking only this demo's namespaces (--select): nothing else is touche
 printf '$ %s &\n' "./cni-emulator/cni-emulator --zds-serve $AGENT --watch --select '$P-*'"
 ./cni-emulator/cni-emulator --zds-serve "$AGENT" --watch --select "$P-*" &
 PIDS+=($!)
-until_true 10 agent_up
+until_ok 10 agent_up
 
 step "3. ztunnel connects to it, says hello, and gets a snapshot of both pods"
 printf '$ %s &\n' "./ztunnel-emulator/ztunnel-emulator --zds $AGENT $SOCK"
 ./ztunnel-emulator/ztunnel-emulator --zds "$AGENT" "$SOCK" >/dev/null &
 PIDS+=($!)
-until_true 10 listed_up "$P-b"
+until_ok 10 listed_up "$P-b"
 run ./cni-emulator/cni-emulator --list "$SOCK"
 
 step "4. a pod appears: the agent sends an Add (lo may come up a moment late:"
 echo "#    then the pod is pending until ztunnel's retry, 5 s later)"
 run ip netns add "$P-c" && run ip -n "$P-c" link set lo up
-until_true 20 listed_up "$P-c"
+until_ok 20 listed_up "$P-c"
 run ./cni-emulator/cni-emulator --list "$SOCK"
 run ip netns exec "$P-c" ss -ntlp
 
 step "5. a pod goes: the agent sends a Del"
 run ip netns del "$P-a"
-until_true 10 gone "$P-a"
+until_ok 10 gone "$P-a"
 run ./cni-emulator/cni-emulator --list "$SOCK"

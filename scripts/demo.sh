@@ -8,10 +8,9 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "demo: network namespaces need root: sudo make demo" >&2
-	exit 1
-fi
+# shellcheck source=scripts/demo-lib.sh
+. scripts/demo-lib.sh
+need demo ip:iproute2 ss:iproute2
 
 NS=demo-$$
 DIR=$(mktemp -d /tmp/zt-demo.XXXXXX)
@@ -30,9 +29,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# shellcheck source=scripts/demo-lib.sh
-. scripts/demo-lib.sh
 
 step "1. a pod's network namespace, with loopback up"
 run ip netns add "$NS" || exit 1

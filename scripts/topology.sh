@@ -66,8 +66,9 @@ up2() {
 	ip -n "$p-node1" route add 10.244.2.0/24 via 10.244.255.2
 	ip -n "$p-node2" route add 10.244.1.0/24 via 10.244.255.1
 	# Per namespace: the host's own setting is not touched.
-	ip netns exec "$p-node1" sysctl -qw net.ipv4.ip_forward=1
-	ip netns exec "$p-node2" sysctl -qw net.ipv4.ip_forward=1
+	# /proc/sys/net is the reader's namespace's: no sysctl(8) needed.
+	ip netns exec "$p-node1" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
+	ip netns exec "$p-node2" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
 }
 
 down() {

@@ -16,20 +16,33 @@ run() { "$@" 2>&1 | tee -a "$log"; }
 
 run tests/unit/unit-tests
 
+# What the integration tests run, and the Debian package that has it.
 missing=()
-for tool in ip ss python3 iptables-restore nsenter setpriv curl promtool; do
-	command -v "$tool" >/dev/null || missing+=("$tool")
+for need in ip:iproute2 ss:iproute2 python3:python3 iptables-restore:iptables \
+    nsenter:util-linux setpriv:util-linux curl:curl promtool:prometheus \
+    strace:strace pkill:procps; do
+	PATH=$PATH:/usr/sbin:/sbin command -v "${need%%:*}" >/dev/null || missing+=("$need")
 done
 # The HBONE tests' independent HTTP/2 stack: Debian's python3-h2, which
 # imports under /usr/bin/python3 only.
-/usr/bin/python3 -c 'import h2' 2>/dev/null || missing+=(python3-h2)
-if [ "$(id -u)" -ne 0 ] || [ ${#missing[@]} -gt 0 ]; then
-	why="not root"
-	[ ${#missing[@]} -gt 0 ] && why="missing: ${missing[*]}"
+/usr/bin/python3 -c 'import h2' 2>/dev/null || missing+=("import h2:python3-h2")
+why=""
+if [ ${#missing[@]} -gt 0 ]; then
+	tools=() pkgs=()
+	for need in "${missing[@]}"; do
+		tools+=("${need%%:*}")
+		[[ " ${pkgs[*]} " == *" ${need#*:} "* ]] || pkgs+=("${need#*:}")
+	done
+	why="missing ${tools[*]}: apt-get install --no-install-recommends ${pkgs[*]}"
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	why="not root (namespaces need it): sudo make test${why:+; also $why}"
+fi
+if [ -n "$why" ]; then
 	if [ "${CI:-}" = true ]; then
-		run echo "not ok integration: CI=true, but cannot run ($why)"
+		run echo "not ok integration: CI=true, but cannot run: $why"
 	else
-		echo "# integration tests SKIPPED ($why): run 'sudo make test'"
+		echo "# integration tests SKIPPED: $why"
 	fi
 else
 	for t in tests/integration/t_*.sh; do

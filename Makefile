@@ -162,7 +162,8 @@ fuzz: $(FUZZERS)
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # Static analysis, zero findings: cppcheck, clang-tidy, gcc -fanalyzer,
-# shellcheck, mandoc -Tlint on the man pages.
+# shellcheck, mandoc -Tlint; the man pages fit 80 columns and carry
+# common/version.h's version; README's layout table matches the code.
 lint:
 	@scripts/lint.sh
 

@@ -2,6 +2,11 @@
 #ifndef COMMON_VERSION_H
 #define COMMON_VERSION_H
 
-#define VERSION "0.2.0"
+/*
+ * The one version of both programs: --version, the info request,
+ * istio_build's tag.  The man pages' footers say it too; make lint
+ * checks that they agree with this line.
+ */
+#define VERSION "0.4.0"
 
 #endif

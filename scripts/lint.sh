@@ -11,12 +11,16 @@
 #   ShellCheck   every shell script
 #   mandoc       -Tlint on the man pages, warnings and up (style notes,
 #                such as a NAME line over 80 bytes, are not findings)
+#   man-width    every man page fits 80 columns, without man's warnings
+#   version      the man pages' footers say common/version.h's version
+#   layout       README's "who calls whom" is what the #includes say
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
 SRCS=(common/*.c cni-emulator/*.c ztunnel-emulator/*.c)
 TEST_SRCS=(tests/unit/*.c tests/bench/*.c tests/fuzz/*.c)
 INC=(-D_GNU_SOURCE -Icommon -Iztunnel-emulator)
+MANS=(cni-emulator/*.8 ztunnel-emulator/*.8 common/*.7)
 failed=0
 
 check() {
@@ -47,5 +51,31 @@ check cppcheck cppcheck -q --std=c11 --enable=warning,style,performance,portabil
 check clang-tidy clang-tidy --quiet "${SRCS[@]}" -- -std=c11 "${INC[@]}"
 check gcc-fanalyzer analyzer
 check shellcheck shellcheck -x scripts/*.sh tests/*.sh tests/integration/*.sh .ci/run
-check mandoc mandoc -Tlint -W warning cni-emulator/*.8 ztunnel-emulator/*.8 common/*.7
+check mandoc mandoc -Tlint -W warning "${MANS[@]}"
+
+# shellcheck disable=SC2317  # called through check()
+man_width() {
+	local f out w
+	for f in "${MANS[@]}"; do
+		out=$(MANWIDTH=80 LC_ALL=C.UTF-8 man --warnings -l "$f" 2>&1 >/dev/null) || return 1
+		[ -z "$out" ] || { echo "$f: $out"; return 1; }
+		w=$(MANWIDTH=80 LC_ALL=C.UTF-8 man -l "$f" 2>/dev/null | LC_ALL=C.UTF-8 wc -L)
+		[ "$w" -le 80 ] || { echo "$f: a line of $w columns"; return 1; }
+	done
+}
+
+# shellcheck disable=SC2317  # called through check()
+versions() {
+	local v f
+	v=$(sed -n 's/^#define VERSION "\(.*\)"$/\1/p' common/version.h)
+	[ -n "$v" ] || { echo "common/version.h: no VERSION"; return 1; }
+	for f in "${MANS[@]}"; do
+		grep -q "^\.TH .* \"ztunnel-emulator $v\" " "$f" ||
+		    { echo "$f: the footer is not \"ztunnel-emulator $v\""; return 1; }
+	done
+}
+
+check man-width man_width
+check version versions
+check layout scripts/layout.sh --check
 exit "$failed"

@@ -2,8 +2,10 @@
 /*
  * agent.c: the node agent's side of ZDS (cni-emulator --zds-serve).  We
  * listen; each ztunnel that connects says hello, gets a snapshot (an Add
- * with a netns descriptor per pod, then SnapshotSent), and from then on an
- * Add or a Del whenever a pod appears or goes.  One request is in flight
+ * with a netns descriptor per pod, then SnapshotSent), and from then on a
+ * Del whenever a pod goes; an Add, when one appears, goes to the newest
+ * ztunnel only, as istio-cni's does (two run side by side during an
+ * upgrade, and the old one is leaving).  One request is in flight
  * per ztunnel, each answered by an ack within the timeout, or that ztunnel
  * is disconnected.
  *
@@ -310,11 +312,19 @@ agent_ns_changed(enum nswatch_change change, struct nspod *pod, void *arg)
 	    (un = redirect_out(pod)) == NULL &&
 	    redirect_remove(pod->fd, err, sizeof(err)) == -1)
 		log_warnx("%s: removing in-pod rules: %s", pod->name, err);
-	/* conn_pump() may close c: take the next one first. */
+	/*
+	 * As istio-cni's connection manager: an Add goes to the newest
+	 * ztunnel only (during an upgrade the older one is on its way out;
+	 * if the newest has not said hello yet, its snapshot carries the
+	 * pod), a Del to every one of them.  conn_pump() may close c: take
+	 * the next one first.
+	 */
 	for (c = TAILQ_FIRST(&ag.conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (!c->hello)
 			continue;	/* its snapshot will include it */
+		if (type == ZDS_ADD && c != TAILQ_LAST(&ag.conns, connlist))
+			continue;	/* not the newest */
 		/* A ztunnel we cannot keep up to date is one that would go
 		 * wrong quietly: better it reconnects. */
 		if (queue(c, type, pod, un) == -1) {

@@ -156,6 +156,13 @@ httpd_where(const struct httpd *h)
 }
 
 void
+httpd_stop_listening(struct httpd *h)
+{
+	if (h != NULL)
+		ev_io_close(&h->io);
+}
+
+void
 httpd_close(struct httpd *h)
 {
 	if (h == NULL)

@@ -55,6 +55,9 @@ struct httpd   *httpd_open(const struct httpd_addr *, httpd_fn *fn,
 		    void *arg);
 /* Where it listens ("127.0.0.1:15000", "[::1]:40123"), for logs. */
 const char     *httpd_where(const struct httpd *);
+/* Take no new client; those in flight are answered.  httpd_close()
+ * still frees it. */
+void		httpd_stop_listening(struct httpd *);
 void		httpd_close(struct httpd *);
 
 /* A body from a format, for handlers; on failure the response is a 500. */

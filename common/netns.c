@@ -18,6 +18,7 @@
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include <linux/nsfs.h>
+#include <linux/sockios.h>
 
 #include "netns.h"
 
@@ -149,6 +150,57 @@ netns_socket(int nsfd, int domain, int type, int protocol)
 	}
 	errno = err;
 	return fd;
+}
+
+/*
+ * One of the namespace's sysctls (a path under /proc/sys/net, which
+ * shows the namespace of whoever opens it): its value before into old
+ * (NUL-terminated, newline dropped), then value written, unless value
+ * is NULL.  From home: enter, open, go home, then read and write.  -1
+ * with errno set; ENOTRECOVERABLE if going home failed.
+ */
+int
+netns_sysctl(int nsfd, const char *path, const char *value, char *old,
+    size_t oldsize)
+{
+	ssize_t	n;
+	int	fd, err;
+
+	if (setns(nsfd, CLONE_NEWNET) == -1)
+		return -1;
+	fd = open(path, (value != NULL ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	err = errno;
+	if (netns_go_home() == -1) {
+		if (fd != -1)
+			close(fd);
+		errno = ENOTRECOVERABLE;
+		return -1;
+	}
+	if (fd == -1) {
+		errno = err;
+		return -1;
+	}
+	if ((n = pread(fd, old, oldsize - 1, 0)) == -1)
+		goto fail;
+	old[n] = '\0';
+	old[strcspn(old, "\n")] = '\0';
+	if (value != NULL &&
+	    pwrite(fd, value, strlen(value), 0) != (ssize_t)strlen(value))
+		goto fail;
+	close(fd);
+	return 0;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+int
+netns_of_socket(int sock)
+{
+	/* The kernel opens it for us: no setns, no path. */
+	return ioctl(sock, SIOCGSKNS);
 }
 
 void

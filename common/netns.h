@@ -61,6 +61,16 @@ void	netns_home_close(void);
  * then the caller must exit. */
 int	netns_socket(int nsfd, int domain, int type, int protocol);
 
+/* A namespace's sysctl under /proc/sys/net: read into old, and write
+ * value unless NULL (see netns.c).  -1 with errno set; ENOTRECOVERABLE
+ * if going home failed, and then the caller must exit. */
+int	netns_sysctl(int nsfd, const char *path, const char *value,
+	    char *old, size_t oldsize);
+
+/* A new descriptor (close-on-exec) for the namespace a socket lives in
+ * (SIOCGSKNS; needs CAP_NET_ADMIN).  -1 with errno set. */
+int	netns_of_socket(int sock);
+
 /* Succeed only for a network namespace; fill *id.  -1/EINVAL: some other
  * kind of file or namespace. */
 int	netns_check(int fd, struct nsid *id);

@@ -412,6 +412,14 @@ admin_start(const struct admin_opts *o, const struct admin_surface **bad)
 }
 
 void
+admin_stop_listening(void)
+{
+	httpd_stop_listening(ad.admin);
+	httpd_stop_listening(ad.metrics);
+	httpd_stop_listening(ad.ready);
+}
+
+void
 admin_stop(void)
 {
 	httpd_close(ad.admin);

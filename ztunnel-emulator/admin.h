@@ -34,6 +34,9 @@ int	admin_parse(struct admin_opts *, const struct admin_surface **bad);
 /* Bind and serve each given one, before anything else of the daemon's:
  * -1 with errno set and *bad the surface that failed, and none bound. */
 int	admin_start(const struct admin_opts *, const struct admin_surface **bad);
+/* Draining: stop listening (the next instance binds the ports), answer
+ * the requests in flight. */
+void	admin_stop_listening(void);
 void	admin_stop(void);
 
 #endif

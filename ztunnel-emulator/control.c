@@ -93,17 +93,24 @@ control_start(const struct control_opts *o)
 }
 
 void
+control_stop_listening(void)
+{
+	if (ctl.io.fd == -1)
+		return;
+	ev_io_close(&ctl.io);
+	/* Only our own socket file: a successor's is left alone. */
+	if (udsock_unlink(ctl.o.path, ctl.ino) == -1)
+		log_warn("unlink %s", ctl.o.path);
+}
+
+void
 control_stop(void)
 {
 	struct peer *p;
 
 	while ((p = TAILQ_FIRST(&ctl.peers)) != NULL)
 		peer_close(p);
-	if (ctl.io.fd == -1)
-		return;
-	ev_io_close(&ctl.io);
-	if (udsock_unlink(ctl.o.path, ctl.ino) == -1)
-		log_warn("unlink %s", ctl.o.path);
+	control_stop_listening();
 }
 
 static struct peer *

@@ -18,6 +18,9 @@ struct control_opts {
  * del and list requests (wire.h), one per connection.  -1 with errno set
  * (see udsock_listen). */
 int	control_start(const struct control_opts *);
+/* Draining: take no new peer; close the socket and remove its file (if
+ * it is still ours); those in flight are answered. */
+void	control_stop_listening(void);
 /* Close every peer and the socket; remove the socket file. */
 void	control_stop(void);
 

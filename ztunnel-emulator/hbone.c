@@ -63,8 +63,6 @@ static LIST_HEAD(, hconn)	 conns = LIST_HEAD_INITIALIZER(conns);
 static uint64_t			 idle_ms = HBONE_IDLE_MS;
 static unsigned			 nconns;
 static int			 draining;	/* shutting down: nothing new */
-static struct ev_timer		 drain_deadline;	/* zero: not armed */
-static void			(*drain_done)(void);
 
 static int	on_request(void *, const struct h2_request *, void **,
 		    struct h2_answer *);
@@ -411,16 +409,10 @@ on_conn_end(void *carg, struct h2conn *h, const struct h2conn_end *e)
 	LIST_REMOVE(hc, entry);
 	nconns--;
 	free(hc);
-	if (nconns == 0 && drain_done != NULL) {
-		void (*done)(void) = drain_done;
-
-		ev_timer_stop(&drain_deadline);
-		done();
-	}
 }
 
 void
-hbone_pod_gone(const struct pod_ref *pod)
+hbone_pod_gone(const struct pod_ref *pod, const char *why)
 {
 	struct hconn *hc, *next;
 
@@ -428,39 +420,27 @@ hbone_pod_gone(const struct pod_ref *pod)
 	for (hc = LIST_FIRST(&conns); hc != NULL; hc = next) {
 		next = LIST_NEXT(hc, entry);
 		if (hc->pod == pod)
-			h2conn_close(hc->h, H2_NO_ERROR, "pod removed");
+			h2conn_close(hc->h, H2_NO_ERROR, why);
 	}
 }
 
-static void
-on_drain_deadline(void *arg)
-{
-	struct hconn *hc;
-
-	(void)arg;
-	log_info("%u connections still open after %d ms: closing them",
-	    nconns, HBONE_DRAIN_MS);
-	while ((hc = LIST_FIRST(&conns)) != NULL)
-		h2conn_close(hc->h, H2_NO_ERROR, "drain deadline");
-}
-
 unsigned
-hbone_drain(void (*done)(void))
+hbone_drain(void)
 {
 	struct hconn *hc, *next;
 
 	draining = 1;
-	/* Those without streams close at once; done() is not armed yet,
-	 * so it never runs before we return. */
+	/* Those without streams close at once (and free themselves). */
 	for (hc = LIST_FIRST(&conns); hc != NULL; hc = next) {
 		next = LIST_NEXT(hc, entry);
 		h2conn_drain(hc->h);
 	}
-	if (nconns == 0)
-		return 0;
-	drain_done = done;
-	ev_timer_init(&drain_deadline, on_drain_deadline, NULL);
-	ev_timer_at(&drain_deadline, monotonic_ms() + HBONE_DRAIN_MS);
+	return nconns;
+}
+
+unsigned
+hbone_count(void)
+{
 	return nconns;
 }
 
@@ -471,7 +451,6 @@ hbone_done(void)
 
 	while ((hc = LIST_FIRST(&conns)) != NULL)
 		h2conn_close(hc->h, H2_NO_ERROR, "shutting down");
-	ev_timer_stop(&drain_deadline);
 	h2conn_reap();
 }
 

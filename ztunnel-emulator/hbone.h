@@ -15,7 +15,6 @@
  */
 
 #define HBONE_IDLE_MS		300000	/* POOL_UNUSED_RELEASE_TIMEOUT */
-#define HBONE_DRAIN_MS		5000	/* ztunnel's termination deadline */
 #define HBONE_POOL_MAX		16	/* connections per (pod, destination),
 					 * 100 streams each */
 
@@ -36,17 +35,17 @@ void	hbone_accept(struct pod_ref *, int c);
 void	hbone_outbound(struct pod_ref *, int c, const struct sockaddr_in *src,
 	    const struct sockaddr_in *dst, const char *dst_workload);
 
-/* The pod is going: its connections, both ways, end now. */
-void	hbone_pod_gone(const struct pod_ref *);
-
+/* The pod is going (or the drain's deadline came): its connections,
+ * both ways, end now, saying why. */
+void	hbone_pod_gone(const struct pod_ref *, const char *why);
 /*
  * Shutting down: no new connection or stream from now on; every
  * connection drains (GOAWAY), those without streams closing at once.
- * Returns how many are left draining, and done() runs, from the loop,
- * once they are closed or after HBONE_DRAIN_MS, when the rest are
- * closed.  0: nothing to wait for, and done() never runs.
+ * Returns how many are left draining (hbone_count() says how many are
+ * left later); the caller keeps the deadline.
  */
-unsigned hbone_drain(void (*done)(void));
+unsigned hbone_drain(void);
+unsigned hbone_count(void);
 
 /* At exit, after the pods: whatever is left closes now. */
 void	hbone_done(void);

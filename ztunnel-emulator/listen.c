@@ -41,7 +41,13 @@ struct lset {
 	uint64_t	 served;	/* answered "ok" */
 	unsigned	 naddrs;
 	uint32_t	 addrs[MAX_ADDRS];	/* network order */
+	int		 stopped;	/* listen_stop(): closed */
+	int		 migrate_nsfd;	/* its namespace while tcp_migrate_req
+					 * is ours to put back; else -1 */
+	char		 migrate_old[8];	/* the value to put back */
 };
+
+#define MIGRATE_REQ	"/proc/sys/net/ipv4/tcp_migrate_req"
 
 static const uint16_t	ports[ZT_NPORTS] = ZT_PORTS;
 static int		proxy_mode;
@@ -68,6 +74,7 @@ static int	open_listeners(int fds[ZT_NPORTS], struct listen_error *);
 static int	open_one(uint16_t port, const char **what);
 static int	loopback_up(int sock);
 static void	serve(void *, uint32_t);
+static int	accept_some(struct listener *, int max);
 static void	read_addrs(struct lset *);
 
 /*
@@ -91,6 +98,7 @@ listen_open(int nsfd, struct pod_ref *owner, struct listen_error *e)
 	for (i = 0; i < ZT_NPORTS; i++)
 		ls->lis[i].io.fd = -1;
 	ls->owner = owner;
+	ls->migrate_nsfd = -1;
 	if (netns_enter(nsfd) == -1) {
 		*e = (struct listen_error){ "setns", 0, errno };
 		free(ls);
@@ -179,16 +187,21 @@ open_one(uint16_t port, const char **what)
 	*what = "setsockopt SO_REUSEADDR";
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail;
+	/*
+	 * As ztunnel's: a second instance of the daemon (same uid: the
+	 * kernel allows no one else) can bind beside this one during an
+	 * upgrade, and both accept until this one closes (listen_stop()).
+	 * A process of the pod's own still cannot take the port from us.
+	 */
+	*what = "setsockopt SO_REUSEPORT";
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
+		goto fail;
 	/* As ztunnel's in-pod listeners: marked (what they send is let
-	 * through), port reuse, transparent (needs CAP_NET_ADMIN). */
+	 * through), transparent (needs CAP_NET_ADMIN). */
 	if (proxy_mode) {
 		*what = "setsockopt SO_MARK";
 		if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark,
 		    sizeof(mark)) == -1)
-			goto fail;
-		*what = "setsockopt SO_REUSEPORT";
-		if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
-		    sizeof(on)) == -1)
 			goto fail;
 		*what = "setsockopt IP_TRANSPARENT";
 		if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &on,
@@ -281,6 +294,68 @@ read_addrs(struct lset *ls)
 	}
 }
 
+/*
+ * Stop listening, as a draining ztunnel does: another instance bound
+ * beside us (SO_REUSEPORT) takes the pod's new connections from now on.
+ * What is already queued is served first.  A listener that closes
+ * resets what still waits in its queue, and handshakes under way would
+ * meet the other listener without their request and be reset too: so
+ * the pod's net.ipv4.tcp_migrate_req is 1 while we close (the kernel
+ * then hands both to the other listener of the port), and goes back to
+ * what it was at listen_restore().  Neither istio-cni nor ztunnel sets
+ * it: ztunnel's upgrade resets those connections.  -1 with errno set if
+ * the sysctl could not be set: the listeners are closed all the same.
+ */
+int
+listen_stop(struct lset *ls)
+{
+	char	 old[sizeof(ls->migrate_old)];
+	int	 i, k, rc = 0, nsfd;
+
+	if (ls->stopped)
+		return 0;
+	/* Bounded: a queue holds at most SOMAXCONN. */
+	for (i = 0; i < ZT_NPORTS; i++)
+		for (k = 0; k <= SOMAXCONN / ACCEPT_BATCH &&
+		    accept_some(&ls->lis[i], ACCEPT_BATCH) == ACCEPT_BATCH; k++)
+			;
+	if ((nsfd = netns_of_socket(ls->lis[0].io.fd)) == -1 ||
+	    netns_sysctl(nsfd, MIGRATE_REQ, "1", old, sizeof(old)) == -1) {
+		if (errno == ENOTRECOVERABLE)
+			fatal("cannot return to our own network namespace");
+		rc = -1;
+		if (nsfd != -1)
+			close(nsfd);
+	} else {
+		ls->migrate_nsfd = nsfd;
+		memcpy(ls->migrate_old, old, sizeof(old));
+	}
+	for (i = 0; i < ZT_NPORTS; i++)
+		ev_io_close(&ls->lis[i].io);
+	ls->stopped = 1;
+	return rc;
+}
+
+void
+listen_restore(struct lset *ls)
+{
+	char old[sizeof(ls->migrate_old)];
+
+	if (ls == NULL || ls->migrate_nsfd == -1)
+		return;
+	/* Only what we set: a value changed since is someone else's. */
+	if (netns_sysctl(ls->migrate_nsfd, MIGRATE_REQ, NULL, old,
+	    sizeof(old)) == 0 && strcmp(old, "1") == 0 &&
+	    netns_sysctl(ls->migrate_nsfd, MIGRATE_REQ, ls->migrate_old, old,
+	    sizeof(old)) == 0)
+		log_debug("%s: tcp_migrate_req back to %s", ls->owner->label,
+		    ls->migrate_old);
+	else if (errno == ENOTRECOVERABLE)
+		fatal("cannot return to our own network namespace");
+	close(ls->migrate_nsfd);
+	ls->migrate_nsfd = -1;
+}
+
 /* The listeners close now; the set is freed after the event batch (one
  * of its listeners may be in the batch still). */
 void
@@ -290,30 +365,37 @@ listen_close(struct lset *ls)
 
 	if (ls == NULL)
 		return;
+	listen_restore(ls);
 	for (i = 0; i < ZT_NPORTS; i++)
 		ev_io_close(&ls->lis[i].io);
 	ev_defer_free(&ls->dead, free, ls);
 }
 
-/* Answer every pending connection with "ok\n" and close it, as the seed's
- * listeners do. */
 static void
 serve(void *arg, uint32_t events)
 {
+	(void)events;
+	(void)accept_some(arg, ACCEPT_BATCH);
+}
+
+/* Take up to max connections from the queue: hand each to the proxy, or
+ * answer it with "ok\n" and close it, as the seed's listeners do; the
+ * loop's quantum ends it early.  Returns how many were taken. */
+static int
+accept_some(struct listener *l, int max)
+{
 	static const char	 ok[] = "ok\n";
-	struct listener		*l = arg;
 	struct pod_ref		*pod = l->set->owner;
 	int			 c, n;
 
-	(void)events;
-	for (n = 0; n < ACCEPT_BATCH && !ev_exhausted(); n++) {
+	for (n = 0; n < max && !ev_exhausted(); n++) {
 		if ((c = ev_accept(l->io.fd, NULL)) == -1) {
 			if (errno == EMFILE)
 				log_warnx("out of file descriptors: refused a "
 				    "connection to %s:%u", pod->label, l->port);
 			else if (errno != EAGAIN)
 				log_warn("accept on %s:%u", pod->label, l->port);
-			return;
+			return n;
 		}
 		if (proxy_mode) {
 			proxy_accept(pod, l->port, c);
@@ -325,4 +407,5 @@ serve(void *arg, uint32_t events)
 		close(c);
 		l->set->served++;
 	}
+	return n;
 }

@@ -34,6 +34,14 @@ struct lset;
  */
 struct lset    *listen_open(int nsfd, struct pod_ref *owner,
 		    struct listen_error *);
+/* Stop listening (draining: another instance listens beside us), the
+ * queue served first; the set stays for the views.  -1 with errno set if
+ * the pod's tcp_migrate_req could not be set (see listen.c): closed all
+ * the same. */
+int		listen_stop(struct lset *);
+/* Put back the pod's tcp_migrate_req as listen_stop() found it (done by
+ * listen_close() too). */
+void		listen_restore(struct lset *);
 void		listen_close(struct lset *);
 /* Whether the pod's loopback is up now (asked from here: device ioctls
  * act in the socket's namespace).  1 up, 0 down, -1 cannot tell. */

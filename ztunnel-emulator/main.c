@@ -22,6 +22,7 @@
 #include "admin.h"
 #include "ambient.h"
 #include "control.h"
+#include "drain.h"
 #include "ev.h"
 #include "log.h"
 #include "hbone.h"
@@ -49,9 +50,11 @@ struct options {
 	struct proxy_opts pxy;		/* --pool-idle, --keepalive, ... */
 	enum log_level	 level;
 	enum log_format	 log_format;
+	int64_t		 drain_ms;	/* --drain-deadline; -1: not given */
 };
 
 static const char *peers_path;		/* reread on SIGHUP */
+static uint64_t	 drain_ms;		/* the drain's deadline */
 
 static void
 usage(FILE *f)
@@ -90,6 +93,11 @@ help(void)
 	    "                    seconds (ztunnel's: 180,180,9), and a user\n"
 	    "                    timeout of TIME + RETRIES * INTERVAL\n"
 	    "  --no-keepalive    neither; --no-user-timeout: keepalive only\n"
+	    "  --drain-deadline SEC\n"
+	    "                    on SIGTERM, stop listening and give the\n"
+	    "                    connections this long to end (default:\n"
+	    "                    from TERMINATION_GRACE_PERIOD_SECONDS as\n"
+	    "                    ztunnel, else 5)\n"
 	    "  --half-close-timeout SEC\n"
 	    "                    close a connection one way done and idle\n"
 	    "                    this long (default 60; 0: never)\n"
@@ -121,22 +129,18 @@ drained(void)
 	ev_stop(EXIT_SUCCESS);
 }
 
-/* The first signal drains HBONE (GOAWAY, up to HBONE_DRAIN_MS for the
- * streams in flight); a second one stops at once. */
+/* The first signal drains, as ztunnel does during an upgrade (drain.h);
+ * a second one stops at once. */
 static void
 on_stop(int sig, void *arg)
 {
-	static int	stopping;
-	unsigned	n;
-
 	(void)arg;
 	log_info("%s: shutting down (pods: %zu)", strsignal(sig), pod_count());
-	if (stopping++ || (n = hbone_drain(drained)) == 0) {
+	if (draining()) {
 		ev_stop(EXIT_SUCCESS);
 		return;
 	}
-	log_info("draining %u HBONE connections (at most %d ms)", n,
-	    HBONE_DRAIN_MS);
+	drain_start(drain_ms, drained);
 }
 
 static void
@@ -192,6 +196,7 @@ setup(const struct options *o)
 	const struct admin_surface *bad;
 	struct nsid	 home;
 	uint64_t	 limit;
+	const char	*why;
 
 	if (ev_init() == -1)
 		fatal("event loop");
@@ -199,6 +204,8 @@ setup(const struct options *o)
 	    ev_signal(SIGTERM, on_stop, NULL) == -1 ||
 	    ev_signal(SIGHUP, on_hup, NULL) == -1)
 		fatal("signals");
+	drain_ms = drain_deadline(o->drain_ms, &why);
+	log_debug("drain deadline %ju ms (%s)", (uintmax_t)drain_ms, why);
 	if (o->peers != NULL) {
 		char err[256];
 
@@ -284,6 +291,7 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ "metrics",	 required_argument,	NULL, 'M' },
 		{ "ready",	 required_argument,	NULL, 'R' },
 		{ "half-close-timeout", required_argument, NULL, 'H' },
+		{ "drain-deadline", required_argument,	NULL, 'D' },
 		{ "help",	 no_argument,		NULL, 'h' },
 		{ "keepalive",	 required_argument,	NULL, 'K' },
 		{ "log-format",	 required_argument,	NULL, 'L' },
@@ -300,6 +308,7 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ NULL,		 0,			NULL, 0 },
 	};
 	unsigned long	mode;
+	uint64_t	ms;
 	int		ch;
 
 	const struct admin_surface *bad;
@@ -313,6 +322,7 @@ parse_args(int argc, char *argv[], struct options *o)
 	    KEEPALIVE_INTERVAL_S, KEEPALIVE_RETRIES, 1 };
 	o->level = LOG_LEVEL_INFO;
 	o->log_format = LOG_FORMAT_ZTUNNEL;
+	o->drain_ms = -1;
 	while ((ch = getopt_long(argc, argv, "hqvV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -362,6 +372,14 @@ parse_args(int argc, char *argv[], struct options *o)
 			break;
 		case 'k':
 			o->pxy.sock.keepalive_time = 0;
+			break;
+		case 'D':
+			if (parse_seconds_ms(optarg, 86400000, &ms) == -1) {
+				log_warnx("bad --drain-deadline %s: seconds, at "
+				    "most a day (0: close at once)", optarg);
+				return -1;
+			}
+			o->drain_ms = (int64_t)ms;
 			break;
 		case 'L':
 			if (log_format_parse(optarg, &o->log_format) == -1) {

@@ -76,6 +76,7 @@ static struct {
 	struct nsid	home;
 	size_t		dying;		/* dropped, not freed yet */
 	unsigned	freed_since_trim;
+	int		draining;	/* pods_drain(): nothing new */
 } pods;
 
 static struct pod	*pod_new(const struct pod_req *, const char *name,
@@ -121,6 +122,48 @@ pods_done(void)
 	while ((pod = pod_first()) != NULL)
 		pod_drop(pod);
 	podtab_free(&pods.tab);
+}
+
+void
+pods_drain(void)
+{
+	struct pod	*p;
+	unsigned	 n = 0, unset = 0;
+	int		 err = 0;
+
+	pods.draining = 1;
+	for (p = pod_first(); p != NULL; p = pod_next(p)) {
+		ev_timer_stop(&p->retry);
+		if (p->lis == NULL)
+			continue;
+		n++;
+		if (listen_stop(p->lis) == -1) {
+			unset++;
+			err = errno;
+		}
+	}
+	log_info("draining: %u pods' listeners closed", n);
+	if (unset > 0)
+		log_warnx("draining: %u pods' tcp_migrate_req not set (%s): "
+		    "connections queued as their listeners closed were reset",
+		    unset, strerror(err));
+}
+
+int
+pods_draining(void)
+{
+	return pods.draining;
+}
+
+void
+pods_close_connections(const char *why)
+{
+	struct pod *p;
+
+	for (p = pod_first(); p != NULL; p = pod_next(p)) {
+		relay_close_all(&p->conns, why);
+		hbone_pod_gone(&p->ref, why);
+	}
 }
 
 void
@@ -289,6 +332,9 @@ pod_add(const struct pod_req *req, struct pod **podp, char *err,
 	char		 derived[NAME_MAX + 1];
 
 	*podp = NULL;
+	if (pods.draining)
+		return refuse(err, errlen, "shutting down: draining, the "
+		    "instance that replaces this one takes new pods");
 	if (req->nsfd == -1)
 		return refuse(err, errlen, "no netns descriptor attached");
 	if (netns_check(req->nsfd, &id) == -1)
@@ -548,7 +594,7 @@ pod_drop(struct pod *p)
 		metrics_proxy_stopped();
 	/* As ztunnel on DelWorkload: the pod's connections end at once. */
 	relay_close_all(&p->conns, "pod removed");
-	hbone_pod_gone(&p->ref);
+	hbone_pod_gone(&p->ref, "pod removed");
 	listen_close(p->lis);
 	p->lis = NULL;
 	ev_timer_stop(&p->retry);

@@ -62,6 +62,16 @@ enum pod_result	pod_add(const struct pod_req *, struct pod **podp,
  * close at once, its memory goes after the current event batch. */
 void		pod_del(struct pod *, const char *why);
 
+/*
+ * Draining, on the first SIGTERM: every pod stops listening (another
+ * instance listens beside us), pending pods stop retrying, and no pod is
+ * added from now on; the connections flow on.  pods_close_connections()
+ * ends them all (the drain's deadline).
+ */
+void		pods_drain(void);
+int		pods_draining(void);
+void		pods_close_connections(const char *why);
+
 struct pod     *pod_byname(const char *name);
 enum pod_origin	pod_origin(const struct pod *);
 /* In add order: pod_first(), then pod_next(p) until NULL. */

@@ -77,6 +77,7 @@ static void	on_upstream(void *, uint32_t);
 static void	on_timer(void *);
 
 static uint64_t	half_close_ms = RELAY_HALF_CLOSE_MS;
+static unsigned		nrelays;	/* open sessions, every pod's */
 
 void
 relay_init(uint64_t half_close)
@@ -194,6 +195,7 @@ relay_start(struct relay_stats *stats, const char *label, enum relay_dir dir,
 	TAILQ_INSERT_TAIL(&stats->open, r, entry);
 	stats->nopen++;
 	stats->total++;
+	nrelays++;
 	r->series = series;
 	metrics_tcp_opened(series);
 	return 0;
@@ -418,8 +420,15 @@ relay_end(struct relay *r, const char *how)
 	};
 	metrics_tcp_closed(r->series, &end);
 	r->stats->nopen--;
+	nrelays--;
 	TAILQ_REMOVE(&r->stats->open, r, entry);
 	ev_defer_free(&r->dead, relay_free, r);
+}
+
+unsigned
+relay_count(void)
+{
+	return nrelays;
 }
 
 void

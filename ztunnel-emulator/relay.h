@@ -56,6 +56,8 @@ struct tcp_series;
 int	relay_start(struct relay_stats *, const char *label, enum relay_dir,
 	    int client, int upstream, const struct sockaddr_in *src,
 	    const struct sockaddr_in *dst, struct tcp_series *);
+/* Open sessions, every pod's. */
+unsigned relay_count(void);
 /* End every session of a pod at once (it is being removed). */
 void	relay_close_all(struct relay_stats *, const char *why);
 

@@ -28,6 +28,18 @@
   traffic.py probe HOST PORT N     N round trips of 64 bytes on one "echo"
                                    connection, one after the other; print
                                    "probe N p50 MS p99 MS max MS"
+  traffic.py churn HOST PORT STOP  new "echo" connections one after the
+                                   other from 4 threads until the file STOP
+                                   exists ("ok N" every 100); print "churn OK
+                                   ok FAILED failed (errors)"; exit 0 if none
+                                   failed
+  traffic.py longs HOST PORT N STOP
+                                   N "echo" connections, each sending 4 KiB
+                                   every 10 ms and checking what comes back,
+                                   until STOP exists, then a FIN and the rest
+                                   of the echo; print "longs N: I intact, E
+                                   ended early, R reset, D different, B bytes"
+                                   (ended early: a clean FIN before ours)
 Each client prints one line the test checks; exit 0 means it held.
 """
 
@@ -337,6 +349,123 @@ def probe(host, port, n):
     c.close()
 
 
+def churn(host, port, stop):
+    ok, failed, errs = 0, 0, {}
+    lock = threading.Lock()
+
+    def one(i):
+        c = connect(host, port)
+        try:
+            msg = b"%d" % i
+            c.sendall(b"echo\n" + msg)
+            c.shutdown(socket.SHUT_WR)
+            data = b""
+            while True:
+                d = c.recv(64)
+                if not d:
+                    break
+                data += d
+            if data != msg:
+                raise OSError(0, "echo different")
+        finally:
+            c.close()
+
+    def worker(k):
+        nonlocal ok, failed
+        i = k
+        while not os.path.exists(stop):
+            try:
+                one(i)
+                with lock:
+                    ok += 1
+                    if ok % 100 == 0:
+                        print(f"ok {ok}", flush=True)
+            except OSError as e:
+                with lock:
+                    failed += 1
+                    errs[e.strerror] = errs.get(e.strerror, 0) + 1
+            i += 4
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    print("churning", flush=True)
+    for t in threads:
+        t.join()
+    why = ", ".join(f"{e}: {k}" for e, k in errs.items())
+    print(f"churn {ok} ok {failed} failed" + (f" ({why})" if why else ""),
+          flush=True)
+    sys.exit(0 if failed == 0 and ok > 0 else 1)
+
+
+def longs(host, port, n, stop):
+    res = {"intact": 0, "ended": 0, "reset": 0, "different": 0}
+    total = 0
+    lock = threading.Lock()
+
+    def one(k):
+        nonlocal total
+        block = bytes((k + i) % 251 for i in range(4096))
+        sent = bytearray()
+        got = bytearray()
+        outcome = "intact"
+        ours = False    # our FIN came first
+        eof = threading.Event()
+        c = connect(host, port)
+        c.settimeout(None)
+        c.sendall(b"echo\n")
+
+        def reader():
+            nonlocal outcome
+            try:
+                while True:
+                    d = c.recv(1 << 16)
+                    if not d:
+                        eof.set()
+                        return
+                    got.extend(d)
+            except OSError:
+                outcome = "reset"
+
+        t = threading.Thread(target=reader)
+        t.start()
+        try:
+            while not os.path.exists(stop) and t.is_alive():
+                c.sendall(block)
+                sent.extend(block)
+                time.sleep(0.01)
+            if t.is_alive() and not eof.is_set():
+                ours = True
+                c.shutdown(socket.SHUT_WR)
+        except OSError:
+            # Sending after the other end closed (a clean FIN already
+            # read) is our doing, not a reset.
+            t.join(TIMEOUT)
+            if not eof.is_set():
+                outcome = "reset"
+        t.join(TIMEOUT)
+        c.close()
+        if outcome == "intact":
+            if bytes(got) != bytes(sent[:len(got)]):
+                outcome = "different"
+            elif not ours or len(got) < len(sent):
+                outcome = "ended"
+        with lock:
+            res[outcome] += 1
+            total += len(got)
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    print("longs open", flush=True)
+    for t in threads:
+        t.join()
+    print(f"longs {n}: {res['intact']} intact, {res['ended']} ended early, "
+          f"{res['reset']} reset, {res['different']} different, "
+          f"{total} bytes", flush=True)
+    sys.exit(0 if res["reset"] == 0 and res["different"] == 0 else 1)
+
+
 def main():
     a = sys.argv[1:]
     try:
@@ -347,6 +476,10 @@ def main():
         elif a[0] in ("bulk", "many", "seq", "hold", "probe", "closed_many",
                       "halfopen", "idle"):
             globals()[a[0]](a[1], int(a[2]), *map(int, a[3:]))
+        elif a[0] == "churn":
+            churn(a[1], int(a[2]), a[3])
+        elif a[0] == "longs":
+            longs(a[1], int(a[2]), int(a[3]), a[4])
         else:
             sys.exit(__doc__)
     except IndexError:

@@ -178,7 +178,7 @@ t_sigterm_drains_with_goaway() {
 	expect "stops with 0" stop_daemon
 	ZPID=
 	expect "the client was told: GOAWAY NO_ERROR" file_has "$WORK/hold.out" "^goaway 0$"
-	expect "logged" file_has "$WORK/zt.err" "draining 1 HBONE connections"
+	expect "logged" file_has "$WORK/zt.err" "draining 1 connections (0 plain, 1 HBONE)"
 }
 
 # Each hostile peer gets its error; a stream through the same daemon

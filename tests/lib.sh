@@ -220,6 +220,10 @@ stop_daemon() {
 	fi
 }
 
+# No process with this run's directory in its command line.  A function:
+# a "sh -c" would have it in its own.
+none_of_ours_left() { ! pgrep -f "$WORK/" >/dev/null; }
+
 end_test() {
 	local rc=$? pid log
 	if [ -n "${ZPID:-}" ] && ! stop_daemon; then
@@ -228,13 +232,18 @@ end_test() {
 	for pid in "${PIDS[@]}"; do
 		{ kill -KILL "$pid" && wait "$pid"; } 2>/dev/null
 	done
+	# And what they started (a daemon under nsenter or eval): nothing of
+	# this test may outlive it and answer on the next one's paths.
+	pkill -KILL -f "$WORK/" 2>/dev/null
+	wait_for 10 none_of_ours_left
 	# This test's own logs: run_tests clears them before each test.
 	if [ "$rc" -ne 0 ]; then
 		for log in "$WORK/zt.err" "$WORK/agent.err"; do
 			[ -s "$log" ] || continue
 			# valgrind's report starts with what went wrong: show
 			# that, not the last lines of its summary.
-			if grep -q '^==[0-9]*== [A-Z]' "$log"; then
+			if grep -v 'Warning: noted\|This could\|See README_MISSING' "$log" |
+			    grep -q '^==[0-9]*== [A-Z]'; then
 				echo "    $(basename "$log") (valgrind):" >&2
 				grep '^==[0-9]*==' "$log" | grep -v 'Warning: noted\|This could\|See README_MISSING' |
 				    head -n 40 | sed 's/^/      /' >&2
@@ -252,7 +261,9 @@ end_test() {
 # --- ZDS: the node agent and scripted peers ------------------------------
 
 
-agent_listening() { ss -Hxl | grep -qF " $ZSOCK "; }
+# The agent APID listens on ZSOCK: its pid, not just the path, or an agent
+# of an earlier test that has not quite gone would pass for it.
+agent_listening() { ss -Hxlp | grep -F " $ZSOCK " | grep -q "pid=$APID,"; }
 
 # start_agent args...: our node agent on $ZSOCK; pid in $APID.
 start_agent() {

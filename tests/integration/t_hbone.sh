@@ -371,7 +371,8 @@ t_baggage_for_zds_pods() {
 	echo "$(pod_ip 3) remote/c" >"$WORK/peers"
 	"${RUN_DAEMON[@]}" "$CNI" --zds-serve "$ZSOCK" --redirect --watch \
 	    "--select=$P-pod[12]" >"$WORK/agent.out" 2>"$WORK/agent.err" &
-	PIDS+=($!)
+	APID=$!
+	PIDS+=("$APID")
 	expect "agent starts" wait_for "$START_SECONDS" agent_listening
 	start_node_daemon --zds "$ZSOCK" --peers "$WORK/peers"
 	expect "both up" wait_for 20 sh -c "test \"\$('$CNI' --list '$SOCK' | grep -c ' up ')\" -eq 2"

@@ -242,8 +242,10 @@ t_unit_default_takes_nothing() {
 	mkns bystander
 	local bystander=$NS
 	mkns mine
-	MESH_SELECT="$RUN_ID-$TEST_NO-mine" eval "$cmd" >"$WORK/agent.out" 2>"$WORK/agent.err" &
-	PIDS+=($!)
+	# exec: $! is the agent itself, not a shell that would leave it behind.
+	MESH_SELECT="$RUN_ID-$TEST_NO-mine" eval "exec $cmd" >"$WORK/agent.out" 2>"$WORK/agent.err" &
+	APID=$!
+	PIDS+=("$APID")
 	expect "agent starts" wait_for "$START_SECONDS" agent_listening
 	start_daemon --proxy --zds "$ZSOCK"
 	expect "its pod served" wait_for 20 has_listeners "$NS"

@@ -43,7 +43,7 @@ ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE -Icommon $(WARNINGS) $(CFLAGS)
 
 COMMON_OBJS	= common/buf.o common/ev.o common/fdpass.o common/h2conn.o \
 		  common/h2fields.o common/h2frame.o common/hpack.o \
-		  common/httpd.o common/log.o common/notify.o common/netns.o \
+		  common/httpd.o common/linger.o common/log.o common/notify.o common/netns.o \
 		  common/text.o common/udsock.o common/util.o common/wire.o \
 		  common/zds.o
 CNI_OBJS	= cni-emulator/main.o cni-emulator/agent.o cni-emulator/nswatch.o \

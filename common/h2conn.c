@@ -44,6 +44,7 @@
 #include "buf.h"
 #include "ev.h"
 #include "h2conn.h"
+#include "linger.h"
 #include "hpack.h"
 #include "util.h"
 
@@ -459,8 +460,12 @@ tun_close(struct h2tun *t, const char *why)
 	if (c->nstreams == 0)
 		c->idle_since = monotonic_ms();
 	ev_timer_stop(&t->deadline);
-	sock_drain(t->fd);
-	ev_io_close(&t->io);
+	ev_io_del(&t->io);
+	/* A side still sending gets our FIN, never a reset (linger.h). */
+	if (t->fd_eof)
+		close(t->fd);
+	else
+		linger_close(t->fd);
 	memset(&e, 0, sizeof(e));
 	e.sent = t->sent;
 	e.received = t->received;

@@ -15,6 +15,7 @@
 #include "drain.h"
 #include "ev.h"
 #include "hbone.h"
+#include "linger.h"
 #include "log.h"
 #include "pods.h"
 #include "relay.h"
@@ -24,6 +25,7 @@
 
 static struct {
 	int		 on;
+	int		 closing;	/* past the deadline, or none left */
 	uint64_t	 deadline;	/* monotonic ms */
 	uint64_t	 started;
 	struct ev_timer	 tick;
@@ -55,35 +57,39 @@ left(void)
 	return relay_count() + hbone_count();
 }
 
+/* What is left is closed; the program ends once the last socket closed
+ * that way has had its lingering close (linger.h), within LINGER_MS. */
 static void
 finish(void)
 {
-	void (*done)(void) = dr.done;
-
-	ev_timer_stop(&dr.tick);
+	dr.closing = 1;
 	pods_close_connections("drain deadline");
 	log_info("drained in %ju ms", (uintmax_t)(monotonic_ms() - dr.started));
-	dr.done = NULL;
-	if (done != NULL)
-		done();
 }
 
 static void
 tick(void *arg)
 {
+	void	(*done)(void) = dr.done;
 	unsigned n;
 
 	(void)arg;
-	if ((n = left()) == 0) {
+	if (!dr.closing) {
+		if ((n = left()) != 0 && monotonic_ms() < dr.deadline) {
+			ev_timer_at(&dr.tick, monotonic_ms() + DRAIN_TICK_MS);
+			return;
+		}
+		if (n != 0)
+			log_info("deadline: closing the %u connections left", n);
 		finish();
+	}
+	if (linger_count() != 0) {
+		ev_timer_at(&dr.tick, monotonic_ms() + DRAIN_TICK_MS);
 		return;
 	}
-	if (monotonic_ms() >= dr.deadline) {
-		log_info("deadline: closing the %u connections left", n);
-		finish();
-		return;
-	}
-	ev_timer_at(&dr.tick, monotonic_ms() + DRAIN_TICK_MS);
+	dr.done = NULL;
+	if (done != NULL)
+		done();
 }
 
 void

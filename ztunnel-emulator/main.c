@@ -26,6 +26,7 @@
 #include "ev.h"
 #include "log.h"
 #include "hbone.h"
+#include "linger.h"
 #include "netns.h"
 #include "notify.h"
 #include "peers.h"
@@ -250,6 +251,7 @@ shutdown_all(void)
 	zdsclient_stop();
 	pods_done();
 	hbone_done();
+	linger_done();
 	peers_free();
 	netns_home_close();
 	ev_done();

@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 
 #include "ev.h"
+#include "linger.h"
 #include "log.h"
 #include "metrics.h"
 #include "relay.h"
@@ -395,11 +396,17 @@ relay_end(struct relay *r, const char *how)
 {
 	struct tcp_end end;
 
-	sock_drain(r->cfd);
 	ev_io_del(&r->c);
 	ev_io_del(&r->u);
-	close(r->cfd);
-	close(r->ufd);
+	/* A side still sending gets our FIN, never a reset (linger.h). */
+	if (r->up.eof)
+		close(r->cfd);
+	else
+		linger_close(r->cfd);
+	if (r->down.eof || r->connecting)
+		close(r->ufd);
+	else
+		linger_close(r->ufd);
 	ev_timer_stop(&r->timer);
 	close(r->up.pipe[0]);
 	close(r->up.pipe[1]);

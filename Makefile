@@ -55,7 +55,8 @@ ZT_OBJS		= ztunnel-emulator/main.o ztunnel-emulator/control.o \
 		  ztunnel-emulator/metrics.o ztunnel-emulator/admin.o \
 		  ztunnel-emulator/hbone.o ztunnel-emulator/peers.o \
 		  ztunnel-emulator/podsock.o ztunnel-emulator/mesh.o \
-		  ztunnel-emulator/podjson.o ztunnel-emulator/drain.o
+		  ztunnel-emulator/podjson.o ztunnel-emulator/drain.o \
+		  ztunnel-emulator/handover.o
 UNIT_OBJS	= tests/unit/main.o tests/unit/test_fdpass.o \
 		  tests/unit/test_wire.o tests/unit/test_misc.o \
 		  tests/unit/test_podtab.o tests/unit/test_zds.o \
@@ -157,6 +158,11 @@ demo-traffic: all
 demo-hbone: all
 	@scripts/demo-hbone.sh
 
+# An upgrade with --handover while a pod's connections flow (root,
+# iptables): the same listening sockets, the same connections.
+demo-upgrade: all
+	@scripts/demo-upgrade.sh
+
 # libFuzzer targets (clang), each run FUZZ_SECONDS from its seed corpus.
 fuzz: $(FUZZERS)
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
@@ -200,4 +206,4 @@ clean:
 	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) $(TRUE) $(FUZZERS) */*.o */*.d tests/*/*.o \
 	    tests/*/*.d .build-flags
 
-.PHONY: all test test-scale bench bench-traffic demo demo-zds demo-traffic demo-hbone fuzz golden lint install uninstall clean FORCE
+.PHONY: all test test-scale bench bench-traffic demo demo-zds demo-traffic demo-hbone demo-upgrade fuzz golden lint install uninstall clean FORCE

@@ -148,11 +148,15 @@ ev_io_del(struct ev_io *io)
 void
 ev_io_close(struct ev_io *io)
 {
-	if (io->fd == -1)
+	int fd = io->fd;
+
+	if (fd == -1)
 		return;
-	again_unlink(io);
-	close(io->fd);
-	io->fd = -1;
+	/* Out of the set first: close() alone leaves it there while
+	 * another descriptor shares the open file, and one handed to the
+	 * next instance of the daemon does. */
+	ev_io_del(io);
+	close(fd);
 }
 
 /* --- fairness ------------------------------------------------------------ */

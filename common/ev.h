@@ -76,9 +76,9 @@ int	ev_io_mod(struct ev_io *, uint32_t events);
 /* Forget the descriptor (the caller closes it): no callback for it runs
  * any more, not even one already in the current batch. */
 void	ev_io_del(struct ev_io *);
-/* The same, and close the descriptor: close() itself takes it out of the
- * epoll set, one syscall fewer, provided no other descriptor shares its
- * open file (none of ours ever does). */
+/* The same, and close the descriptor (taken out of the set first:
+ * close() alone would leave it there while another descriptor, say one
+ * handed to another process, shares its open file). */
 void	ev_io_close(struct ev_io *);
 
 /* The work a callback may do per call: see "Fairness" above. */

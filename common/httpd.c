@@ -117,27 +117,20 @@ httpd_parse(const char *addrport, struct httpd_addr *a)
 	return 0;
 }
 
-struct httpd *
-httpd_open(const struct httpd_addr *a, httpd_fn *fn, void *arg)
+/* Serve fd, a listening socket (ours from now on; closed on failure). */
+static struct httpd *
+serve_fd(int fd, httpd_fn *fn, void *arg)
 {
 	struct sockaddr_storage	 bound;
 	socklen_t		 blen = sizeof(bound);
 	struct httpd		*h;
-	int			 fd, on = 1, err;
+	int			 err;
 
-	if ((h = calloc(1, sizeof(*h))) == NULL)
-		return NULL;
-	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
-	if (fd == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
-	    bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
-	    listen(fd, 64) == -1 ||
+	if ((h = calloc(1, sizeof(*h))) == NULL ||
 	    getsockname(fd, (struct sockaddr *)&bound, &blen) == -1 ||
 	    ev_io_add(&h->io, fd, EPOLLIN, accept_clients, h) == -1) {
 		err = errno;
-		if (fd != -1)
-			close(fd);
+		close(fd);
 		free(h);
 		errno = err;
 		return NULL;
@@ -147,6 +140,47 @@ httpd_open(const struct httpd_addr *a, httpd_fn *fn, void *arg)
 	h->arg = arg;
 	TAILQ_INIT(&h->clients);
 	return h;
+}
+
+struct httpd *
+httpd_open(const struct httpd_addr *a, httpd_fn *fn, void *arg)
+{
+	int fd, on = 1, err;
+
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return NULL;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
+	    listen(fd, 64) == -1) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return NULL;
+	}
+	return serve_fd(fd, fn, arg);
+}
+
+struct httpd *
+httpd_adopt(int fd, httpd_fn *fn, void *arg)
+{
+	int		on = 0;
+	socklen_t	len = sizeof(on);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == -1 ||
+	    !on) {
+		close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	return serve_fd(fd, fn, arg);
+}
+
+int
+httpd_fd(const struct httpd *h)
+{
+	return h->io.fd;
 }
 
 const char *

@@ -53,6 +53,11 @@ int		httpd_parse(const char *addrport, struct httpd_addr *);
 /* Listen there and serve from the event loop.  NULL with errno set. */
 struct httpd   *httpd_open(const struct httpd_addr *, httpd_fn *fn,
 		    void *arg);
+/* Serve a listening socket received from elsewhere (another instance
+ * of the program), ours from now on.  NULL with errno set, fd closed. */
+struct httpd   *httpd_adopt(int fd, httpd_fn *fn, void *arg);
+/* Its listening socket, still its own (-1 once it stopped listening). */
+int		httpd_fd(const struct httpd *);
 /* Where it listens ("127.0.0.1:15000", "[::1]:40123"), for logs. */
 const char     *httpd_where(const struct httpd *);
 /* Take no new client; those in flight are answered.  httpd_close()

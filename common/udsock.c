@@ -122,6 +122,35 @@ udsock_unlink(const char *path, ino_t ino)
 }
 
 int
+udsock_adopt(int fd, const char *path, ino_t *ino)
+{
+	struct sockaddr_un	sun;
+	socklen_t		len = sizeof(sun), olen;
+	struct stat		st;
+	int			on = 0;
+
+	memset(&sun, 0, sizeof(sun));
+	olen = sizeof(on);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &olen) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sun, &len) == -1)
+		return -1;
+	if (!on || sun.sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path) ||
+	    strncmp(sun.sun_path, path, sizeof(sun.sun_path)) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (lstat(path, &st) == -1)
+		return -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	*ino = st.st_ino;
+	return 0;
+}
+
+int
 udsock_connect(const char *path, int type)
 {
 	struct sockaddr_un	sun;

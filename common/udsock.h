@@ -30,6 +30,10 @@ struct udsock_allow {
  */
 int	udsock_listen(const char *path, int type, mode_t mode, ino_t *ino);
 int	udsock_unlink(const char *path, ino_t ino);
+/* A listening socket received from the previous owner of path: check it
+ * listens and is bound to path, and that path is a socket file; its
+ * identity in *ino.  -1 with errno set (EINVAL: not that socket). */
+int	udsock_adopt(int fd, const char *path, ino_t *ino);
 
 /* Connect a close-on-exec socket of the given type (SOCK_STREAM,
  * SOCK_SEQPACKET) to path. */

@@ -27,6 +27,8 @@
 static struct {
 	struct httpd	*admin, *metrics, *ready;
 	char		 node[256];	/* NODE_NAME, else the hostname */
+	const char	*flags[ADMIN_N];	/* for a handover */
+	const char	*given[ADMIN_N];
 } ad;
 
 static void
@@ -358,6 +360,7 @@ admin_opts_init(struct admin_opts *o)
 	for (i = 0; i < ADMIN_N; i++) {
 		o->s[i].flag = flags[i];
 		o->s[i].ztunnel = ztunnel[i];
+		o->s[i].fd = -1;
 	}
 }
 
@@ -396,18 +399,37 @@ admin_start(const struct admin_opts *o, const struct admin_surface **bad)
 	for (i = 0; i < ADMIN_N; i++) {
 		if (o->s[i].given == NULL)
 			continue;
-		if ((*srv[i] = httpd_open(&o->s[i].addr, fn[i], NULL)) == NULL) {
+		if (o->s[i].fd != -1)
+			*srv[i] = httpd_adopt(o->s[i].fd, fn[i], NULL);
+		else
+			*srv[i] = httpd_open(&o->s[i].addr, fn[i], NULL);
+		if (*srv[i] == NULL) {
 			err = errno;
 			*bad = &o->s[i];
 			admin_stop();
 			errno = err;
 			return -1;
 		}
+		ad.flags[i] = o->s[i].flag;
+		ad.given[i] = o->s[i].given;
 		/* The address as bound: the port the kernel chose for 0. */
 		log_event(LOG_LEVEL_INFO, "listener established",
 		    "address=%s component=\"%s\"", httpd_where(*srv[i]),
 		    component[i]);
 	}
+	return 0;
+}
+
+int
+admin_listeners(admin_listener_fn *fn, void *arg)
+{
+	struct httpd	*srv[ADMIN_N] = { ad.admin, ad.metrics, ad.ready };
+	int		 i;
+
+	for (i = 0; i < ADMIN_N; i++)
+		if (srv[i] != NULL && httpd_fd(srv[i]) != -1 &&
+		    fn(arg, ad.flags[i], ad.given[i], httpd_fd(srv[i])) == -1)
+			return -1;
 	return 0;
 }
 

@@ -80,9 +80,13 @@ control_start(const struct control_opts *o)
 
 	ctl.o = *o;
 	TAILQ_INIT(&ctl.peers);
-	if (o->make_dir && udsock_mkdir(o->path) == -1)
-		return -1;
-	if ((fd = udsock_listen(o->path, SOCK_STREAM, o->mode, &ctl.ino)) == -1)
+	if (o->fd != -1) {
+		/* Handed over: the same socket, the same file. */
+		fd = o->fd;
+		if (udsock_adopt(fd, o->path, &ctl.ino) == -1)
+			return -1;
+	} else if ((o->make_dir && udsock_mkdir(o->path) == -1) ||
+	    (fd = udsock_listen(o->path, SOCK_STREAM, o->mode, &ctl.ino)) == -1)
 		return -1;
 	if (ev_io_add(&ctl.io, fd, EPOLLIN, accept_peers, NULL) == -1) {
 		close(fd);
@@ -101,6 +105,22 @@ control_stop_listening(void)
 	/* Only our own socket file: a successor's is left alone. */
 	if (udsock_unlink(ctl.o.path, ctl.ino) == -1)
 		log_warn("unlink %s", ctl.o.path);
+}
+
+int
+control_listener(const char **path, int *fd)
+{
+	if (ctl.io.fd == -1)
+		return -1;
+	*path = ctl.o.path;
+	*fd = ctl.io.fd;
+	return 0;
+}
+
+void
+control_forget(void)
+{
+	ev_io_close(&ctl.io);
 }
 
 void

@@ -12,6 +12,8 @@ struct control_opts {
 	int			 make_dir;	/* the default path: make its
 						 * directory (0755) if missing */
 	struct udsock_allow	 allow;		/* --allow-uid */
+	int			 fd;		/* the socket a previous instance
+						 * handed over; else -1 */
 };
 
 /* Listen on the control socket and serve it from the event loop: add,
@@ -23,5 +25,10 @@ int	control_start(const struct control_opts *);
 void	control_stop_listening(void);
 /* Close every peer and the socket; remove the socket file. */
 void	control_stop(void);
+/* For a handover: the listening socket (still ours) and its path; -1 if
+ * there is none.  control_forget() then closes our copy and leaves the
+ * file to the next instance. */
+int	control_listener(const char **path, int *fd);
+void	control_forget(void);
 
 #endif

@@ -356,6 +356,66 @@ listen_restore(struct lset *ls)
 	ls->migrate_nsfd = -1;
 }
 
+int
+listen_fds(const struct lset *ls, int fds[ZT_NPORTS])
+{
+	int i;
+
+	if (ls->stopped)
+		return -1;
+	for (i = 0; i < ZT_NPORTS; i++)
+		fds[i] = ls->lis[i].io.fd;
+	return 0;
+}
+
+void
+listen_forget(struct lset *ls)
+{
+	int i;
+
+	/* Our copies only: the sockets listen on in the other instance. */
+	for (i = 0; i < ZT_NPORTS; i++)
+		ev_io_close(&ls->lis[i].io);
+	ls->stopped = 1;
+}
+
+struct lset *
+listen_adopt(int fds[ZT_NPORTS], uint64_t served, struct pod_ref *owner,
+    struct listen_error *e)
+{
+	struct lset	*ls;
+	int		 i, j;
+
+	if ((ls = calloc(1, sizeof(*ls))) == NULL) {
+		*e = (struct listen_error){ "memory", 0, errno };
+		goto fail;
+	}
+	ls->owner = owner;
+	ls->migrate_nsfd = -1;
+	ls->served = served;
+	for (i = 0; i < ZT_NPORTS; i++) {
+		ls->lis[i].io.fd = -1;
+		ls->lis[i].set = ls;
+		ls->lis[i].port = ports[i];
+	}
+	for (i = 0; i < ZT_NPORTS; i++) {
+		if (ev_io_add(&ls->lis[i].io, fds[i], EPOLLIN, serve,
+		    &ls->lis[i]) == -1) {
+			*e = (struct listen_error){ "epoll_ctl", 0, errno };
+			for (j = i; j < ZT_NPORTS; j++)
+				close(fds[j]);
+			listen_close(ls);
+			return NULL;
+		}
+	}
+	read_addrs(ls);
+	return ls;
+fail:
+	for (i = 0; i < ZT_NPORTS; i++)
+		close(fds[i]);
+	return NULL;
+}
+
 /* The listeners close now; the set is freed after the event batch (one
  * of its listeners may be in the batch still). */
 void

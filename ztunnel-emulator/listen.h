@@ -43,6 +43,18 @@ int		listen_stop(struct lset *);
  * listen_close() too). */
 void		listen_restore(struct lset *);
 void		listen_close(struct lset *);
+
+/*
+ * Handing a pod over (handover.h): listen_fds() gives the three
+ * listening sockets, still ours (-1 if stopped); listen_forget() drops
+ * our copies once the other instance has its own (the sockets go on
+ * listening there); listen_adopt() serves received ones, in port order,
+ * ours from now on (all closed on failure).
+ */
+int		listen_fds(const struct lset *, int fds[ZT_NPORTS]);
+void		listen_forget(struct lset *);
+struct lset    *listen_adopt(int fds[ZT_NPORTS], uint64_t served,
+		    struct pod_ref *owner, struct listen_error *);
 /* Whether the pod's loopback is up now (asked from here: device ioctls
  * act in the socket's namespace).  1 up, 0 down, -1 cannot tell. */
 int		listen_loopback_up(const struct lset *);

@@ -24,6 +24,7 @@
 #include "control.h"
 #include "drain.h"
 #include "ev.h"
+#include "handover.h"
 #include "log.h"
 #include "hbone.h"
 #include "linger.h"
@@ -52,6 +53,7 @@ struct options {
 	enum log_level	 level;
 	enum log_format	 log_format;
 	int64_t		 drain_ms;	/* --drain-deadline; -1: not given */
+	const char	*handover;	/* --handover: the upgrade's socket */
 };
 
 static const char *peers_path;		/* reread on SIGHUP */
@@ -99,6 +101,10 @@ help(void)
 	    "                    connections this long to end (default:\n"
 	    "                    from TERMINATION_GRACE_PERIOD_SECONDS as\n"
 	    "                    ztunnel, else 5)\n"
+	    "  --handover PATH   upgrade with no listener closed and no\n"
+	    "                    connection reset: take every socket from\n"
+	    "                    the instance serving PATH, if one is, then\n"
+	    "                    serve PATH for the next one\n"
 	    "  --half-close-timeout SEC\n"
 	    "                    close a connection one way done and idle\n"
 	    "                    this long (default 60; 0: never)\n"
@@ -121,7 +127,8 @@ help(void)
 	    "  -h, --help        show this help\n"
 	    "  -V, --version     show the version\n"
 	    "\n"
-	    "Exit status: 0 stopped by SIGINT/SIGTERM, 1 usage, 2 failure.\n");
+	    "Exit status: 0 stopped by SIGINT/SIGTERM or handed over, 1 usage,\n"
+	    "2 failure.\n");
 }
 
 static void
@@ -192,12 +199,14 @@ check_privileges(int proxy)
 }
 
 static void
-setup(const struct options *o)
+setup(struct options *o)
 {
 	const struct admin_surface *bad;
+	struct handover_taken taken = { .handover_fd = -1 };
 	struct nsid	 home;
 	uint64_t	 limit;
 	const char	*why;
+	int		 have_pods = 0;
 
 	if (ev_init() == -1)
 		fatal("event loop");
@@ -224,28 +233,52 @@ setup(const struct options *o)
 	if (netns_home_init(&home) == -1)
 		fatal("open /proc/thread-self/ns/net");
 	check_privileges(o->proxy);
+	/* An upgrade: the sockets of the running instance, before we bind
+	 * anything of our own (handover.h). */
+	if (o->handover != NULL) {
+		if (handover_connect(o->handover, o->proxy, &taken) == -1)
+			fatalx("--handover %s: the running instance serves on; "
+			    "this one stops", o->handover);
+		handover_match(&taken, &o->ctl, &o->admin);
+	}
 	/* Every listener of our own before the control socket: one that
 	 * cannot be had must not leave a socket file behind. */
-	if (admin_start(&o->admin, &bad) == -1)
+	if (admin_start(&o->admin, &bad) == -1) {
+		handover_abort("a surface could not be bound");
 		fatalx("%s %s: %s%s", bad->flag, bad->given, strerror(errno),
 		    errno == EADDRINUSE ? " (another daemon there?)" : "");
+	}
 	if (pods_init(&home, o->proxy) == -1)
 		fatal("pod table");
 	proxy_init(pod_resolve, &o->pxy);
 	if (o->ctl.path != NULL) {
-		if (control_start(&o->ctl) == -1)
+		if (control_start(&o->ctl) == -1) {
+			handover_abort("the control socket could not be bound");
 			fatalx("%s: %s%s", o->ctl.path,
 			    strerror(errno), udsock_hint(errno));
+		}
 		log_info("listening on %s (mode %04o, own netns net:[%ju])",
 		    o->ctl.path, (unsigned)o->ctl.mode, (uintmax_t)home.ino);
 	}
+	if (taken.connected && handover_take(&have_pods) == -1) {
+		if (!have_pods)
+			fatalx("--handover %s: nothing taken; the running "
+			    "instance serves on", o->handover);
+		log_warnx("--handover %s: the pods taken, some connections "
+		    "left to the running instance", o->handover);
+	}
 	if (o->zds_path != NULL)
 		zdsclient_start(o->zds_path, &o->ctl.allow);
+	if (o->handover != NULL && handover_serve(o->handover,
+	    taken.handover_fd, drain_ms, drained) == -1)
+		fatalx("--handover %s: %s%s", o->handover, strerror(errno),
+		    udsock_hint(errno));
 }
 
 static void
 shutdown_all(void)
 {
+	handover_stop();
 	admin_stop();
 	control_stop();
 	zdsclient_stop();
@@ -293,6 +326,7 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ "metrics",	 required_argument,	NULL, 'M' },
 		{ "ready",	 required_argument,	NULL, 'R' },
 		{ "half-close-timeout", required_argument, NULL, 'H' },
+		{ "handover",	 required_argument,	NULL, 'O' },
 		{ "drain-deadline", required_argument,	NULL, 'D' },
 		{ "help",	 no_argument,		NULL, 'h' },
 		{ "keepalive",	 required_argument,	NULL, 'K' },
@@ -318,6 +352,7 @@ parse_args(int argc, char *argv[], struct options *o)
 	memset(o, 0, sizeof(*o));
 	admin_opts_init(&o->admin);
 	o->ctl.mode = 0600;
+	o->ctl.fd = -1;
 	o->pxy.pool_idle_ms = HBONE_IDLE_MS;
 	o->pxy.half_close_ms = RELAY_HALF_CLOSE_MS;
 	o->pxy.sock = (struct podsock_opts){ KEEPALIVE_TIME_S,
@@ -382,6 +417,9 @@ parse_args(int argc, char *argv[], struct options *o)
 				return -1;
 			}
 			o->drain_ms = (int64_t)ms;
+			break;
+		case 'O':
+			o->handover = optarg;
 			break;
 		case 'L':
 			if (log_format_parse(optarg, &o->log_format) == -1) {

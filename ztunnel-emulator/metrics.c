@@ -26,6 +26,9 @@
 
 #define WL_MAX	256
 
+_Static_assert(METRICS_ZDS_TYPES == ZDS_KEEP + 1, "one counter per ZDS type");
+_Static_assert(METRICS_WL_MAX >= 2 * WL_MAX, "namespace/name fits");
+
 struct tcp_series {
 	struct tcp_series	*next;
 	int			 source_reporter;
@@ -40,7 +43,7 @@ static struct {
 	unsigned		 nseries;
 	struct tcp_series	 overflow[2];
 	uint64_t		 handoffs[METRICS_HANDOFF_N];
-	uint64_t		 zds[ZDS_KEEP + 1];
+	uint64_t		 zds[METRICS_ZDS_TYPES];
 	uint64_t		 started, stopped;
 	time_t			 start_time;
 } m;
@@ -177,6 +180,84 @@ metrics_tcp_closed(struct tcp_series *s, const struct tcp_end *e)
 	if (e->error != NULL)
 		add(&f, " error=\"%s\"", e->error);
 	log_event(LOG_LEVEL_INFO, "connection complete", "%s", f.buf);
+}
+
+static void
+series_state(const struct tcp_series *s, struct metrics_series_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->source_reporter = s->source_reporter;
+	snprintf(st->src, sizeof(st->src), "%s/%s", s->src_ns, s->src_name);
+	snprintf(st->dst, sizeof(st->dst), "%s/%s", s->dst_ns, s->dst_name);
+	st->opened = s->opened;
+	memcpy(st->closed, s->closed, sizeof(st->closed));
+	memcpy(st->received, s->received, sizeof(st->received));
+	memcpy(st->sent, s->sent, sizeof(st->sent));
+}
+
+void
+metrics_each_series(metrics_series_fn *fn, void *arg)
+{
+	struct metrics_series_state	 st;
+	const struct tcp_series		*s;
+	int				 i;
+
+	for (s = m.series; s != NULL; s = s->next) {
+		series_state(s, &st);
+		fn(arg, &st);
+	}
+	for (i = 0; i < 2; i++)
+		if (m.overflow[i].src_name[0] != '\0') {
+			series_state(&m.overflow[i], &st);
+			fn(arg, &st);
+		}
+}
+
+void
+metrics_add_series(const struct metrics_series_state *st)
+{
+	struct tcp_series	*s;
+	int			 i;
+
+	s = metrics_tcp_series(st->source_reporter, st->src, st->dst);
+	s->opened += st->opened;
+	for (i = 0; i < 2; i++) {
+		s->closed[i] += st->closed[i];
+		s->received[i] += st->received[i];
+		s->sent[i] += st->sent[i];
+	}
+}
+
+void
+metrics_series_id(const struct tcp_series *s, int *source_reporter,
+    char *src, size_t srclen, char *dst, size_t dstlen)
+{
+	*source_reporter = s->source_reporter;
+	snprintf(src, srclen, "%s/%s", s->src_ns, s->src_name);
+	snprintf(dst, dstlen, "%s/%s", s->dst_ns, s->dst_name);
+}
+
+void
+metrics_get_totals(struct metrics_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	memcpy(t->handoffs, m.handoffs, sizeof(t->handoffs));
+	memcpy(t->zds, m.zds, sizeof(t->zds));
+	t->started = m.started;
+	t->stopped = m.stopped;
+}
+
+void
+metrics_add_totals(const struct metrics_totals *t)
+{
+	int i;
+
+	for (i = 0; i < METRICS_HANDOFF_N; i++)
+		m.handoffs[i] += t->handoffs[i];
+	for (i = 0; i < METRICS_ZDS_TYPES; i++)
+		m.zds[i] += t->zds[i];
+	m.started += t->started;
+	m.stopped += t->stopped;
 }
 
 void

@@ -54,6 +54,28 @@ struct tcp_end {
 };
 void		metrics_tcp_closed(struct tcp_series *, const struct tcp_end *);
 
+/*
+ * Handing the counters over to another instance (handover.h): every
+ * series with its counts, then the totals; the receiver adds them to its
+ * own.  A series' labels ("namespace/name" each) name it for a
+ * connection that moves.
+ */
+#define METRICS_WL_MAX	512
+struct metrics_series_state {
+	int		 source_reporter;
+	char		 src[METRICS_WL_MAX];	/* "namespace/name" */
+	char		 dst[METRICS_WL_MAX];
+	uint64_t	 opened;
+	uint64_t	 closed[2], received[2], sent[2];	/* by flags */
+};
+typedef void	metrics_series_fn(void *arg,
+		    const struct metrics_series_state *);
+void		metrics_each_series(metrics_series_fn *, void *arg);
+void		metrics_add_series(const struct metrics_series_state *);
+void		metrics_series_id(const struct tcp_series *,
+		    int *source_reporter, char *src, size_t srclen, char *dst,
+		    size_t dstlen);
+
 enum metrics_handoff {
 	METRICS_HANDOFF_LISTENING,
 	METRICS_HANDOFF_PENDING,
@@ -61,6 +83,16 @@ enum metrics_handoff {
 	METRICS_HANDOFF_N,
 };
 void		metrics_handoff(enum metrics_handoff);
+
+/* The counters that are not per series, for a handover. */
+#define METRICS_ZDS_TYPES	6	/* zds.h's request types, 0..ZDS_KEEP */
+struct metrics_totals {
+	uint64_t	 handoffs[METRICS_HANDOFF_N];
+	uint64_t	 zds[METRICS_ZDS_TYPES];
+	uint64_t	 started, stopped;
+};
+void		metrics_get_totals(struct metrics_totals *);
+void		metrics_add_totals(const struct metrics_totals *);
 void		metrics_zds_message(int type);	/* zds.h's zds_req_type */
 void		metrics_proxy_started(void);
 void		metrics_proxy_stopped(void);

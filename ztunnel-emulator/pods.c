@@ -77,6 +77,8 @@ static struct {
 	size_t		dying;		/* dropped, not freed yet */
 	unsigned	freed_since_trim;
 	int		draining;	/* pods_drain(): nothing new */
+	int		handed_over;	/* the listeners are the next one's */
+	struct relay_stats orphans;	/* held sessions whose pod went */
 } pods;
 
 static struct pod	*pod_new(const struct pod_req *, const char *name,
@@ -131,6 +133,10 @@ pods_drain(void)
 	unsigned	 n = 0, unset = 0;
 	int		 err = 0;
 
+	if (pods.handed_over) {
+		log_info("draining: our listeners went with the handover");
+		return;
+	}
 	pods.draining = 1;
 	for (p = pod_first(); p != NULL; p = pod_next(p)) {
 		ev_timer_stop(&p->retry);
@@ -164,6 +170,182 @@ pods_close_connections(const char *why)
 		relay_close_all(&p->conns, why);
 		hbone_pod_gone(&p->ref, why);
 	}
+}
+
+/* --- handover ------------------------------------------------------------- */
+
+int
+pods_export(pod_export_fn *fn, void *arg)
+{
+	struct pod_export	 e;
+	struct pod		*p;
+	int			 i;
+
+	for (p = pod_first(); p != NULL; p = pod_next(p)) {
+		memset(&e, 0, sizeof(e));
+		e.key = p->name;
+		e.workload = p->workload;
+		e.service_account = p->sa;
+		e.origin = p->origin;
+		e.up = p->state == POD_UP && p->lis != NULL &&
+		    listen_fds(p->lis, e.lfds) == 0;
+		if (!e.up)
+			for (i = 0; i < 3; i++)
+				e.lfds[i] = -1;
+		e.age_ms = monotonic_ms() - p->added_ms;
+		e.served = p->lis != NULL ? listen_served(p->lis) : 0;
+		/* Open ones (plain and HBONE) count where they end. */
+		e.conns_total = p->conns.total - p->conns.nopen;
+		e.bytes_in = p->conns.bytes_in;
+		e.bytes_out = p->conns.bytes_out;
+		/* An up pod without --proxy keeps no descriptor for its
+		 * namespace (its listeners do): ask one of them. */
+		if (p->ref.nsfd != -1)
+			e.nsfd = fcntl(p->ref.nsfd, F_DUPFD_CLOEXEC, 0);
+		else if (e.up)
+			e.nsfd = netns_of_socket(e.lfds[0]);
+		else
+			e.nsfd = -1;
+		if (e.nsfd == -1) {
+			log_warn("handover: %s: its namespace", pod_label(p));
+			return -1;
+		}
+		if (fn(arg, &e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+void
+pods_handed_over(void)
+{
+	struct pod *p;
+
+	pods.draining = 1;
+	pods.handed_over = 1;
+	for (p = pod_first(); p != NULL; p = pod_next(p)) {
+		ev_timer_stop(&p->retry);
+		if (p->lis != NULL)
+			listen_forget(p->lis);
+	}
+}
+
+enum pod_result
+pod_adopt(const struct pod_export *e, char *err, size_t errlen)
+{
+	struct pod_req		 req = { e->origin, e->key, e->workload,
+	    e->service_account, e->nsfd };
+	struct listen_error	 le;
+	struct nsid		 id;
+	struct pod		*pod = NULL;
+	int			 i, lfds[3];
+
+	for (i = 0; i < 3; i++)
+		lfds[i] = e->lfds[i];
+	if (netns_check(e->nsfd, &id) == -1 || !text_name_ok(e->key) ||
+	    podtab_byname(&pods.tab, e->key) != NULL ||
+	    podtab_byns(&pods.tab, &id) != NULL) {
+		snprintf(err, errlen, "%s: not a namespace, a bad name, or "
+		    "one we have", e->key);
+		goto fail;
+	}
+	if ((pod = pod_new(&req, e->key, &id)) == NULL ||
+	    podtab_insert(&pods.tab, &pod->te) == -1) {
+		snprintf(err, errlen, "out of memory");
+		free(pod);
+		pod = NULL;
+		goto fail;
+	}
+	pod->added_ms = monotonic_ms() - e->age_ms;
+	pod->conns.total = e->conns_total;
+	pod->conns.bytes_in = e->bytes_in;
+	pod->conns.bytes_out = e->bytes_out;
+	/* Pending, or --proxy: it keeps its namespace (pod_listen()). */
+	if (!e->up || listen_proxy())
+		pod->ref.nsfd = e->nsfd;
+	else
+		close(e->nsfd);
+	if (!e->up) {
+		pod->state = POD_PENDING;
+		ev_timer_at(&pod->retry, monotonic_ms());
+		log_info("adopted %s net:[%ju]: pending, retrying",
+		    pod_label(pod), (uintmax_t)id.ino);
+		return POD_PENDING_RETRY;
+	}
+	if ((pod->lis = listen_adopt(lfds, e->served, &pod->ref,
+	    &le)) == NULL) {
+		explain(&le, pod, err, errlen);
+		podtab_remove(&pods.tab, &pod->te);
+		if (pod->ref.nsfd != -1)
+			close(pod->ref.nsfd);
+		free(pod);
+		return POD_REFUSED;
+	}
+	log_info("adopted %s net:[%ju]: its listeners, never closed",
+	    pod_label(pod), (uintmax_t)id.ino);
+	return POD_LISTENING;
+fail:
+	close(e->nsfd);
+	for (i = 0; i < 3; i++)
+		if (lfds[i] != -1)
+			close(lfds[i]);
+	return POD_REFUSED;
+}
+
+struct hold {
+	pod_relay_fn	*fn;
+	void		*arg;
+	const char	*key;
+};
+
+static void
+hold_one(void *arg, struct relay *r, const struct relay_state *st)
+{
+	struct hold *h = arg;
+
+	h->fn(h->arg, h->key, r, st);
+}
+
+void
+pods_hold_relays(pod_relay_fn *fn, void *arg)
+{
+	struct hold	 h = { fn, arg, NULL };
+	struct pod	*p;
+
+	for (p = pod_first(); p != NULL; p = pod_next(p)) {
+		h.key = p->name;
+		relay_hold(&p->conns, hold_one, &h);
+	}
+}
+
+void
+pods_resume_relay(const char *key, struct relay *r)
+{
+	struct pod *p = pod_byname(key);
+
+	if (p != NULL) {
+		relay_resume(r, &p->conns, pod_label(p));
+		return;
+	}
+	/* Gone meanwhile: as its removal would have, end it. */
+	relay_stats_init(&pods.orphans);
+	relay_resume(r, &pods.orphans, key);
+	relay_close_all(&pods.orphans, "pod removed");
+}
+
+int
+pods_adopt_relay(const char *key, const struct relay_state *st)
+{
+	struct pod	*p = pod_byname(key);
+	int		 i;
+
+	if (p == NULL) {
+		for (i = 0; i < RELAY_NFDS; i++)
+			close(st->fds[i]);
+		errno = ENOENT;
+		return -1;
+	}
+	return relay_adopt(&p->conns, pod_label(p), st);
 }
 
 void

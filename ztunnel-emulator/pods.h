@@ -72,6 +72,50 @@ void		pods_drain(void);
 int		pods_draining(void);
 void		pods_close_connections(const char *why);
 
+/*
+ * Handing the pods over to another instance (handover.h).  A pod as it
+ * moves: what it is, its counts so far (connections that ended), its
+ * namespace and, if up, its listeners.
+ */
+struct pod_export {
+	const char	*key;		/* its name, or its ZDS uid */
+	const char	*workload;	/* ZDS: "namespace/name"; else "" */
+	const char	*service_account;
+	enum pod_origin	 origin;
+	int		 up;		/* listening; else pending */
+	uint64_t	 age_ms;
+	uint64_t	 served;	/* answered "ok" */
+	uint64_t	 conns_total;	/* ended ones */
+	uint64_t	 bytes_in, bytes_out;	/* of those */
+	int		 nsfd;		/* export: a new descriptor, the
+					 * callee's; adopt: ours */
+	int		 lfds[3];	/* up: 15008, 15006, 15001; export:
+					 * still the pod's; adopt: ours */
+};
+typedef int	pod_export_fn(void *arg, const struct pod_export *);
+/* Each pod, in add order, until fn says -1 (returned then). */
+int		pods_export(pod_export_fn *, void *arg);
+/* Every pod's listeners are the other instance's now: close our copies
+ * (the sockets listen on there); from now on we take no new pod. */
+void		pods_handed_over(void);
+/* The receiving side: a pod from its export, its descriptors ours from
+ * now on (closed on failure).  Logs it. */
+enum pod_result	pod_adopt(const struct pod_export *, char *err, size_t errlen);
+
+/* Every pod's plain sessions held for the move (relay_hold), fn told
+ * each with its pod's key. */
+struct relay;
+struct relay_state;
+typedef void	pod_relay_fn(void *arg, const char *key, struct relay *,
+		    const struct relay_state *);
+void		pods_hold_relays(pod_relay_fn *, void *arg);
+/* A held session that did not move: back to its pod (ended if the pod
+ * went meanwhile). */
+void		pods_resume_relay(const char *key, struct relay *);
+/* The receiving side: a session of the pod key.  -1 with errno set
+ * (ENOENT: no such pod), its descriptors closed. */
+int		pods_adopt_relay(const char *key, const struct relay_state *);
+
 struct pod     *pod_byname(const char *name);
 enum pod_origin	pod_origin(const struct pod *);
 /* In add order: pod_first(), then pod_next(p) until NULL. */

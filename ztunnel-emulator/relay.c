@@ -438,6 +438,159 @@ relay_count(void)
 	return nrelays;
 }
 
+/* --- handover ------------------------------------------------------------- */
+
+static void
+half_state(const struct half *h, struct relay_half_state *st)
+{
+	st->held = h->held;
+	st->eof = h->eof;
+	st->err = h->err;
+	st->shut = h->shut;
+	st->bytes = h->bytes;
+}
+
+void
+relay_hold(struct relay_stats *s, relay_hold_fn *fn, void *arg)
+{
+	struct relay_state	 st;
+	struct relay		*r;
+
+	while ((r = TAILQ_FIRST(&s->open)) != NULL) {
+		ev_io_del(&r->c);
+		ev_io_del(&r->u);
+		ev_timer_stop(&r->timer);
+		TAILQ_REMOVE(&s->open, r, entry);
+		s->nopen--;
+		s->total--;
+		nrelays--;
+		r->stats = NULL;
+		r->label = "(in transit)";
+		memset(&st, 0, sizeof(st));
+		st.dir = r->dir;
+		st.src = r->src;
+		st.dst = r->dst;
+		st.connecting = r->connecting;
+		st.age_ms = monotonic_ms() - r->start_ms;
+		half_state(&r->up, &st.up);
+		half_state(&r->down, &st.down);
+		st.series = r->series;
+		st.fds[0] = r->cfd;
+		st.fds[1] = r->ufd;
+		st.fds[2] = r->up.pipe[0];
+		st.fds[3] = r->up.pipe[1];
+		st.fds[4] = r->down.pipe[0];
+		st.fds[5] = r->down.pipe[1];
+		fn(arg, r, &st);
+	}
+}
+
+void
+relay_forget(struct relay *r)
+{
+	/* Shared with the other instance now: close() alone would leave
+	 * them in our epoll set (see ev_io_close); they are out of it. */
+	close(r->cfd);
+	close(r->ufd);
+	close(r->up.pipe[0]);
+	close(r->up.pipe[1]);
+	close(r->down.pipe[0]);
+	close(r->down.pipe[1]);
+	ev_defer_free(&r->dead, relay_free, r);
+}
+
+/* Watch a held or adopted session again, and move what waits. */
+static int
+relay_watch(struct relay *r, struct relay_stats *s, const char *label)
+{
+	r->stats = s;
+	r->label = label;
+	TAILQ_INSERT_TAIL(&s->open, r, entry);
+	s->nopen++;
+	s->total++;
+	nrelays++;
+	if (r->connecting) {
+		/* What is left of the connect's time, at least a second. */
+		uint64_t age = monotonic_ms() - r->start_ms;
+
+		ev_timer_at(&r->timer, monotonic_ms() + (age + 1000 <
+		    RELAY_CONNECT_MS ? RELAY_CONNECT_MS - age : 1000));
+		if (ev_io_add(&r->u, r->ufd, EPOLLOUT, on_upstream, r) == -1)
+			return -1;
+		return 0;
+	}
+	if (ev_io_add(&r->u, r->ufd, RELAY_EVENTS, on_upstream, r) == -1 ||
+	    ev_io_add(&r->c, r->cfd, RELAY_EVENTS, on_client, r) == -1)
+		return -1;
+	if ((r->up.shut || r->down.shut) && half_close_ms > 0) {
+		r->moved = r->up.bytes + r->down.bytes;
+		ev_timer_at(&r->timer, monotonic_ms() + half_close_ms);
+	}
+	/* Edge-triggered: whatever is ready now is reported once anyway,
+	 * but bytes held in a pipe need no event to move. */
+	ev_io_again(&r->c, EPOLLIN | EPOLLOUT);
+	return 0;
+}
+
+void
+relay_resume(struct relay *r, struct relay_stats *s, const char *label)
+{
+	if (relay_watch(r, s, label) == -1)
+		relay_end(r, "epoll_ctl");
+}
+
+static void
+half_adopt(struct half *h, const struct relay_half_state *st, int rfd,
+    int wfd)
+{
+	int size;
+
+	h->pipe[0] = rfd;
+	h->pipe[1] = wfd;
+	size = fcntl(wfd, F_GETPIPE_SZ);
+	h->cap = size > 0 ? (size_t)size : 65536;
+	h->held = (size_t)st->held;
+	h->eof = st->eof;
+	h->err = st->err;
+	h->shut = st->shut;
+	h->bytes = st->bytes;
+}
+
+int
+relay_adopt(struct relay_stats *s, const char *label,
+    const struct relay_state *st)
+{
+	struct relay	*r;
+	int		 i, err;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		err = errno;
+		for (i = 0; i < RELAY_NFDS; i++)
+			close(st->fds[i]);
+		errno = err;
+		return -1;
+	}
+	r->c.fd = r->u.fd = -1;
+	r->cfd = st->fds[0];
+	r->ufd = st->fds[1];
+	half_adopt(&r->up, &st->up, st->fds[2], st->fds[3]);
+	half_adopt(&r->down, &st->down, st->fds[4], st->fds[5]);
+	r->dir = st->dir;
+	r->src = st->src;
+	r->dst = st->dst;
+	r->connecting = st->connecting;
+	r->start_ms = monotonic_ms() - st->age_ms;
+	r->series = st->series;
+	ev_timer_init(&r->timer, on_timer, r);
+	if (relay_watch(r, s, label) == -1) {
+		err = errno;
+		relay_end(r, "epoll_ctl");
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 void
 relay_close_all(struct relay_stats *s, const char *why)
 {

@@ -58,6 +58,47 @@ int	relay_start(struct relay_stats *, const char *label, enum relay_dir,
 	    const struct sockaddr_in *dst, struct tcp_series *);
 /* Open sessions, every pod's. */
 unsigned relay_count(void);
+
+/*
+ * Handing sessions over to another instance of the daemon (handover.h).
+ * A session's state, and its six descriptors: the client, the upstream,
+ * and both ends of each direction's pipe, with the bytes still in them.
+ */
+#define RELAY_NFDS	6
+struct relay_half_state {
+	uint64_t	 held;		/* bytes in the pipe */
+	int		 eof;		/* the source is done */
+	int		 err;		/* ...by this error (0: a FIN) */
+	int		 shut;		/* the destination got its FIN */
+	uint64_t	 bytes;		/* moved so far */
+};
+struct relay_state {
+	enum relay_dir		 dir;
+	struct sockaddr_in	 src, dst;
+	int			 connecting;	/* the upstream's connect */
+	uint64_t		 age_ms;
+	struct relay_half_state	 up, down;	/* client->upstream, back */
+	struct tcp_series	*series;
+	int			 fds[RELAY_NFDS];	/* client, upstream,
+						 * up pipe r/w, down pipe r/w */
+};
+/*
+ * Hold every session of s: no watch, no timer, out of s (its counts go
+ * with it), fn told each one's state; the descriptors stay ours.  A held
+ * session is the caller's until relay_forget() or relay_resume().
+ */
+typedef void	relay_hold_fn(void *arg, struct relay *,
+		    const struct relay_state *);
+void	relay_hold(struct relay_stats *s, relay_hold_fn *fn, void *arg);
+/* Handed over: close our copies and free it, ending nothing (no log
+ * line, no counter: the session goes on elsewhere). */
+void	relay_forget(struct relay *);
+/* Not handed over after all: back into s (its pod's), watched again. */
+void	relay_resume(struct relay *, struct relay_stats *s, const char *label);
+/* The receiving side: a session from its state (the descriptors ours
+ * from now on; on failure all closed).  -1 with errno set. */
+int	relay_adopt(struct relay_stats *, const char *label,
+	    const struct relay_state *);
 /* End every session of a pod at once (it is being removed). */
 void	relay_close_all(struct relay_stats *, const char *why);
 

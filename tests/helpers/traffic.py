@@ -383,6 +383,10 @@ def churn(host, port, stop):
             except OSError as e:
                 with lock:
                     failed += 1
+                    if e.strerror not in errs:
+                        # The first of each kind now: a test that
+                        # times out waiting shows why.
+                        print(f"error {e.strerror}", flush=True)
                     errs[e.strerror] = errs.get(e.strerror, 0) + 1
             i += 4
 

@@ -4,22 +4,25 @@
 # then the first gets SIGTERM, with traffic flowing all along.  Istio's
 # way: the node agent gives the new one every pod over ZDS, it binds
 # beside the old one (SO_REUSEPORT), and the old one stops listening at
-# once and drains what it carries.
+# once and drains what it carries.  Beyond Istio: --handover, where the
+# old one hands every live socket to the new one.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/node.sh
 . "$TOP/tests/node.sh"
 
 # zt_in_node NAME ARGS...: a daemon in the node's namespace, its pid in
-# $ZPID_NAME... (printed), its logs in $WORK/NAME.err.
+# $PID_NAME, its logs in $WORK/NAME.out and NAME.err.  Not run in a
+# $(...): the daemon would be that subshell's child, not ours to wait for.
 zt_in_node() {
 	local name=$1
 	shift
 	nsenter "--net=/var/run/netns/$NODE" "${RUN_DAEMON[@]}" "$ZT" "$@" \
 	    >"$WORK/$name.out" 2>"$WORK/$name.err" &
 	PIDS+=($!)
-	echo $!
+	printf -v "PID_$name" %s $!
 }
+PID_a='' PID_b=''	# zt_in_node's
 ready_on() {
 	local code
 	code=$(nsenter "--net=/var/run/netns/$NODE" curl -s -o /dev/null \
@@ -28,7 +31,24 @@ ready_on() {
 }
 alive() { kill -0 "$1" 2>/dev/null; }
 gone() { ! kill -0 "$1" 2>/dev/null; }
-churned() { [ "$(grep -c '^ok ' "$1")" -ge "$2" ]; }
+# churned FILE N: N hundred connections done (else the file, for expect).
+churned() { [ "$(grep -c '^ok ' "$1")" -ge "$2" ] || { cat "$1"; return 1; }; }
+# none_open NAME: the pod NAME (as --list names it) has no connection open.
+none_open() {
+	[[ "$("$CNI" --list "$SOCK" | awk -v n="$1" '$1 == n { print $3 }')" == 0/* ]]
+}
+# The inodes of the listening sockets in pods 1 and 4, sorted.
+listener_inodes() {
+	local i
+	for i in 1 4; do
+		in_pod "$i" ss -Htlne 2>/dev/null | grep -o 'ino:[0-9]*'
+	done | sort | tr '\n' ' '
+}
+# istio_tcp_connections_opened_total, summed, from the metrics port.
+opened_total() {
+	nsenter "--net=/var/run/netns/$NODE" curl -s "http://127.0.0.1:$1/metrics" |
+	    awk '/^istio_tcp_connections_opened_total/ { n += $NF } END { print n + 0 }'
+}
 
 # (b) Istio's way, under load: new connections from pod 1 to pod 3 (a
 # plain upstream, outside the mesh) as fast as they go, six long-lived
@@ -37,12 +57,12 @@ churned() { [ "$(grep -c '^ok ' "$1")" -ge "$2" ]; }
 # long ones on A are drained (ended with a FIN at A's deadline), never
 # reset, no byte different; A is gone by its deadline; B is ready first.
 t_istio_way_under_load() {
-	local a b before
+	local before
 	node_up 3
 	app 2
 	app 3
 	start_agent --redirect "$(pod_ns 1)" "$(pod_ns 2)"
-	a=$(zt_in_node a -v --proxy --zds "$ZSOCK" --ready 127.0.0.1:15021 --drain-deadline 3)
+	zt_in_node a -v --proxy --zds "$ZSOCK" --ready 127.0.0.1:15021 --drain-deadline 3
 	expect "A ready" wait_for "$START_SECONDS" ready_on 15021
 	pod_bg 1 "$WORK/churn.out" python3 "$TRAFFIC" churn "$(pod_ip 3)" "$APP_PORT" "$WORK/stop"
 	pod_bg 1 "$WORK/plain.out" python3 "$TRAFFIC" longs "$(pod_ip 3)" "$APP_PORT" 6 "$WORK/stop"
@@ -50,14 +70,14 @@ t_istio_way_under_load() {
 	expect "churning" wait_for 20 churned "$WORK/churn.out" 2
 	expect "plain ones open" wait_for 10 file_has "$WORK/plain.out" "longs open"
 	expect "HBONE ones open" wait_for 10 file_has "$WORK/hbone.out" "longs open"
-	b=$(zt_in_node b -v --proxy --zds "$ZSOCK" --ready 127.0.0.1:15022 --drain-deadline 3)
+	zt_in_node b -v --proxy --zds "$ZSOCK" --ready 127.0.0.1:15022 --drain-deadline 3
 	expect "B ready beside A" wait_for "$START_SECONDS" ready_on 15022
 	expect "both listen in pod 1" test \
 	    "$(in_pod 1 ss -Htlnp "( sport = :15001 )" | grep -oF "pid=" | wc -l)" -eq 2
-	expect "A still serving" alive "$a"
-	kill -TERM "$a"
+	expect "A still serving" alive "$PID_a"
+	kill -TERM "$PID_a"
 	expect "A stopped listening at once" wait_for 5 file_has "$WORK/a.err" "draining: 2 pods' listeners closed"
-	expect "A gone by its deadline (3 s)" wait_for 6 gone "$a"
+	expect "A gone by its deadline (3 s)" wait_for 6 gone "$PID_a"
 	expect "only B listens in pod 1" test \
 	    "$(in_pod 1 ss -Htlnp "( sport = :15001 )" | grep -oF "pid=" | wc -l)" -eq 1
 	expect "A drained, then closed what was left" file_has "$WORK/a.err" "drained in "
@@ -74,10 +94,108 @@ t_istio_way_under_load() {
 	    file_has "$WORK/hbone.out" "^longs 6: .* 0 reset, 0 different"
 	expect "pod 1's tcp_migrate_req put back" test \
 	    "$(in_pod 1 cat /proc/sys/net/ipv4/tcp_migrate_req)" = 0
-	expect "B still up" alive "$b"
+	expect "B still up" alive "$PID_b"
 	note "$(sed -n 's/^churn \([0-9]*\) ok.*/\1 new/p' "$WORK/churn.out");" \
 	    "plain $(sed -n 's/^longs 6: \([0-9]*\) intact, \([0-9]*\) ended.*/\1 kept, \2 drained/p' "$WORK/plain.out");" \
 	    "HBONE $(sed -n 's/^longs 6: \([0-9]*\) intact, \([0-9]*\) ended.*/\1 kept, \2 drained/p' "$WORK/hbone.out")"
 }
 
-run_tests t_istio_way_under_load
+# (a) Beyond Istio, under load: B takes every live socket from A over
+# --handover.  The same listening sockets serve on (no moment without a
+# listener: their inodes do not change), the plain connections move with
+# the bytes in flight (all intact, none ended), the HBONE ones drain on A
+# (ended cleanly, never reset), no new connection fails, A exits, and B
+# answers on the control socket, the readiness port and /metrics it was
+# handed, with A's counters carried over.
+t_handover_under_load() {
+	local before opened_a opened_b ino_before ino_after
+	rm -f "$WORK/stop"	# an earlier test's, which would end ours at once
+	node_up 4
+	app 2
+	app 3
+	start_agent --redirect "$(pod_ns 1)" "$(pod_ns 2)"
+	zt_in_node a -v --proxy --zds "$ZSOCK" --ready 127.0.0.1:15021 \
+	    --metrics 127.0.0.1:15020 --handover "$WORK/ho.sock" \
+	    --drain-deadline 3 "$SOCK"
+	expect "A ready" wait_for "$START_SECONDS" ready_on 15021
+	enrol 4
+	pod_bg 1 "$WORK/churn.out" python3 "$TRAFFIC" churn "$(pod_ip 3)" "$APP_PORT" "$WORK/stop"
+	pod_bg 1 "$WORK/plain.out" python3 "$TRAFFIC" longs "$(pod_ip 3)" "$APP_PORT" 6 "$WORK/stop"
+	pod_bg 1 "$WORK/hbone.out" python3 "$TRAFFIC" longs "$(pod_ip 2)" "$APP_PORT" 6 "$WORK/stop"
+	pod_bg 4 "$WORK/plain4.out" python3 "$TRAFFIC" longs "$(pod_ip 3)" "$APP_PORT" 2 "$WORK/stop"
+	expect "churning" wait_for 20 churned "$WORK/churn.out" 2
+	expect "plain ones open" wait_for 10 file_has "$WORK/plain.out" "longs open"
+	expect "HBONE ones open" wait_for 10 file_has "$WORK/hbone.out" "longs open"
+	expect "pod 4's open" wait_for 10 file_has "$WORK/plain4.out" "longs open"
+	ino_before=$(listener_inodes)
+	opened_a=$(opened_total 15020)
+	zt_in_node b -v --proxy --zds "$ZSOCK" --ready 127.0.0.1:15021 \
+	    --metrics 127.0.0.1:15020 --handover "$WORK/ho.sock" \
+	    --drain-deadline 3 "$SOCK"
+	expect "B took the pods" wait_for "$START_SECONDS" file_has "$WORK/b.err" "took 3 pods with their listeners"
+	expect "B took the connections" wait_for 20 file_has "$WORK/b.err" "took [0-9]* connections from pid $PID_a"
+	expect "A gone by its deadline" wait_for 10 gone "$PID_a"
+	expect "B still up" alive "$PID_b"
+	ino_after=$(listener_inodes)
+	expect "the same listening sockets ($ino_before)" test "$ino_before" = "$ino_after"
+	expect "only B's in pod 1" test \
+	    "$(in_pod 1 ss -Htlnp "( sport = :15001 )" | grep -c "pid=$PID_b,")" -eq 1
+	expect "B ready on the port it was handed" ready_on 15021
+	opened_b=$(opened_total 15020)
+	expect "A's counters carried ($opened_a, now $opened_b)" test "$opened_b" -ge "$opened_a"
+	expect "the control socket is B's" test "$("$CNI" --list "$SOCK" | grep -c ' up ')" -eq 3
+	before=$(grep -c '^ok ' "$WORK/churn.out")
+	expect "new connections go on through B" wait_for 20 churned "$WORK/churn.out" $((before + 2))
+	touch "$WORK/stop"
+	expect "churn ends" wait_for 60 file_has "$WORK/churn.out" "^churn "
+	expect "no new connection failed" file_has "$WORK/churn.out" "^churn [0-9]* ok 0 failed$"
+	expect "plain: done" wait_for 60 file_has "$WORK/plain.out" "^longs 6:"
+	expect "plain: all moved, intact" \
+	    file_has "$WORK/plain.out" "^longs 6: 6 intact, 0 ended early, 0 reset, 0 different"
+	expect "pod 4's: done" wait_for 60 file_has "$WORK/plain4.out" "^longs 2:"
+	expect "pod 4's (control socket): all moved, intact" \
+	    file_has "$WORK/plain4.out" "^longs 2: 2 intact, 0 ended early, 0 reset, 0 different"
+	expect "HBONE: done" wait_for 60 file_has "$WORK/hbone.out" "^longs 6:"
+	expect "HBONE: drained on A, none reset, no byte different" \
+	    file_has "$WORK/hbone.out" "^longs 6: .* 0 reset, 0 different"
+	expect "B has pod 1's connections back to none" wait_for 20 none_open "default/$(pod_ns 1)"
+	note "$(sed -n 's/^churn \([0-9]*\) ok.*/\1 new/p' "$WORK/churn.out");" \
+	    "$(sed -n 's/.*took \([0-9]*\) connections.*/\1 handed over/p' "$WORK/b.err")"
+}
+
+# (e) The handover socket is a way to every socket of the node: a
+# stranger that reaches it (mode opened up on purpose) is refused and
+# gets nothing; a successor in the other mode is refused too, and exits 2;
+# A serves on throughout.
+t_handover_refuses_strangers() {
+	node_up 1
+	zt_in_node a --proxy --handover "$WORK/ho.sock" "$SOCK"
+	expect "A up" wait_for "$START_SECONDS" node_daemon_up
+	enrol 1
+	chmod 711 "$WORK"
+	chmod 666 "$WORK/ho.sock"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.send(b"hello v=1 pid=1 mode=proxy")
+s.settimeout(10)
+try:
+    msg, anc, flags, addr = s.recvmsg(4096, socket.CMSG_SPACE(4))
+except ConnectionResetError:
+    msg, anc = b"", []
+print("got %r with %d descriptors" % (msg, len(anc)))
+' "$WORK/ho.sock" >"$WORK/stranger.out" 2>&1
+	chmod 700 "$WORK"
+	expect "the stranger got nothing" file_has "$WORK/stranger.out" "^got b'' with 0 descriptors"
+	expect "A said so" wait_for 10 file_has "$WORK/a.err" "refused a handover to pid [0-9]*: uid 65534 is neither root nor ours"
+	nsenter "--net=/var/run/netns/$NODE" "$ZT" --handover "$WORK/ho.sock" \
+	    "$WORK/other.sock" 2>"$WORK/other.err"
+	expect "the other mode: exit 2 ($?)" test $? -eq 2
+	expect "it said why" file_has "$WORK/other.err" "the running instance refused: mode"
+	expect "it bound nothing" test ! -e "$WORK/other.sock"
+	expect "A serves on" alive "$PID_a"
+	expect "its pod still up" test "$("$CNI" --list "$SOCK" | grep -c ' up ')" -eq 1
+}
+
+run_tests t_istio_way_under_load t_handover_under_load t_handover_refuses_strangers

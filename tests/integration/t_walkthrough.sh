@@ -104,7 +104,7 @@ t_demos_check_tools_first() {
 	for t in bash dirname id ip ss iptables-restore; do
 		ln -s "$(command -v "$t")" "$WORK/bin/$t" || exit 1
 	done
-	for d in demo-traffic demo-hbone; do
+	for d in demo-traffic demo-hbone demo-upgrade; do
 		env PATH="$WORK/bin" "$(command -v bash)" "$TOP/scripts/$d.sh" \
 		    >"$WORK/$d.out" 2>"$WORK/$d.err"
 		expect "$d: exit 1 ($?)" test $? -eq 1

@@ -143,6 +143,11 @@ bench: all $(LOAD) $(TRUE)
 bench-traffic: all $(LOAD)
 	@scripts/bench-traffic.sh
 
+# What an upgrade costs: --handover against Istio's way, 10 and 1000
+# open connections (root, iptables).  Also the last part of make bench.
+bench-upgrade: all
+	@scripts/bench-upgrade.sh
+
 demo: all
 	@scripts/demo.sh
 
@@ -206,4 +211,4 @@ clean:
 	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) $(TRUE) $(FUZZERS) */*.o */*.d tests/*/*.o \
 	    tests/*/*.d .build-flags
 
-.PHONY: all test test-scale bench bench-traffic demo demo-zds demo-traffic demo-hbone demo-upgrade fuzz golden lint install uninstall clean FORCE
+.PHONY: all test test-scale bench bench-traffic bench-upgrade demo demo-zds demo-traffic demo-hbone demo-upgrade fuzz golden lint install uninstall clean FORCE

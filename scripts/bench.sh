@@ -155,3 +155,6 @@ echo "# all numbers: $CSV"
 echo
 echo "# pod traffic (scripts/bench-traffic.sh)"
 scripts/bench-traffic.sh
+echo
+echo "# upgrades (scripts/bench-upgrade.sh)"
+scripts/bench-upgrade.sh

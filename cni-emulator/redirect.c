@@ -199,10 +199,10 @@ struct state {
 	int		route, rule;
 };
 
-/* The golden rules of our chains in table name ("mangle", "nat"), in
- * order, one per line. */
+/* The golden rules of one chain of ours ("-A ISTIO_PRERT ") in table name
+ * ("mangle", "nat"), in order, one per line. */
 static void
-golden(const char *name, struct strbuf *want)
+golden(const char *name, const char *chain, struct strbuf *want)
 {
 	const char	*line, *end;
 	size_t		 len = strlen(name);
@@ -213,23 +213,34 @@ golden(const char *name, struct strbuf *want)
 		if (line[0] == '*')
 			in = (size_t)(end - line) == len + 1 &&
 			    strncmp(line + 1, name, len) == 0;
-		else if (in && strncmp(line, "-A ISTIO_", 9) == 0)
+		else if (in && strncmp(line, chain, strlen(chain)) == 0)
 			strbuf_add(want, line, (size_t)(end - line) + 1);
 	}
 }
 
-/* One table's iptables-save output, read whole, compared with what we
- * install in it. */
+/*
+ * One table's iptables-save output, read whole, compared with what we
+ * install in it: each chain of ours holds its golden rules in order and
+ * no more.  Chain by chain: iptables-save lists chains in an order of
+ * its own (the nf_tables backend sorts them by name).
+ */
 static int
 parse_table(const char *name, char *save, struct table *t)
 {
-	struct strbuf	 want = { NULL, 0, 0, 0 }, have = { NULL, 0, 0, 0 };
+	static const char *const chains[2] = { "-A ISTIO_PRERT ",
+	    "-A ISTIO_OUTPUT " };
+	struct strbuf	 want[2], have[2];
 	char		*line, *sp;
+	int		 i, failed = 0;
 
 	memset(t, 0, sizeof(*t));
-	strbuf_add(&want, "", 0);	/* never NULL, even with nothing in */
-	strbuf_add(&have, "", 0);
-	golden(name, &want);
+	memset(want, 0, sizeof(want));
+	memset(have, 0, sizeof(have));
+	for (i = 0; i < 2; i++) {
+		strbuf_add(&want[i], "", 0);	/* never NULL */
+		strbuf_add(&have[i], "", 0);
+		golden(name, chains[i], &want[i]);
+	}
 	for (line = strtok_r(save, "\n", &sp); line != NULL;
 	    line = strtok_r(NULL, "\n", &sp)) {
 		if (strncmp(line, ":ISTIO_PRERT ", 13) == 0 ||
@@ -239,22 +250,26 @@ parse_table(const char *name, char *save, struct table *t)
 			t->jump_pre++;
 		else if (strcmp(line, "-A OUTPUT -j ISTIO_OUTPUT") == 0)
 			t->jump_out++;
-		else if (strncmp(line, "-A ISTIO_PRERT ", 15) == 0 ||
-		    strncmp(line, "-A ISTIO_OUTPUT ", 16) == 0) {
-			strbuf_add(&have, line, strlen(line));
-			strbuf_add(&have, "\n", 1);
-		}
+		else
+			for (i = 0; i < 2; i++)
+				if (strncmp(line, chains[i],
+				    strlen(chains[i])) == 0) {
+					strbuf_add(&have[i], line, strlen(line));
+					strbuf_add(&have[i], "\n", 1);
+				}
 	}
-	if (want.failed || have.failed) {
-		strbuf_free(&want);
-		strbuf_free(&have);
+	t->exact = 1;
+	for (i = 0; i < 2; i++) {
+		failed |= want[i].failed | have[i].failed;
+		t->exact &= have[i].len == want[i].len &&
+		    memcmp(have[i].buf, want[i].buf, want[i].len) == 0;
+		strbuf_free(&want[i]);
+		strbuf_free(&have[i]);
+	}
+	if (failed) {
 		errno = ENOMEM;
 		return -1;
 	}
-	t->exact = have.len == want.len &&
-	    memcmp(have.buf, want.buf, want.len) == 0;
-	strbuf_free(&want);
-	strbuf_free(&have);
 	return 0;
 }
 

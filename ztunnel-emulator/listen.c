@@ -361,11 +361,29 @@ listen_fds(const struct lset *ls, int fds[ZT_NPORTS])
 {
 	int i;
 
-	if (ls->stopped)
+	if (ls->stopped || !listen_alive(ls))
 		return -1;
 	for (i = 0; i < ZT_NPORTS; i++)
 		fds[i] = ls->lis[i].io.fd;
 	return 0;
+}
+
+int
+listen_alive(const struct lset *ls)
+{
+	int	i, on;
+	socklen_t len;
+
+	for (i = 0; i < ZT_NPORTS; i++) {
+		len = sizeof(on);
+		on = 0;
+		/* ss -K leaves our descriptor on a socket that no longer
+		 * listens: SO_ACCEPTCONN says so before accept() does. */
+		if (ls->lis[i].io.fd == -1 || getsockopt(ls->lis[i].io.fd,
+		    SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == -1 || !on)
+			return 0;
+	}
+	return 1;
 }
 
 void
@@ -453,7 +471,16 @@ accept_some(struct listener *l, int max)
 			if (errno == EMFILE)
 				log_warnx("out of file descriptors: refused a "
 				    "connection to %s:%u", pod->label, l->port);
-			else if (errno != EAGAIN)
+			else if (errno == EINVAL) {
+				/* Not listening any more: closed from
+				 * outside (ss -K).  Level-triggered, it
+				 * would wake us forever: closed here;
+				 * listen_alive() says so, and the pod's
+				 * next add binds it again. */
+				log_warnx("%s:%u is no longer listening (closed "
+				    "from outside?)", pod->label, l->port);
+				ev_io_close(&l->io);
+			} else if (errno != EAGAIN)
 				log_warn("accept on %s:%u", pod->label, l->port);
 			return n;
 		}

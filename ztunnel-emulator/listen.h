@@ -43,10 +43,13 @@ int		listen_stop(struct lset *);
  * listen_close() too). */
 void		listen_restore(struct lset *);
 void		listen_close(struct lset *);
+/* All three still listen (one closed from outside, by ss -K, does
+ * not): 1, else 0. */
+int		listen_alive(const struct lset *);
 
 /*
  * Handing a pod over (handover.h): listen_fds() gives the three
- * listening sockets, still ours (-1 if stopped); listen_forget() drops
+ * listening sockets, still ours (-1 if stopped or one is dead); listen_forget() drops
  * our copies once the other instance has its own (the sockets go on
  * listening there); listen_adopt() serves received ones, in port order,
  * ours from now on (all closed on failure).

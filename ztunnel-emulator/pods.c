@@ -94,6 +94,8 @@ static void		 explain(const struct listen_error *,
 			    const struct pod *, char *, size_t);
 static void		 retry(void *);
 static enum pod_result	 pending_try(struct pod *, char *, size_t);
+static enum pod_result	 relisten(struct pod *, const struct pod_req *,
+			    char *, size_t);
 static const char	*derive_name(const struct nsid *, char *, size_t);
 
 int
@@ -535,6 +537,11 @@ pod_add(const struct pod_req *req, struct pod **podp, char *err,
 	if (old != NULL && old->origin != req->origin)
 		return refuse(err, errlen, "%s is taken by a pod added over %s",
 		    key, old->origin == POD_ZDS ? "ZDS" : "the control socket");
+	if (old != NULL && old == other && old->state == POD_UP &&
+	    old->lis != NULL && !listen_alive(old->lis)) {
+		*podp = old;
+		return relisten(old, req, err, errlen);
+	}
 	if (old != NULL && old == other && old->state == POD_UP) {
 		if (!reachable(old, err, errlen))
 			return POD_REFUSED;
@@ -636,6 +643,29 @@ pod_listen(struct pod *pod, const struct pod_req *req, char *err,
 	    (uintmax_t)pod->te.ns.ino, err);
 	metrics_handoff(METRICS_HANDOFF_REFUSED);
 	return POD_REFUSED;
+}
+
+/* The pod, sent again, has lost a listener (closed from outside): a new
+ * set of three, then the old set goes; its connections go on. */
+static enum pod_result
+relisten(struct pod *pod, const struct pod_req *req, char *err,
+    size_t errlen)
+{
+	struct listen_error	 e;
+	struct lset		*ls;
+
+	if ((ls = listen_open(req->nsfd, &pod->ref, &e)) == NULL) {
+		explain(&e, pod, err, errlen);
+		log_warnx("add %s net:[%ju]: a listener was lost, and %s",
+		    pod_label(pod), (uintmax_t)pod->te.ns.ino, err);
+		return POD_REFUSED;
+	}
+	listen_close(pod->lis);
+	pod->lis = ls;
+	log_info("add %s net:[%ju]: a listener was lost; listening again on "
+	    "%s:%u,%u,%u", pod_label(pod), (uintmax_t)pod->te.ns.ino,
+	    listen_addr(), ZT_PORT_HBONE, ZT_PORT_INBOUND, ZT_PORT_OUTBOUND);
+	return POD_LISTENING;
 }
 
 /* One attempt for a pending pod; on success it is up, and its retries

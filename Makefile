@@ -47,7 +47,9 @@ COMMON_OBJS	= common/buf.o common/ev.o common/fdpass.o common/h2conn.o \
 		  common/text.o common/udsock.o common/util.o common/wire.o \
 		  common/zds.o
 CNI_OBJS	= cni-emulator/main.o cni-emulator/agent.o cni-emulator/nswatch.o \
-		  cni-emulator/redirect.o cni-emulator/client.o
+		  cni-emulator/redirect.o cni-emulator/client.o \
+		  cni-emulator/verify.o cni-emulator/reconcile.o \
+		  cni-emulator/status.o
 ZT_OBJS		= ztunnel-emulator/main.o ztunnel-emulator/control.o \
 		  ztunnel-emulator/listen.o ztunnel-emulator/pods.o \
 		  ztunnel-emulator/podtab.o ztunnel-emulator/proxy.o \

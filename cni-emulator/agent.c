@@ -511,3 +511,38 @@ conn_event(void *arg, uint32_t events)
 	else
 		got_ack(c, buf, (size_t)n);
 }
+
+/* --- for the reconcile ---------------------------------------------------- */
+
+unsigned
+agent_connected(void)
+{
+	struct conn	*c;
+	unsigned	 n = 0;
+
+	TAILQ_FOREACH(c, &ag.conns, entry)
+		n += c->hello;
+	return n;
+}
+
+int
+agent_resend(struct nspod *pod)
+{
+	struct conn *c;
+
+	/* As a new pod's Add: to the newest ztunnel that said hello. */
+	for (c = TAILQ_LAST(&ag.conns, connlist); c != NULL;
+	    c = TAILQ_PREV(c, connlist, entry))
+		if (c->hello)
+			break;
+	if (c == NULL) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (queue(c, ZDS_ADD, pod, NULL) == -1) {
+		conn_close(c, "out of memory queueing a request");
+		return -1;
+	}
+	conn_pump(c);
+	return 0;
+}

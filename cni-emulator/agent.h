@@ -26,5 +26,10 @@ int	agent_start(const struct agent_opts *);
 void	agent_stop(void);
 /* For nswatch_start(): tell every ztunnel that has had its snapshot. */
 void	agent_ns_changed(enum nswatch_change, struct nspod *, void *arg);
+/* How many ztunnels are connected (said hello). */
+unsigned agent_connected(void);
+/* The pod's Add again, to the newest ztunnel (the reconcile's repair of
+ * listeners); -1 with errno ENOTCONN if no ztunnel is connected. */
+int	agent_resend(struct nspod *);
 
 #endif

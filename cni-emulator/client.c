@@ -409,3 +409,32 @@ client_list(const struct client_opts *o)
 		return CLIENT_USAGE;
 	return exchange(o, req, (size_t)len, -1, 1, 1);
 }
+
+char *
+client_fetch_json(const char *path, uint64_t timeout_ms)
+{
+	char	 req[WIRE_REQ_MAX], line[WIRE_REPLY_MAX + 1], *reply, *copy;
+	size_t	 len;
+	int	 sock, n;
+
+	if ((n = wire_format(req, sizeof(req), WIRE_OP_LIST_JSON, NULL)) == -1 ||
+	    (sock = udsock_connect_timeout(path, SOCK_STREAM,
+	    (int)timeout_ms)) == -1)
+		return NULL;
+	if (fdpass_send(sock, req, (size_t)n, -1) == -1) {
+		close(sock);
+		return NULL;
+	}
+	reply = read_reply(sock, line, 1, timeout_ms, &len);
+	close(sock);
+	if (reply == NULL || len == 0 || strncmp(reply, WIRE_ERROR,
+	    strlen(WIRE_ERROR)) == 0) {
+		if (reply != NULL && reply != line)
+			free(reply);
+		return NULL;
+	}
+	/* A short list came back in line: the caller frees what it gets. */
+	if (reply == line && (copy = strdup(line)) != NULL)
+		return copy;
+	return reply == line ? NULL : reply;
+}

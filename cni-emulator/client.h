@@ -38,5 +38,10 @@ enum client_status	client_add(const struct client_opts *, const char *netns);
  * daemon has let it go. */
 enum client_status	client_del(const struct client_opts *, const char *name);
 enum client_status	client_list(const struct client_opts *);
+/* The pods of the daemon at path, as --list --json prints them (the
+ * caller frees it), or NULL, quietly: it is no daemon of ours, or did
+ * not answer within timeout_ms. */
+char			*client_fetch_json(const char *path,
+			    uint64_t timeout_ms);
 
 #endif

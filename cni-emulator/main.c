@@ -21,9 +21,12 @@
 #include "netns.h"
 #include "notify.h"
 #include "nswatch.h"
+#include "reconcile.h"
+#include "status.h"
 #include "udsock.h"
 #include "text.h"
 #include "util.h"
+#include "verify.h"
 #include "version.h"
 #include "wire.h"
 #include "zds.h"
@@ -38,16 +41,19 @@
 
 struct options {
 	struct agent_opts agent;	/* --zds-serve */
+	struct reconcile_opts reconcile; /* its rounds; period 0: none */
+	struct status_opts status;	/* --health, --metrics */
 	struct nswatch_opts watch;	/* its pods */
 	struct client_opts client;	/* add, del, list */
 	enum wire_op	 op;
 	const char	*arg;		/* netns (add) or pod name (del) */
+	int		 verify;	/* --verify */
 	enum log_format	 log_format;	/* the agent's */
 };
 
 /*
  * The options, one table: what each is for and what it goes with.  A
- * run is one of four modes; an option given outside its modes is a
+ * run is one of five modes; an option given outside its modes is a
  * usage error that says which it goes with.
  */
 enum {
@@ -55,7 +61,8 @@ enum {
 	M_DEL	= 2,
 	M_LIST	= 4,
 	M_AGENT	= 8,
-	M_ANY	= M_ADD | M_DEL | M_LIST | M_AGENT,
+	M_VERIFY = 16,
+	M_ANY	= M_ADD | M_DEL | M_LIST | M_AGENT | M_VERIFY,
 };
 
 struct opt {
@@ -87,8 +94,12 @@ static const struct opt opts[] = {
 	    "list the daemon's pods" },
 	{ "output", 1, 'o', 'o', M_LIST, "--list", "FMT",
 	    "with --list: wide (more columns) or json" },
-	{ "json", 0, 'J', 0, M_LIST, "--list", NULL,
-	    "with --list: as JSON (-o json)" },
+	{ "json", 0, 'J', 0, M_LIST | M_VERIFY, "--list or --verify", NULL,
+	    "with --list or --verify: as JSON" },
+	{ "verify", 0, 'C', 0, M_VERIFY, NULL, NULL,
+	    "check each enrolled pod (or each netns given) in\n"
+	    "its namespace: rules, routing, listeners held by\n"
+	    "a live ztunnel-emulator listing it, lo up" },
 	{ "zds-serve", 1, 'Z', 0, M_AGENT, NULL, "PATH",
 	    "be the node agent: serve ZDS on PATH" },
 	{ "watch", 0, 'w', 0, M_AGENT, "--zds-serve", NULL,
@@ -106,6 +117,15 @@ static const struct opt opts[] = {
 	    "ztunnel (default): TIME LEVEL TARGET MESSAGE,\n"
 	    "tab-separated, as Istio's agents log; short:\n"
 	    "\"cni-emulator: TARGET: MESSAGE\"" },
+	{ "reconcile-period", 1, 'P', 0, M_AGENT, "--zds-serve", "S",
+	    "verify every pod and repair what drifted at start\n"
+	    "and every S seconds (default 30)" },
+	{ "no-reconcile", 0, 'N', 0, M_AGENT, "--zds-serve", NULL,
+	    "no such rounds" },
+	{ "health", 1, 'H', 0, M_AGENT, "--zds-serve", "ADDR:PORT",
+	    "serve /healthz and /readyz (istio-cni's: port 8000)" },
+	{ "metrics", 1, 'M', 0, M_AGENT, "--zds-serve", "ADDR:PORT",
+	    "serve Prometheus /metrics (istio-cni's: 15014)" },
 	{ "timeout", 1, 't', 't', M_ANY, NULL, "S",
 	    "wait at most S seconds for an answer (default 5)" },
 	{ "verbose", 0, 'v', 'v', M_ANY, NULL, NULL,
@@ -125,10 +145,13 @@ usage(FILE *f)
 	    "       cni-emulator [-v] [-t seconds] --del [--redirect] "
 	    "[<uds_path>] <name>\n"
 	    "       cni-emulator [-t seconds] --list [-o wide|json] [<uds_path>]\n"
+	    "       cni-emulator --verify [--json] [netns...]\n"
 	    "       cni-emulator [-v] [-t seconds] [--watch --select glob] "
 	    "[--redirect]\n"
 	    "                    [--k8s-namespace ns] [--allow-uid uid]...\n"
 	    "                    [--log-format ztunnel|short]\n"
+	    "                    [--reconcile-period s | --no-reconcile]\n"
+	    "                    [--health addr:port] [--metrics addr:port]\n"
 	    "                    --zds-serve <path> [netns...]\n");
 }
 
@@ -162,7 +185,8 @@ help(void)
 	}
 	printf("\n"
 	    "Exit status: 0 done, 1 usage, 2 local failure (open, connect,\n"
-	    "send, rules), 3 the daemon refused, 4 no answer from the daemon.\n");
+	    "send, rules), 3 the daemon refused, 4 no answer from the daemon,\n"
+	    "5 --verify: a pod is not whole.\n");
 }
 
 static int
@@ -172,6 +196,7 @@ parse_args(int argc, char *argv[], struct options *o)
 	unsigned	 seen = 0, mode;
 	size_t		 i;
 	int		 ch, nargs, idx;
+	const char	*bad;
 
 	memset(longopts, 0, sizeof(longopts));
 	for (i = 0; i < NOPTS; i++)
@@ -184,6 +209,7 @@ parse_args(int argc, char *argv[], struct options *o)
 	o->agent.k8s_namespace = "default";
 	o->client.wait = 1;
 	o->log_format = LOG_FORMAT_ZTUNNEL;
+	o->reconcile.period_ms = RECONCILE_PERIOD_MS;
 	while ((ch = getopt_long(argc, argv, "dhln:o:t:vV", longopts,
 	    &idx)) != -1) {
 		for (i = 0; i < NOPTS && opts[i].val != ch; i++)
@@ -241,6 +267,27 @@ parse_args(int argc, char *argv[], struct options *o)
 		case 'J':
 			o->client.output = LIST_JSON;
 			break;
+		case 'C':
+			o->verify = 1;
+			break;
+		case 'P':
+			if (parse_seconds_ms(optarg, MAX_TIMEOUT_MS,
+			    &o->reconcile.period_ms) == -1 ||
+			    o->reconcile.period_ms == 0) {
+				log_warnx("bad --reconcile-period %s: seconds, "
+				    "more than 0, at most an hour", optarg);
+				return -1;
+			}
+			break;
+		case 'N':
+			o->reconcile.period_ms = 0;
+			break;
+		case 'H':
+			o->status.health = optarg;
+			break;
+		case 'M':
+			o->status.metrics = optarg;
+			break;
 		case 'o':
 			if (strcmp(optarg, "wide") == 0)
 				o->client.output = LIST_WIDE;
@@ -282,11 +329,12 @@ parse_args(int argc, char *argv[], struct options *o)
 		}
 	}
 	/* One mode a run; every option given must go with it. */
-	mode = o->agent.path != NULL ? M_AGENT : o->op == WIRE_OP_DEL ? M_DEL :
-	    o->op == WIRE_OP_LIST ? M_LIST : M_ADD;
-	if (o->agent.path != NULL && o->op != WIRE_OP_ADD) {
-		log_warnx("--zds-serve is a mode of its own: not with --del "
-		    "or --list");
+	mode = o->agent.path != NULL ? M_AGENT : o->verify ? M_VERIFY :
+	    o->op == WIRE_OP_DEL ? M_DEL : o->op == WIRE_OP_LIST ? M_LIST :
+	    M_ADD;
+	if ((o->agent.path != NULL) + o->verify + (o->op != WIRE_OP_ADD) > 1) {
+		log_warnx("--zds-serve, --verify, --del and --list are modes "
+		    "of their own: one at a time");
 		return -1;
 	}
 	for (i = 0; i < NOPTS; i++)
@@ -314,10 +362,19 @@ parse_args(int argc, char *argv[], struct options *o)
 			    "one, knowingly)");
 			return -1;
 		}
+		if (status_parse(&o->status, &bad) == -1) {
+			log_warnx("bad %s: not ADDR:PORT (an IPv4 address, "
+			    "[IPv6] or localhost)", bad);
+			return -1;
+		}
 		o->agent.timeout_ms = o->client.timeout_ms;
 		o->watch.probe_ms = o->client.timeout_ms;
+		o->reconcile.redirect = o->agent.redirect;
+		o->status.reconcile = o->reconcile.period_ms != 0;
 		return 0;
 	}
+	if (mode == M_VERIFY)
+		return 0;	/* the namespaces, if any, follow */
 	/* [uds_path] and the argument: the socket is the daemon's default
 	 * unless given (two arguments, as the seed's client has them). */
 	nargs = argc - optind;
@@ -350,8 +407,10 @@ on_hup(int sig, void *arg)
 static int
 run_agent(const struct options *o, int nargs, char **args)
 {
-	uint64_t	limit;
-	int		i, status;
+	const char	*bad;
+	struct nsid	 home;
+	uint64_t	 limit;
+	int		 i, status;
 
 	if (ev_init() == -1)
 		fatal("event loop");
@@ -363,6 +422,15 @@ run_agent(const struct options *o, int nargs, char **args)
 	if (raise_nofile(&limit) == -1)
 		log_warn("raising the descriptor limit (now %ju)",
 		    (uintmax_t)limit);
+	/* Our own surfaces before the socket file: one that cannot be had
+	 * must leave nothing behind. */
+	if (status_start(&o->status, &bad) == -1)
+		fatalx("%s %s: %s%s", bad, strcmp(bad, "--health") == 0 ?
+		    o->status.health : o->status.metrics, strerror(errno),
+		    errno == EADDRINUSE ? " (another agent there?)" : "");
+	/* The way home, for the reconcile's looks inside pods. */
+	if (netns_home_init(&home) == -1)
+		fatal("open /proc/thread-self/ns/net");
 	/* The socket first: however many namespaces there are, it must
 	 * exist, to refuse a ztunnel a partial snapshot if need be. */
 	if (agent_start(&o->agent) == -1)
@@ -375,13 +443,18 @@ run_agent(const struct options *o, int nargs, char **args)
 			fatal("netns %s", args[i]);
 	log_info("serving on %s (SOCK_SEQPACKET), %s", o->agent.path,
 	    o->watch.watch ? "watching " NETNS_RUN_DIR : "a fixed set of pods");
+	if (o->reconcile.period_ms != 0 && reconcile_start(&o->reconcile) == -1)
+		fatal("reconcile");
 	if (notify_send("READY=1") == -1)
 		log_warn("NOTIFY_SOCKET");
 	if ((status = ev_run()) == -1)
 		fatal("event loop");
 	(void)notify_send("STOPPING=1");
+	reconcile_stop();
+	status_stop();
 	agent_stop();
 	nswatch_stop();
+	netns_home_close();
 	ev_done();
 	return status;
 }
@@ -402,6 +475,9 @@ main(int argc, char *argv[])
 		log_setformat(o.log_format);
 		return run_agent(&o, argc - optind, argv + optind);
 	}
+	if (o.verify)
+		return verify_command(argv + optind, argc - optind,
+		    o.client.output == LIST_JSON);
 	switch (o.op) {
 	case WIRE_OP_ADD:
 		return (int)client_add(&o.client, o.arg);

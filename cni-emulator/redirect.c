@@ -330,6 +330,50 @@ done:
 	return rc;
 }
 
+/* What is amiss in one table, in a few words; NULL if nothing is. */
+static const char *
+table_amiss(const struct table *t, char *buf, size_t size, const char *name)
+{
+	if (t->chains == 0 && t->jump_pre == 0 && t->jump_out == 0)
+		snprintf(buf, size, "%s: no ISTIO_PRERT, ISTIO_OUTPUT", name);
+	else if (t->chains != 2)
+		snprintf(buf, size, "%s: a chain of ours missing", name);
+	else if (t->jump_pre != 1)
+		snprintf(buf, size, "%s: PREROUTING -j ISTIO_PRERT %s", name,
+		    t->jump_pre == 0 ? "missing" : "more than once");
+	else if (t->jump_out != 1)
+		snprintf(buf, size, "%s: OUTPUT -j ISTIO_OUTPUT %s", name,
+		    t->jump_out == 0 ? "missing" : "more than once");
+	else if (!t->exact)
+		snprintf(buf, size, "%s: our chains' rules altered", name);
+	else
+		return NULL;
+	return buf;
+}
+
+int
+redirect_check(int nsfd, struct redirect_check *c, char *err, size_t errlen)
+{
+	struct state st;
+
+	memset(c, 0, sizeof(*c));
+	if (look(nsfd, &st, err, errlen) == -1)
+		return -1;
+	c->any = table_any(&st.mangle) || table_any(&st.nat) || st.route ||
+	    st.rule;
+	c->rules = table_amiss(&st.mangle, c->rules_why, sizeof(c->rules_why),
+	    "mangle") == NULL && table_amiss(&st.nat, c->rules_why,
+	    sizeof(c->rules_why), "nat") == NULL;
+	c->routing = st.rule && st.route;
+	if (!st.rule)
+		snprintf(c->routing_why, sizeof(c->routing_why),
+		    "no rule fwmark %s lookup %s", CMARK, TABLE);
+	else if (!st.route)
+		snprintf(c->routing_why, sizeof(c->routing_why),
+		    "no route local default dev lo in table %s", TABLE);
+	return 0;
+}
+
 /* The commands that take one table's part of ours away: every copy of
  * each jump, then our chains. */
 static void

@@ -19,4 +19,16 @@
 int	redirect_install(int nsfd, char *err, size_t errlen);
 int	redirect_remove(int nsfd, char *err, size_t errlen);
 
+/* What of ours is in the pod now, against what install puts there. */
+#define REDIRECT_WHY_MAX	160
+struct redirect_check {
+	int	rules;		/* both tables exactly as installed */
+	int	routing;	/* the fwmark rule and table 100's route */
+	int	any;		/* any trace of ours: a chain, jump, rule, route */
+	char	rules_why[REDIRECT_WHY_MAX];	/* the first thing amiss */
+	char	routing_why[REDIRECT_WHY_MAX];
+};
+int	redirect_check(int nsfd, struct redirect_check *, char *err,
+	    size_t errlen);
+
 #endif

@@ -166,11 +166,13 @@ t_handover_under_load() {
 # (e) The handover socket is a way to every socket of the node: a
 # stranger that reaches it (mode opened up on purpose) is refused and
 # gets nothing; a successor in the other mode is refused too, and exits 2;
-# A serves on throughout.
+# so does one that fails halfway, after it was handed the listening
+# sockets; A serves on throughout, with nothing half-moved.
 t_handover_refuses_strangers() {
 	node_up 1
 	zt_in_node a --proxy --handover "$WORK/ho.sock" "$SOCK"
 	expect "A up" wait_for "$START_SECONDS" node_daemon_up
+	expect "its handover socket" wait_for "$START_SECONDS" test -S "$WORK/ho.sock"
 	enrol 1
 	chmod 711 "$WORK"
 	chmod 666 "$WORK/ho.sock"
@@ -178,11 +180,12 @@ t_handover_refuses_strangers() {
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.connect(sys.argv[1])
-s.send(b"hello v=1 pid=1 mode=proxy")
 s.settimeout(10)
+# Refused at once: our hello may find the socket closed already.
 try:
+    s.send(b"hello v=1 pid=1 mode=proxy")
     msg, anc, flags, addr = s.recvmsg(4096, socket.CMSG_SPACE(4))
-except ConnectionResetError:
+except (BrokenPipeError, ConnectionResetError):
     msg, anc = b"", []
 print("got %r with %d descriptors" % (msg, len(anc)))
 ' "$WORK/ho.sock" >"$WORK/stranger.out" 2>&1
@@ -194,8 +197,98 @@ print("got %r with %d descriptors" % (msg, len(anc)))
 	expect "the other mode: exit 2 ($?)" test $? -eq 2
 	expect "it said why" file_has "$WORK/other.err" "the running instance refused: mode"
 	expect "it bound nothing" test ! -e "$WORK/other.sock"
+	# Refused halfway: B has A's listening sockets, then cannot bind a
+	# surface of its own (the port is taken): it gives up, and A, which
+	# let go of nothing, serves on.
+	nsenter "--net=/var/run/netns/$NODE" python3 -c '
+import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 15099))
+s.listen()
+print("held", flush=True)
+time.sleep(120)
+' >"$WORK/held.out" 2>&1 &
+	PIDS+=($!)
+	expect "a port taken" wait_for 10 file_has "$WORK/held.out" held
+	nsenter "--net=/var/run/netns/$NODE" "$ZT" --proxy --ready 127.0.0.1:15099 \
+	    --handover "$WORK/ho.sock" "$SOCK" 2>"$WORK/half.err"
+	expect "halfway: exit 2 ($?)" test $? -eq 2
+	expect "it said why" file_has "$WORK/half.err" "--ready 127.0.0.1:15099: Address already in use"
+	expect "A: nothing handed over" wait_for 10 file_has "$WORK/a.err" "nothing handed over, serving on"
 	expect "A serves on" alive "$PID_a"
 	expect "its pod still up" test "$("$CNI" --list "$SOCK" | grep -c ' up ')" -eq 1
+	expect "its listeners A's" test \
+	    "$(in_pod 1 ss -Htlnp "( sport = :15001 )" | grep -c "pid=$PID_a,")" -eq 1
+	zt_in_node b --proxy --handover "$WORK/ho.sock" "$SOCK"
+	expect "and the next one takes over all the same" \
+	    wait_for "$START_SECONDS" file_has "$WORK/b.err" "took 1 pods"
 }
 
-run_tests t_istio_way_under_load t_handover_under_load t_handover_refuses_strangers
+# (a, b) HBONE across two nodes, both ways: node 1's daemon is replaced
+# while pod A there streams to pod B on node 2 over HBONE and makes new
+# connections to it as fast as they go.  No new connection fails; the
+# long-lived tunnels end cleanly (a FIN at the old one's deadline, its
+# HTTP/2 connections drained with GOAWAY), none reset, no byte different;
+# node 2's daemon serves on.
+two_nodes_upgrade() {
+	local way=$1 a b before
+	rm -f "$WORK/stop"
+	P=$RUN_ID-$TEST_NO
+	"$TOPO" up2 "$P" 1 || exit 1
+	a=$("$TOPO" ip2 1 1)
+	b=$("$TOPO" ip2 2 1)
+	echo "$b default/b" >"$WORK/peers1"
+	echo "$a default/a" >"$WORK/peers2"
+	NODE=$P-node1
+	start_agent --redirect "$P-n1pod1"
+	zt_in_node a -v --proxy --zds "$ZSOCK" --peers "$WORK/peers1" \
+	    --ready 127.0.0.1:15021 --handover "$WORK/ho.sock" --drain-deadline 3
+	expect "A ready" wait_for "$START_SECONDS" ready_on 15021
+	nsenter "--net=/var/run/netns/$P-node2" "${RUN_DAEMON[@]}" "$ZT" -v \
+	    --proxy --peers "$WORK/peers2" "$WORK/zt2.sock" >"$WORK/zt2.out" 2>"$WORK/zt2.err" &
+	local z2=$!
+	PIDS+=("$z2")
+	expect "node 2's daemon starts" wait_for "$START_SECONDS" \
+	    sh -c "'$CNI' -t 1 --list '$WORK/zt2.sock' >/dev/null 2>&1"
+	expect "B enrolled on node 2" "$CNI" --redirect "$WORK/zt2.sock" "$P-n2pod1"
+	nsenter "--net=/var/run/netns/$P-n2pod1" python3 "$TRAFFIC" serve \
+	    "$APP_PORT" >"$WORK/app.out" 2>&1 &
+	PIDS+=($!)
+	expect "B's app" wait_for 10 file_has "$WORK/app.out" listening
+	nsenter "--net=/var/run/netns/$P-n1pod1" python3 "$TRAFFIC" churn "$b" "$APP_PORT" "$WORK/stop" >"$WORK/churn.out" 2>&1 &
+	PIDS+=($!)
+	nsenter "--net=/var/run/netns/$P-n1pod1" python3 "$TRAFFIC" longs "$b" "$APP_PORT" 6 "$WORK/stop" >"$WORK/hbone.out" 2>&1 &
+	PIDS+=($!)
+	expect "churning" wait_for 20 churned "$WORK/churn.out" 2
+	expect "HBONE ones open" wait_for 10 file_has "$WORK/hbone.out" "longs open"
+	expect "over HBONE to node 2" test \
+	    "$(nsenter "--net=/var/run/netns/$P-n1pod1" ss -Htn state established "( dport = :15008 )" | wc -l)" -ge 1
+	if [ "$way" = handover ]; then
+		zt_in_node b -v --proxy --zds "$ZSOCK" --peers "$WORK/peers1" \
+		    --ready 127.0.0.1:15021 --handover "$WORK/ho.sock" --drain-deadline 3
+		expect "B took the pod" wait_for "$START_SECONDS" file_has "$WORK/b.err" "took 1 pods"
+	else
+		zt_in_node b -v --proxy --zds "$ZSOCK" --peers "$WORK/peers1" \
+		    --ready 127.0.0.1:15022 --drain-deadline 3
+		expect "B ready beside A" wait_for "$START_SECONDS" ready_on 15022
+		kill -TERM "$PID_a"
+	fi
+	expect "A gone by its deadline" wait_for 10 gone "$PID_a"
+	before=$(grep -c '^ok ' "$WORK/churn.out")
+	expect "new connections go on through B" wait_for 20 churned "$WORK/churn.out" $((before + 2))
+	touch "$WORK/stop"
+	expect "churn ends" wait_for 60 file_has "$WORK/churn.out" "^churn "
+	expect "no new connection failed" file_has "$WORK/churn.out" "^churn [0-9]* ok 0 failed$"
+	expect "HBONE: done" wait_for 60 file_has "$WORK/hbone.out" "^longs 6:"
+	expect "HBONE across nodes: none reset, no byte different" \
+	    file_has "$WORK/hbone.out" "^longs 6: .* 0 reset, 0 different"
+	expect "node 2's daemon serves on" alive "$z2"
+	expect "B up" alive "$PID_b"
+	note "$(sed -n 's/^churn \([0-9]*\) ok.*/\1 new/p' "$WORK/churn.out");" \
+	    "HBONE $(sed -n 's/^longs 6: \([0-9]*\) intact, \([0-9]*\) ended.*/\1 kept, \2 drained/p' "$WORK/hbone.out")"
+}
+t_two_nodes_handover() { two_nodes_upgrade handover; }
+t_two_nodes_istio_way() { two_nodes_upgrade istio; }
+
+run_tests t_istio_way_under_load t_handover_under_load t_handover_refuses_strangers \
+    t_two_nodes_handover t_two_nodes_istio_way

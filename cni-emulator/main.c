@@ -22,6 +22,7 @@
 #include "notify.h"
 #include "nswatch.h"
 #include "reconcile.h"
+#include "redirect.h"
 #include "status.h"
 #include "udsock.h"
 #include "text.h"
@@ -48,6 +49,7 @@ struct options {
 	enum wire_op	 op;
 	const char	*arg;		/* netns (add) or pod name (del) */
 	int		 verify;	/* --verify */
+	enum redirect_backend backend;	/* --redirect-backend */
 	enum log_format	 log_format;	/* the agent's */
 };
 
@@ -84,6 +86,12 @@ static const struct opt opts[] = {
 	    "istio-cni's in-pod rules: in before the handoff,\n"
 	    "out after the removal (--del then takes the netns);\n"
 	    "with --zds-serve, for every pod it announces" },
+	{ "redirect-backend", 1, 'b', 0, M_ADD | M_DEL | M_AGENT,
+	    "adding or removing a pod, or --zds-serve", "B",
+	    "with --redirect: iptables (the default, as Istio's),\n"
+	    "nftables (Istio 1.28's native backend), or auto\n"
+	    "(decided once, as istio-cni does); --del --redirect\n"
+	    "removes either" },
 	{ "seed", 0, 'S', 0, M_ADD, "adding a pod", NULL,
 	    "send the seed's one byte (0x01): the daemon names it" },
 	{ "no-wait", 0, 'W', 0, M_ADD, "adding a pod", NULL,
@@ -312,6 +320,13 @@ parse_args(int argc, char *argv[], struct options *o)
 		case 'S':
 			o->client.seed = 1;
 			break;
+		case 'b':
+			if (redirect_backend_parse(optarg, &o->backend) == -1) {
+				log_warnx("bad --redirect-backend %s: iptables, "
+				    "nftables or auto", optarg);
+				return -1;
+			}
+			break;
 		case 'G':
 			o->watch.select = optarg;
 			break;
@@ -468,6 +483,17 @@ main(int argc, char *argv[])
 	if (parse_args(argc, argv, &o) == -1) {
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	if (o.client.redirect || o.agent.redirect) {
+		const char		*why;
+		enum redirect_backend	 b;
+
+		if (o.agent.path != NULL)
+			log_setformat(o.log_format);
+		b = redirect_set_backend(o.backend, &why);
+		if (o.backend == REDIRECT_AUTO || o.agent.path != NULL)
+			log_info("in-pod rules: %s (%s)",
+			    redirect_backend_name(b), why);
 	}
 	if (o.agent.path != NULL) {
 		if (o.client.verbose)

@@ -50,6 +50,53 @@ static const char rules[] =
     "-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -m mark ! --mark " MARK " -j REDIRECT --to-ports " ZT_STR(ZT_PORT_OUTBOUND) "\n"
     "COMMIT\n";
 
+/*
+ * The native nftables backend (Istio 1.28): the three inet tables of
+ * istio-cni's nftables default.golden, DNS capture aside (its 15053 and
+ * conntrack-zone rules come with the DNS proxy), as one nft -f
+ * transaction.  "add table" then "flush table" makes it idempotent.
+ */
+#define NFT_MARK	"mark and " ZT_STR(ZT_MARK_MASK) " != " ZT_STR(ZT_MARK)
+static const char nft_rules[] =
+    "add table inet istio-ambient-nat\n"
+    "flush table inet istio-ambient-nat\n"
+    "add chain inet istio-ambient-nat prerouting { type nat hook prerouting priority -100 ; }\n"
+    "add chain inet istio-ambient-nat output { type nat hook output priority -100 ; }\n"
+    "add chain inet istio-ambient-nat istio-prerouting\n"
+    "add chain inet istio-ambient-nat istio-output\n"
+    "add rule inet istio-ambient-nat output jump istio-output\n"
+    "add rule inet istio-ambient-nat prerouting jump istio-prerouting\n"
+    "add rule inet istio-ambient-nat istio-prerouting meta l4proto tcp ip saddr " ZT_PROBE_SNAT " counter accept\n"
+    "add rule inet istio-ambient-nat istio-output meta l4proto tcp ip daddr " ZT_PROBE_SNAT " counter accept\n"
+    "add rule inet istio-ambient-nat istio-prerouting ip daddr != 127.0.0.1/32 tcp dport != " ZT_STR(ZT_PORT_HBONE) " " NFT_MARK " counter redirect to :" ZT_STR(ZT_PORT_INBOUND) "\n"
+    "add rule inet istio-ambient-nat istio-output meta l4proto tcp mark and " ZT_STR(ZT_MARK_MASK) " == " ZT_STR(ZT_CONNMARK) " counter accept\n"
+    "add rule inet istio-ambient-nat istio-output oifname lo ip daddr != 127.0.0.1/32 counter accept\n"
+    "add rule inet istio-ambient-nat istio-output meta l4proto tcp ip daddr != 127.0.0.1/32 " NFT_MARK " counter redirect to :" ZT_STR(ZT_PORT_OUTBOUND) "\n"
+    "add table inet istio-ambient-mangle\n"
+    "flush table inet istio-ambient-mangle\n"
+    "add chain inet istio-ambient-mangle prerouting { type filter hook prerouting priority -150 ; }\n"
+    "add chain inet istio-ambient-mangle output { type route hook output priority -150 ; }\n"
+    "add chain inet istio-ambient-mangle istio-prerouting\n"
+    "add chain inet istio-ambient-mangle istio-output\n"
+    "add rule inet istio-ambient-mangle prerouting jump istio-prerouting\n"
+    "add rule inet istio-ambient-mangle output jump istio-output\n"
+    "add rule inet istio-ambient-mangle istio-prerouting meta mark & " ZT_STR(ZT_MARK_MASK) " == " ZT_STR(ZT_MARK) " counter ct mark set ct mark & 0xfffff000 | " ZT_STR(ZT_CONNMARK) "\n"
+    "add rule inet istio-ambient-mangle istio-output ct mark and " ZT_STR(ZT_MARK_MASK) " == " ZT_STR(ZT_CONNMARK) " counter meta mark set ct mark\n"
+    "add table inet istio-ambient-raw\n"
+    "flush table inet istio-ambient-raw\n"
+    "add chain inet istio-ambient-raw prerouting { type filter hook prerouting priority -300 ; }\n"
+    "add chain inet istio-ambient-raw output { type filter hook output priority -300 ; }\n"
+    "add chain inet istio-ambient-raw istio-prerouting\n"
+    "add chain inet istio-ambient-raw istio-output\n"
+    "add rule inet istio-ambient-raw prerouting jump istio-prerouting\n"
+    "add rule inet istio-ambient-raw output jump istio-output\n";
+
+static const char *const nft_tables[] = { "istio-ambient-nat",
+    "istio-ambient-mangle", "istio-ambient-raw" };
+#define NFT_NTABLES	3
+
+static enum redirect_backend backend = REDIRECT_IPTABLES;
+
 #define TABLE	ZT_STR(ZT_ROUTE_TABLE)
 static const char cmark[] = CMARK;	/* one argument, not a concatenation */
 static const char *const route_add[] = { "ip", "route", "add", "local",
@@ -69,6 +116,9 @@ static const char *const save_mangle[] = { "iptables-save", "-t", "mangle",
 static const char *const save_nat[] = { "iptables-save", "-t", "nat", NULL };
 static const char *const ipt_restore[] = { "iptables-restore", "--noflush",
     "--wait", "5", NULL };
+static const char *const nft_apply[] = { "nft", "-f", "-", NULL };
+static const char *const nft_list_tables[] = { "nft", "list", "tables",
+    NULL };
 
 /*
  * Run argv inside the namespace nsfd with input on stdin; its stdout and
@@ -175,7 +225,7 @@ fail_cmd(const char *const argv[], int rc, const struct strbuf *out,
 	else if (rc == 127)
 		snprintf(err, errlen, "%s: not found (apt-get install %s)",
 		    argv[0], strncmp(argv[0], "ipt", 3) == 0 ? "iptables" :
-		    "iproute2");
+		    strcmp(argv[0], "nft") == 0 ? "nftables" : "iproute2");
 	else if (rc == 126)
 		snprintf(err, errlen, "%s: cannot run it in the pod's netns",
 		    argv[0]);
@@ -197,6 +247,9 @@ struct table {
 struct state {
 	struct table	mangle, nat;
 	int		route, rule;
+	int		nft[NFT_NTABLES];	/* our nft tables present */
+	int		nft_any;
+	char		nft_why[REDIRECT_WHY_MAX];	/* "": all as installed */
 };
 
 /* The golden rules of one chain of ours ("-A ISTIO_PRERT ") in table name
@@ -292,13 +345,128 @@ look_table(int nsfd, const char *const save[], struct table *t,
 {
 	int rc;
 
-	if ((rc = run_in(nsfd, save, NULL, out)) != 0)
+	/* The nftables backend needs no iptables: without the tool, no
+	 * iptables rules of ours can be there. */
+	if ((rc = run_in(nsfd, save, NULL, out)) == 127 &&
+	    backend == REDIRECT_NFTABLES) {
+		memset(t, 0, sizeof(*t));
+		return 0;
+	}
+	if (rc != 0)
 		return fail_cmd(save, rc, out, err, errlen);
 	if (parse_table(save[2], out->buf, t) == -1) {
 		snprintf(err, errlen, "%s: %s", save[0], strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+/* How many rules our text puts in table's chain. */
+static int
+nft_expected(const char *table, const char *chain)
+{
+	char		 prefix[128];
+	const char	*p;
+	int		 n = 0;
+
+	snprintf(prefix, sizeof(prefix), "add rule inet %s %s ", table, chain);
+	for (p = nft_rules; (p = strstr(p, prefix)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/*
+ * One of our nft tables as nft lists it: each chain's rules counted
+ * against what we install (nft prints rules in a form of its own, so
+ * the count, not the text, is compared).  "" in why if it is whole.
+ */
+static void
+nft_table_check(const char *table, char *list, char *why, size_t size)
+{
+	static const char *const chains[4] = { "prerouting", "output",
+	    "istio-prerouting", "istio-output" };
+	int		 count[4] = { 0, 0, 0, 0 }, seen[4] = { 0, 0, 0, 0 };
+	int		 cur = -1, i;
+	char		*line, *sp, *t;
+
+	for (line = strtok_r(list, "\n", &sp); line != NULL;
+	    line = strtok_r(NULL, "\n", &sp)) {
+		for (t = line; *t == ' ' || *t == '\t'; t++)
+			;
+		if (strncmp(t, "chain ", 6) == 0) {
+			cur = -1;
+			for (i = 0; i < 4; i++)
+				if (strncmp(t + 6, chains[i], strlen(chains[i])) == 0 &&
+				    t[6 + strlen(chains[i])] == ' ')
+					cur = i;
+			if (cur != -1)
+				seen[cur] = 1;
+			continue;
+		}
+		if (cur == -1 || *t == '\0' || *t == '}' ||
+		    strncmp(t, "type ", 5) == 0)
+			continue;
+		count[cur]++;
+	}
+	for (i = 0; i < 4; i++) {
+		if (!seen[i]) {
+			snprintf(why, size, "nft: %s: chain %s missing", table,
+			    chains[i]);
+			return;
+		}
+		if (count[i] != nft_expected(table, chains[i])) {
+			snprintf(why, size, "nft: %s %s: %d rules, %d installed",
+			    table, chains[i], count[i],
+			    nft_expected(table, chains[i]));
+			return;
+		}
+	}
+	why[0] = '\0';
+}
+
+/* Our nft tables in the pod, each checked.  No nft on this machine: no
+ * tables of ours can have been put there by us. */
+static int
+look_nft(int nsfd, struct state *st, struct strbuf *out, char *err,
+    size_t errlen)
+{
+	const char	*argv[] = { "nft", "list", "table", "inet", NULL, NULL };
+	int		 rc, i;
+
+	if ((rc = run_in(nsfd, nft_list_tables, NULL, out)) == 127)
+		return 0;
+	if (rc != 0)
+		return fail_cmd(nft_list_tables, rc, out, err, errlen);
+	for (i = 0; i < NFT_NTABLES; i++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "table inet %s\n", nft_tables[i]);
+		st->nft[i] = strstr(out->buf, line) != NULL;
+		st->nft_any |= st->nft[i];
+	}
+	if (!st->nft_any)
+		return 0;
+	for (i = 0; i < NFT_NTABLES; i++) {
+		if (!st->nft[i]) {
+			if (st->nft_why[0] == '\0')
+				snprintf(st->nft_why, sizeof(st->nft_why),
+				    "nft: table inet %s missing", nft_tables[i]);
+			continue;
+		}
+		argv[4] = nft_tables[i];
+		if ((rc = run_in(nsfd, argv, NULL, out)) != 0)
+			return fail_cmd(argv, rc, out, err, errlen);
+		if (st->nft_why[0] == '\0')
+			nft_table_check(nft_tables[i], out->buf, st->nft_why,
+			    sizeof(st->nft_why));
+	}
+	return 0;
+}
+
+static int
+iptables_any(const struct state *st)
+{
+	return table_any(&st->mangle) || table_any(&st->nat);
 }
 
 /* Each table on its own, whole: a pod's own rules can be any size. */
@@ -311,7 +479,8 @@ look(int nsfd, struct state *st, char *err, size_t errlen)
 	memset(st, 0, sizeof(*st));
 	if (look_table(nsfd, save_mangle, &st->mangle, &out, err,
 	    errlen) == -1 ||
-	    look_table(nsfd, save_nat, &st->nat, &out, err, errlen) == -1)
+	    look_table(nsfd, save_nat, &st->nat, &out, err, errlen) == -1 ||
+	    look_nft(nsfd, st, &out, err, errlen) == -1)
 		goto done;
 	if ((rc = run_in(nsfd, route_show, NULL, &out)) == -1 || rc == 127 ||
 	    rc == 126) {
@@ -359,11 +528,20 @@ redirect_check(int nsfd, struct redirect_check *c, char *err, size_t errlen)
 	memset(c, 0, sizeof(*c));
 	if (look(nsfd, &st, err, errlen) == -1)
 		return -1;
-	c->any = table_any(&st.mangle) || table_any(&st.nat) || st.route ||
-	    st.rule;
-	c->rules = table_amiss(&st.mangle, c->rules_why, sizeof(c->rules_why),
-	    "mangle") == NULL && table_amiss(&st.nat, c->rules_why,
-	    sizeof(c->rules_why), "nat") == NULL;
+	c->any = iptables_any(&st) || st.nft_any || st.route || st.rule;
+	c->backend = st.nft_any ? REDIRECT_NFTABLES : REDIRECT_IPTABLES;
+	if (st.nft_any && iptables_any(&st)) {
+		c->rules = 0;
+		snprintf(c->rules_why, sizeof(c->rules_why), "both iptables "
+		    "and nftables rules of ours");
+	} else if (st.nft_any) {
+		c->rules = st.nft_why[0] == '\0';
+		snprintf(c->rules_why, sizeof(c->rules_why), "%s", st.nft_why);
+	} else
+		c->rules = table_amiss(&st.mangle, c->rules_why,
+		    sizeof(c->rules_why), "mangle") == NULL &&
+		    table_amiss(&st.nat, c->rules_why, sizeof(c->rules_why),
+		    "nat") == NULL;
 	c->routing = st.rule && st.route;
 	if (!st.rule)
 		snprintf(c->routing_why, sizeof(c->routing_why),
@@ -400,7 +578,7 @@ static int
 remove_present(int nsfd, const struct state *st, char *err, size_t errlen)
 {
 	struct strbuf	script = { NULL, 0, 0, 0 }, out = { NULL, 0, 0, 0 };
-	int		rc, failed = 0;
+	int		rc, failed = 0, i;
 
 	remove_table(&script, "mangle", &st->mangle);
 	remove_table(&script, "nat", &st->nat);
@@ -410,6 +588,18 @@ remove_present(int nsfd, const struct state *st, char *err, size_t errlen)
 	} else if (script.len > 0 && (rc = run_in(nsfd, ipt_restore,
 	    script.buf, &out)) != 0)
 		failed = fail_cmd(ipt_restore, rc, &out, err, errlen);
+	/* Ours in nft: the tables that are there, in one transaction. */
+	script.len = 0;
+	for (i = 0; i < NFT_NTABLES; i++)
+		if (st->nft[i])
+			strbuf_printf(&script, "delete table inet %s\n",
+			    nft_tables[i]);
+	if (script.failed) {
+		snprintf(err, errlen, "out of memory");
+		failed = -1;
+	} else if (script.len > 0 && (rc = run_in(nsfd, nft_apply,
+	    script.buf, &out)) != 0)
+		failed = fail_cmd(nft_apply, rc, &out, err, errlen);
 	if (st->rule && (rc = run_in(nsfd, rule_del, NULL, &out)) != 0)
 		failed = fail_cmd(rule_del, rc, &out, err, errlen);
 	if (st->route && (rc = run_in(nsfd, route_del, NULL, &out)) != 0)
@@ -439,10 +629,27 @@ redirect_install(int nsfd, char *err, size_t errlen)
 
 	if (look(nsfd, &st, err, errlen) == -1)
 		return -1;
+	/* One backend per pod: the other's rules are reported, never
+	 * written over (two sets would each redirect the same packets). */
+	if (backend == REDIRECT_NFTABLES && iptables_any(&st)) {
+		snprintf(err, errlen, "the pod has iptables rules of ours: not "
+		    "mixing backends (--redirect-backend iptables, or remove "
+		    "them first with --del --redirect)");
+		return -1;
+	}
+	if (backend == REDIRECT_IPTABLES && st.nft_any) {
+		snprintf(err, errlen, "the pod has nftables rules of ours: not "
+		    "mixing backends (--redirect-backend nftables, or remove "
+		    "them first with --del --redirect)");
+		return -1;
+	}
 	/* All there already, exactly: nothing to do.  Part of it, or
 	 * something altered: start clean. */
-	if (table_whole(&st.mangle) && table_whole(&st.nat) && st.route &&
-	    st.rule)
+	if (backend == REDIRECT_IPTABLES && table_whole(&st.mangle) &&
+	    table_whole(&st.nat) && st.route && st.rule)
+		return 0;
+	if (backend == REDIRECT_NFTABLES && st.nft_any &&
+	    st.nft_why[0] == '\0' && st.route && st.rule)
 		return 0;
 	if (remove_present(nsfd, &st, err, errlen) == -1)
 		return -1;
@@ -456,7 +663,13 @@ redirect_install(int nsfd, char *err, size_t errlen)
 		fail_cmd(rule_add, rc, &out, err, errlen);
 		goto undo;
 	}
-	if ((rc = run_in(nsfd, ipt_restore, rules, &out)) != 0) {
+	if (backend == REDIRECT_NFTABLES &&
+	    (rc = run_in(nsfd, nft_apply, nft_rules, &out)) != 0) {
+		fail_cmd(nft_apply, rc, &out, err, errlen);
+		goto undo;
+	}
+	if (backend == REDIRECT_IPTABLES &&
+	    (rc = run_in(nsfd, ipt_restore, rules, &out)) != 0) {
 		fail_cmd(ipt_restore, rc, &out, err, errlen);
 		goto undo;
 	}
@@ -468,4 +681,67 @@ undo:
 	if (look(nsfd, &st, ignored, sizeof(ignored)) == 0)
 		(void)remove_present(nsfd, &st, ignored, sizeof(ignored));
 	return -1;
+}
+
+/* --- the backend ---------------------------------------------------------- */
+
+int
+redirect_backend_parse(const char *s, enum redirect_backend *b)
+{
+	if (strcmp(s, "iptables") == 0)
+		*b = REDIRECT_IPTABLES;
+	else if (strcmp(s, "nftables") == 0)
+		*b = REDIRECT_NFTABLES;
+	else if (strcmp(s, "auto") == 0)
+		*b = REDIRECT_AUTO;
+	else
+		return -1;
+	return 0;
+}
+
+const char *
+redirect_backend_name(enum redirect_backend b)
+{
+	return b == REDIRECT_NFTABLES ? "nftables" : b == REDIRECT_AUTO ?
+	    "auto" : "iptables";
+}
+
+/*
+ * auto, as istio-cni decides, once per node: iptables rules on the host
+ * (our own namespace: only read) keep iptables, whoever put them there;
+ * otherwise nftables if the host has nft, else iptables.
+ */
+static enum redirect_backend
+decide(const char **why)
+{
+	static const char *const save[] = { "iptables-save", NULL };
+	static const char *const nft_version[] = { "nft", "--version", NULL };
+	struct strbuf	 out = { NULL, 0, 0, 0 };
+	enum redirect_backend b = REDIRECT_IPTABLES;
+	int		 self, rc;
+
+	if ((self = netns_open_self()) == -1) {
+		*why = "cannot look at the host's rules";
+		return b;
+	}
+	if ((rc = run_in(self, save, NULL, &out)) == 0 &&
+	    (strncmp(out.buf, "-A ", 3) == 0 || strstr(out.buf, "\n-A ") != NULL))
+		*why = "iptables rules on the host";
+	else if (run_in(self, nft_version, NULL, &out) == 0) {
+		b = REDIRECT_NFTABLES;
+		*why = rc == 127 ? "no iptables on the host; nft there" :
+		    "no iptables rules on the host; nft there";
+	} else
+		*why = "no nft on the host";
+	close(self);
+	strbuf_free(&out);
+	return b;
+}
+
+enum redirect_backend
+redirect_set_backend(enum redirect_backend b, const char **why)
+{
+	*why = "given";
+	backend = b == REDIRECT_AUTO ? decide(why) : b;
+	return backend;
 }

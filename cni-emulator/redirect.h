@@ -8,7 +8,10 @@
  * istio-cni's in-pod redirection (IPv4), installed inside the pod's
  * network namespace nsfd: the local route in table 100, the fwmark rule
  * that uses it, and the mangle and nat rules (iptables-restore
- * --noflush), as in Istio's golden file, DNS capture aside.
+ * --noflush), as in Istio's golden file, DNS capture aside; or, with the
+ * nftables backend, its three inet tables in one nft -f transaction.
+ * One backend per pod: install refuses a pod with the other's rules;
+ * remove takes away whichever of ours it finds.
  *
  * Both are idempotent and all or nothing: install leaves either the whole
  * set or nothing of ours; remove takes away exactly what install put
@@ -16,13 +19,26 @@
  * that enters the namespace; this process never does.  -1 with a one-line
  * reason in err.
  */
+enum redirect_backend {
+	REDIRECT_IPTABLES,	/* iptables-restore (the default, as Istio's) */
+	REDIRECT_NFTABLES,	/* nft -f: the three inet istio-ambient-* tables */
+	REDIRECT_AUTO,		/* decided once, as istio-cni does */
+};
+int	redirect_backend_parse(const char *, enum redirect_backend *);
+const char *redirect_backend_name(enum redirect_backend);
+/* What install uses from now on (auto: decided now, *why says on what);
+ * returns the backend chosen. */
+enum redirect_backend redirect_set_backend(enum redirect_backend,
+	    const char **why);
+
 int	redirect_install(int nsfd, char *err, size_t errlen);
 int	redirect_remove(int nsfd, char *err, size_t errlen);
 
 /* What of ours is in the pod now, against what install puts there. */
 #define REDIRECT_WHY_MAX	160
 struct redirect_check {
-	int	rules;		/* both tables exactly as installed */
+	enum redirect_backend backend;	/* whose rules are there */
+	int	rules;		/* exactly as installed (nft: rules counted) */
 	int	routing;	/* the fwmark rule and table 100's route */
 	int	any;		/* any trace of ours: a chain, jump, rule, route */
 	char	rules_why[REDIRECT_WHY_MAX];	/* the first thing amiss */

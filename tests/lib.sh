@@ -35,6 +35,15 @@ else
 fi
 GROUP=$(basename "$0" .sh)
 GROUP=${GROUP#t_}
+# REDIRECT_BACKEND=nftables: the same tests with the in-pod rules in
+# nftables (tests/run.sh runs the traffic tests both ways): cni-emulator
+# is given --redirect-backend wherever it installs rules.
+BACKEND=${REDIRECT_BACKEND:-iptables}
+if [ "$BACKEND" != iptables ]; then
+	GROUP=$GROUP-$BACKEND
+	CNI=$TOP/tests/helpers/cni-backend.sh
+fi
+export REDIRECT_BACKEND=$BACKEND
 RUN_ID=zt$$$RANDOM
 WORK=$(mktemp -d "/tmp/$RUN_ID.XXXXXX")
 SOCK=$WORK/zt.sock

@@ -10,10 +10,23 @@
 # shellcheck source=tests/node.sh
 . "$TOP/tests/node.sh"
 
+# Pod I's rules of ours, either backend's: a count.
+ours_in() {
+	{ in_pod "$1" iptables-save; in_pod "$1" nft list tables; } | grep -c 'ISTIO\|istio-ambient'
+}
+
 # The rules and routes of pod I, as a text to compare (the empty nat and
 # mangle tables iptables-nft leaves behind aside: no rule in them).
 netstate() {
+	local t
 	in_pod "$1" iptables-save | grep -E '^(-A|:[A-Z_]+ -)'
+	# nft's tables, but iptables-nft's own (family ip), which it
+	# leaves behind empty: ours, and the pod's own.
+	in_pod "$1" nft list tables | grep -v '^table ip '
+	for t in nat mangle raw; do
+		in_pod "$1" nft list table inet "istio-ambient-$t" 2>/dev/null |
+		    sed 's/packets [0-9]* bytes [0-9]*//'
+	done
 	in_pod "$1" ip rule show
 	# Not the link-local and multicast routes IPv6 adds on its own
 	# clock, whenever the veth's address comes up.
@@ -155,7 +168,7 @@ t_removal_leaves_rules_as_before() {
 	start_node_daemon
 	enrol 1
 	netstate 1 >"$WORK/during"
-	expect "rules installed" grep -q "REDIRECT --to-ports 15001" "$WORK/during"
+	expect "rules installed ($BACKEND)" grep -qi "REDIRECT \(--\)\?to.*15001" "$WORK/during"
 	expect "fwmark rule" grep -q "fwmark 0x111/0xfff lookup 100" "$WORK/during"
 	expect "local route" grep -q "local default dev lo table 100" "$WORK/during"
 	expect "again: idempotent" "$CNI" --redirect "$SOCK" "$ns"
@@ -192,8 +205,13 @@ t_big_firewall_rules_exact() {
 	app 2
 	enrol 1
 	expect "enrolled twice" "$CNI" --redirect "$SOCK" "$ns"
-	expect "one jump of each, not two" \
-	    test "$(in_pod 1 iptables-save -t nat | grep -c -- '-j ISTIO_')" -eq 2
+	if [ "$BACKEND" = nftables ]; then
+		expect "our three tables, once" \
+		    test "$(in_pod 1 nft list tables | grep -c 'inet istio-ambient-')" -eq 3
+	else
+		expect "one jump of each, not two" \
+		    test "$(in_pod 1 iptables-save -t nat | grep -c -- '-j ISTIO_')" -eq 2
+	fi
 	expect "removed" "$CNI" --del --redirect "$SOCK" "$ns"
 	netstate 1 >"$WORK/after"
 	expect "exactly as before (nat rules too)" cmp -s "$WORK/before" "$WORK/after"
@@ -220,7 +238,7 @@ t_del_redirect_ends_connections() {
 	expect "the plain client saw the end" wait_for 20 file_has "$WORK/plain" "ended after"
 	expect "the HBONE client saw the end" wait_for 20 file_has "$WORK/hbone" "ended after"
 	expect "nothing left established at the app" wait_for 20 test "$(app_conns 2)" -eq 0
-	expect "the rules are gone" test "$(in_pod 2 iptables-save | grep -c ISTIO)" -eq 0
+	expect "the rules are gone" test "$(ours_in 2)" -eq 0
 }
 
 # --redirect against a daemon without --proxy would send every
@@ -251,7 +269,10 @@ t_no_iptables_nothing_installed() {
 	PATH=/nonexistent "$CNI" --redirect "$SOCK" "$ns" 2>"$WORK/err"
 	expect "exit 2" test $? -eq 2
 	expect "one clear line" test "$(wc -l <"$WORK/err")" -eq 1
-	expect "says what to install" file_has "$WORK/err" "not found (apt-get install iptables)"
+	# The first tool each backend runs that PATH lacks: iptables-save,
+	# or (nftables needs no iptables) ip.
+	expect "says what to install" file_has "$WORK/err" \
+	    "not found (apt-get install $([ "$BACKEND" = nftables ] && echo iproute2 || echo iptables))"
 	netstate 1 >"$WORK/after"
 	expect "nothing installed" cmp -s "$WORK/before" "$WORK/after"
 	expect "nor handed over" test "$("$CNI" --list "$SOCK" | wc -l)" -eq 1
@@ -293,7 +314,7 @@ t_zds_agent_redirects() {
 	local holder=$BGPID
 	expect "holder inside" wait_for 5 sh -c "test \"\$(stat -L -c %i /proc/$holder/ns/net)\" = \"\$(stat -L -c %i /var/run/netns/$p1)\""
 	ip netns del "$p1" || exit 1
-	expect "rules out of A" wait_for 20 sh -c "! nsenter -t $holder -n iptables-save | grep -q ISTIO"
+	expect "rules out of A" wait_for 20 sh -c "! { nsenter -t $holder -n iptables-save; nsenter -t $holder -n nft list tables; } | grep -q 'ISTIO\\|istio-ambient'"
 	expect "no Del error" test "$(grep -c "removing in-pod rules" "$WORK/agent.err")" -eq 0
 }
 
@@ -322,7 +343,7 @@ t_zds_del_ends_connections() {
 	expect "the HBONE client saw the end" wait_for 20 file_has "$WORK/hbone" "ended after"
 	expect "nothing left established at the app" wait_for 20 \
 	    test "$(nsenter -t "$apppid" -n ss -Htn state established "( sport = :$APP_PORT )" | wc -l)" -eq 0
-	expect "then the rules went" wait_for 20 sh -c "! nsenter -t $apppid -n iptables-save | grep -q ISTIO"
+	expect "then the rules went" wait_for 20 sh -c "! { nsenter -t $apppid -n iptables-save; nsenter -t $apppid -n nft list tables; } | grep -q 'ISTIO\\|istio-ambient'"
 	# The log line comes once the last ip command is done.
 	expect "said so" wait_for 20 file_has "$WORK/agent.err" "$p2: in-pod rules removed"
 	expect "in that order" awk '/del .*'"$p2"'.*: ok/ { d = NR } /'"$p2"': in-pod rules removed/ { r = NR } END { exit !(d && r && d < r) }' "$WORK/agent.err"

@@ -19,6 +19,10 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
+# until_ok: polling with a deadline, as the demos do.
+# shellcheck source=scripts/demo-lib.sh
+. scripts/demo-lib.sh
+
 COUNTS=${COUNTS:-10 1000}
 P=zth$$
 DIR=$(mktemp -d "/tmp/$P.XXXXXX")
@@ -46,15 +50,6 @@ in_pod() {
 	local i=$1
 	shift
 	nsenter "--net=/var/run/netns/$P-pod$i" "$@"
-}
-# until_ok SECONDS CMD...: poll with a deadline.
-until_ok() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-		sleep 0.02
-	done
 }
 # daemon NAME SOCK ARGS...: in the node's namespace, pid in ZPID_NAME.
 daemon() {

@@ -41,7 +41,7 @@ WARNINGS	= -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 		  -Wimplicit-fallthrough
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE -Icommon $(WARNINGS) $(CFLAGS)
 
-COMMON_OBJS	= common/buf.o common/ev.o common/fdpass.o common/h2conn.o \
+COMMON_OBJS	= common/buf.o common/dns.o common/ev.o common/fdpass.o common/h2conn.o \
 		  common/h2fields.o common/h2frame.o common/hpack.o \
 		  common/httpd.o common/linger.o common/log.o common/notify.o common/netns.o \
 		  common/text.o common/udsock.o common/util.o common/wire.o \
@@ -62,7 +62,7 @@ ZT_OBJS		= ztunnel-emulator/main.o ztunnel-emulator/control.o \
 UNIT_OBJS	= tests/unit/main.o tests/unit/test_fdpass.o \
 		  tests/unit/test_wire.o tests/unit/test_misc.o \
 		  tests/unit/test_podtab.o tests/unit/test_zds.o \
-		  tests/unit/test_hpack.o \
+		  tests/unit/test_hpack.o tests/unit/test_dns.o \
 		  ztunnel-emulator/podtab.o
 
 FUZZ_CC		?= clang
@@ -70,7 +70,7 @@ FUZZ_SECONDS	?= 60
 FUZZ_FLAGS	= -std=c11 -D_GNU_SOURCE -Icommon -g -O1 \
 		  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZERS		= tests/fuzz/fuzz-zds tests/fuzz/fuzz-wire tests/fuzz/fuzz-cmsg \
-		  tests/fuzz/fuzz-hpack tests/fuzz/fuzz-h2conn
+		  tests/fuzz/fuzz-hpack tests/fuzz/fuzz-h2conn tests/fuzz/fuzz-dns
 
 CNI		= cni-emulator/cni-emulator
 ZT		= ztunnel-emulator/ztunnel-emulator
@@ -107,6 +107,8 @@ FORCE:
 
 # Fuzzers build straight from the sources: their own flags, no objects.
 tests/fuzz/fuzz-zds: tests/fuzz/fuzz_zds.c common/zds.c common/text.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
+tests/fuzz/fuzz-dns: tests/fuzz/fuzz_dns.c common/dns.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 tests/fuzz/fuzz-wire: tests/fuzz/fuzz_wire.c common/wire.c common/text.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^

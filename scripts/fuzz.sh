@@ -13,7 +13,7 @@ failed=0
 scratch=$(mktemp -d /tmp/zt-fuzz.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 
-for name in zds wire cmsg hpack h2conn; do
+for name in zds wire cmsg hpack h2conn dns; do
 	mkdir -p "$scratch/$name"
 	printf '# fuzz-%s: %s s\n' "$name" "$seconds"
 	if tests/fuzz/fuzz-"$name" -max_total_time="$seconds" \

@@ -77,3 +77,14 @@ sleep 0.2
 
 step "8. both pods' connections, as the daemon counts them"
 run ./cni-emulator/cni-emulator --list "$SOCK"
+
+# Istio 1.28's native backend, where nft is installed: the same pod,
+# its rules moved from iptables to nftables.
+if command -v nft >/dev/null; then
+	step "9. the same rules in nftables (Istio 1.28's backend): A out, and in again"
+	run ./cni-emulator/cni-emulator --del --redirect "$SOCK" "$A" || exit 1
+	run ./cni-emulator/cni-emulator --redirect --redirect-backend nftables "$SOCK" "$A" || exit 1
+	run ip netns exec "$A" python3 tests/helpers/traffic.py peer "$(scripts/topology.sh ip 2)" 8080
+	echo "(each rule's counter: the call went out through 15001)"
+	run ip netns exec "$A" nft list table inet istio-ambient-nat
+fi

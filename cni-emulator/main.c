@@ -148,14 +148,15 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: cni-emulator [-v] [-t seconds] [--no-wait] [--redirect]\n"
+	    "usage: cni-emulator [-v] [-t seconds] [--no-wait]\n"
+	    "                    [--redirect [--redirect-backend iptables|nftables|auto]]\n"
 	    "                    [--name name | --seed] [<uds_path>] <netns>\n"
 	    "       cni-emulator [-v] [-t seconds] --del [--redirect] "
 	    "[<uds_path>] <name>\n"
 	    "       cni-emulator [-t seconds] --list [-o wide|json] [<uds_path>]\n"
 	    "       cni-emulator --verify [--json] [netns...]\n"
-	    "       cni-emulator [-v] [-t seconds] [--watch --select glob] "
-	    "[--redirect]\n"
+	    "       cni-emulator [-v] [-t seconds] [--watch --select glob]\n"
+	    "                    [--redirect [--redirect-backend b]]\n"
 	    "                    [--k8s-namespace ns] [--allow-uid uid]...\n"
 	    "                    [--log-format ztunnel|short]\n"
 	    "                    [--reconcile-period s | --no-reconcile]\n"
@@ -362,6 +363,13 @@ parse_args(int argc, char *argv[], struct options *o)
 		log_warnx("--seed sends no name: it cannot go with --name");
 		return -1;
 	}
+	/* A backend with no rules to put in would be silently ignored. */
+	for (i = 0; i < NOPTS; i++)
+		if ((seen & (1u << i)) && opts[i].val == 'b' &&
+		    !o->client.redirect) {
+			log_warnx("--redirect-backend goes with --redirect");
+			return -1;
+		}
 	if (mode == M_AGENT) {
 		/* Nothing is enrolled that nobody named: on a machine with
 		 * other namespaces, enrolling them all would put listeners

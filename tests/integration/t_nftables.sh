@@ -96,6 +96,9 @@ t_one_backend_per_pod() {
 	    "in-pod rules: \(iptables\|nftables\) (.*host.*)"
 	"$CNI" --redirect --redirect-backend nft "$SOCK" "$(pod_ns 2)" 2>"$WORK/err"
 	expect "a bad backend: usage, exit 1" test $? -eq 1
+	"$CNI" --redirect-backend nftables "$SOCK" "$(pod_ns 2)" 2>"$WORK/err"
+	expect "a backend without --redirect: usage, exit 1" test $? -eq 1
+	expect "says so" file_has "$WORK/err" "^cni-emulator: --redirect-backend goes with --redirect$"
 }
 
 # --verify and the agent's reconcile on nftables: a rule deleted from our

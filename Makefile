@@ -117,7 +117,7 @@ tests/fuzz/fuzz-cmsg: tests/fuzz/fuzz_cmsg.c common/fdpass.c
 tests/fuzz/fuzz-hpack: tests/fuzz/fuzz_hpack.c common/hpack.c common/h2frame.c common/h2fields.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 tests/fuzz/fuzz-h2conn: tests/fuzz/fuzz_h2conn.c common/h2conn.c common/h2fields.c common/hpack.c common/buf.c \
-		common/h2frame.c common/ev.c common/util.c common/text.c
+		common/h2frame.c common/ev.c common/linger.c common/util.c common/text.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 
 %.o: %.c

@@ -81,6 +81,7 @@ struct conn {
 	TAILQ_ENTRY(conn)	 entry;
 	pid_t			 pid;
 	int			 hello;		/* received */
+	int			 synced;	/* its snapshot acknowledged */
 	struct req		*inflight;
 	struct reqlist		 queue;
 };
@@ -466,9 +467,11 @@ got_ack(struct conn *c, const uint8_t *buf, size_t len)
 	if (error[0] != '\0')
 		log_warnx("%s %s (uid %s): ztunnel: %s",
 		    zds_type_name(r->type), r->pod->name, m.uid, error);
-	else if (r->type == ZDS_SNAPSHOT_SENT)
+	else if (r->type == ZDS_SNAPSHOT_SENT) {
 		log_info("ztunnel pid %ld: snapshot acknowledged",
 		    (long)c->pid);
+		c->synced = 1;
+	}
 	else
 		log_info("%s %s (uid %s): ok", zds_type_name(r->type),
 		    r->pod->name, m.uid);
@@ -523,6 +526,21 @@ agent_connected(void)
 	TAILQ_FOREACH(c, &ag.conns, entry)
 		n += c->hello;
 	return n;
+}
+
+int
+agent_synced(void)
+{
+	struct conn *c;
+
+	/* The newest one, which new pods go to, has every pod we know,
+	 * and no request of ours waits for its answer. */
+	for (c = TAILQ_LAST(&ag.conns, connlist); c != NULL;
+	    c = TAILQ_PREV(c, connlist, entry))
+		if (c->hello)
+			return c->synced && c->inflight == NULL &&
+			    TAILQ_EMPTY(&c->queue);
+	return 0;
 }
 
 int

@@ -28,6 +28,9 @@ void	agent_stop(void);
 void	agent_ns_changed(enum nswatch_change, struct nspod *, void *arg);
 /* How many ztunnels are connected (said hello). */
 unsigned agent_connected(void);
+/* The newest ztunnel has had its snapshot and answered every request:
+ * a pod without listeners then is drift, not a pod on its way. */
+int	agent_synced(void);
 /* The pod's Add again, to the newest ztunnel (the reconcile's repair of
  * listeners); -1 with errno ENOTCONN if no ztunnel is connected. */
 int	agent_resend(struct nspod *);

@@ -114,23 +114,21 @@ check(struct nspod *pod)
 
 	if (pod->fd == -1)
 		return;			/* gone meanwhile */
-	if (verify_pod(pod->fd, &r, err, sizeof(err)) == -1) {
+	/* Without --redirect the rules are not ours: not even looked at. */
+	if (verify_pod(pod->fd, rc.o.redirect ? 0 : VERIFY_NO_RULES, &r, err,
+	    sizeof(err)) == -1) {
 		log_warnx("%s: cannot verify: %s", pod->name, err);
 		return;
 	}
-	/* Before the first ztunnel, no pod can be listening: not drift. */
-	if (agent_connected() == 0)
+	/* Before the newest ztunnel has every pod and has answered every
+	 * Add, a pod without listeners may be on its way: not drift. */
+	if (!agent_synced())
 		r.ok[VERIFY_LISTENERS] = 1;
 	verdict(pod->uid, verify_whole(&r));
 	if (verify_whole(&r))
 		return;
 	rules = !r.ok[VERIFY_RULES] || !r.ok[VERIFY_ROUTING];
-	if (rules && !rc.o.redirect)
-		log_warnx("%s: %s%s%s: not ours to put back without --redirect",
-		    pod->name, r.ok[VERIFY_RULES] ? "" : r.why[VERIFY_RULES],
-		    !r.ok[VERIFY_RULES] && !r.ok[VERIFY_ROUTING] ? "; " : "",
-		    r.ok[VERIFY_ROUTING] ? "" : r.why[VERIFY_ROUTING]);
-	else if (rules && redirect_install(pod->fd, err, sizeof(err)) == -1)
+	if (rules && redirect_install(pod->fd, err, sizeof(err)) == -1)
 		log_warnx("%s: reinstalling in-pod rules: %s", pod->name, err);
 	else if (rules) {
 		if (!r.ok[VERIFY_RULES])

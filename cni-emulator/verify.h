@@ -46,8 +46,9 @@ const char	*verify_facet_name(enum verify_facet);
  * Needs netns_home_init().
  */
 #define VERIFY_PROC_MS	500
-int		 verify_pod(int nsfd, struct verify_report *, char *err,
-		    size_t errlen);
+#define VERIFY_NO_RULES	1	/* rules and routing not looked at (ok) */
+int		 verify_pod(int nsfd, int flags, struct verify_report *,
+		    char *err, size_t errlen);
 int		 verify_whole(const struct verify_report *);
 /* Forget what was learned of the process table (and free it). */
 void		 verify_forget(void);

@@ -252,7 +252,7 @@ end_test() {
 			# valgrind's report starts with what went wrong: show
 			# that, not the last lines of its summary.
 			if grep -v 'Warning: noted\|This could\|See README_MISSING' "$log" |
-			    grep -q '^==[0-9]*== [A-Z]'; then
+			    grep -q "^==[0-9]*== [A-Z0-9]"; then
 				echo "    $(basename "$log") (valgrind):" >&2
 				grep '^==[0-9]*==' "$log" | grep -v 'Warning: noted\|This could\|See README_MISSING' |
 				    head -n 40 | sed 's/^/      /' >&2

@@ -32,6 +32,10 @@ metric() {
 	curl -s "http://127.0.0.1:$(agent_port stats)/metrics" | awk -v m="$1" '$1 == m { print $2 }'
 }
 metric_at_least() { [ "$(metric "$1")" -ge "$2" ] 2>/dev/null; }
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
+readyz_is() {
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(agent_port health)/readyz")" = "$1" ]
+}
 
 # (c) Each drift by hand, each named by --verify in one line; --json says
 # the same per facet.
@@ -88,8 +92,8 @@ t_reconcile_repairs_drift() {
 	    --health 127.0.0.1:0 "$NS"
 	start_daemon --proxy --zds "$ZSOCK"
 	expect "whole" wait_for 20 whole "$NS"
-	expect "readyz 200" wait_for 10 test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(agent_port health)/readyz")" = 200
-	expect "ztunnel_connected 1" wait_for 10 test "$(metric ztunnel_connected)" = 1
+	expect "readyz 200" wait_for 10 readyz_is 200
+	expect "ztunnel_connected 1" wait_for 10 metric_is ztunnel_connected 1
 	expect "the pod enabled" wait_for 10 file_has <(curl -s "http://127.0.0.1:$(agent_port stats)/metrics") \
 	    "^nodeagent_pod_enrolment{pod=\"$NS\",uid=\"netns-$(netns_ino "$NS")\",state=\"enabled\"} 1$"
 	ip netns exec "$NS" iptables -t nat -D OUTPUT -j ISTIO_OUTPUT || exit 1

@@ -37,6 +37,8 @@ netstate() {
 app_conns() {
 	in_pod "$1" ss -Htn state established "( sport = :$APP_PORT )" | wc -l
 }
+# app_conns_are I N: for wait_for, which must ask again each time.
+app_conns_are() { [ "$(app_conns "$1")" -eq "$2" ]; }
 
 # Bytes the app in pod I has received on its connection to pod J's app,
 # as the kernel counts them (ss -ti).
@@ -233,11 +235,11 @@ t_del_redirect_ends_connections() {
 	stream 3 2 "$WORK/plain"
 	stream 1 2 "$WORK/hbone"
 	expect "both streaming" wait_for 10 sh -c "grep -q streaming '$WORK/plain' && grep -q streaming '$WORK/hbone'"
-	expect "two open at the app" wait_for 10 test "$(app_conns 2)" -eq 2
+	expect "two open at the app" wait_for 30 app_conns_are 2 2
 	expect "pod 2 removed, with its rules" "$CNI" --del --redirect "$SOCK" "$(pod_ns 2)"
 	expect "the plain client saw the end" wait_for 20 file_has "$WORK/plain" "ended after"
 	expect "the HBONE client saw the end" wait_for 20 file_has "$WORK/hbone" "ended after"
-	expect "nothing left established at the app" wait_for 20 test "$(app_conns 2)" -eq 0
+	expect "nothing left established at the app" wait_for 20 app_conns_are 2 0
 	expect "the rules are gone" test "$(ours_in 2)" -eq 0
 }
 
@@ -337,7 +339,7 @@ t_zds_del_ends_connections() {
 	stream 3 2 "$WORK/plain"
 	stream 1 2 "$WORK/hbone"
 	expect "both streaming" wait_for 10 sh -c "grep -q streaming '$WORK/plain' && grep -q streaming '$WORK/hbone'"
-	expect "two open at the app" wait_for 10 test "$(app_conns 2)" -eq 2
+	expect "two open at the app" wait_for 30 app_conns_are 2 2
 	ip netns del "$p2" || exit 1
 	expect "the plain client saw the end" wait_for 20 file_has "$WORK/plain" "ended after"
 	expect "the HBONE client saw the end" wait_for 20 file_has "$WORK/hbone" "ended after"

@@ -115,7 +115,7 @@ dns_read_name(const uint8_t *msg, size_t len, size_t off, char *out,
  * the data its length says. */
 static int
 skip_records(const uint8_t *msg, size_t len, size_t *off, unsigned count,
-    const char **why)
+    uint16_t *opt_size, const char **why)
 {
 	char	name[DNS_TEXT_MAX + 1];
 	size_t	next;
@@ -130,6 +130,10 @@ skip_records(const uint8_t *msg, size_t len, size_t *off, unsigned count,
 			    "lies?)";
 			return -1;
 		}
+		/* EDNS (RFC 6891): an OPT record's class is the size of
+		 * the UDP answer the sender can take. */
+		if (opt_size != NULL && get16(msg + next) == DNS_TYPE_OPT)
+			*opt_size = get16(msg + next + 2);
 		*off = next + 10 + get16(msg + next + 8);
 	}
 	return 0;
@@ -177,7 +181,8 @@ dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q,
 	q->qlen = next + 4;
 	off = q->qlen;
 	/* The rest (an EDNS OPT record, mostly) is checked, not kept. */
-	if (skip_records(msg, len, &off, an + ns + ar, why) == -1)
+	if (skip_records(msg, len, &off, an + ns + ar, &q->udp_size,
+	    why) == -1)
 		return DNS_FORMERR;
 	if (off != len) {
 		*why = "bytes after the last record";
@@ -227,6 +232,55 @@ dns_answer(const struct dns_query *q, const uint8_t *qmsg, int rcode,
 	put16(out + 8, 0);
 	put16(out + 10, 0);
 	return (ssize_t)off;
+}
+
+ssize_t
+dns_error(const uint8_t *qmsg, size_t len, int rcode, uint8_t *out,
+    size_t size)
+{
+	uint16_t flags;
+
+	if (len < 4 || size < DNS_HEADER_LEN)
+		return -1;
+	flags = get16(qmsg + 2);
+	memset(out, 0, DNS_HEADER_LEN);
+	memcpy(out, qmsg, 2);
+	put16(out + 2, (uint16_t)(FLAG_QR | (flags & (0x7800 | FLAG_RD)) |
+	    FLAG_RA | (rcode & 0xf)));
+	return DNS_HEADER_LEN;
+}
+
+int
+dns_check_response(const uint8_t *r, size_t rlen, const uint8_t *qmsg,
+    size_t qlen, struct dns_response *out, const char **why)
+{
+	size_t i;
+
+	if (rlen < DNS_HEADER_LEN || qlen < DNS_HEADER_LEN) {
+		*why = "shorter than a header";
+		return -1;
+	}
+	if (!(get16(r + 2) & FLAG_QR) || get16(r) != get16(qmsg)) {
+		*why = "not the answer to our query (id or QR)";
+		return -1;
+	}
+	out->rcode = get16(r + 2) & 0xf;
+	out->truncated = (get16(r + 2) & FLAG_TC) != 0;
+	out->answers = get16(r + 6);
+	/* The question comes back as asked (case aside): anything else
+	 * answers a question nobody here asked. */
+	if (out->rcode == DNS_RCODE_NOERROR || get16(r + 4) != 0) {
+		if (rlen < qlen || get16(r + 4) != 1) {
+			*why = "the question does not come back";
+			return -1;
+		}
+		for (i = DNS_HEADER_LEN; i < qlen; i++)
+			if (tolower(r[i]) != tolower(qmsg[i])) {
+				*why = "a question other than ours";
+				return -1;
+			}
+	}
+	return 0;
 }
 
 ssize_t

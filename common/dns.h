@@ -25,6 +25,7 @@
 
 #define DNS_TYPE_A	1
 #define DNS_TYPE_AAAA	28
+#define DNS_TYPE_OPT	41	/* EDNS, RFC 6891 */
 #define DNS_CLASS_IN	1
 
 #define DNS_RCODE_NOERROR	0
@@ -41,6 +42,8 @@ struct dns_query {
 	uint16_t	qtype;
 	uint16_t	qclass;
 	size_t		qlen;		/* header + question: what is echoed */
+	uint16_t	udp_size;	/* EDNS: the UDP answer it takes; 0:
+					 * no OPT record (512) */
 };
 
 /* One address to answer with. */
@@ -79,6 +82,24 @@ int		dns_read_name(const uint8_t *msg, size_t len, size_t off,
 ssize_t		dns_answer(const struct dns_query *q, const uint8_t *qmsg,
 		    int rcode, const struct dns_addr *addrs, size_t naddrs,
 		    uint32_t ttl, uint8_t *out, size_t size);
+
+/* A header alone with rcode, for a query too broken to echo (len: what
+ * was received, at least 4 bytes).  Returns its length, or -1. */
+ssize_t		dns_error(const uint8_t *qmsg, size_t len, int rcode,
+		    uint8_t *out, size_t size);
+
+/* What the proxy needs of an upstream's answer. */
+struct dns_response {
+	unsigned	rcode;
+	unsigned	answers;	/* its answer count */
+	int		truncated;	/* TC: ask again over TCP */
+};
+/* r is the answer to the query qmsg (whose header and question are qlen
+ * bytes): a response, same id, the same question back.  -1 with *why
+ * if not. */
+int		dns_check_response(const uint8_t *r, size_t rlen,
+		    const uint8_t *qmsg, size_t qlen, struct dns_response *,
+		    const char **why);
 
 /*
  * DNS over TCP: a two-byte length, then the message.  With buf holding

@@ -4,7 +4,8 @@
  * message.  Properties: it never reads past the message; a query it takes
  * has a name of lowercase printable text of at most 253 bytes; the answer
  * to it, read back as a query with the answer as an additional record,
- * names the same name.  Beside it, the TCP framing.
+ * names the same name.  Beside it, the TCP framing, the check of an
+ * upstream's answer and the error header.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -19,6 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const uint8_t	 fixed_query[] = { 0x12, 0x34, 1, 0, 0, 1, 0,
+	    0, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 1 };
+	struct dns_response	 res;
 	struct dns_query	 q, r;
 	struct dns_addr		 ad[2] = { { AF_INET, { 10, 244, 0, 1 } },
 	    { AF_INET6, { 0xfd, 0, 0, 0x10, 0x2, 0x44 } } };
@@ -34,6 +38,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((msg = malloc(size > 0 ? size : 1)) == NULL)
 		return 0;
 	memcpy(msg, data, size);
+	/* As an upstream's answer to a query of the same id and name: it
+	 * reads neither past the answer nor past the query. */
+	(void)dns_check_response(msg, size, fixed_query, sizeof(fixed_query),
+	    &res, &why);
+	(void)dns_error(msg, size, DNS_RCODE_FORMERR, out, sizeof(out));
 	if (dns_parse_query(msg, size, &q, &why) != DNS_OK) {
 		free(msg);
 		return 0;

@@ -183,7 +183,48 @@ test_dns_tcp_framing(void)
 	CHECK(dns_tcp_message(b, 2) == -1);
 }
 
+/* EDNS's UDP size is kept; an upstream's answer is checked against the
+ * query it answers; a broken query gets a bare header back. */
+static void
+test_dns_edns_response_error(void)
+{
+	uint8_t			 m[512], r[512], e[DNS_HEADER_LEN];
+	struct dns_query	 q;
+	struct dns_response	 res;
+	struct dns_addr		 ad = { AF_INET, { 10, 244, 0, 12 } };
+	const char		*why;
+	size_t			 len;
+	ssize_t			 n;
+
+	len = query(m, "www.example.test", DNS_TYPE_A);
+	m[11] = 1;				/* ARCOUNT: an OPT record */
+	memset(m + len, 0, 11);
+	m[len + 2] = DNS_TYPE_OPT;		/* root name, then type */
+	m[len + 3] = 0x04;			/* class: 1232 */
+	m[len + 4] = 0xd0;
+	CHECK(dns_parse_query(m, len + 11, &q, &why) == DNS_OK);
+	CHECK(q.udp_size == 1232);
+	n = dns_answer(&q, m, 0, &ad, 1, 30, r, sizeof(r));
+	CHECK(n > 0);
+	CHECK(dns_check_response(r, (size_t)n, m, q.qlen, &res, &why) == 0);
+	CHECK(res.rcode == 0 && res.answers == 1 && !res.truncated);
+	r[1] ^= 1;				/* another id */
+	CHECK(dns_check_response(r, (size_t)n, m, q.qlen, &res, &why) == -1);
+	r[1] ^= 1;
+	r[17] = 'X';				/* another name */
+	CHECK(dns_check_response(r, (size_t)n, m, q.qlen, &res, &why) == -1);
+	r[17] = 'E';				/* the case aside: ours */
+	CHECK(dns_check_response(r, (size_t)n, m, q.qlen, &res, &why) == 0);
+	CHECK(dns_check_response(m, len, m, q.qlen, &res, &why) == -1);
+	CHECK(dns_check_response(r, 11, m, q.qlen, &res, &why) == -1);
+	CHECK(dns_error(m, 4, DNS_RCODE_FORMERR, e, sizeof(e)) == DNS_HEADER_LEN);
+	CHECK(e[0] == 0x12 && e[1] == 0x34 && (e[2] & 0x80) &&
+	    (e[3] & 0xf) == DNS_RCODE_FORMERR && e[5] == 0);
+	CHECK(dns_error(m, 3, DNS_RCODE_FORMERR, e, sizeof(e)) == -1);
+}
+
 const struct unit_test dns_tests[] = {
+	UNIT_TEST(test_dns_edns_response_error),
 	UNIT_TEST(test_dns_query_and_answer),
 	UNIT_TEST(test_dns_aaaa_and_errors),
 	UNIT_TEST(test_dns_hostile),

@@ -92,6 +92,11 @@ static const struct opt opts[] = {
 	    "nftables (Istio 1.28's native backend), or auto\n"
 	    "(decided once, as istio-cni does); --del --redirect\n"
 	    "removes either" },
+	{ "no-dns-capture", 0, 'X', 0, M_ADD | M_AGENT | M_VERIFY,
+	    "--redirect, or --verify", NULL,
+	    "with --redirect: leave the pod's DNS alone (Istio's\n"
+	    "AMBIENT_DNS_CAPTURE=false); by default UDP and TCP\n"
+	    "port 53 go to ztunnel's DNS proxy on 15053" },
 	{ "seed", 0, 'S', 0, M_ADD, "adding a pod", NULL,
 	    "send the seed's one byte (0x01): the daemon names it" },
 	{ "no-wait", 0, 'W', 0, M_ADD, "adding a pod", NULL,
@@ -328,6 +333,9 @@ parse_args(int argc, char *argv[], struct options *o)
 				return -1;
 			}
 			break;
+		case 'X':
+			redirect_set_dns(0);
+			break;
 		case 'G':
 			o->watch.select = optarg;
 			break;
@@ -365,9 +373,10 @@ parse_args(int argc, char *argv[], struct options *o)
 	}
 	/* A backend with no rules to put in would be silently ignored. */
 	for (i = 0; i < NOPTS; i++)
-		if ((seen & (1u << i)) && opts[i].val == 'b' &&
+		if ((seen & (1u << i)) && (opts[i].val == 'b' ||
+		    (opts[i].val == 'X' && mode != M_VERIFY)) &&
 		    !o->client.redirect) {
-			log_warnx("--redirect-backend goes with --redirect");
+			log_warnx("--%s goes with --redirect", opts[i].name);
 			return -1;
 		}
 	if (mode == M_AGENT) {

@@ -22,74 +22,132 @@
 #include "util.h"
 
 /*
- * The rules, as istio-cni's default.golden has them (no DNS capture),
- * in iptables-save's own spelling (what install compares with), built
- * from ambient.h's numbers.
+ * The rules, as istio-cni's default.golden has them, in iptables-save's
+ * own spelling (what install compares with), built from ambient.h's
+ * numbers; with DNS capture (the default, as Istio's), the pod's DNS to
+ * 15053 and the raw table's conntrack zone for ztunnel's own DNS.
  */
 #define MARK	ZT_STR(ZT_MARK) "/" ZT_STR(ZT_MARK_MASK)
 #define CMARK	ZT_STR(ZT_CONNMARK) "/" ZT_STR(ZT_MARK_MASK)
-static const char rules[] =
-    "*mangle\n"
-    ":ISTIO_PRERT - [0:0]\n"
-    ":ISTIO_OUTPUT - [0:0]\n"
-    "-A PREROUTING -j ISTIO_PRERT\n"
-    "-A OUTPUT -j ISTIO_OUTPUT\n"
-    "-A ISTIO_PRERT -m mark --mark " MARK " -j CONNMARK --set-xmark " CMARK "\n"
-    "-A ISTIO_OUTPUT -m connmark --mark " CMARK " -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff\n"
+#define DNSPORT	ZT_STR(ZT_PORT_DNS)
+#define IPT_MANGLE \
+    "*mangle\n" \
+    ":ISTIO_PRERT - [0:0]\n" \
+    ":ISTIO_OUTPUT - [0:0]\n" \
+    "-A PREROUTING -j ISTIO_PRERT\n" \
+    "-A OUTPUT -j ISTIO_OUTPUT\n" \
+    "-A ISTIO_PRERT -m mark --mark " MARK " -j CONNMARK --set-xmark " CMARK "\n" \
+    "-A ISTIO_OUTPUT -m connmark --mark " CMARK " -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff\n" \
     "COMMIT\n"
-    "*nat\n"
-    ":ISTIO_PRERT - [0:0]\n"
-    ":ISTIO_OUTPUT - [0:0]\n"
-    "-A OUTPUT -j ISTIO_OUTPUT\n"
-    "-A PREROUTING -j ISTIO_PRERT\n"
-    "-A ISTIO_PRERT -s " ZT_PROBE_SNAT "/32 -p tcp -m tcp -j ACCEPT\n"
-    "-A ISTIO_OUTPUT -d " ZT_PROBE_SNAT "/32 -p tcp -m tcp -j ACCEPT\n"
+#define IPT_NAT_HEAD \
+    "*nat\n" \
+    ":ISTIO_PRERT - [0:0]\n" \
+    ":ISTIO_OUTPUT - [0:0]\n" \
+    "-A OUTPUT -j ISTIO_OUTPUT\n" \
+    "-A PREROUTING -j ISTIO_PRERT\n" \
+    "-A ISTIO_PRERT -s " ZT_PROBE_SNAT "/32 -p tcp -m tcp -j ACCEPT\n" \
+    "-A ISTIO_OUTPUT -d " ZT_PROBE_SNAT "/32 -p tcp -m tcp -j ACCEPT\n" \
     "-A ISTIO_PRERT ! -d 127.0.0.1/32 -p tcp -m tcp ! --dport " ZT_STR(ZT_PORT_HBONE) " -m mark ! --mark " MARK " -j REDIRECT --to-ports " ZT_STR(ZT_PORT_INBOUND) "\n"
-    "-A ISTIO_OUTPUT -p tcp -m mark --mark " CMARK " -j ACCEPT\n"
-    "-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -j ACCEPT\n"
-    "-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -m mark ! --mark " MARK " -j REDIRECT --to-ports " ZT_STR(ZT_PORT_OUTBOUND) "\n"
-    "COMMIT\n";
+#define IPT_NAT_DNS \
+    "-A ISTIO_OUTPUT ! -o lo -p udp -m mark ! --mark " MARK " -m udp --dport 53 -j REDIRECT --to-ports " DNSPORT "\n" \
+    "-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -m tcp --dport 53 -m mark ! --mark " MARK " -j REDIRECT --to-ports " DNSPORT "\n"
+#define IPT_NAT_TAIL \
+    "-A ISTIO_OUTPUT -p tcp -m mark --mark " CMARK " -j ACCEPT\n" \
+    "-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -j ACCEPT\n" \
+    "-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -m mark ! --mark " MARK " -j REDIRECT --to-ports " ZT_STR(ZT_PORT_OUTBOUND) "\n" \
+    "COMMIT\n"
+#define IPT_RAW \
+    "*raw\n" \
+    ":ISTIO_OUTPUT - [0:0]\n" \
+    ":ISTIO_PRERT - [0:0]\n" \
+    "-A PREROUTING -j ISTIO_PRERT\n" \
+    "-A OUTPUT -j ISTIO_OUTPUT\n" \
+    "-A ISTIO_OUTPUT -p udp -m mark --mark " MARK " -m udp --dport 53 -j CT --zone 1\n" \
+    "-A ISTIO_PRERT -p udp -m mark ! --mark " MARK " -m udp --sport 53 -j CT --zone 1\n" \
+    "COMMIT\n"
+static const char ipt_plain[] = IPT_MANGLE IPT_NAT_HEAD IPT_NAT_TAIL;
+static const char ipt_dns[] = IPT_MANGLE IPT_NAT_HEAD IPT_NAT_DNS IPT_NAT_TAIL
+    IPT_RAW;
 
 /*
  * The native nftables backend (Istio 1.28): the three inet tables of
- * istio-cni's nftables default.golden, DNS capture aside (its 15053 and
- * conntrack-zone rules come with the DNS proxy), as one nft -f
+ * istio-cni's nftables default.golden (without DNS capture: its
+ * dns_pod golden, the raw table's chains empty), as one nft -f
  * transaction.  "add table" then "flush table" makes it idempotent.
  */
 #define NFT_MARK	"mark and " ZT_STR(ZT_MARK_MASK) " != " ZT_STR(ZT_MARK)
-static const char nft_rules[] =
-    "add table inet istio-ambient-nat\n"
-    "flush table inet istio-ambient-nat\n"
-    "add chain inet istio-ambient-nat prerouting { type nat hook prerouting priority -100 ; }\n"
-    "add chain inet istio-ambient-nat output { type nat hook output priority -100 ; }\n"
-    "add chain inet istio-ambient-nat istio-prerouting\n"
-    "add chain inet istio-ambient-nat istio-output\n"
-    "add rule inet istio-ambient-nat output jump istio-output\n"
-    "add rule inet istio-ambient-nat prerouting jump istio-prerouting\n"
-    "add rule inet istio-ambient-nat istio-prerouting meta l4proto tcp ip saddr " ZT_PROBE_SNAT " counter accept\n"
-    "add rule inet istio-ambient-nat istio-output meta l4proto tcp ip daddr " ZT_PROBE_SNAT " counter accept\n"
+#define NFT_NAT_HEAD \
+    "add table inet istio-ambient-nat\n" \
+    "flush table inet istio-ambient-nat\n" \
+    "add chain inet istio-ambient-nat prerouting { type nat hook prerouting priority -100 ; }\n" \
+    "add chain inet istio-ambient-nat output { type nat hook output priority -100 ; }\n" \
+    "add chain inet istio-ambient-nat istio-prerouting\n" \
+    "add chain inet istio-ambient-nat istio-output\n" \
+    "add rule inet istio-ambient-nat output jump istio-output\n" \
+    "add rule inet istio-ambient-nat prerouting jump istio-prerouting\n" \
+    "add rule inet istio-ambient-nat istio-prerouting meta l4proto tcp ip saddr " ZT_PROBE_SNAT " counter accept\n" \
+    "add rule inet istio-ambient-nat istio-output meta l4proto tcp ip daddr " ZT_PROBE_SNAT " counter accept\n" \
     "add rule inet istio-ambient-nat istio-prerouting ip daddr != 127.0.0.1/32 tcp dport != " ZT_STR(ZT_PORT_HBONE) " " NFT_MARK " counter redirect to :" ZT_STR(ZT_PORT_INBOUND) "\n"
-    "add rule inet istio-ambient-nat istio-output meta l4proto tcp mark and " ZT_STR(ZT_MARK_MASK) " == " ZT_STR(ZT_CONNMARK) " counter accept\n"
-    "add rule inet istio-ambient-nat istio-output oifname lo ip daddr != 127.0.0.1/32 counter accept\n"
+#define NFT_NAT_DNS \
+    "add rule inet istio-ambient-nat istio-output oifname != lo " NFT_MARK " udp dport 53 counter redirect to :" DNSPORT "\n" \
+    "add rule inet istio-ambient-nat istio-output ip daddr != 127.0.0.1/32 tcp dport 53 " NFT_MARK " counter redirect to :" DNSPORT "\n"
+#define NFT_NAT_TAIL \
+    "add rule inet istio-ambient-nat istio-output meta l4proto tcp mark and " ZT_STR(ZT_MARK_MASK) " == " ZT_STR(ZT_CONNMARK) " counter accept\n" \
+    "add rule inet istio-ambient-nat istio-output oifname lo ip daddr != 127.0.0.1/32 counter accept\n" \
     "add rule inet istio-ambient-nat istio-output meta l4proto tcp ip daddr != 127.0.0.1/32 " NFT_MARK " counter redirect to :" ZT_STR(ZT_PORT_OUTBOUND) "\n"
-    "add table inet istio-ambient-mangle\n"
-    "flush table inet istio-ambient-mangle\n"
-    "add chain inet istio-ambient-mangle prerouting { type filter hook prerouting priority -150 ; }\n"
-    "add chain inet istio-ambient-mangle output { type route hook output priority -150 ; }\n"
-    "add chain inet istio-ambient-mangle istio-prerouting\n"
-    "add chain inet istio-ambient-mangle istio-output\n"
-    "add rule inet istio-ambient-mangle prerouting jump istio-prerouting\n"
-    "add rule inet istio-ambient-mangle output jump istio-output\n"
-    "add rule inet istio-ambient-mangle istio-prerouting meta mark & " ZT_STR(ZT_MARK_MASK) " == " ZT_STR(ZT_MARK) " counter ct mark set ct mark & 0xfffff000 | " ZT_STR(ZT_CONNMARK) "\n"
+#define NFT_MANGLE \
+    "add table inet istio-ambient-mangle\n" \
+    "flush table inet istio-ambient-mangle\n" \
+    "add chain inet istio-ambient-mangle prerouting { type filter hook prerouting priority -150 ; }\n" \
+    "add chain inet istio-ambient-mangle output { type route hook output priority -150 ; }\n" \
+    "add chain inet istio-ambient-mangle istio-prerouting\n" \
+    "add chain inet istio-ambient-mangle istio-output\n" \
+    "add rule inet istio-ambient-mangle prerouting jump istio-prerouting\n" \
+    "add rule inet istio-ambient-mangle output jump istio-output\n" \
+    "add rule inet istio-ambient-mangle istio-prerouting meta mark & " ZT_STR(ZT_MARK_MASK) " == " ZT_STR(ZT_MARK) " counter ct mark set ct mark & 0xfffff000 | " ZT_STR(ZT_CONNMARK) "\n" \
     "add rule inet istio-ambient-mangle istio-output ct mark and " ZT_STR(ZT_MARK_MASK) " == " ZT_STR(ZT_CONNMARK) " counter meta mark set ct mark\n"
-    "add table inet istio-ambient-raw\n"
-    "flush table inet istio-ambient-raw\n"
-    "add chain inet istio-ambient-raw prerouting { type filter hook prerouting priority -300 ; }\n"
-    "add chain inet istio-ambient-raw output { type filter hook output priority -300 ; }\n"
-    "add chain inet istio-ambient-raw istio-prerouting\n"
-    "add chain inet istio-ambient-raw istio-output\n"
-    "add rule inet istio-ambient-raw prerouting jump istio-prerouting\n"
-    "add rule inet istio-ambient-raw output jump istio-output\n";
+#define NFT_RAW \
+    "add table inet istio-ambient-raw\n" \
+    "flush table inet istio-ambient-raw\n" \
+    "add chain inet istio-ambient-raw prerouting { type filter hook prerouting priority -300 ; }\n" \
+    "add chain inet istio-ambient-raw output { type filter hook output priority -300 ; }\n" \
+    "add chain inet istio-ambient-raw istio-prerouting\n" \
+    "add chain inet istio-ambient-raw istio-output\n" \
+    "add rule inet istio-ambient-raw prerouting jump istio-prerouting\n" \
+    "add rule inet istio-ambient-raw output jump istio-output\n"
+#define NFT_RAW_DNS \
+    "add rule inet istio-ambient-raw istio-output udp dport 53 meta mark and " ZT_STR(ZT_MARK_MASK) " == " ZT_STR(ZT_MARK) " counter ct zone set 1\n" \
+    "add rule inet istio-ambient-raw istio-prerouting udp sport 53 meta " NFT_MARK " counter ct zone set 1\n"
+static const char nft_plain[] = NFT_NAT_HEAD NFT_NAT_TAIL NFT_MANGLE NFT_RAW;
+static const char nft_dns[] = NFT_NAT_HEAD NFT_NAT_DNS NFT_NAT_TAIL NFT_MANGLE
+    NFT_RAW NFT_RAW_DNS;
+
+static int dns_capture = 1;
+
+/* What install puts in, as things are set. */
+static const char *
+ipt_text(void)
+{
+	return dns_capture ? ipt_dns : ipt_plain;
+}
+
+static const char *
+nft_text(void)
+{
+	return dns_capture ? nft_dns : nft_plain;
+}
+
+void
+redirect_set_dns(int on)
+{
+	dns_capture = on;
+}
+
+int
+redirect_dns(void)
+{
+	return dns_capture;
+}
 
 static const char *const nft_tables[] = { "istio-ambient-nat",
     "istio-ambient-mangle", "istio-ambient-raw" };
@@ -114,6 +172,7 @@ static const char *const rule_show[] = { "ip", "rule", "show", "pref",
 static const char *const save_mangle[] = { "iptables-save", "-t", "mangle",
     NULL };
 static const char *const save_nat[] = { "iptables-save", "-t", "nat", NULL };
+static const char *const save_raw[] = { "iptables-save", "-t", "raw", NULL };
 static const char *const ipt_restore[] = { "iptables-restore", "--noflush",
     "--wait", "5", NULL };
 static const char *const nft_apply[] = { "nft", "-f", "-", NULL };
@@ -245,7 +304,7 @@ struct table {
 
 /* What of ours is in the pod now. */
 struct state {
-	struct table	mangle, nat;
+	struct table	mangle, nat, raw;
 	int		route, rule;
 	int		nft[NFT_NTABLES];	/* our nft tables present */
 	int		nft_any;
@@ -261,7 +320,7 @@ golden(const char *name, const char *chain, struct strbuf *want)
 	size_t		 len = strlen(name);
 	int		 in = 0;
 
-	for (line = rules; *line != '\0'; line = end + 1) {
+	for (line = ipt_text(); *line != '\0'; line = end + 1) {
 		end = strchr(line, '\n');
 		if (line[0] == '*')
 			in = (size_t)(end - line) == len + 1 &&
@@ -370,7 +429,7 @@ nft_expected(const char *table, const char *chain)
 	int		 n = 0;
 
 	snprintf(prefix, sizeof(prefix), "add rule inet %s %s ", table, chain);
-	for (p = nft_rules; (p = strstr(p, prefix)) != NULL; p++)
+	for (p = nft_text(); (p = strstr(p, prefix)) != NULL; p++)
 		n++;
 	return n;
 }
@@ -466,7 +525,8 @@ look_nft(int nsfd, struct state *st, struct strbuf *out, char *err,
 static int
 iptables_any(const struct state *st)
 {
-	return table_any(&st->mangle) || table_any(&st->nat);
+	return table_any(&st->mangle) || table_any(&st->nat) ||
+	    table_any(&st->raw);
 }
 
 /* Each table on its own, whole: a pod's own rules can be any size. */
@@ -480,6 +540,7 @@ look(int nsfd, struct state *st, char *err, size_t errlen)
 	if (look_table(nsfd, save_mangle, &st->mangle, &out, err,
 	    errlen) == -1 ||
 	    look_table(nsfd, save_nat, &st->nat, &out, err, errlen) == -1 ||
+	    look_table(nsfd, save_raw, &st->raw, &out, err, errlen) == -1 ||
 	    look_nft(nsfd, st, &out, err, errlen) == -1)
 		goto done;
 	if ((rc = run_in(nsfd, route_show, NULL, &out)) == -1 || rc == 127 ||
@@ -520,6 +581,18 @@ table_amiss(const struct table *t, char *buf, size_t size, const char *name)
 	return buf;
 }
 
+/* The raw table: ours with DNS capture, else nothing of ours. */
+static const char *
+raw_amiss(const struct table *t, char *buf, size_t size)
+{
+	if (dns_capture)
+		return table_amiss(t, buf, size, "raw");
+	if (!table_any(t))
+		return NULL;
+	snprintf(buf, size, "raw: chains of ours without DNS capture");
+	return buf;
+}
+
 int
 redirect_check(int nsfd, struct redirect_check *c, char *err, size_t errlen)
 {
@@ -541,7 +614,8 @@ redirect_check(int nsfd, struct redirect_check *c, char *err, size_t errlen)
 		c->rules = table_amiss(&st.mangle, c->rules_why,
 		    sizeof(c->rules_why), "mangle") == NULL &&
 		    table_amiss(&st.nat, c->rules_why, sizeof(c->rules_why),
-		    "nat") == NULL;
+		    "nat") == NULL && raw_amiss(&st.raw, c->rules_why,
+		    sizeof(c->rules_why)) == NULL;
 	c->routing = st.rule && st.route;
 	if (!st.rule)
 		snprintf(c->routing_why, sizeof(c->routing_why),
@@ -582,6 +656,7 @@ remove_present(int nsfd, const struct state *st, char *err, size_t errlen)
 
 	remove_table(&script, "mangle", &st->mangle);
 	remove_table(&script, "nat", &st->nat);
+	remove_table(&script, "raw", &st->raw);
 	if (script.failed) {
 		snprintf(err, errlen, "out of memory");
 		failed = -1;
@@ -646,7 +721,8 @@ redirect_install(int nsfd, char *err, size_t errlen)
 	/* All there already, exactly: nothing to do.  Part of it, or
 	 * something altered: start clean. */
 	if (backend == REDIRECT_IPTABLES && table_whole(&st.mangle) &&
-	    table_whole(&st.nat) && st.route && st.rule)
+	    table_whole(&st.nat) && (dns_capture ? table_whole(&st.raw) :
+	    !table_any(&st.raw)) && st.route && st.rule)
 		return 0;
 	if (backend == REDIRECT_NFTABLES && st.nft_any &&
 	    st.nft_why[0] == '\0' && st.route && st.rule)
@@ -664,12 +740,12 @@ redirect_install(int nsfd, char *err, size_t errlen)
 		goto undo;
 	}
 	if (backend == REDIRECT_NFTABLES &&
-	    (rc = run_in(nsfd, nft_apply, nft_rules, &out)) != 0) {
+	    (rc = run_in(nsfd, nft_apply, nft_text(), &out)) != 0) {
 		fail_cmd(nft_apply, rc, &out, err, errlen);
 		goto undo;
 	}
 	if (backend == REDIRECT_IPTABLES &&
-	    (rc = run_in(nsfd, ipt_restore, rules, &out)) != 0) {
+	    (rc = run_in(nsfd, ipt_restore, ipt_text(), &out)) != 0) {
 		fail_cmd(ipt_restore, rc, &out, err, errlen);
 		goto undo;
 	}

@@ -8,7 +8,7 @@
  * istio-cni's in-pod redirection (IPv4), installed inside the pod's
  * network namespace nsfd: the local route in table 100, the fwmark rule
  * that uses it, and the mangle and nat rules (iptables-restore
- * --noflush), as in Istio's golden file, DNS capture aside; or, with the
+ * --noflush), as in Istio's golden file, with DNS capture or not; or, with the
  * nftables backend, its three inet tables in one nft -f transaction.
  * One backend per pod: install refuses a pod with the other's rules;
  * remove takes away whichever of ours it finds.
@@ -31,6 +31,10 @@ const char *redirect_backend_name(enum redirect_backend);
 enum redirect_backend redirect_set_backend(enum redirect_backend,
 	    const char **why);
 
+/* DNS capture (on by default, as Istio's AMBIENT_DNS_CAPTURE): the
+ * pod's DNS to 15053, and conntrack zone 1 for ztunnel's own. */
+void	redirect_set_dns(int on);
+int	redirect_dns(void);
 int	redirect_install(int nsfd, char *err, size_t errlen);
 int	redirect_remove(int nsfd, char *err, size_t errlen);
 

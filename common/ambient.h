@@ -13,6 +13,7 @@
 #define ZT_PORT_HBONE		15008	/* inbound HBONE, not redirected */
 #define ZT_PORT_INBOUND		15006	/* inbound plaintext (REDIRECT) */
 #define ZT_PORT_OUTBOUND	15001	/* what the pod sends (REDIRECT) */
+#define ZT_PORT_DNS		15053	/* the DNS proxy, UDP and TCP */
 #define ZT_NPORTS		3
 /* The listeners, in the order they are made (the seed's order). */
 #define ZT_PORTS		{ ZT_PORT_HBONE, ZT_PORT_INBOUND, ZT_PORT_OUTBOUND }

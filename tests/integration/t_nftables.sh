@@ -119,7 +119,7 @@ t_verify_and_reconcile() {
 	"$CNI" --verify "$ns" >"$WORK/v.out"
 	expect "named: exit 5" test $? -eq 5
 	expect "which table and chain" file_has "$WORK/v.out" \
-	    "rules: nft: istio-ambient-nat istio-output: 3 rules, 4 installed"
+	    "rules: nft: istio-ambient-nat istio-output: 5 rules, 6 installed"
 	kill -CONT "$APID"
 	expect "repaired" wait_for 20 "$CNI" --verify "$ns"
 	expect "logged" file_has "$WORK/agent.err" "$ns: repaired rules (nft: istio-ambient-nat istio-output"

@@ -58,7 +58,7 @@ ZT_OBJS		= ztunnel-emulator/main.o ztunnel-emulator/control.o \
 		  ztunnel-emulator/hbone.o ztunnel-emulator/peers.o \
 		  ztunnel-emulator/podsock.o ztunnel-emulator/mesh.o \
 		  ztunnel-emulator/podjson.o ztunnel-emulator/drain.o \
-		  ztunnel-emulator/handover.o
+		  ztunnel-emulator/handover.o ztunnel-emulator/dnsproxy.o
 UNIT_OBJS	= tests/unit/main.o tests/unit/test_fdpass.o \
 		  tests/unit/test_wire.o tests/unit/test_misc.o \
 		  tests/unit/test_podtab.o tests/unit/test_zds.o \

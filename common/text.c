@@ -3,6 +3,7 @@
  * text.c: what outside text may be, and how to show it when it is not
  * (see text.h).
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -127,4 +128,34 @@ text_workload_split(const char *wl, char *ns, size_t nssize,
 	}
 	snprintf(ns, nssize, "%.*s", (int)(slash - wl), wl);
 	*name = slash + 1;
+}
+
+int
+text_dns_domain(const char *s, char *out, size_t size)
+{
+	size_t	n = strlen(s), i, label = 0;
+
+	if (n > 0 && s[n - 1] == '.')
+		n--;
+	if (n == 0 || n >= size || n > 200)
+		return -1;
+	for (i = 0; i < n; i++) {
+		char c = (char)tolower((unsigned char)s[i]);
+
+		if (c == '.') {
+			if (label == 0)
+				return -1;
+			label = 0;
+		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-') {
+			if (++label > 63)
+				return -1;
+		} else
+			return -1;
+		out[i] = c;
+	}
+	if (label == 0)
+		return -1;
+	out[n] = '\0';
+	return 0;
 }

@@ -29,6 +29,9 @@ int	text_name_ok_len(const void *s, size_t len);
  * namespace into ns ("default" for a bare name, as kubectl assumes), and
  * *name pointing into wl. */
 #define TEXT_DEFAULT_NS	"default"
+/* A DNS domain ("cluster.local"): host-name labels of 1..63 bytes,
+ * lowercased into out, without a final dot.  -1 if it is not one. */
+int	text_dns_domain(const char *s, char *out, size_t size);
 void	text_workload_split(const char *wl, char *ns, size_t nssize,
 	    const char **name);
 

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "dnsproxy.h"
 #include "ev.h"
 #include "listen.h"
 #include "log.h"
@@ -41,6 +42,7 @@ struct lset {
 	uint64_t	 served;	/* answered "ok" */
 	unsigned	 naddrs;
 	uint32_t	 addrs[MAX_ADDRS];	/* network order */
+	struct dnsset	*dns;		/* 15053, with the DNS proxy on */
 	int		 stopped;	/* listen_stop(): closed */
 	int		 migrate_nsfd;	/* its namespace while tcp_migrate_req
 					 * is ours to put back; else -1 */
@@ -70,7 +72,10 @@ listen_addr(void)
 	return proxy_mode ? "0.0.0.0" : "127.0.0.1";
 }
 
-static int	open_listeners(int fds[ZT_NPORTS], struct listen_error *);
+static int	open_listeners(int fds[ZT_NPORTS], int dfds[DNSP_NFDS],
+		    struct listen_error *);
+static int	serve_dns(struct lset *, int dfds[DNSP_NFDS], int v6,
+		    struct listen_error *);
 static int	open_one(uint16_t port, const char **what);
 static int	loopback_up(int sock);
 static void	serve(void *, uint32_t);
@@ -89,7 +94,8 @@ struct lset *
 listen_open(int nsfd, struct pod_ref *owner, struct listen_error *e)
 {
 	struct lset	*ls;
-	int		 fds[ZT_NPORTS] = { -1, -1, -1 }, i, rc;
+	int		 fds[ZT_NPORTS] = { -1, -1, -1 }, i, rc, v6;
+	int		 dfds[DNSP_NFDS] = { -1, -1, -1, -1 };
 
 	if ((ls = calloc(1, sizeof(*ls))) == NULL) {
 		*e = (struct listen_error){ "memory", 0, errno };
@@ -104,7 +110,8 @@ listen_open(int nsfd, struct pod_ref *owner, struct listen_error *e)
 		free(ls);
 		return NULL;
 	}
-	rc = open_listeners(fds, e);
+	rc = open_listeners(fds, dfds, e);
+	v6 = dfds[2] != -1;
 	/*
 	 * The one way back, whatever happened in there.  Going on in the
 	 * pod's namespace would put the next pod's listeners (and our own
@@ -125,21 +132,48 @@ listen_open(int nsfd, struct pod_ref *owner, struct listen_error *e)
 			*e = (struct listen_error){ "epoll_ctl", 0, errno };
 			while (i < ZT_NPORTS)
 				close(fds[i++]);
+			for (i = 0; i < DNSP_NFDS; i++)
+				if (dfds[i] != -1)
+					close(dfds[i]);
 			listen_close(ls);
 			return NULL;
 		}
 	}
 	read_addrs(ls);
+	if (serve_dns(ls, dfds, v6, e) == -1) {
+		listen_close(ls);
+		return NULL;
+	}
 	return ls;
 }
 
-/* Inside the pod's namespace: 127.0.0.1:15008, :15006, :15001 in that
- * order, and make sure something in there can reach them. */
+/* The DNS proxy's sockets, made in the pod, served from here. */
 static int
-open_listeners(int fds[ZT_NPORTS], struct listen_error *e)
+serve_dns(struct lset *ls, int dfds[DNSP_NFDS], int v6,
+    struct listen_error *e)
+{
+	if (!dnsproxy_on())
+		return 0;
+	if (!v6)
+		log_debug("%s: no IPv6 on lo: DNS on 127.0.0.1:%u only",
+		    ls->owner->label, DNSP_PORT);
+	if ((ls->dns = dnsproxy_serve(dfds, ls->owner, ls->addrs,
+	    ls->naddrs)) == NULL) {
+		*e = (struct listen_error){ "epoll_ctl", DNSP_PORT, errno };
+		return -1;
+	}
+	return 0;
+}
+
+/* Inside the pod's namespace: 127.0.0.1:15008, :15006, :15001 in that
+ * order (and the DNS proxy's 15053), and make sure something in there
+ * can reach them. */
+static int
+open_listeners(int fds[ZT_NPORTS], int dfds[DNSP_NFDS],
+    struct listen_error *e)
 {
 	const char	*what;
-	int		 i, n;
+	int		 i, n, v6;
 
 	for (n = 0; n < ZT_NPORTS; n++) {
 		if ((fds[n] = open_one(ports[n], &what)) == -1) {
@@ -154,6 +188,10 @@ open_listeners(int fds[ZT_NPORTS], struct listen_error *e)
 	 */
 	if (loopback_up(fds[0]) != 1) {
 		*e = (struct listen_error){ "loopback", 0, errno };
+		goto fail;
+	}
+	if (dnsproxy_on() && dnsproxy_bind(dfds, &v6, &what) == -1) {
+		*e = (struct listen_error){ what, DNSP_PORT, errno };
 		goto fail;
 	}
 	return 0;
@@ -332,6 +370,8 @@ listen_stop(struct lset *ls)
 	}
 	for (i = 0; i < ZT_NPORTS; i++)
 		ev_io_close(&ls->lis[i].io);
+	dnsproxy_close(ls->dns);
+	ls->dns = NULL;
 	ls->stopped = 1;
 	return rc;
 }
@@ -391,10 +431,37 @@ listen_forget(struct lset *ls)
 {
 	int i;
 
-	/* Our copies only: the sockets listen on in the other instance. */
+	/* Our copies only: the sockets listen on in the other instance
+	 * (which made DNS sockets of its own beside ours). */
 	for (i = 0; i < ZT_NPORTS; i++)
 		ev_io_close(&ls->lis[i].io);
+	dnsproxy_close(ls->dns);
+	ls->dns = NULL;
 	ls->stopped = 1;
+}
+
+/* DNS sockets are not handed over: the new instance makes its own
+ * beside the old one's (SO_REUSEPORT), which close as it hands over. */
+static int
+adopt_dns(struct lset *ls, struct listen_error *e)
+{
+	const char	*what;
+	int		 dfds[DNSP_NFDS], v6, rc;
+
+	if (!dnsproxy_on() || ls->owner->nsfd == -1)
+		return 0;
+	if (netns_enter(ls->owner->nsfd) == -1) {
+		*e = (struct listen_error){ "setns", 0, errno };
+		return -1;
+	}
+	rc = dnsproxy_bind(dfds, &v6, &what);
+	if (netns_go_home() == -1)
+		fatal("cannot return to our own network namespace");
+	if (rc == -1) {
+		*e = (struct listen_error){ what, DNSP_PORT, errno };
+		return -1;
+	}
+	return serve_dns(ls, dfds, v6, e);
 }
 
 struct lset *
@@ -427,6 +494,10 @@ listen_adopt(int fds[ZT_NPORTS], uint64_t served, struct pod_ref *owner,
 		}
 	}
 	read_addrs(ls);
+	if (adopt_dns(ls, e) == -1) {
+		listen_close(ls);
+		return NULL;
+	}
 	return ls;
 fail:
 	for (i = 0; i < ZT_NPORTS; i++)
@@ -446,6 +517,8 @@ listen_close(struct lset *ls)
 	listen_restore(ls);
 	for (i = 0; i < ZT_NPORTS; i++)
 		ev_io_close(&ls->lis[i].io);
+	dnsproxy_close(ls->dns);
+	ls->dns = NULL;
 	ev_defer_free(&ls->dead, free, ls);
 }
 

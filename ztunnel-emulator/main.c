@@ -31,6 +31,7 @@
 #include "netns.h"
 #include "notify.h"
 #include "peers.h"
+#include "dnsproxy.h"
 #include "pods.h"
 #include "proxy.h"
 #include "relay.h"
@@ -42,6 +43,7 @@
 #include "zdsclient.h"
 
 #define EXIT_USAGE	1
+#define RESOLV_CONF	"/etc/resolv.conf"
 
 struct options {
 	struct control_opts ctl;	/* ctl.path NULL: no control socket */
@@ -54,6 +56,8 @@ struct options {
 	enum log_format	 log_format;
 	int64_t		 drain_ms;	/* --drain-deadline; -1: not given */
 	const char	*handover;	/* --handover: the upgrade's socket */
+	int		 dns;		/* --dns 1, --no-dns 0; -1: as --proxy */
+	struct dnsproxy_conf dnsconf;	/* --dns-upstream, --dns-domain */
 };
 
 static const char *peers_path;		/* reread on SIGHUP */
@@ -89,6 +93,15 @@ help(void)
 	    "  --peers FILE      mesh pods on other nodes, reached by HBONE:\n"
 	    "                    lines of \"ADDRESS [namespace/name]\"; reread\n"
 	    "                    on SIGHUP\n"
+	    "  --no-dns          no DNS proxy (--dns, the default with --proxy:\n"
+	    "                    UDP and TCP on 127.0.0.1:15053 in each pod,\n"
+	    "                    and [::1]:15053 where lo has IPv6)\n"
+	    "  --dns-upstream ADDR[:PORT]\n"
+	    "                    where names we do not know are asked\n"
+	    "                    (repeatable, 3 at most; default: the\n"
+	    "                    nameservers of /etc/resolv.conf)\n"
+	    "  --dns-domain D    the cluster's domain (default " DNSP_DOMAIN_DEFAULT "):\n"
+	    "                    pods answer as NAME.NAMESPACE.svc.D\n"
 	    "  --pool-idle SEC   close an HBONE connection unused this long\n"
 	    "                    (default 300)\n"
 	    "  --keepalive TIME[,INTERVAL[,RETRIES]]\n"
@@ -198,6 +211,34 @@ check_privileges(int proxy)
 	close(s);
 }
 
+/* The DNS proxy's upstreams: those given, else our own resolv.conf's
+ * (without any, names we do not know get SERVFAIL, and we say so). */
+static void
+dns_setup(struct dnsproxy_conf *c)
+{
+	char	err[256] = "", list[DNSP_UPSTREAMS_MAX * 24] = "";
+	size_t	off = 0;
+	unsigned i;
+
+	if (c->nupstreams == 0 && dnsproxy_read_resolv(RESOLV_CONF, c, err,
+	    sizeof(err)) == -1)
+		log_warnx("DNS: %s: %s: names we do not know get SERVFAIL "
+		    "(give --dns-upstream)", RESOLV_CONF,
+		    errno == EINVAL ? err : strerror(errno));
+	else if (err[0] != '\0' && c->nupstreams > 0)
+		log_info("DNS: %s", err);
+	for (i = 0; i < c->nupstreams && off < sizeof(list); i++) {
+		char a[INET_ADDRSTRLEN + 8];
+
+		sin_str(&c->upstreams[i], a, sizeof(a));
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+		    i > 0 ? "," : "", a);
+	}
+	dnsproxy_init(c, pod_dns_lookup);
+	log_info("DNS proxy on %u in every pod: domain %s, upstreams %s",
+	    DNSP_PORT, c->domain, c->nupstreams > 0 ? list : "none");
+}
+
 static void
 setup(struct options *o)
 {
@@ -251,6 +292,8 @@ setup(struct options *o)
 	if (pods_init(&home, o->proxy) == -1)
 		fatal("pod table");
 	proxy_init(pod_resolve, &o->pxy);
+	if (o->dns)
+		dns_setup(&o->dnsconf);
 	if (o->ctl.path != NULL) {
 		if (control_start(&o->ctl) == -1) {
 			handover_abort("the control socket could not be bound");
@@ -328,6 +371,10 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ "half-close-timeout", required_argument, NULL, 'H' },
 		{ "handover",	 required_argument,	NULL, 'O' },
 		{ "drain-deadline", required_argument,	NULL, 'D' },
+		{ "dns",	 no_argument,		NULL, 'n' },
+		{ "dns-domain",	 required_argument,	NULL, 'd' },
+		{ "dns-upstream", required_argument,	NULL, 'N' },
+		{ "no-dns",	 no_argument,		NULL, 'x' },
 		{ "help",	 no_argument,		NULL, 'h' },
 		{ "keepalive",	 required_argument,	NULL, 'K' },
 		{ "log-format",	 required_argument,	NULL, 'L' },
@@ -360,6 +407,9 @@ parse_args(int argc, char *argv[], struct options *o)
 	o->level = LOG_LEVEL_INFO;
 	o->log_format = LOG_FORMAT_ZTUNNEL;
 	o->drain_ms = -1;
+	o->dns = -1;
+	snprintf(o->dnsconf.domain, sizeof(o->dnsconf.domain), "%s",
+	    DNSP_DOMAIN_DEFAULT);
 	while ((ch = getopt_long(argc, argv, "hqvV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -457,9 +507,41 @@ parse_args(int argc, char *argv[], struct options *o)
 		case 'z':
 			o->zds_path = optarg;
 			break;
+		case 'n':
+			o->dns = 1;
+			break;
+		case 'x':
+			o->dns = 0;
+			break;
+		case 'N':
+			if (o->dnsconf.nupstreams == DNSP_UPSTREAMS_MAX ||
+			    dnsproxy_parse_upstream(optarg, &o->dnsconf.
+			    upstreams[o->dnsconf.nupstreams]) == -1) {
+				log_warnx("bad --dns-upstream %s: not ADDR[:PORT] "
+				    "(IPv4), or more than %d", optarg,
+				    DNSP_UPSTREAMS_MAX);
+				return -1;
+			}
+			o->dnsconf.nupstreams++;
+			break;
+		case 'd':
+			if (text_dns_domain(optarg, o->dnsconf.domain,
+			    sizeof(o->dnsconf.domain)) == -1) {
+				log_warnx("bad --dns-domain %s: not a domain "
+				    "name", optarg);
+				return -1;
+			}
+			break;
 		default:
 			return -1;
 		}
+	}
+	if (o->dns == -1)
+		o->dns = o->proxy;
+	if (o->dns && !o->proxy) {
+		log_warnx("--dns needs --proxy: the DNS proxy is part of "
+		    "serving the pods' traffic");
+		return -1;
 	}
 	if (admin_parse(&o->admin, &bad) == -1) {
 		log_warnx("bad %s %s: not ADDR:PORT (an IPv4 address, [IPv6] or "

@@ -45,6 +45,7 @@ static struct {
 	uint64_t		 handoffs[METRICS_HANDOFF_N];
 	uint64_t		 zds[METRICS_ZDS_TYPES];
 	uint64_t		 started, stopped;
+	uint64_t		 dns[METRICS_DNS_N], dns_upstream;
 	time_t			 start_time;
 } m;
 
@@ -267,6 +268,18 @@ metrics_handoff(enum metrics_handoff h)
 }
 
 void
+metrics_dns(enum metrics_dns r)
+{
+	m.dns[r]++;
+}
+
+void
+metrics_dns_upstream(void)
+{
+	m.dns_upstream++;
+}
+
+void
 metrics_zds_message(int type)
 {
 	if (type >= 0 && type <= ZDS_KEEP)
@@ -430,10 +443,14 @@ metrics_write(size_t *len, const struct metrics_gauges *g)
 {
 	static const char *const handoff_names[METRICS_HANDOFF_N] = {
 	    "listening", "pending", "refused" };
+	static const char *const dns_names[METRICS_DNS_N] = { "success",
+	    "unsupported_type", "forwarded", "forwarding_failed",
+	    "unknown_source", "malformed" };
 	static const enum zds_req_type zds_types[4] = { ZDS_ADD, ZDS_DEL,
 	    ZDS_SNAPSHOT_SENT, ZDS_KEEP };
 	struct strbuf	o = { NULL, 0, 0, 0 };
 	size_t		j;
+	uint64_t	dns;
 	int		i;
 
 	if (m.start_time == 0)
@@ -490,6 +507,24 @@ metrics_write(size_t *len, const struct metrics_gauges *g)
 	for (i = 0; i < 4; i++)
 		strbuf_printf(&o, "ztunnel_emulator_zds_messages_total{type=\"%s\"} %ju\n",
 		    zds_type_name(zds_types[i]), (uintmax_t)m.zds[zds_types[i]]);
+	family(&o, "istio_dns_requests", "counter", "Total number of DNS "
+	    "requests");
+	for (i = 0, dns = 0; i < METRICS_DNS_N; i++)
+		dns += m.dns[i];
+	strbuf_printf(&o, "istio_dns_requests_total %ju\n", (uintmax_t)dns);
+	family(&o, "istio_dns_upstream_requests", "counter", "Total number "
+	    "of DNS requests forwarded to upstream");
+	strbuf_printf(&o, "istio_dns_upstream_requests_total %ju\n",
+	    (uintmax_t)m.dns_upstream);
+	family(&o, "istio_dns_upstream_failures", "counter", "Total number "
+	    "of DNS requests that failed upstream");
+	strbuf_printf(&o, "istio_dns_upstream_failures_total %ju\n",
+	    (uintmax_t)m.dns[METRICS_DNS_FORWARD_FAILED]);
+	family(&o, "ztunnel_emulator_dns_queries", "counter",
+	    "DNS queries to 15053, by how they ended");
+	for (i = 0; i < METRICS_DNS_N; i++)
+		strbuf_printf(&o, "ztunnel_emulator_dns_queries_total{result=\"%s\"} %ju\n",
+		    dns_names[i], (uintmax_t)m.dns[i]);
 	family(&o, "process_open_fds", "gauge", "Number of open file "
 	    "descriptors");
 	strbuf_printf(&o, "process_open_fds %u\n", open_fds());

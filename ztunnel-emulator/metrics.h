@@ -84,6 +84,20 @@ enum metrics_handoff {
 };
 void		metrics_handoff(enum metrics_handoff);
 
+/* The DNS proxy's queries, by how each ended (dnsproxy.h). */
+enum metrics_dns {
+	METRICS_DNS_SUCCESS,		/* answered here */
+	METRICS_DNS_UNSUPPORTED,	/* known, not of the type asked */
+	METRICS_DNS_FORWARDED,
+	METRICS_DNS_FORWARD_FAILED,	/* SERVFAIL */
+	METRICS_DNS_UNKNOWN_SOURCE,	/* SERVFAIL */
+	METRICS_DNS_MALFORMED,		/* FORMERR, NOTIMP */
+	METRICS_DNS_N,
+};
+void		metrics_dns(enum metrics_dns);
+/* A query sent upstream (its result is counted as it ends). */
+void		metrics_dns_upstream(void);
+
 /* The counters that are not per series, for a handover. */
 #define METRICS_ZDS_TYPES	6	/* zds.h's request types, 0..ZDS_KEEP */
 struct metrics_totals {

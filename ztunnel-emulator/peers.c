@@ -171,6 +171,18 @@ peers_lookup(uint32_t addr)
 }
 
 unsigned
+peers_find(const char *workload, uint32_t *addrs, unsigned max)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < count && n < max; i++)
+		if (table[i].workload != NULL &&
+		    strcmp(table[i].workload, workload) == 0)
+			addrs[n++] = htonl(table[i].addr);
+	return n;
+}
+
+unsigned
 peers_count(void)
 {
 	return count;

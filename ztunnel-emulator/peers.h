@@ -20,6 +20,9 @@ int		peers_load(const char *path, char *err, size_t errlen);
 /* The workload named for addr (network order), "" if none was; NULL if
  * addr is not a peer. */
 const char     *peers_lookup(uint32_t addr);
+/* The addresses (network order) of the peers named workload
+ * ("namespace/name"), at most max: how many. */
+unsigned	peers_find(const char *workload, uint32_t *addrs, unsigned max);
 unsigned	peers_count(void);
 void		peers_free(void);
 

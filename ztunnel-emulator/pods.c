@@ -474,6 +474,37 @@ pod_resolve(uint32_t addr, int *mesh)
 	return NULL;
 }
 
+int
+pod_dns_lookup(const char *name, const char *ns, struct dns_addr *out,
+    size_t max)
+{
+	const struct pod	*p;
+	char			 wl[2 * TEXT_NAME_MAX + 2];
+	uint32_t		 addrs[4];
+	unsigned		 i, n;
+	size_t			 k = 0;
+	int			 known = 0;
+
+	for (p = pod_first(); p != NULL; p = pod_next(p)) {
+		if (p->lis == NULL || strcmp(p->ref.name, name) != 0 ||
+		    strcmp(p->ref.ns, ns) != 0)
+			continue;
+		known = 1;
+		n = listen_addrs(p->lis, addrs, 4);
+		for (i = 0; i < n && k < max; i++, k++) {
+			out[k].family = AF_INET;
+			memcpy(out[k].addr, &addrs[i], 4);
+		}
+	}
+	snprintf(wl, sizeof(wl), "%s/%s", ns, name);
+	n = peers_find(wl, addrs, 4);
+	for (i = 0; i < n && k < max; i++, k++) {
+		out[k].family = AF_INET;
+		memcpy(out[k].addr, &addrs[i], 4);
+	}
+	return known || n > 0 ? (int)k : -1;
+}
+
 /* A seed request carries no name: use the namespace's name under
  * /var/run/netns if it has one (as `ip netns identify` would), else one
  * made from its inode. */

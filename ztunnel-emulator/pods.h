@@ -169,4 +169,11 @@ void		pod_view(const struct pod *, struct pod_view *, int flags);
  * mesh_resolve_fn (mesh.h). */
 const char     *pod_resolve(uint32_t addr, int *mesh);
 
+/* The addresses of the pods and --peers entries named name in namespace
+ * ns, at most max: how many, or -1 if nobody has that name.  A
+ * dnsproxy_lookup_fn (dnsproxy.h). */
+#include "dns.h"
+int		pod_dns_lookup(const char *name, const char *ns,
+		    struct dns_addr *out, size_t max);
+
 #endif

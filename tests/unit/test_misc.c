@@ -293,6 +293,29 @@ test_text_names(void)
 	CHECK(text_clean(utf, 258) && !text_name_ok(utf));
 }
 
+/* --dns-domain: host-name labels, lowercased, the final dot dropped. */
+static void
+test_text_dns_domain(void)
+{
+	char	out[256], label[70];
+
+	CHECK(text_dns_domain("Cluster.Local.", out, sizeof(out)) == 0 &&
+	    strcmp(out, "cluster.local") == 0);
+	CHECK(text_dns_domain("k8s-1.example", out, sizeof(out)) == 0);
+	CHECK(text_dns_domain("", out, sizeof(out)) == -1);
+	CHECK(text_dns_domain(".", out, sizeof(out)) == -1);
+	CHECK(text_dns_domain("a..b", out, sizeof(out)) == -1);
+	CHECK(text_dns_domain(".a", out, sizeof(out)) == -1);
+	CHECK(text_dns_domain("a b", out, sizeof(out)) == -1);
+	CHECK(text_dns_domain("a_b", out, sizeof(out)) == -1);
+	CHECK(text_dns_domain("cluster.local", out, 5) == -1);
+	memset(label, 'a', 64);
+	label[64] = '\0';
+	CHECK(text_dns_domain(label, out, sizeof(out)) == -1);
+	label[63] = '\0';
+	CHECK(text_dns_domain(label, out, sizeof(out)) == 0);
+}
+
 static void
 test_text_escape(void)
 {
@@ -361,6 +384,7 @@ test_buf(void)
 const struct unit_test misc_tests[] = {
 	UNIT_TEST(test_buf),
 	UNIT_TEST(test_text_names),
+	UNIT_TEST(test_text_dns_domain),
 	UNIT_TEST(test_text_escape),
 	UNIT_TEST(test_netns_resolve),
 	UNIT_TEST(test_netns_check_own),

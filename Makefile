@@ -152,6 +152,11 @@ bench-traffic: all $(LOAD)
 bench-upgrade: all
 	@scripts/bench-upgrade.sh
 
+# The DNS proxy: lookups answered here, forwarded, and direct to the same
+# upstream (root, iptables).  Also the last part of make bench.
+bench-dns: all
+	@scripts/bench-dns.sh
+
 demo: all
 	@scripts/demo.sh
 
@@ -215,4 +220,4 @@ clean:
 	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) $(TRUE) $(FUZZERS) */*.o */*.d tests/*/*.o \
 	    tests/*/*.d .build-flags
 
-.PHONY: all test test-scale bench bench-traffic bench-upgrade demo demo-zds demo-traffic demo-hbone demo-upgrade fuzz golden lint install uninstall clean FORCE
+.PHONY: all test test-scale bench bench-traffic bench-upgrade bench-dns demo demo-zds demo-traffic demo-hbone demo-upgrade fuzz golden lint install uninstall clean FORCE

@@ -154,14 +154,15 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: cni-emulator [-v] [-t seconds] [--no-wait]\n"
-	    "                    [--redirect [--redirect-backend iptables|nftables|auto]]\n"
+	    "                    [--redirect [--redirect-backend iptables|nftables|auto]\n"
+	    "                                [--no-dns-capture]]\n"
 	    "                    [--name name | --seed] [<uds_path>] <netns>\n"
 	    "       cni-emulator [-v] [-t seconds] --del [--redirect] "
 	    "[<uds_path>] <name>\n"
 	    "       cni-emulator [-t seconds] --list [-o wide|json] [<uds_path>]\n"
-	    "       cni-emulator --verify [--json] [netns...]\n"
+	    "       cni-emulator --verify [--json] [--no-dns-capture] [netns...]\n"
 	    "       cni-emulator [-v] [-t seconds] [--watch --select glob]\n"
-	    "                    [--redirect [--redirect-backend b]]\n"
+	    "                    [--redirect [--redirect-backend b] [--no-dns-capture]]\n"
 	    "                    [--k8s-namespace ns] [--allow-uid uid]...\n"
 	    "                    [--log-format ztunnel|short]\n"
 	    "                    [--reconcile-period s | --no-reconcile]\n"

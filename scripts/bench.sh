@@ -158,3 +158,6 @@ scripts/bench-traffic.sh
 echo
 echo "# upgrades (scripts/bench-upgrade.sh)"
 scripts/bench-upgrade.sh
+echo
+echo "# DNS (scripts/bench-dns.sh)"
+scripts/bench-dns.sh

@@ -3,8 +3,9 @@
 #
 # make demo-traffic: a request from pod A to pod B's address, carried by
 # ztunnel-emulator --proxy through both pods' in-pod listeners, on a node
-# of its own (scripts/topology.sh).  Prints every command before running
-# it; cleans up on exit, error or ^C.  Needs root and iptables.
+# of its own (scripts/topology.sh), and a DNS lookup through 15053.
+# Prints every command before running it; cleans up on exit, error or
+# ^C.  Needs root and iptables.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -87,4 +88,15 @@ if command -v nft >/dev/null; then
 	run ip netns exec "$A" python3 tests/helpers/traffic.py peer "$(scripts/topology.sh ip 2)" 8080
 	echo "(each rule's counter: the call went out through 15001)"
 	run ip netns exec "$A" nft list table inet istio-ambient-nat
+fi
+
+# ztunnel's DNS proxy (on by default since Istio 1.25): A's lookups are
+# captured to its 15053 whatever server they ask (here the node's bridge
+# address, where nothing serves DNS) and B's name answered by the daemon.
+if command -v dig >/dev/null; then
+	step "10. A looks B up by name: captured to A's 15053, answered by the daemon"
+	run ip netns exec "$A" ss -nulp 'sport = :15053'
+	run ip netns exec "$A" dig +noall +answer +comments @10.244.0.1 "$B.default.svc.cluster.local"
+	run ip netns exec "$A" dig +short @10.244.0.1 "$B"
+	echo "(a short name: expanded with A's search domains, as ztunnel does)"
 fi

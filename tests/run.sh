@@ -20,7 +20,7 @@ run tests/unit/unit-tests
 missing=()
 for need in ip:iproute2 ss:iproute2 python3:python3 iptables-restore:iptables nft:nftables \
     nsenter:util-linux setpriv:util-linux curl:curl promtool:prometheus \
-    strace:strace pkill:procps; do
+    strace:strace pkill:procps dig:dnsutils; do
 	PATH=$PATH:/usr/sbin:/sbin command -v "${need%%:*}" >/dev/null || missing+=("$need")
 done
 # The HBONE tests' independent HTTP/2 stack: Debian's python3-h2, which

@@ -7,11 +7,15 @@ addresses answered; "none" if nothing came back within a second;
 "closed" if a TCP server closed the connection without an answer.
 
   dnsprobe.py ADDR PORT NAME     every case (NAME: one the server knows)
+  dnsprobe.py flood ADDR PORT NAME SECONDS
+                                 queries for NAME as fast as they go,
+                                 answers unread; prints "sent N"
 """
 import random
 import socket
 import struct
 import sys
+import time
 
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN",
           4: "NOTIMP", 5: "REFUSED"}
@@ -82,8 +86,8 @@ def tcp(addr, port, raw):
             if not data:
                 break
             buf += data
-    except (ConnectionResetError, socket.timeout):
-        pass
+    except OSError:
+        pass  # reset or shut by the server: what it answered counts
     finally:
         s.close()
     if len(buf) < 2:
@@ -91,7 +95,27 @@ def tcp(addr, port, raw):
     return result(buf[2:2 + struct.unpack("!H", buf[:2])[0]])
 
 
+def flood(addr, port, name, seconds):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((addr, port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    msgs = [header(qid=i) + qname(name) + struct.pack("!HH", 1, 1)
+            for i in range(256)]
+    sent, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        for m in msgs:
+            try:
+                s.send(m)
+                sent += 1
+            except OSError:
+                pass  # ECONNREFUSED from an answer we never read, ENOBUFS
+    print("sent %d" % sent, flush=True)
+
+
 def main():
+    if sys.argv[1] == "flood":
+        flood(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]))
+        return
     addr, port, known = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     q = query(known)
     long63 = "a" * 63

@@ -194,6 +194,32 @@ t_hostile_catalogue() {
 	expect "daemon alive" daemon_alive
 }
 
+# A pod floods its 15053 with queries that go upstream and are never
+# answered: it gets 64 upstream at once and SERVFAIL for the rest, and
+# another pod's lookups, local and forwarded, are all answered
+# meanwhile (their latency noted, not asserted).  Afterwards the
+# daemon holds no more descriptors than before.
+t_flood_other_pod_answered() {
+	local fds i ms=() n
+	dns_node 2
+	enrol 1 2
+	expect "warmed" test "$(dig_in 2 +short @127.0.0.1 -p 15053 "$(fqdn 1)")" = "$(pod_ip 1)"
+	fds=$(fd_count "$ZPID")
+	pod_bg 1 "$WORK/flood" python3 "$PROBE" flood 127.0.0.1 15053 slow.example.test 4
+	expect "the flood is on" wait_for 10 sh -c "test \$(grep -c slow.example.test '$WORK/up.out') -ge 64"
+	for i in $(seq 1 20); do
+		dig_in 2 @127.0.0.1 -p 15053 "$(fqdn 1)" >"$WORK/dig" || true
+		expect "pod 2's lookup $i answered" grep -q "^$(fqdn 1)\..*$(pod_ip 1)\$" "$WORK/dig"
+		ms+=("$(sed -n 's/^;; Query time: \([0-9]*\) msec/\1/p' "$WORK/dig")")
+	done
+	expect "pod 2's forwarded lookup answered" test "$(dig_in 2 +short @127.0.0.1 -p 15053 flood.example.test)" = 192.0.2.7
+	expect "the flood ended" wait_for 15 file_has "$WORK/flood" "^sent "
+	n=$(grep -c slow.example.test "$WORK/up.out")
+	expect "queries past the 64 upstream got SERVFAIL at once" test "$(metric 'ztunnel_emulator_dns_queries_total{result="forwarding_failed"}')" -gt 0
+	expect "their sockets closed by the deadline" wait_for 15 sh -c "test \$(ls /proc/$ZPID/fd | wc -l) -le $fds"
+	note "$(grep -o '[0-9]*' "$WORK/flood" | head -n 1) queries flooded, $n upstream; pod 2's lookups: median $(printf '%s\n' "${ms[@]}" | sort -n | sed -n 10p) ms, max $(printf '%s\n' "${ms[@]}" | sort -n | tail -n 1) ms"
+}
+
 # The nftables backend captures DNS the same way (its counter moves);
 # the tables are those of the golden text with DNS (t_nftables.sh).
 t_nftables_capture() {
@@ -228,4 +254,5 @@ t_off() {
 
 run_tests t_pod_names_answered_here t_unknown_names_forwarded_from_the_pod \
     t_truncated_answer_retried_over_tcp t_silent_upstream_servfail \
-    t_unknown_source_servfail t_hostile_catalogue t_nftables_capture t_off
+    t_unknown_source_servfail t_hostile_catalogue t_flood_other_pod_answered \
+    t_nftables_capture t_off

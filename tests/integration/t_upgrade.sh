@@ -37,11 +37,19 @@ churned() { [ "$(grep -c '^ok ' "$1")" -ge "$2" ] || { cat "$1"; return 1; }; }
 none_open() {
 	[[ "$("$CNI" --list "$SOCK" | awk -v n="$1" '$1 == n { print $3 }')" == 0/* ]]
 }
-# The inodes of the listening sockets in pods 1 and 4, sorted.
+# Pod 1's DNS proxy sockets are held by pid $1, none by $2.
+dns_held_by() {
+	in_pod 1 ss -Hulnp 'sport = :15053' | grep -q "pid=$1," &&
+	    ! in_pod 1 ss -Hulnp 'sport = :15053' | grep -q "pid=$2,"
+}
+
+# The inodes of the listening sockets in pods 1 and 4, sorted (not the
+# DNS proxy's: each instance binds its own, see ztunnel-emulator(8)).
 listener_inodes() {
 	local i
 	for i in 1 4; do
-		in_pod "$i" ss -Htlne 2>/dev/null | grep -o 'ino:[0-9]*'
+		in_pod "$i" ss -Htlne 2>/dev/null | awk '$4 !~ /:15053$/' |
+		    grep -o 'ino:[0-9]*'
 	done | sort | tr '\n' ' '
 }
 # istio_tcp_connections_opened_total, summed, from the metrics port.
@@ -140,6 +148,9 @@ t_handover_under_load() {
 	expect "the same listening sockets ($ino_before)" test "$ino_before" = "$ino_after"
 	expect "only B's in pod 1" test \
 	    "$(in_pod 1 ss -Htlnp "( sport = :15001 )" | grep -c "pid=$PID_b,")" -eq 1
+	expect "pod 1's 15053 is B's alone" dns_held_by "$PID_b" "$PID_a"
+	expect "and answers" test "$(in_pod 1 dig +time=3 +tries=1 +short @127.0.0.1 \
+	    -p 15053 "$(pod_ns 4).default.svc.cluster.local")" = "$(pod_ip 4)"
 	expect "B ready on the port it was handed" ready_on 15021
 	opened_b=$(opened_total 15020)
 	expect "A's counters carried ($opened_a, now $opened_b)" test "$opened_b" -ge "$opened_a"

@@ -10,7 +10,8 @@
  * serving.  A line that cannot be written at once is dropped and counted,
  * and the count is reported with the next line that gets through.  (A
  * pipe that polls writable has room for PIPE_BUF bytes, more than a line;
- * a socket is written with MSG_DONTWAIT.)
+ * a socket is written with MSG_DONTWAIT; a regular file or /dev/null never
+ * blocks, and is written without asking.)
  *
  * A message may carry names from outside (a namespace name, a ZDS
  * string, a --peers line): whatever is not printable UTF-8 in it is
@@ -42,20 +43,22 @@ static const char *const level_names[LOG_LEVELS] = {
 };
 static const char *const format_names[] = { "short", "ztunnel" };
 
-/* Per output: whether it is a socket, and the lines dropped since the
- * last one written. */
+/* Per output: whether it is a socket, whether it can block at all, and
+ * the lines dropped since the last one written. */
 static struct out {
 	int		fd;
 	int		sock;
+	int		never_blocks;	/* a regular file, /dev/null */
 	unsigned long	dropped;
-} out_err = { STDERR_FILENO, 0, 0 }, out_std = { STDOUT_FILENO, 0, 0 };
+} out_err = { STDERR_FILENO, 0, 0, 0 }, out_std = { STDOUT_FILENO, 0, 0, 0 };
 
 static int
 out_ready(const struct out *o)
 {
 	struct pollfd pfd = { .fd = o->fd, .events = POLLOUT };
 
-	return o->sock || (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT));
+	return o->sock || o->never_blocks ||
+	    (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT));
 }
 
 static int
@@ -88,12 +91,19 @@ out_line(struct out *o, const char *line, size_t len)
 		o->dropped++;
 }
 
+/* Asked once: a line per pod ("listeners ready") must not cost a
+ * poll(2) each where a write cannot block. */
 static void
 out_init(struct out *o)
 {
-	struct stat st;
+	struct stat st, null;
 
-	o->sock = fstat(o->fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	if (fstat(o->fd, &st) == -1)
+		return;
+	o->sock = S_ISSOCK(st.st_mode);
+	o->never_blocks = S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) &&
+	    stat("/dev/null", &null) == 0 && S_ISCHR(null.st_mode) &&
+	    st.st_rdev == null.st_rdev);
 }
 
 void

@@ -105,6 +105,22 @@ for run in $(seq 1 "$RUNS"); do
 	record "$run" zds_add_p50_us "$(echo "$out" | grep '^zds-add ' | field p50)"
 	record "$run" zds_del_p50_us "$(echo "$out" | grep '^zds-del ' | field p50)"
 
+	# The same driver against a bare ztunnel that does only the
+	# handoff (zt-load zds-bare), and one that also has the checks and
+	# options the daemon must: the yardsticks for the daemon's CPU.
+	for bare in "" checks; do
+		"${PIN[@]}" "$LOAD" zds "$WORK/zds.sock" "$P" 1 "$N" >"$WORK/zds.out" &
+		drv=$!
+		wait_sock "$WORK/zds.sock" || exit 1
+		# shellcheck disable=SC2086  # "": no argument
+		"${PIN[@]}" "$LOAD" zds-bare "$WORK/zds.sock" $bare &
+		bpid=$!
+		wait "$drv" || exit 1
+		wait "$bpid"
+		record "$run" "zds_bare${bare:+_$bare}_add_cpu_us" \
+		    "$(grep '^zds-add-cpu' "$WORK/zds.out" | field us_per_pod)"
+	done
+
 	if [ "$run" -eq 1 ]; then
 		pin "$LOAD" ledger "$P" 1 "$N" >"$WORK/ledger" || exit 1
 	fi
@@ -121,7 +137,8 @@ read -r add_cpu _ <<<"$(stat zds_add_cpu_us)"
 
 echo
 printf '%-44s %10s %10s %10s\n' "per pod, microseconds (median of $RUNS)" median min max
-for m in floor_p50_us floor_cpu_us zds_add_cpu_us zds_del_cpu_us zds_add_p50_us \
+for m in floor_p50_us floor_cpu_us zds_add_cpu_us zds_bare_add_cpu_us \
+    zds_bare_checks_add_cpu_us zds_del_cpu_us zds_add_p50_us \
     zds_del_p50_us zds_add_rate_per_s spawn_p50_us cli_p50_us cli_p90_us cli_p99_us; do
 	read -r med lo hi <<<"$(stat "$m")"
 	printf '%-44s %10s %10s %10s\n' "$m" "$med" "$lo" "$hi"
@@ -136,6 +153,8 @@ spread() {
 echo
 echo "# targets (reported, not asserted):"
 echo "#   daemon CPU per pod over ZDS / kernel floor: $(spread zds_add_cpu_us floor_cpu_us) (target <= 1.25x)"
+echo "#   daemon CPU per ZDS Add / a bare handoff:    $(spread zds_add_cpu_us zds_bare_add_cpu_us) (target <= 1.1x)"
+echo "#     / a bare handoff with the daemon's checks: $(spread zds_add_cpu_us zds_bare_checks_add_cpu_us)"
 echo "#   removing / adding, daemon CPU per pod:      $(spread zds_del_cpu_us zds_add_cpu_us) (target <= 1x)"
 echo "#   CLI p50 / spawn floor p50:                  $(spread cli_p50_us spawn_p50_us) (target <= 1.25x)"
 echo

@@ -40,6 +40,7 @@ struct lset {
 	struct pod_ref	*owner;
 	struct ev_deferred dead;
 	uint64_t	 served;	/* answered "ok" */
+	int		 addrs_read;	/* read_addrs() done */
 	unsigned	 naddrs;
 	uint32_t	 addrs[MAX_ADDRS];	/* network order */
 	struct dnsset	*dns;		/* 15053, with the DNS proxy on */
@@ -139,7 +140,6 @@ listen_open(int nsfd, struct pod_ref *owner, struct listen_error *e)
 			return NULL;
 		}
 	}
-	read_addrs(ls);
 	if (serve_dns(ls, dfds, v6, e) == -1) {
 		listen_close(ls);
 		return NULL;
@@ -154,6 +154,7 @@ serve_dns(struct lset *ls, int dfds[DNSP_NFDS], int v6,
 {
 	if (!dnsproxy_on())
 		return 0;
+	read_addrs(ls);		/* who may ask: the pod's own addresses */
 	if (!v6)
 		log_debug("%s: no IPv6 on lo: DNS on 127.0.0.1:%u only",
 		    ls->owner->label, DNSP_PORT);
@@ -293,9 +294,13 @@ listen_loopback_up(const struct lset *ls)
 }
 
 unsigned
-listen_addrs(const struct lset *ls, uint32_t *addrs, unsigned max)
+listen_addrs(struct lset *ls, uint32_t *addrs, unsigned max)
 {
-	unsigned n = ls->naddrs < max ? ls->naddrs : max;
+	unsigned n;
+
+	if (!ls->addrs_read)
+		read_addrs(ls);
+	n = ls->naddrs < max ? ls->naddrs : max;
 
 	memcpy(addrs, ls->addrs, n * sizeof(*addrs));
 	return n;
@@ -307,8 +312,12 @@ listen_served(const struct lset *ls)
 	return ls->served;
 }
 
-/* The pod's own IPv4 addresses (not loopback), asked from here through
- * one of its sockets: SIOCGIFCONF lists the socket's namespace. */
+/*
+ * The pod's own IPv4 addresses (not loopback), asked from here through
+ * one of its sockets: SIOCGIFCONF lists the socket's namespace.  Read
+ * when first asked (a pod nobody sends to, or that nobody looks at, never
+ * pays for it), or before its listeners close.
+ */
 static void
 read_addrs(struct lset *ls)
 {
@@ -316,10 +325,16 @@ read_addrs(struct lset *ls)
 	struct ifconf	ifc = { .ifc_len = sizeof(ifr), .ifc_req = ifr };
 	size_t		i, n;
 	uint32_t	a;
+	int		fd = -1;
 
+	for (i = 0; i < ZT_NPORTS && fd == -1; i++)
+		fd = ls->lis[i].io.fd;	/* any of its sockets will do */
+	if (ls->addrs_read || fd == -1)
+		return;
+	ls->addrs_read = 1;
 	ls->naddrs = 0;
 	memset(ifr, 0, sizeof(ifr));
-	if (ioctl(ls->lis[0].io.fd, SIOCGIFCONF, &ifc) == -1)
+	if (ioctl(fd, SIOCGIFCONF, &ifc) == -1)
 		return;
 	n = (size_t)ifc.ifc_len / sizeof(ifr[0]);
 	for (i = 0; i < n && ls->naddrs < MAX_ADDRS; i++) {
@@ -352,6 +367,7 @@ listen_stop(struct lset *ls)
 
 	if (ls->stopped)
 		return 0;
+	read_addrs(ls);		/* the views go on showing them */
 	/* Bounded: a queue holds at most SOMAXCONN. */
 	for (i = 0; i < ZT_NPORTS; i++)
 		for (k = 0; k <= SOMAXCONN / ACCEPT_BATCH &&
@@ -433,6 +449,7 @@ listen_forget(struct lset *ls)
 
 	/* Our copies only: the sockets listen on in the other instance
 	 * (which made DNS sockets of its own beside ours). */
+	read_addrs(ls);
 	for (i = 0; i < ZT_NPORTS; i++)
 		ev_io_close(&ls->lis[i].io);
 	dnsproxy_close(ls->dns);
@@ -493,7 +510,6 @@ listen_adopt(int fds[ZT_NPORTS], uint64_t served, struct pod_ref *owner,
 			return NULL;
 		}
 	}
-	read_addrs(ls);
 	if (adopt_dns(ls, e) == -1) {
 		listen_close(ls);
 		return NULL;

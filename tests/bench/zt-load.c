@@ -21,6 +21,21 @@
  *                                           for one ztunnel, then Add each
  *                                           pod and Del each, one acked
  *                                           request at a time
+ *   zt-load zds-bare SOCK                   a bare ztunnel over ZDS: connect
+ *                                           to the agent on SOCK, hello;
+ *                                           per Add only epoll_wait,
+ *                                           recvmsg with the fd, setns,
+ *                                           3 x socket/SO_REUSEADDR/bind/
+ *                                           listen, setns back, 3 x
+ *                                           epoll_ctl, close, ack (the
+ *                                           yardstick for the daemon's
+ *                                           CPU per Add); until EOF
+ *   zt-load zds-bare SOCK checks            the same, with the checks and
+ *                                           options the daemon must have:
+ *                                           the fd validated (fstat,
+ *                                           NS_GET_NSTYPE), SO_REUSEPORT
+ *                                           (upgrades), lo up?, the
+ *                                           "listeners ready" line
  *   zt-load tcp-echo PORT                   an app: accept, echo each
  *                                           connection's bytes, one
  *                                           connection at a time, for ever
@@ -47,6 +62,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "fdpass.h"
@@ -579,6 +595,111 @@ zds_run(const char *path, const char *prefix, long first, long count)
 	free(fds);
 }
 
+/*
+ * The handoff and nothing else, as a ztunnel that trusted its agent
+ * would do it: what our daemon's CPU per ZDS Add is compared with.
+ * Listeners of a Del are closed; every request is acked.
+ */
+static void
+zds_bare(const char *path, int checks)
+{
+	static const uint16_t	 ports[3] = { 15008, 15006, 15001 };
+	struct sockaddr_un	 sun;
+	struct sockaddr_in	 sin;
+	struct epoll_event	 ev = { .events = EPOLLIN }, got_ev;
+	struct zds_request	 req;
+	struct ifreq		 ifr;
+	struct nsid		 id;
+	const char		*why;
+	uint8_t			 buf[ZDS_MSG_MAX];
+	int			*socks = NULL, home, ep, s, fd, j, on = 1;
+	size_t			 n = 0, cap = 0, i;
+	ssize_t			 len;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		diex("socket path too long");
+	memcpy(sun.sun_path, path, strlen(path));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	if ((home = netns_open_self()) == -1 ||
+	    (ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(s, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    (len = zds_encode_hello(buf, sizeof(buf), 1)) == -1 ||
+	    send(s, buf, (size_t)len, 0) != len ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) == -1)
+		die("zds-bare: setup");
+	for (;;) {
+		if (epoll_wait(ep, &got_ev, 1, -1) != 1)
+			die("epoll_wait");
+		if ((len = fdpass_recv(s, buf, sizeof(buf), &fd)) <= 0)
+			break;		/* the agent is done */
+		if (zds_decode_request(buf, (size_t)len, &req, &why) == -1)
+			diex(why);
+		if (req.type == ZDS_ADD && fd != -1) {
+			if (checks && netns_check(fd, &id) == -1)
+				die("check");
+			if (n + 3 > cap) {
+				cap = cap ? cap * 2 : 3072;
+				if ((socks = realloc(socks, cap *
+				    sizeof(*socks))) == NULL)
+					die("realloc");
+			}
+			if (netns_enter(fd) == -1)
+				die("setns");
+			for (j = 0; j < 3; j++) {
+				int sk = socket(AF_INET, SOCK_STREAM |
+				    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+				sin.sin_port = htons(ports[j]);
+				if (sk == -1 || setsockopt(sk, SOL_SOCKET,
+				    SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+				    (checks && setsockopt(sk, SOL_SOCKET,
+				    SO_REUSEPORT, &on, sizeof(on)) == -1) ||
+				    bind(sk, (struct sockaddr *)&sin,
+				    sizeof(sin)) == -1 ||
+				    listen(sk, SOMAXCONN) == -1)
+					die("listener");
+				socks[n++] = sk;
+			}
+			if (checks && ioctl(socks[n - 3], SIOCGIFFLAGS,
+			    &ifr) == -1)
+				die("SIOCGIFFLAGS");
+			if (netns_enter(home) == -1)
+				die("setns home");
+			if (checks && write(devnull_fd(), "listeners ready\n",
+			    16) != 16)
+				die("write");
+			for (j = 1; j <= 3; j++)
+				if (epoll_ctl(ep, EPOLL_CTL_ADD, socks[n - j],
+				    &ev) == -1)
+					die("epoll_ctl");
+			close(fd);
+		} else if (req.type == ZDS_DEL && n >= 3) {
+			/* The oldest pod: the driver deletes in add order. */
+			for (j = 0; j < 3; j++)
+				close(socks[j]);
+			memmove(socks, socks + 3, (n - 3) * sizeof(*socks));
+			n -= 3;
+		} else if (fd != -1)
+			close(fd);
+		if ((len = zds_encode_ack(buf, sizeof(buf), "")) == -1 ||
+		    send(s, buf, (size_t)len, 0) != len)
+			die("ack");
+	}
+	for (i = 0; i < n; i++)
+		close(socks[i]);
+	free(socks);
+	close(s);
+	close(ep);
+	close(home);
+}
+
 static long
 num(const char *s)
 {
@@ -674,6 +795,11 @@ main(int argc, char *argv[])
 		tcp_echo(argv[2]);
 	else if (argc == 5 && strcmp(argv[1], "tcp-rtt") == 0)
 		tcp_rtt(argv[2], argv[3], num(argv[4]));
+	else if (argc == 3 && strcmp(argv[1], "zds-bare") == 0)
+		zds_bare(argv[2], 0);
+	else if (argc == 4 && strcmp(argv[1], "zds-bare") == 0 &&
+	    strcmp(argv[3], "checks") == 0)
+		zds_bare(argv[2], 1);
 	else if (argc == 6 && strcmp(argv[1], "zds") == 0)
 		zds_run(argv[2], argv[3], num(argv[4]), num(argv[5]));
 	else {

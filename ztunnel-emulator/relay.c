@@ -67,6 +67,8 @@ struct relay {
 	uint64_t		 moved;		/* bytes when the timer was set */
 	struct ev_deferred	 dead;
 	int			 connecting;
+	int			 again;		/* its quantum ran out: pump
+						 * both ways next turn */
 	struct half		 up, down;	/* client->upstream, back */
 	struct sockaddr_in	 src, dst;
 	uint64_t		 start_ms;
@@ -262,20 +264,44 @@ half_pump(struct half *h, int from, int to)
 	return 0;
 }
 
-/* Move what can move; 1 if that ended the session.  Work left when the
- * quantum ran out waits for the loop's next turn. */
+#define SRC_EVENTS	(EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+#define DST_EVENTS	(EPOLLOUT | EPOLLHUP | EPOLLERR)
+
+/*
+ * Whether an event can move anything in h: its source readable (or
+ * done) with room in the pipe, or its destination writable with bytes
+ * waiting.  An edge reports every bit that is ready, not only the one
+ * that changed: a client's request arrives marked writable too, and
+ * trying the reply direction then costs two splices that find nothing.
+ */
 static int
-pump(struct relay *r)
+half_wants(const struct half *h, uint32_t src_ev, uint32_t dst_ev)
+{
+	return ((src_ev & SRC_EVENTS) && !h->eof && h->held < h->cap) ||
+	    ((dst_ev & DST_EVENTS) && h->held > 0);
+}
+
+/* Move what the events of the client's socket (cev) and the upstream's
+ * (uev) let move; 1 if that ended the session.  Work left when the
+ * quantum ran out waits for the loop's next turn, both ways. */
+static int
+pump(struct relay *r, uint32_t cev, uint32_t uev)
 {
 	char	why[64];
-	int	up, down;
+	int	up = 0, down = 0;
 
-	if ((up = half_pump(&r->up, r->cfd, r->ufd)) == -1) {
+	if (r->again) {
+		r->again = 0;
+		cev = uev = SRC_EVENTS | DST_EVENTS;
+	}
+	if (half_wants(&r->up, cev, uev) &&
+	    (up = half_pump(&r->up, r->cfd, r->ufd)) == -1) {
 		snprintf(why, sizeof(why), "upstream: %s", strerror(errno));
 		relay_end(r, why);
 		return 1;
 	}
-	if ((down = half_pump(&r->down, r->ufd, r->cfd)) == -1) {
+	if (half_wants(&r->down, uev, cev) &&
+	    (down = half_pump(&r->down, r->ufd, r->cfd)) == -1) {
 		snprintf(why, sizeof(why), "client: %s", strerror(errno));
 		relay_end(r, why);
 		return 1;
@@ -290,8 +316,10 @@ pump(struct relay *r)
 		r->moved = r->up.bytes + r->down.bytes;
 		ev_timer_at(&r->timer, monotonic_ms() + half_close_ms);
 	}
-	if (up == 1 || down == 1)
+	if (up == 1 || down == 1) {
+		r->again = 1;
 		ev_io_again(&r->c, EPOLLIN | EPOLLOUT);
+	}
 	return 0;
 }
 
@@ -307,7 +335,8 @@ pump_or_end(struct relay *r, uint32_t events, int fd, const struct half *from,
 	int		err = 0;
 	socklen_t	len = sizeof(err);
 
-	if (pump(r) != 0 || !(events & EPOLLERR))
+	if (pump(r, fd == r->cfd ? events : 0, fd == r->ufd ? events : 0) != 0 ||
+	    !(events & EPOLLERR))
 		return;
 	/* Say what the socket says (a read may have taken it already):
 	 * reset, or timed out (keepalive, the user timeout). */
@@ -349,7 +378,7 @@ connected(struct relay *r)
 		relay_end(r, "epoll_ctl");
 		return;
 	}
-	(void)pump(r);
+	(void)pump(r, SRC_EVENTS | DST_EVENTS, SRC_EVENTS | DST_EVENTS);
 }
 
 static void
@@ -528,6 +557,7 @@ relay_watch(struct relay *r, struct relay_stats *s, const char *label)
 	}
 	/* Edge-triggered: whatever is ready now is reported once anyway,
 	 * but bytes held in a pipe need no event to move. */
+	r->again = 1;
 	ev_io_again(&r->c, EPOLLIN | EPOLLOUT);
 	return 0;
 }

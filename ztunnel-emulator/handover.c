@@ -969,7 +969,9 @@ take_relay(const struct line *l, struct taken_relay *tr)
 	for (i = 0; i < RELAY_NFDS; i++) {
 		if (recv_line(&f, &fd) == -1)
 			return -1;
-		if (strcmp(f.verb, "relayfd") != 0 || fd == -1) {
+		/* A pipe comes only if its half holds bytes (relay.h). */
+		if (strcmp(f.verb, "relayfd") != 0 || (fd == -1 && (i < 2 ||
+		    (i < 4 ? tr->st.up.held : tr->st.down.held) != 0))) {
 			if (fd != -1)
 				close(fd);
 			log_warnx("%s: a connection's descriptor missing", key);

@@ -327,6 +327,7 @@ shutdown_all(void)
 	zdsclient_stop();
 	pods_done();
 	hbone_done();
+	relay_pool_free();
 	linger_done();
 	peers_free();
 	netns_home_close();

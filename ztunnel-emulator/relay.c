@@ -143,13 +143,32 @@ static void
 half_init(struct half *h)
 {
 	h->pipe[0] = h->pipe[1] = -1;
+	h->cap = PIPE_WANT;	/* what a pipe from the pool will hold */
 }
 
 /*
- * A pipe of up to PIPE_WANT: fewer, larger splices and wake-ups for a
- * bulk flow.  Its pages are taken only as data sits in it, so an idle or
- * slow connection costs no more than with the default 64 KiB.
+ * Pipes are held only while bytes wait in them: a half takes one from
+ * the pool to read into, and gives it back once it is empty again.  An
+ * idle connection holds none (four pipes of a megabyte each, their
+ * rings allocated, were most of what an idle connection cost), and a
+ * new one makes none while the pool has some (pipe2 and F_SETPIPE_SZ
+ * were a good part of what opening one cost).  The pool keeps at most
+ * POOL_MAX, and closes them all once none was asked for in POOL_IDLE_MS.
  */
+#define POOL_MAX	64
+#define POOL_IDLE_MS	2000
+
+static struct {
+	int		 fds[POOL_MAX][2];
+	size_t		 cap[POOL_MAX];
+	unsigned	 n;
+	uint64_t	 last_get;
+	struct ev_timer	 timer;
+	int		 timer_init;
+} pool;
+
+/* A pipe of up to PIPE_WANT: fewer, larger splices and wake-ups for a
+ * bulk flow.  Its pages are taken only as data sits in it. */
 static int
 pipe_open(struct half *h)
 {
@@ -162,6 +181,89 @@ pipe_open(struct half *h)
 		size = fcntl(h->pipe[1], F_GETPIPE_SZ);
 	h->cap = size > 0 ? (size_t)size : 65536;
 	return 0;
+}
+
+static void
+pool_trim(void *arg)
+{
+	uint64_t now = monotonic_ms();
+
+	(void)arg;
+	if (now - pool.last_get < POOL_IDLE_MS) {
+		ev_timer_at(&pool.timer, pool.last_get + POOL_IDLE_MS);
+		return;
+	}
+	while (pool.n > 0) {
+		pool.n--;
+		close(pool.fds[pool.n][0]);
+		close(pool.fds[pool.n][1]);
+	}
+}
+
+/* A pipe for h to read into: its own, one from the pool, or a new one. */
+static int
+pipe_get(struct half *h)
+{
+	if (h->pipe[0] != -1)
+		return 0;
+	pool.last_get = monotonic_ms();
+	if (pool.n == 0)
+		return pipe_open(h);
+	pool.n--;
+	h->pipe[0] = pool.fds[pool.n][0];
+	h->pipe[1] = pool.fds[pool.n][1];
+	h->cap = pool.cap[pool.n];
+	return 0;
+}
+
+/* h's pipe is empty: back to the pool (closed if the pool is full). */
+static void
+pipe_put(struct half *h)
+{
+	if (h->pipe[0] == -1 || h->held != 0)
+		return;
+	if (pool.n < POOL_MAX) {
+		pool.fds[pool.n][0] = h->pipe[0];
+		pool.fds[pool.n][1] = h->pipe[1];
+		pool.cap[pool.n] = h->cap;
+		pool.n++;
+		if (!pool.timer_init) {
+			ev_timer_init(&pool.timer, pool_trim, NULL);
+			pool.timer_init = 1;
+		}
+		if (!pool.timer.armed)
+			ev_timer_at(&pool.timer, monotonic_ms() + POOL_IDLE_MS);
+	} else {
+		close(h->pipe[0]);
+		close(h->pipe[1]);
+	}
+	h->pipe[0] = h->pipe[1] = -1;
+}
+
+/* The session ends: an empty pipe goes back, one with bytes is closed
+ * (they are lost with the session). */
+static void
+pipe_drop(struct half *h)
+{
+	pipe_put(h);
+	if (h->pipe[0] != -1) {
+		close(h->pipe[0]);
+		close(h->pipe[1]);
+		h->pipe[0] = h->pipe[1] = -1;
+	}
+}
+
+void
+relay_pool_free(void)
+{
+	if (pool.timer_init)
+		ev_timer_stop(&pool.timer);
+	pool.last_get = 0;
+	while (pool.n > 0) {
+		pool.n--;
+		close(pool.fds[pool.n][0]);
+		close(pool.fds[pool.n][1]);
+	}
 }
 
 int
@@ -179,8 +281,6 @@ relay_start(struct relay_stats *stats, const char *label, enum relay_dir dir,
 	r->c.fd = r->u.fd = -1;
 	r->cfd = client;
 	r->ufd = upstream;
-	if (pipe_open(&r->up) == -1 || pipe_open(&r->down) == -1)
-		goto fail;
 	/* The upstream first: the client waits in the kernel until the
 	 * upstream answers. */
 	if (ev_io_add(&r->u, upstream, EPOLLOUT, on_upstream, r) == -1)
@@ -206,14 +306,6 @@ fail:
 	err = errno;
 	if (r != NULL) {
 		ev_io_del(&r->u);
-		if (r->up.pipe[0] != -1) {
-			close(r->up.pipe[0]);
-			close(r->up.pipe[1]);
-		}
-		if (r->down.pipe[0] != -1) {
-			close(r->down.pipe[0]);
-			close(r->down.pipe[1]);
-		}
 		free(r);
 	}
 	close(client);
@@ -223,8 +315,9 @@ fail:
 }
 
 /* Move what can move in one direction, without blocking, within the
- * quantum: -1 if the destination is gone, 1 if the quantum ran out first
- * (the caller asks to be called again), else 0. */
+ * quantum: -1 if the destination is gone, -2 if no pipe could be had
+ * (errno says why), 1 if the quantum ran out first (the caller asks to
+ * be called again), else 0. */
 static int
 half_pump(struct half *h, int from, int to)
 {
@@ -234,6 +327,8 @@ half_pump(struct half *h, int from, int to)
 		if (ev_exhausted())
 			return 1;
 		if (!h->eof && h->held < h->cap) {
+			if (pipe_get(h) == -1)
+				return -2;
 			n = splice(from, NULL, h->pipe[1], NULL,
 			    h->cap - h->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0)
@@ -243,8 +338,10 @@ half_pump(struct half *h, int from, int to)
 				h->err = n == 0 ? 0 : errno;
 			}
 		}
-		if (h->held == 0)
+		if (h->held == 0) {
+			pipe_put(h);	/* nothing waits: not ours to hold */
 			break;
+		}
 		n = splice(h->pipe[0], NULL, to, NULL, h->held,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
@@ -295,14 +392,16 @@ pump(struct relay *r, uint32_t cev, uint32_t uev)
 		cev = uev = SRC_EVENTS | DST_EVENTS;
 	}
 	if (half_wants(&r->up, cev, uev) &&
-	    (up = half_pump(&r->up, r->cfd, r->ufd)) == -1) {
-		snprintf(why, sizeof(why), "upstream: %s", strerror(errno));
+	    (up = half_pump(&r->up, r->cfd, r->ufd)) < 0) {
+		snprintf(why, sizeof(why), "%s: %s", up == -1 ? "upstream" :
+		    "no pipe", strerror(errno));
 		relay_end(r, why);
 		return 1;
 	}
 	if (half_wants(&r->down, uev, cev) &&
-	    (down = half_pump(&r->down, r->ufd, r->cfd)) == -1) {
-		snprintf(why, sizeof(why), "client: %s", strerror(errno));
+	    (down = half_pump(&r->down, r->ufd, r->cfd)) < 0) {
+		snprintf(why, sizeof(why), "%s: %s", down == -1 ? "client" :
+		    "no pipe", strerror(errno));
 		relay_end(r, why);
 		return 1;
 	}
@@ -437,10 +536,8 @@ relay_end(struct relay *r, const char *how)
 	else
 		linger_close(r->ufd);
 	ev_timer_stop(&r->timer);
-	close(r->up.pipe[0]);
-	close(r->up.pipe[1]);
-	close(r->down.pipe[0]);
-	close(r->down.pipe[1]);
+	pipe_drop(&r->up);
+	pipe_drop(&r->down);
 	r->stats->bytes_in += r->up.bytes;
 	r->stats->bytes_out += r->down.bytes;
 	/* As ztunnel counts: received is what the client sent upstream. */
@@ -521,10 +618,14 @@ relay_forget(struct relay *r)
 	 * them in our epoll set (see ev_io_close); they are out of it. */
 	close(r->cfd);
 	close(r->ufd);
-	close(r->up.pipe[0]);
-	close(r->up.pipe[1]);
-	close(r->down.pipe[0]);
-	close(r->down.pipe[1]);
+	if (r->up.pipe[0] != -1) {	/* the other instance's now too */
+		close(r->up.pipe[0]);
+		close(r->up.pipe[1]);
+	}
+	if (r->down.pipe[0] != -1) {
+		close(r->down.pipe[0]);
+		close(r->down.pipe[1]);
+	}
 	ev_defer_free(&r->dead, relay_free, r);
 }
 
@@ -577,7 +678,8 @@ half_adopt(struct half *h, const struct relay_half_state *st, int rfd,
 
 	h->pipe[0] = rfd;
 	h->pipe[1] = wfd;
-	size = fcntl(wfd, F_GETPIPE_SZ);
+	/* None if it held nothing when it was handed over. */
+	size = wfd != -1 ? fcntl(wfd, F_GETPIPE_SZ) : PIPE_WANT;
 	h->cap = size > 0 ? (size_t)size : 65536;
 	h->held = (size_t)st->held;
 	h->eof = st->eof;

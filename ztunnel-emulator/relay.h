@@ -58,13 +58,15 @@ int	relay_start(struct relay_stats *, const char *label, enum relay_dir,
 	    const struct sockaddr_in *dst, struct tcp_series *);
 /* Open sessions, every pod's. */
 unsigned relay_count(void);
+/* Close the pipes kept for the next sessions (at exit). */
+void	relay_pool_free(void);
 
 /*
  * Handing sessions over to another instance of the daemon (handover.h).
  * A session's state, and its six descriptors: the client, the upstream,
  * and both ends of each direction's pipe, with the bytes still in them.
  */
-#define RELAY_NFDS	6
+#define RELAY_NFDS	6	/* a half's pipe is -1 if it holds nothing */
 struct relay_half_state {
 	uint64_t	 held;		/* bytes in the pipe */
 	int		 eof;		/* the source is done */

@@ -363,6 +363,7 @@ half_pump(struct half *h, int from, int to)
 
 #define SRC_EVENTS	(EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
 #define DST_EVENTS	(EPOLLOUT | EPOLLHUP | EPOLLERR)
+#define ALL_EVENTS	(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
 
 /*
  * Whether an event can move anything in h: its source readable (or
@@ -389,7 +390,7 @@ pump(struct relay *r, uint32_t cev, uint32_t uev)
 
 	if (r->again) {
 		r->again = 0;
-		cev = uev = SRC_EVENTS | DST_EVENTS;
+		cev = uev = ALL_EVENTS;
 	}
 	if (half_wants(&r->up, cev, uev) &&
 	    (up = half_pump(&r->up, r->cfd, r->ufd)) < 0) {
@@ -477,7 +478,7 @@ connected(struct relay *r)
 		relay_end(r, "epoll_ctl");
 		return;
 	}
-	(void)pump(r, SRC_EVENTS | DST_EVENTS, SRC_EVENTS | DST_EVENTS);
+	(void)pump(r, ALL_EVENTS, ALL_EVENTS);
 }
 
 static void

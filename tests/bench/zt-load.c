@@ -645,10 +645,13 @@ zds_bare(const char *path, int checks)
 			if (checks && netns_check(fd, &id) == -1)
 				die("check");
 			if (n + 3 > cap) {
+				int *more;
+
 				cap = cap ? cap * 2 : 3072;
-				if ((socks = realloc(socks, cap *
+				if ((more = realloc(socks, cap *
 				    sizeof(*socks))) == NULL)
 					die("realloc");
+				socks = more;
 			}
 			if (netns_enter(fd) == -1)
 				die("setns");

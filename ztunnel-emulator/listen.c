@@ -246,6 +246,12 @@ open_one(uint16_t port, const char **what)
 		if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &on,
 		    sizeof(on)) == -1)
 			goto fail;
+		/* Keepalive and the user timeout, set once here: every
+		 * socket accepted from it inherits them (the kernel clones
+		 * the listener, and starts the keepalive timer). */
+		*what = "setsockopt keepalive";
+		if (podsock_tune_listener(fd) == -1)
+			goto fail;
 	}
 	*what = "bind";
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
@@ -501,7 +507,10 @@ listen_adopt(int fds[ZT_NPORTS], uint64_t served, struct pod_ref *owner,
 		ls->lis[i].port = ports[i];
 	}
 	for (i = 0; i < ZT_NPORTS; i++) {
-		if (ev_io_add(&ls->lis[i].io, fds[i], EPOLLIN, serve,
+		/* Ours to tune now (an older instance set nothing on them,
+		 * or other values). */
+		if ((proxy_mode && podsock_tune_listener(fds[i]) == -1) ||
+		    ev_io_add(&ls->lis[i].io, fds[i], EPOLLIN, serve,
 		    &ls->lis[i]) == -1) {
 			*e = (struct listen_error){ "epoll_ctl", 0, errno };
 			for (j = i; j < ZT_NPORTS; j++)

@@ -59,6 +59,24 @@ podsock_tune(int fd)
 }
 
 int
+podsock_tune_listener(int fd)
+{
+	int		off = 0;
+	unsigned	zero = 0;
+
+	/* Off, explicitly: a listener handed over by another instance may
+	 * have had them on. */
+	if (tune.keepalive_time == 0)
+		return setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &off,
+		    sizeof(off)) == -1 || setsockopt(fd, IPPROTO_TCP,
+		    TCP_USER_TIMEOUT, &zero, sizeof(zero)) == -1 ? -1 : 0;
+	if (podsock_tune(fd) == -1)
+		return -1;
+	return tune.user_timeout ? 0 : setsockopt(fd, IPPROTO_TCP,
+	    TCP_USER_TIMEOUT, &zero, sizeof(zero));
+}
+
+int
 podsock_own_port(uint16_t port)
 {
 	return port == ZT_PORT_HBONE || port == ZT_PORT_INBOUND ||

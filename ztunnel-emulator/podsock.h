@@ -24,8 +24,9 @@ struct podsock_opts {
 };
 
 void	podsock_init(const struct podsock_opts *);
-/* Keepalive and the user timeout on a proxied socket (one we accepted,
- * or one podsock_connect made).  -1 with errno set. */
+/* Keepalive and the user timeout on a socket we connect (podsock_connect
+ * does it); accepted ones inherit them from the listener.  -1 with
+ * errno set. */
 int	podsock_tune(int fd);
 
 /*
@@ -39,6 +40,9 @@ int	podsock_tune(int fd);
 int	podsock_connect(const struct pod_ref *, const struct sockaddr_in *from,
 	    const struct sockaddr_in *to);
 
+/* The same on a listening socket, off where they are off: every socket
+ * accepted from it inherits them.  -1 with errno set. */
+int	podsock_tune_listener(int fd);
 /* One of ztunnel's own ports (15001, 15006, 15008): never a target. */
 int	podsock_own_port(uint16_t port);
 

@@ -58,10 +58,9 @@ proxy_accept(struct pod_ref *pod, uint16_t port, int c)
 	const char		*dst_workload;
 	int			 s, mesh;
 
-	if (podsock_tune(c) == -1) {
-		turn_away(c, pod, strerror(errno));
-		return;
-	}
+	/* Keepalive and the user timeout come with it: an accepted socket
+	 * inherits them from its listener (listen.c), five calls fewer per
+	 * connection. */
 	if (port == ZT_PORT_HBONE) {
 		hbone_accept(pod, c);
 		return;

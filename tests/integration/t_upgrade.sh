@@ -149,7 +149,7 @@ t_handover_under_load() {
 	expect "only B's in pod 1" test \
 	    "$(in_pod 1 ss -Htlnp "( sport = :15001 )" | grep -c "pid=$PID_b,")" -eq 1
 	expect "pod 1's 15053 is B's alone" dns_held_by "$PID_b" "$PID_a"
-	expect "and answers" test "$(in_pod 1 dig +time=3 +tries=1 +short @127.0.0.1 \
+	expect "and answers" test "$(in_pod 1 dig +time=10 +tries=1 +short @127.0.0.1 \
 	    -p 15053 "$(pod_ns 4).default.svc.cluster.local")" = "$(pod_ip 4)"
 	expect "B ready on the port it was handed" ready_on 15021
 	opened_b=$(opened_total 15020)

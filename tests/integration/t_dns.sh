@@ -36,7 +36,7 @@ dns_node() {
 dig_in() {
 	local i=$1
 	shift
-	in_pod "$i" dig +time="$DIG_TIME" +tries=1 "$@"
+	in_pod "$i" dig +time="$DIG_TIME" +tries=2 "$@"
 }
 status_of() { grep -o 'status: [A-Z]*' | cut -d' ' -f2; }
 # The name of pod J as the proxy answers it, fully qualified.

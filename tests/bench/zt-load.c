@@ -612,7 +612,8 @@ zds_bare(const char *path, int checks)
 	struct nsid		 id;
 	const char		*why;
 	uint8_t			 buf[ZDS_MSG_MAX];
-	int			*socks = NULL, home, ep, s, fd, j, on = 1;
+	int			*socks = NULL, home = -1, ep = -1, s = -1, fd;
+	int			 j, on = 1;
 	size_t			 n = 0, cap = 0, i;
 	ssize_t			 len;
 

@@ -43,7 +43,7 @@ ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE -Icommon $(WARNINGS) $(CFLAGS)
 
 COMMON_OBJS	= common/buf.o common/dns.o common/ev.o common/fdpass.o common/h2conn.o \
 		  common/h2fields.o common/h2frame.o common/hpack.o \
-		  common/httpd.o common/linger.o common/log.o common/notify.o common/netns.o \
+		  common/httpd.o common/ipaddr.o common/linger.o common/log.o common/notify.o common/netns.o \
 		  common/text.o common/udsock.o common/util.o common/wire.o \
 		  common/zds.o
 CNI_OBJS	= cni-emulator/main.o cni-emulator/agent.o cni-emulator/nswatch.o \
@@ -63,6 +63,7 @@ UNIT_OBJS	= tests/unit/main.o tests/unit/test_fdpass.o \
 		  tests/unit/test_wire.o tests/unit/test_misc.o \
 		  tests/unit/test_podtab.o tests/unit/test_zds.o \
 		  tests/unit/test_hpack.o tests/unit/test_dns.o \
+		  tests/unit/test_ipaddr.o \
 		  ztunnel-emulator/podtab.o
 
 FUZZ_CC		?= clang

@@ -193,7 +193,7 @@ dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q,
 
 ssize_t
 dns_answer(const struct dns_query *q, const uint8_t *qmsg, int rcode,
-    const struct dns_addr *addrs, size_t naddrs, uint32_t ttl, uint8_t *out,
+    const struct ipaddr *addrs, size_t naddrs, uint32_t ttl, uint8_t *out,
     size_t size)
 {
 	size_t	off, i, rdlen, n = 0;

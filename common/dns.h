@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "ipaddr.h"
 
 /*
  * The DNS messages ztunnel's DNS proxy (15053) reads and writes (RFC 1035,
@@ -46,12 +47,6 @@ struct dns_query {
 					 * no OPT record (512) */
 };
 
-/* One address to answer with. */
-struct dns_addr {
-	int		family;		/* AF_INET or AF_INET6 */
-	uint8_t		addr[16];
-};
-
 enum dns_parse {
 	DNS_OK,
 	DNS_DROP,	/* not even a header, or a response: no answer */
@@ -80,7 +75,7 @@ int		dns_read_name(const uint8_t *msg, size_t len, size_t off,
  * length; -1 if not even the header and question fit.
  */
 ssize_t		dns_answer(const struct dns_query *q, const uint8_t *qmsg,
-		    int rcode, const struct dns_addr *addrs, size_t naddrs,
+		    int rcode, const struct ipaddr *addrs, size_t naddrs,
 		    uint32_t ttl, uint8_t *out, size_t size);
 
 /* A header alone with rcode, for a query too broken to echo (len: what

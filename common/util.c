@@ -191,12 +191,6 @@ sock_drain(int fd)
 }
 
 void
-sin_str(const struct sockaddr_in *sin, char *buf, size_t size)
-{
-	sa_str((const struct sockaddr *)sin, buf, size);
-}
-
-void
 sa_str(const struct sockaddr *sa, char *buf, size_t size)
 {
 	const struct sockaddr_in6	*sin6;

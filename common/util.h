@@ -46,10 +46,7 @@ struct sock_states {
 };
 void		sock_state_count(int fd, struct sock_states *);
 
-/* "a.b.c.d:port" of an IPv4 socket address, into buf. */
-struct sockaddr_in;
-void		sin_str(const struct sockaddr_in *, char *buf, size_t size);
-/* The same for either family: "[v6]:port" for IPv6, as a URL has it. */
+/* "a.b.c.d:port", or "[v6]:port" for IPv6 as a URL has it, into buf. */
 struct sockaddr;
 void		sa_str(const struct sockaddr *, char *buf, size_t size);
 

@@ -59,15 +59,15 @@ respond(struct httpd_resp *r, struct strbuf *t, const char *type)
 static const char *trust_domain = "cluster.local";
 
 static void
-json_addr(struct strbuf *t, const struct sockaddr_in *sin)
+json_addr(struct strbuf *t, const union sockip *sa)
 {
-	char a[32];
+	char a[SOCKIP_STRLEN];
 
-	if (sin->sin_family == 0) {
+	if (sa->sa.sa_family == 0) {
 		strbuf_printf(t, "null");
 		return;
 	}
-	sin_str(sin, a, sizeof(a));
+	sockip_str(sa, a, sizeof(a));
 	strbuf_json(t, a);
 }
 
@@ -97,15 +97,15 @@ conn_json(void *arg, const struct conn_view *c)
 static void
 workload_json(struct strbuf *t, const struct pod_view *v)
 {
-	char		ip[INET_ADDRSTRLEN];
+	char		ip[INET6_ADDRSTRLEN];
 	unsigned	i;
 
 	strbuf_printf(t, "\n    {\n      \"uid\": ");
 	strbuf_json(t, v->key);
 	strbuf_printf(t, ",\n      \"workloadIps\": [");
 	for (i = 0; i < v->naddrs; i++)
-		strbuf_printf(t, "%s\"%s\"", i ? ", " : "", inet_ntop(AF_INET,
-		    &v->addrs[i], ip, sizeof(ip)) ? ip : "?");
+		strbuf_printf(t, "%s\"%s\"", i ? ", " : "",
+		    ipaddr_str(&v->addrs[i], ip, sizeof(ip)));
 	/* With --proxy, pod-to-pod traffic is HBONE, as in the mesh. */
 	strbuf_printf(t, "],\n      \"protocol\": \"%s\",\n      \"name\": ",
 	    listen_proxy() ? "HBONE" : "TCP");

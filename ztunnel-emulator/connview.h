@@ -2,7 +2,7 @@
 #ifndef ZT_CONNVIEW_H
 #define ZT_CONNVIEW_H
 
-#include <netinet/in.h>
+#include "ipaddr.h"
 
 /*
  * One live connection of a pod, as /config_dump lists it (ztunnel's
@@ -12,10 +12,10 @@
 struct conn_view {
 	int			inbound;	/* into the pod; else out of it */
 	int			hbone;		/* HBONE; else plain TCP */
-	struct sockaddr_in	src;		/* who started it */
-	struct sockaddr_in	original_dst;	/* what it asked for (family
+	union sockip		src;		/* who started it */
+	union sockip		original_dst;	/* what it asked for (family
 						 * 0: nothing else) */
-	struct sockaddr_in	actual_dst;	/* where it went */
+	union sockip		actual_dst;	/* where it went */
 };
 
 typedef void	conn_view_fn(void *arg, const struct conn_view *);

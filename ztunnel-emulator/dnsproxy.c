@@ -81,6 +81,7 @@ struct dnsconn {
 	struct dnsset		*set;
 	struct ev_io		 io;
 	struct ev_timer		 idle;
+	int			 placed;	/* from the pod (from_pod()) */
 	struct fwd		*busy;		/* its query upstream now */
 	int			 eof;		/* it sent all it will */
 	uint8_t			 in[2 + QUERY_MAX];
@@ -93,7 +94,7 @@ struct dnsconn {
 struct dnsset {
 	struct dsock		 s[DNSP_NFDS];
 	struct pod_ref		*owner;
-	uint32_t		 addrs[4];	/* the pod's, network order */
+	struct ipaddr		 addrs[DNSP_ADDRS_MAX];	/* the pod's */
 	unsigned		 naddrs;
 	LIST_HEAD(, fwd)	 fwds;
 	unsigned		 nfwd;
@@ -123,25 +124,9 @@ dnsproxy_on(void)
 }
 
 int
-dnsproxy_parse_upstream(const char *s, struct sockaddr_in *sin)
+dnsproxy_parse_upstream(const char *s, union sockip *sa)
 {
-	char		 host[INET_ADDRSTRLEN];
-	const char	*colon = strchr(s, ':');
-	unsigned long	 port = 53;
-	size_t		 n = colon != NULL ? (size_t)(colon - s) : strlen(s);
-
-	if (n >= sizeof(host))
-		return -1;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1 ||
-	    (colon != NULL && parse_ulong(colon + 1, 10, 65535, &port) == -1) ||
-	    port == 0)
-		return -1;
-	sin->sin_port = htons((uint16_t)port);
-	return 0;
+	return sockip_parse(s, 53, sa);
 }
 
 int
@@ -164,8 +149,8 @@ dnsproxy_read_resolv(const char *path, struct dnsproxy_conf *c, char *err,
 		if (strchr(addr, ':') != NULL ||
 		    dnsproxy_parse_upstream(addr,
 		    &c->upstreams[c->nupstreams]) == -1) {
-			snprintf(err, errlen, "nameserver %s skipped: IPv4 "
-			    "upstreams only", addr);
+			snprintf(err, errlen, "nameserver %s skipped: not an "
+			    "address we can reach from a pod", addr);
 			continue;
 		}
 		c->nupstreams++;
@@ -269,7 +254,7 @@ static void	fwd_free(struct fwd *);
 
 struct dnsset *
 dnsproxy_serve(int fds[DNSP_NFDS], struct pod_ref *owner,
-    const uint32_t *addrs, unsigned naddrs)
+    const struct ipaddr *addrs, unsigned naddrs)
 {
 	struct dnsset	*set;
 	int		 i, err;
@@ -277,7 +262,7 @@ dnsproxy_serve(int fds[DNSP_NFDS], struct pod_ref *owner,
 	if ((set = calloc(1, sizeof(*set))) == NULL)
 		goto fail;
 	set->owner = owner;
-	set->naddrs = naddrs < 4 ? naddrs : 4;
+	set->naddrs = naddrs < DNSP_ADDRS_MAX ? naddrs : DNSP_ADDRS_MAX;
 	memcpy(set->addrs, addrs, set->naddrs * sizeof(*addrs));
 	LIST_INIT(&set->fwds);
 	LIST_INIT(&set->conns);
@@ -379,7 +364,7 @@ answer_max(const struct origin *o, const struct dns_query *q)
 /* Answer q with rcode and addrs (AA: ours to say). */
 static void
 answer(struct origin *o, const struct dns_query *q, const uint8_t *msg,
-    int rcode, const struct dns_addr *addrs, size_t n, int authoritative)
+    int rcode, const struct ipaddr *addrs, size_t n, int authoritative)
 {
 	uint8_t	out[DNS_UDP_MAX * 8];
 	size_t	max = answer_max(o, q);
@@ -468,7 +453,7 @@ aliases(const char *name, const char *ns, char out[][DNS_TEXT_MAX + 1])
 
 /* name as <name>.<ns>.svc.<domain>: the workload's addresses, or -1. */
 static int
-find(const char *fqdn, struct dns_addr *addrs, size_t max)
+find(const char *fqdn, struct ipaddr *addrs, size_t max)
 {
 	char		 name[DNS_TEXT_MAX + 1], *ns, *dot;
 	char		 suffix[DNS_TEXT_MAX + 8];
@@ -486,36 +471,33 @@ find(const char *fqdn, struct dns_addr *addrs, size_t max)
 	return lookup(name, ns, addrs, max);
 }
 
-/* The client's source: the pod's own (or loopback), else unplaced. */
+/* A client at sa: the pod's own address (or loopback), else unplaced. */
+static int
+from_pod(const struct dnsset *set, const struct sockaddr_storage *sa)
+{
+	union sockip	 a;
+	struct ipaddr	 ip;
+	unsigned	 i;
+
+	if (sa->ss_family != AF_INET && sa->ss_family != AF_INET6)
+		return 0;
+	memset(&a, 0, sizeof(a));
+	memcpy(&a, sa, sa->ss_family == AF_INET6 ? sizeof(a.v6) :
+	    sizeof(a.v4));
+	sockip_canon(&a);
+	if (sockip_loopback(&a))
+		return 1;
+	sockip_ip(&a, &ip);
+	for (i = 0; i < set->naddrs; i++)
+		if (ipaddr_eq(&set->addrs[i], &ip))
+			return 1;
+	return 0;
+}
+
 static int
 placed(const struct dnsset *set, const struct origin *o)
 {
-	const struct sockaddr_storage	*sa;
-	struct sockaddr_storage		 peer;
-	socklen_t			 len = sizeof(peer);
-	uint32_t			 a;
-	unsigned			 i;
-
-	if (o->conn != NULL) {
-		memset(&peer, 0, sizeof(peer));
-		if (getpeername(o->conn->io.fd, (struct sockaddr *)&peer,
-		    &len) == -1)
-			return 0;
-		sa = &peer;
-	} else
-		sa = &o->sa;
-	if (sa->ss_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(
-		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
-	if (sa->ss_family != AF_INET)
-		return 0;
-	a = ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr;
-	if ((ntohl(a) >> 24) == IN_LOOPBACKNET)
-		return 1;
-	for (i = 0; i < set->naddrs; i++)
-		if (set->addrs[i] == a)
-			return 1;
-	return 0;
+	return o->conn != NULL ? o->conn->placed : from_pod(set, &o->sa);
 }
 
 static void	forward(struct dnsset *, struct origin *,
@@ -528,7 +510,7 @@ query(struct dnsset *set, struct origin *o, const uint8_t *msg, size_t len)
 	char		 alias[ALIASES_MAX][DNS_TEXT_MAX + 1];
 	struct dns_query q;
 	enum dns_parse	 pr;
-	struct dns_addr	 addrs[ADDRS_MAX];
+	struct ipaddr	 addrs[ADDRS_MAX];
 	const char	*why;
 	uint8_t		 err[DNS_HEADER_LEN];
 	ssize_t		 n;
@@ -598,10 +580,10 @@ static void	conn_want(struct dnsconn *);
 static int
 fwd_udp(struct fwd *f)
 {
-	const struct sockaddr_in *to = &conf.upstreams[f->upstream];
+	const union sockip *to = &conf.upstreams[f->upstream];
 	int s, mark = ZT_MARK, err;
 
-	s = netns_socket(f->set->owner->nsfd, AF_INET,
+	s = netns_socket(f->set->owner->nsfd, to->sa.sa_family,
 	    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s == -1 && errno == ENOTRECOVERABLE)
 		fatal("cannot return to our own network namespace");
@@ -610,7 +592,7 @@ fwd_udp(struct fwd *f)
 	/* Marked: the pod's rules let it out, in conntrack zone 1, and do
 	 * not send it back to us. */
 	if (setsockopt(s, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == -1 ||
-	    connect(s, (const struct sockaddr *)to, sizeof(*to)) == -1 ||
+	    connect(s, &to->sa, sockip_len(to)) == -1 ||
 	    send(s, f->msg + 2, f->len, MSG_DONTWAIT | MSG_NOSIGNAL) == -1 ||
 	    ev_io_add(&f->io, s, EPOLLIN, fwd_io, f) == -1) {
 		err = errno;
@@ -836,6 +818,8 @@ accept_some(struct dsock *s)
 {
 	struct dnsset	*set = s->set;
 	struct dnsconn	*c;
+	struct sockaddr_storage peer;
+	socklen_t	 len;
 	int		 fd, n;
 
 	for (n = 0; n < UDP_BATCH && !ev_exhausted(); n++) {
@@ -855,6 +839,11 @@ accept_some(struct dsock *s)
 		}
 		c->set = set;
 		c->io.fd = -1;
+		/* Where it comes from, once for all its queries. */
+		len = sizeof(peer);
+		memset(&peer, 0, sizeof(peer));
+		c->placed = getpeername(fd, (struct sockaddr *)&peer,
+		    &len) == 0 && from_pod(set, &peer);
 		if (ev_io_add(&c->io, fd, EPOLLIN, conn_io, c) == -1) {
 			close(fd);
 			free(c);

@@ -37,24 +37,26 @@
 struct dnsproxy_conf {
 	char			 domain[DNS_TEXT_MAX + 1];
 	unsigned		 nupstreams;
-	struct sockaddr_in	 upstreams[DNSP_UPSTREAMS_MAX];
+	union sockip		 upstreams[DNSP_UPSTREAMS_MAX];
 };
 
 /* The addresses of the workload name in namespace ns, at most max, into
  * out: how many (0: it has none), or -1 if nobody has that name. */
 typedef int	dnsproxy_lookup_fn(const char *name, const char *ns,
-		    struct dns_addr *out, size_t max);
+		    struct ipaddr *out, size_t max);
 
 /* conf NULL: no DNS proxy (--no-dns, or without --proxy). */
 void		dnsproxy_init(const struct dnsproxy_conf *, dnsproxy_lookup_fn *);
 int		dnsproxy_on(void);
-/* The nameservers of a resolv.conf file into conf (IPv4 ones: the
- * others are named in err and skipped).  -1 with errno set, or EINVAL
- * and err if it names none we can use. */
+/* The nameservers of a resolv.conf file into conf (one we cannot use,
+ * such as a link-local one with its %interface, is named in err and
+ * skipped).  -1 with errno set, or EINVAL and err if it names none we
+ * can use. */
 int		dnsproxy_read_resolv(const char *path, struct dnsproxy_conf *,
 		    char *err, size_t errlen);
-/* Parse "ADDR" or "ADDR:PORT" (IPv4) as an upstream.  -1 if bad. */
-int		dnsproxy_parse_upstream(const char *, struct sockaddr_in *);
+/* Parse "ADDR", "ADDR:PORT" or "[ADDR6]:PORT" as an upstream (port 53
+ * if none).  -1 if bad. */
+int		dnsproxy_parse_upstream(const char *, union sockip *);
 
 /*
  * In the pod's namespace (the caller has entered it): the sockets, in
@@ -63,13 +65,15 @@ int		dnsproxy_parse_upstream(const char *, struct sockaddr_in *);
  */
 int		dnsproxy_bind(int fds[DNSP_NFDS], int *v6, const char **what);
 
-/* A pod's DNS proxy: this file's. */
+/* A pod's DNS proxy: this file's.  It knows at most this many of the
+ * pod's addresses (a client from another is unplaced). */
+#define DNSP_ADDRS_MAX	8
 struct dnsset;
 /* Serve the sockets of dnsproxy_bind() for owner, whose own addresses
- * (network order) are addrs.  The descriptors are ours from now on
+ * are addrs.  The descriptors are ours from now on
  * (closed on failure: NULL with errno set). */
 struct dnsset  *dnsproxy_serve(int fds[DNSP_NFDS], struct pod_ref *owner,
-		    const uint32_t *addrs, unsigned naddrs);
+		    const struct ipaddr *addrs, unsigned naddrs);
 /* Close it: its sockets, its TCP clients and the queries in flight. */
 void		dnsproxy_close(struct dnsset *);
 

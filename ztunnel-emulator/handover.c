@@ -130,23 +130,13 @@ get_int(const struct line *l, const char *key, int *v)
 	return 0;
 }
 
+/* "a.b.c.d:port" or "[v6]:port". */
 static int
-get_sin(const struct line *l, const char *key, struct sockaddr_in *sin)
+get_addr(const struct line *l, const char *key, union sockip *sa)
 {
-	const char	*s = get(l, key), *colon;
-	char		 host[INET_ADDRSTRLEN];
-	unsigned long	 port;
+	const char *s = get(l, key);
 
-	if (s == NULL || (colon = strrchr(s, ':')) == NULL ||
-	    (size_t)(colon - s) >= sizeof(host) ||
-	    parse_ulong(colon + 1, 10, 65535, &port) == -1)
-		return -1;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
+	return s == NULL ? -1 : sockip_parse(s, 0, sa);
 }
 
 /* --- the old side: handing over ------------------------------------------ */
@@ -462,7 +452,7 @@ queue_relay(void *arg, const char *key, struct relay *r,
     const struct relay_state *st)
 {
 	struct held	*h;
-	char		 src[32], dst[32], ssrc[METRICS_WL_MAX];
+	char		 src[SOCKIP_STRLEN], dst[SOCKIP_STRLEN], ssrc[METRICS_WL_MAX];
 	char		 sdst[METRICS_WL_MAX];
 	int		 i, rep;
 
@@ -480,8 +470,8 @@ queue_relay(void *arg, const char *key, struct relay *r,
 		return;
 	}
 	hs.held[hs.nheld++].r = r;
-	sin_str(&st->src, src, sizeof(src));
-	sin_str(&st->dst, dst, sizeof(dst));
+	sockip_str(&st->src, src, sizeof(src));
+	sockip_str(&st->dst, dst, sizeof(dst));
 	metrics_series_id(st->series, &rep, ssrc, sizeof(ssrc), sdst,
 	    sizeof(sdst));
 	queue_line(-1, "relay key=%s dir=%s src=%s dst=%s connecting=%d "
@@ -953,8 +943,8 @@ take_relay(const struct line *l, struct taken_relay *tr)
 	memset(tr, 0, sizeof(*tr));
 	for (i = 0; i < RELAY_NFDS; i++)
 		tr->st.fds[i] = -1;
-	if (key == NULL || dir == NULL || get_sin(l, "src", &tr->st.src) == -1 ||
-	    get_sin(l, "dst", &tr->st.dst) == -1 ||
+	if (key == NULL || dir == NULL || get_addr(l, "src", &tr->st.src) == -1 ||
+	    get_addr(l, "dst", &tr->st.dst) == -1 ||
 	    get_int(l, "connecting", &tr->st.connecting) == -1 ||
 	    get_u64(l, "age", &tr->st.age_ms) == -1 ||
 	    get_half(l, "up", &tr->st.up) == -1 ||

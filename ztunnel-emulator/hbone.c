@@ -46,8 +46,8 @@ struct hconn {
 	struct h2conn		*h;
 	struct pod_ref		*pod;
 	enum h2_role		 role;
-	struct sockaddr_in	 local;		/* server: where it came in */
-	struct sockaddr_in	 peer;		/* the other end */
+	union sockip		 local;		/* server: where it came in */
+	union sockip		 peer;		/* the other end */
 	char			 label[64];
 };
 
@@ -55,7 +55,7 @@ struct htun {
 	struct pod_ref		*pod;
 	enum h2_role		 role;		/* server: inbound */
 	struct tcp_series	*series;
-	struct sockaddr_in	 src, dst;
+	union sockip		 src, dst;
 	uint64_t		 start_ms;
 };
 
@@ -86,10 +86,10 @@ hbone_init(uint64_t idle, uint64_t half_close_ms)
  * a server's came in (NULL for a client). */
 static struct hconn *
 hconn_new(struct pod_ref *pod, enum h2_role role, int fd,
-    const struct sockaddr_in *local, const struct sockaddr_in *peer)
+    const union sockip *local, const union sockip *peer)
 {
 	struct hconn	*hc;
-	char		 a[32];
+	char		 a[SOCKIP_STRLEN];
 
 	if ((hc = calloc(1, sizeof(*hc))) == NULL) {
 		close(fd);
@@ -100,7 +100,7 @@ hconn_new(struct pod_ref *pod, enum h2_role role, int fd,
 	if (local != NULL)
 		hc->local = *local;
 	hc->peer = *peer;
-	sin_str(peer, a, sizeof(a));
+	sockip_str(peer, a, sizeof(a));
 	snprintf(hc->label, sizeof(hc->label), "%s%s%s", pod->label,
 	    role == H2_SERVER ? " <- " : " -> ", a);
 	if ((hc->h = h2conn_new(fd, role, &ops, hc)) == NULL) {
@@ -113,8 +113,8 @@ hconn_new(struct pod_ref *pod, enum h2_role role, int fd,
 }
 
 static struct htun *
-htun_new(struct pod_ref *pod, enum h2_role role, const struct sockaddr_in *src,
-    const struct sockaddr_in *dst, struct tcp_series *series)
+htun_new(struct pod_ref *pod, enum h2_role role, const union sockip *src,
+    const union sockip *dst, struct tcp_series *series)
 {
 	struct htun *t;
 
@@ -137,8 +137,8 @@ htun_new(struct pod_ref *pod, enum h2_role role, const struct sockaddr_in *src,
 void
 hbone_accept(struct pod_ref *pod, int c)
 {
-	struct sockaddr_in	local, peer;
-	socklen_t		llen = sizeof(local), plen = sizeof(peer);
+	union sockip	local, peer;
+	socklen_t	llen = sizeof(local), plen = sizeof(peer);
 
 	if (draining) {
 		close(c);
@@ -146,36 +146,18 @@ hbone_accept(struct pod_ref *pod, int c)
 	}
 	memset(&local, 0, sizeof(local));
 	memset(&peer, 0, sizeof(peer));
-	if (getsockname(c, (struct sockaddr *)&local, &llen) == -1 ||
-	    getpeername(c, (struct sockaddr *)&peer, &plen) == -1 ||
-	    local.sin_family != AF_INET) {
-		log_debug("%s: not IPv4", pod->label);
+	if (getsockname(c, &local.sa, &llen) == -1 ||
+	    getpeername(c, &peer.sa, &plen) == -1 ||
+	    (local.sa.sa_family != AF_INET && local.sa.sa_family != AF_INET6)) {
+		log_debug("%s: not an IP connection", pod->label);
 		close(c);
 		return;
 	}
+	/* An IPv4 client of a [::] listener, as IPv4. */
+	sockip_canon(&local);
+	sockip_canon(&peer);
 	if (hconn_new(pod, H2_SERVER, c, &local, &peer) == NULL)
 		log_warn("%s: connection", pod->label);
-}
-
-/* "a.b.c.d:port" into sin; -1 if it is not that. */
-static int
-parse_authority(const char *a, struct sockaddr_in *sin)
-{
-	char		 ip[INET_ADDRSTRLEN];
-	const char	*colon = strrchr(a, ':');
-	unsigned long	 port;
-
-	if (colon == NULL || (size_t)(colon - a) >= sizeof(ip))
-		return -1;
-	memcpy(ip, a, (size_t)(colon - a));
-	ip[colon - a] = '\0';
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	if (inet_pton(AF_INET, ip, &sin->sin_addr) != 1 ||
-	    parse_ulong(colon + 1, 10, 65535, &port) == -1 || port == 0)
-		return -1;
-	sin->sin_port = htons((uint16_t)port);
-	return 0;
 }
 
 /* A request that fails early: logged, not counted (as ztunnel's
@@ -206,31 +188,45 @@ pod_baggage(const struct pod_ref *pod, char *buf, size_t size)
 		buf[0] = '\0';
 }
 
+/* dst is the pod hc came into: the address it came to, or another of
+ * the pod's (its IPv4 one through a tunnel over IPv6). */
+static int
+this_pod(const struct hconn *hc, const union sockip *dst)
+{
+	const char *wl;
+
+	if (sockip_same_ip(dst, &hc->local))
+		return 1;
+	wl = mesh_workload(dst, NULL);
+	return wl != NULL && strcmp(wl, hc->pod->label) == 0;
+}
+
 static int
 on_request(void *carg, const struct h2_request *r, void **targ,
     struct h2_answer *a)
 {
 	struct hconn		*hc = carg;
-	struct sockaddr_in	 dst;
+	union sockip		 dst;
 	struct htun		*t;
 	int			 s, *status = &a->status;
 
 	if (strcmp(r->method, "CONNECT") != 0)
 		return deny(hc, r, 400, "not CONNECT", status);
-	if (parse_authority(r->authority, &dst) == -1)
-		return deny(hc, r, 400, "authority not IPv4:port", status);
-	if (dst.sin_addr.s_addr != hc->local.sin_addr.s_addr)
+	/* "a.b.c.d:port" or "[v6]:port", as ztunnel's authority. */
+	if (sockip_parse(r->authority, 0, &dst) == -1)
+		return deny(hc, r, 400, "authority not ADDRESS:PORT", status);
+	if (!this_pod(hc, &dst))
 		return deny(hc, r, 400, "authority is not this pod", status);
-	if (podsock_own_port(ntohs(dst.sin_port)))
+	if (podsock_own_port(sockip_port(&dst)))
 		return deny(hc, r, 503, "one of ztunnel's own ports", status);
 	/* To the app from the client's own address, as for 15006 (unless
 	 * the client is this pod: a hairpin). */
-	s = podsock_connect(hc->pod, hc->peer.sin_addr.s_addr !=
-	    dst.sin_addr.s_addr ? &hc->peer : NULL, &dst);
+	s = podsock_connect(hc->pod, sockip_same_ip(&hc->peer, &dst) ? NULL :
+	    &hc->peer, &dst);
 	if (s == -1)
 		return deny(hc, r, 503, strerror(errno), status);
 	t = htun_new(hc->pod, H2_SERVER, &hc->peer, &dst,
-	    metrics_tcp_series(0, mesh_workload(hc->peer.sin_addr.s_addr, NULL),
+	    metrics_tcp_series(0, mesh_workload(&hc->peer, NULL),
 	    hc->pod->label));
 	if (t == NULL) {
 		close(s);
@@ -249,16 +245,16 @@ on_request(void *carg, const struct h2_request *r, void **targ,
 /* A pooled connection from pod to dst's 15008 that takes one more
  * stream, or a new one. */
 static struct hconn *
-pool_get(struct pod_ref *pod, const struct sockaddr_in *dst)
+pool_get(struct pod_ref *pod, const union sockip *dst)
 {
 	struct hconn		*hc;
-	struct sockaddr_in	 to = *dst;
+	union sockip		 to = *dst;
 	unsigned		 n = 0;
 	int			 s;
 
 	LIST_FOREACH(hc, &conns, entry) {
 		if (hc->role != H2_CLIENT || hc->pod != pod ||
-		    hc->peer.sin_addr.s_addr != dst->sin_addr.s_addr)
+		    !sockip_same_ip(&hc->peer, dst))
 			continue;
 		if (h2conn_can_open(hc->h))
 			return hc;
@@ -270,7 +266,7 @@ pool_get(struct pod_ref *pod, const struct sockaddr_in *dst)
 		errno = EBUSY;
 		return NULL;
 	}
-	to.sin_port = htons(ZT_PORT_HBONE);
+	sockip_set_port(&to, ZT_PORT_HBONE);
 	if ((s = podsock_connect(pod, NULL, &to)) == -1)
 		return NULL;
 	if ((hc = hconn_new(pod, H2_CLIENT, s, NULL, &to)) == NULL)
@@ -297,12 +293,13 @@ traceparent(char *buf, size_t size)
 }
 
 void
-hbone_outbound(struct pod_ref *pod, int c, const struct sockaddr_in *src,
-    const struct sockaddr_in *dst, const char *dst_workload)
+hbone_outbound(struct pod_ref *pod, int c, const union sockip *src,
+    const union sockip *dst, const char *dst_workload)
 {
 	struct hconn	*hc;
 	struct htun	*t;
-	char		 authority[32], client[32], fwd[48], trace[64];
+	char		 authority[SOCKIP_STRLEN], client[SOCKIP_STRLEN];
+	char		 fwd[SOCKIP_STRLEN + 8], trace[64];
 	char		 baggage[512];
 	const char	*hdrs[6];
 	size_t		 n = 0;
@@ -314,8 +311,8 @@ hbone_outbound(struct pod_ref *pod, int c, const struct sockaddr_in *src,
 		close(c);
 		return;
 	}
-	sin_str(dst, authority, sizeof(authority));
-	sin_str(src, client, sizeof(client));
+	sockip_str(dst, authority, sizeof(authority));
+	sockip_str(src, client, sizeof(client));
 	snprintf(fwd, sizeof(fwd), "for=\"%s\"", client);
 	hdrs[n++] = "forwarded";
 	hdrs[n++] = fwd;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "ipaddr.h"
 #include "podref.h"
 
 /*
@@ -32,8 +33,8 @@ void	hbone_accept(struct pod_ref *, int c);
  * dst) with at most 100 streams each, and at most HBONE_POOL_MAX such
  * connections (past that, c is closed).  c is ours.
  */
-void	hbone_outbound(struct pod_ref *, int c, const struct sockaddr_in *src,
-	    const struct sockaddr_in *dst, const char *dst_workload);
+void	hbone_outbound(struct pod_ref *, int c, const union sockip *src,
+	    const union sockip *dst, const char *dst_workload);
 
 /* The pod is going (or the drain's deadline came): its connections,
  * both ways, end now, saying why. */

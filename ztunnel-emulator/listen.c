@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -25,7 +26,6 @@
 #include "proxy.h"
 
 #define ACCEPT_BATCH	32	/* accepts per wake-up: no listener starves the rest */
-#define MAX_ADDRS	4
 
 struct lset;
 
@@ -42,7 +42,7 @@ struct lset {
 	uint64_t	 served;	/* answered "ok" */
 	int		 addrs_read;	/* read_addrs() done */
 	unsigned	 naddrs;
-	uint32_t	 addrs[MAX_ADDRS];	/* network order */
+	struct ipaddr	 addrs[LISTEN_ADDRS_MAX];
 	struct dnsset	*dns;		/* 15053, with the DNS proxy on */
 	int		 stopped;	/* listen_stop(): closed */
 	int		 migrate_nsfd;	/* its namespace while tcp_migrate_req
@@ -54,11 +54,28 @@ struct lset {
 
 static const uint16_t	ports[ZT_NPORTS] = ZT_PORTS;
 static int		proxy_mode;
+static int		family = AF_INET;	/* of the listeners */
 
+/*
+ * With --proxy, as ztunnel's: [::], IPv4 clients as ::ffff:a.b.c.d (no
+ * IPV6_V6ONLY), so one socket per port serves a dual-stack pod.  A kernel
+ * without IPv6 (ipv6.disable=1: the same in every namespace) gets
+ * 0.0.0.0.  Without --proxy, the seed's 127.0.0.1.
+ */
 void
 listen_init(int proxy)
 {
+	int fd;
+
 	proxy_mode = proxy;
+	if (!proxy)
+		return;
+	if ((fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
+		family = AF_INET6;
+		close(fd);
+	} else
+		log_info("no IPv6 in this kernel (%s): listeners on 0.0.0.0",
+		    strerror(errno));
 }
 
 int
@@ -70,18 +87,19 @@ listen_proxy(void)
 const char *
 listen_addr(void)
 {
-	return proxy_mode ? "0.0.0.0" : "127.0.0.1";
+	return !proxy_mode ? "127.0.0.1" : family == AF_INET6 ? "[::]" :
+	    "0.0.0.0";
 }
 
 static int	open_listeners(int fds[ZT_NPORTS], int dfds[DNSP_NFDS],
-		    struct listen_error *);
-static int	serve_dns(struct lset *, int dfds[DNSP_NFDS], int v6,
+		    int *nl, struct listen_error *);
+static int	serve_dns(struct lset *, int dfds[DNSP_NFDS], int v6, int nl,
 		    struct listen_error *);
 static int	open_one(uint16_t port, const char **what);
 static int	loopback_up(int sock);
 static void	serve(void *, uint32_t);
 static int	accept_some(struct listener *, int max);
-static void	read_addrs(struct lset *);
+static void	read_addrs(struct lset *, int nl);
 
 /*
  * The handoff proper.  nsfd is the pod's namespace, already checked to be
@@ -95,7 +113,7 @@ struct lset *
 listen_open(int nsfd, struct pod_ref *owner, struct listen_error *e)
 {
 	struct lset	*ls;
-	int		 fds[ZT_NPORTS] = { -1, -1, -1 }, i, rc, v6;
+	int		 fds[ZT_NPORTS] = { -1, -1, -1 }, i, rc, v6, nl = -1;
 	int		 dfds[DNSP_NFDS] = { -1, -1, -1, -1 };
 
 	if ((ls = calloc(1, sizeof(*ls))) == NULL) {
@@ -111,7 +129,7 @@ listen_open(int nsfd, struct pod_ref *owner, struct listen_error *e)
 		free(ls);
 		return NULL;
 	}
-	rc = open_listeners(fds, dfds, e);
+	rc = open_listeners(fds, dfds, &nl, e);
 	v6 = dfds[2] != -1;
 	/*
 	 * The one way back, whatever happened in there.  Going on in the
@@ -136,27 +154,33 @@ listen_open(int nsfd, struct pod_ref *owner, struct listen_error *e)
 			for (i = 0; i < DNSP_NFDS; i++)
 				if (dfds[i] != -1)
 					close(dfds[i]);
+			if (nl != -1)
+				close(nl);
 			listen_close(ls);
 			return NULL;
 		}
 	}
-	if (serve_dns(ls, dfds, v6, e) == -1) {
+	if (serve_dns(ls, dfds, v6, nl, e) == -1) {
 		listen_close(ls);
 		return NULL;
 	}
 	return ls;
 }
 
-/* The DNS proxy's sockets, made in the pod, served from here. */
+/* The DNS proxy's sockets, made in the pod, served from here; nl, a
+ * netlink socket made there too (or -1), is used up. */
 static int
-serve_dns(struct lset *ls, int dfds[DNSP_NFDS], int v6,
+serve_dns(struct lset *ls, int dfds[DNSP_NFDS], int v6, int nl,
     struct listen_error *e)
 {
-	if (!dnsproxy_on())
+	if (!dnsproxy_on()) {
+		if (nl != -1)
+			close(nl);
 		return 0;
-	read_addrs(ls);		/* who may ask: the pod's own addresses */
+	}
+	read_addrs(ls, nl);	/* who may ask: the pod's own addresses */
 	if (!v6)
-		log_debug("%s: no IPv6 on lo: DNS on 127.0.0.1:%u only",
+		log_info("%s: no IPv6 on lo: IPv4 only (DNS on 127.0.0.1:%u)",
 		    ls->owner->label, DNSP_PORT);
 	if ((ls->dns = dnsproxy_serve(dfds, ls->owner, ls->addrs,
 	    ls->naddrs)) == NULL) {
@@ -166,11 +190,12 @@ serve_dns(struct lset *ls, int dfds[DNSP_NFDS], int v6,
 	return 0;
 }
 
-/* Inside the pod's namespace: 127.0.0.1:15008, :15006, :15001 in that
- * order (and the DNS proxy's 15053), and make sure something in there
- * can reach them. */
+/* Inside the pod's namespace: 15008, 15006, 15001 in that order (and the
+ * DNS proxy's 15053, with a netlink socket into *nl to read the pod's
+ * addresses by: made here, it costs no trip into the pod later), and
+ * make sure something in there can reach them. */
 static int
-open_listeners(int fds[ZT_NPORTS], int dfds[DNSP_NFDS],
+open_listeners(int fds[ZT_NPORTS], int dfds[DNSP_NFDS], int *nl,
     struct listen_error *e)
 {
 	const char	*what;
@@ -195,6 +220,10 @@ open_listeners(int fds[ZT_NPORTS], int dfds[DNSP_NFDS],
 		*e = (struct listen_error){ what, DNSP_PORT, errno };
 		goto fail;
 	}
+	/* Failing, it is made from home when needed. */
+	if (dnsproxy_on())
+		*nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
+		    NETLINK_ROUTE);
 	return 0;
 fail:
 	for (i = 0; i < n; i++)
@@ -206,17 +235,29 @@ fail:
 static int
 open_one(uint16_t port, const char **what)
 {
-	struct sockaddr_in	sin;
-	int			fd, on = 1, mark = ZT_MARK, err;
+	union sockip	sa;
+	int		fd, on = 1, off = 0, mark = ZT_MARK, err;
 
 	*what = "socket";
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(proxy_mode ? INADDR_ANY : INADDR_LOOPBACK);
+	memset(&sa, 0, sizeof(sa));
+	if (family == AF_INET6) {
+		sa.v6.sin6_family = AF_INET6;
+		sa.v6.sin6_port = htons(port);
+		sa.v6.sin6_addr = in6addr_any;
+		/* Both families, whatever net.ipv6.bindv6only says. */
+		*what = "setsockopt IPV6_V6ONLY";
+		if (setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, &off,
+		    sizeof(off)) == -1)
+			goto fail;
+	} else {
+		sa.v4.sin_family = AF_INET;
+		sa.v4.sin_port = htons(port);
+		sa.v4.sin_addr.s_addr = htonl(proxy_mode ? INADDR_ANY :
+		    INADDR_LOOPBACK);
+	}
 	/*
 	 * We close each accepted connection first, which leaves TIME_WAIT
 	 * entries on the port; without SO_REUSEADDR a pod re-added within a
@@ -242,9 +283,11 @@ open_one(uint16_t port, const char **what)
 		if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark,
 		    sizeof(mark)) == -1)
 			goto fail;
-		*what = "setsockopt IP_TRANSPARENT";
-		if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &on,
-		    sizeof(on)) == -1)
+		*what = family == AF_INET6 ? "setsockopt IPV6_TRANSPARENT" :
+		    "setsockopt IP_TRANSPARENT";
+		if (setsockopt(fd, family == AF_INET6 ? SOL_IPV6 : SOL_IP,
+		    family == AF_INET6 ? IPV6_TRANSPARENT : IP_TRANSPARENT,
+		    &on, sizeof(on)) == -1)
 			goto fail;
 		/* Keepalive and the user timeout, set once here: every
 		 * socket accepted from it inherits them (the kernel clones
@@ -254,7 +297,7 @@ open_one(uint16_t port, const char **what)
 			goto fail;
 	}
 	*what = "bind";
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+	if (bind(fd, &sa.sa, sockip_len(&sa)) == -1)
 		goto fail;
 	/*
 	 * The kernel caps the backlog at the pod's net.core.somaxconn.
@@ -300,12 +343,12 @@ listen_loopback_up(const struct lset *ls)
 }
 
 unsigned
-listen_addrs(struct lset *ls, uint32_t *addrs, unsigned max)
+listen_addrs(struct lset *ls, struct ipaddr *addrs, unsigned max)
 {
 	unsigned n;
 
 	if (!ls->addrs_read)
-		read_addrs(ls);
+		read_addrs(ls, -1);
 	n = ls->naddrs < max ? ls->naddrs : max;
 
 	memcpy(addrs, ls->addrs, n * sizeof(*addrs));
@@ -318,39 +361,69 @@ listen_served(const struct lset *ls)
 	return ls->served;
 }
 
-/*
- * The pod's own IPv4 addresses (not loopback), asked from here through
- * one of its sockets: SIOCGIFCONF lists the socket's namespace.  Read
- * when first asked (a pod nobody sends to, or that nobody looks at, never
- * pays for it), or before its listeners close.
- */
+/* Without --proxy: the IPv4 ones, from SIOCGIFCONF on one of its
+ * listeners (ioctls act in the socket's namespace; the seed's pods have
+ * no others, and their namespace is not ours to keep). */
 static void
-read_addrs(struct lset *ls)
+ifconf_addrs(struct lset *ls, int fd)
 {
-	struct ifreq	ifr[16];
-	struct ifconf	ifc = { .ifc_len = sizeof(ifr), .ifc_req = ifr };
-	size_t		i, n;
-	uint32_t	a;
-	int		fd = -1;
+	struct ifreq	 ifr[16];
+	struct ifconf	 ifc = { .ifc_len = sizeof(ifr), .ifc_req = ifr };
+	struct ipaddr	*a;
+	size_t		 i, n;
 
-	for (i = 0; i < ZT_NPORTS && fd == -1; i++)
-		fd = ls->lis[i].io.fd;	/* any of its sockets will do */
-	if (ls->addrs_read || fd == -1)
-		return;
-	ls->addrs_read = 1;
-	ls->naddrs = 0;
 	memset(ifr, 0, sizeof(ifr));
 	if (ioctl(fd, SIOCGIFCONF, &ifc) == -1)
 		return;
 	n = (size_t)ifc.ifc_len / sizeof(ifr[0]);
-	for (i = 0; i < n && ls->naddrs < MAX_ADDRS; i++) {
+	for (i = 0; i < n && ls->naddrs < LISTEN_ADDRS_MAX; i++) {
 		if (ifr[i].ifr_addr.sa_family != AF_INET)
 			continue;
-		memcpy(&a, &((struct sockaddr_in *)(void *)&ifr[i].ifr_addr)->
-		    sin_addr, sizeof(a));
-		if ((ntohl(a) >> 24) != IN_LOOPBACKNET)
-			ls->addrs[ls->naddrs++] = a;
+		a = &ls->addrs[ls->naddrs];
+		memset(a, 0, sizeof(*a));
+		a->family = AF_INET;
+		memcpy(a->addr, &((struct sockaddr_in *)(void *)&ifr[i].
+		    ifr_addr)->sin_addr, 4);
+		if (a->addr[0] != IN_LOOPBACKNET)
+			ls->naddrs++;
 	}
+}
+
+/*
+ * The pod's own addresses, of both families (not loopback, not
+ * link-local), read when first asked (a pod nobody sends to, or that
+ * nobody looks at, never pays for it), or before its listeners close.
+ * With --proxy, by netlink from inside the pod: nl, a socket made there,
+ * or -1 (one is made now); used up either way.
+ */
+static void
+read_addrs(struct lset *ls, int nl)
+{
+	size_t	i;
+	int	fd = -1, n;
+
+	for (i = 0; i < ZT_NPORTS && fd == -1; i++)
+		fd = ls->lis[i].io.fd;	/* any of its sockets will do */
+	if (ls->addrs_read || fd == -1)
+		goto done;
+	ls->addrs_read = 1;
+	ls->naddrs = 0;
+	if (ls->owner->nsfd == -1) {
+		ifconf_addrs(ls, fd);
+		goto done;
+	}
+	if (nl == -1 && (nl = netns_socket(ls->owner->nsfd, AF_NETLINK,
+	    SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)) == -1 &&
+	    errno == ENOTRECOVERABLE)
+		fatal("cannot return to our own network namespace");
+	if (nl == -1 || (n = ipaddr_list(nl, ls->addrs,
+	    LISTEN_ADDRS_MAX)) == -1)
+		log_warn("%s: reading its addresses", ls->owner->label);
+	else
+		ls->naddrs = (unsigned)n;
+done:
+	if (nl != -1)
+		close(nl);
 }
 
 /*
@@ -373,7 +446,7 @@ listen_stop(struct lset *ls)
 
 	if (ls->stopped)
 		return 0;
-	read_addrs(ls);		/* the views go on showing them */
+	read_addrs(ls, -1);	/* the views go on showing them */
 	/* Bounded: a queue holds at most SOMAXCONN. */
 	for (i = 0; i < ZT_NPORTS; i++)
 		for (k = 0; k <= SOMAXCONN / ACCEPT_BATCH &&
@@ -455,7 +528,7 @@ listen_forget(struct lset *ls)
 
 	/* Our copies only: the sockets listen on in the other instance
 	 * (which made DNS sockets of its own beside ours). */
-	read_addrs(ls);
+	read_addrs(ls, -1);
 	for (i = 0; i < ZT_NPORTS; i++)
 		ev_io_close(&ls->lis[i].io);
 	dnsproxy_close(ls->dns);
@@ -484,7 +557,7 @@ adopt_dns(struct lset *ls, struct listen_error *e)
 		*e = (struct listen_error){ what, DNSP_PORT, errno };
 		return -1;
 	}
-	return serve_dns(ls, dfds, v6, e);
+	return serve_dns(ls, dfds, v6, -1, e);
 }
 
 struct lset *

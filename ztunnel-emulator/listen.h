@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "ambient.h"
+#include "ipaddr.h"
 #include "podref.h"
 
 /* How every pod listens from now on: the seed's 127.0.0.1 listeners that
@@ -61,9 +62,10 @@ struct lset    *listen_adopt(int fds[ZT_NPORTS], uint64_t served,
 /* Whether the pod's loopback is up now (asked from here: device ioctls
  * act in the socket's namespace).  1 up, 0 down, -1 cannot tell. */
 int		listen_loopback_up(const struct lset *);
-/* The pod's own IPv4 addresses (network order), read when first asked
- * (or before its listeners close): how many, at most max, into addrs. */
-unsigned	listen_addrs(struct lset *, uint32_t *addrs, unsigned max);
+/* The pod's own addresses, IPv4 and IPv6, read when first asked (or
+ * before its listeners close): how many, at most max, into addrs. */
+#define LISTEN_ADDRS_MAX	8
+unsigned	listen_addrs(struct lset *, struct ipaddr *addrs, unsigned max);
 /* Connections answered "ok" (without --proxy). */
 uint64_t	listen_served(const struct lset *);
 

@@ -228,9 +228,9 @@ dns_setup(struct dnsproxy_conf *c)
 	else if (err[0] != '\0' && c->nupstreams > 0)
 		log_info("DNS: %s", err);
 	for (i = 0; i < c->nupstreams && off < sizeof(list); i++) {
-		char a[INET_ADDRSTRLEN + 8];
+		char a[SOCKIP_STRLEN];
 
-		sin_str(&c->upstreams[i], a, sizeof(a));
+		sockip_str(&c->upstreams[i], a, sizeof(a));
 		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 		    i > 0 ? "," : "", a);
 	}

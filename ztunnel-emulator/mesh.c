@@ -15,7 +15,7 @@ mesh_init(mesh_resolve_fn *fn)
 }
 
 const char *
-mesh_workload(uint32_t addr, int *mesh)
+mesh_workload(const union sockip *addr, int *mesh)
 {
 	int dummy;
 

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "ipaddr.h"
+
 /*
  * Who has an address: the one question the traffic code asks of the
  * node (is this destination a mesh pod, reached by HBONE?  which
@@ -12,11 +14,11 @@
  * nothing below pods.c calls up into it.
  */
 
-/* The workload at addr (network order): "namespace/name", a bare name or
+/* The workload at addr (its port aside): "namespace/name", a bare name or
  * "" (unnamed), with *mesh 1; NULL and *mesh 0 for nobody we know. */
-typedef const char *mesh_resolve_fn(uint32_t addr, int *mesh);
+typedef const char *mesh_resolve_fn(const union sockip *addr, int *mesh);
 
 void		 mesh_init(mesh_resolve_fn *);
-const char	*mesh_workload(uint32_t addr, int *mesh);
+const char	*mesh_workload(const union sockip *addr, int *mesh);
 
 #endif

@@ -149,8 +149,9 @@ void
 metrics_tcp_closed(struct tcp_series *s, const struct tcp_end *e)
 {
 	struct fields		f = { .len = 0 };
-	struct sockaddr_in	tunnel;
-	char			src[32], dst[32], target[32];
+	union sockip		tunnel;
+	char			src[SOCKIP_STRLEN], dst[SOCKIP_STRLEN];
+	char			target[SOCKIP_STRLEN];
 
 	s->closed[e->flags]++;
 	s->received[e->flags] += e->received;
@@ -160,12 +161,12 @@ metrics_tcp_closed(struct tcp_series *s, const struct tcp_end *e)
 
 	/* Through a tunnel, an outbound connection went to the peer's
 	 * 15008, and the app's own target rides as dst.hbone_addr. */
-	sin_str(e->src, src, sizeof(src));
-	sin_str(e->dst, target, sizeof(target));
+	sockip_str(e->src, src, sizeof(src));
+	sockip_str(e->dst, target, sizeof(target));
 	tunnel = *e->dst;
 	if (e->hbone && s->source_reporter)
-		tunnel.sin_port = htons(ZT_PORT_HBONE);
-	sin_str(&tunnel, dst, sizeof(dst));
+		sockip_set_port(&tunnel, ZT_PORT_HBONE);
+	sockip_str(&tunnel, dst, sizeof(dst));
 
 	f.buf[0] = '\0';
 	add(&f, "src.addr=%s", src);

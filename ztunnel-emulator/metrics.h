@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "ipaddr.h"
 #include "util.h"
 
 /*
@@ -46,8 +47,8 @@ struct tcp_end {
 	enum metrics_flags	 flags;
 	uint64_t		 received;	/* from the source */
 	uint64_t		 sent;		/* to the source */
-	const struct sockaddr_in *src;	/* the connection as the app made it */
-	const struct sockaddr_in *dst;
+	const union sockip	*src;	/* the connection as the app made it */
+	const union sockip	*dst;
 	int			 hbone;		/* carried in an HBONE tunnel */
 	uint64_t		 duration_ms;
 	const char		*error;		/* NULL: a clean close */

@@ -7,13 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 
 #include "peers.h"
 #include "text.h"
 
 struct peer {
-	uint32_t	 addr;		/* host order, for sorting */
+	struct ipaddr	 addr;
 	char		*workload;
 };
 
@@ -23,10 +22,8 @@ static unsigned		 count;
 static int
 cmp(const void *a, const void *b)
 {
-	uint32_t x = ((const struct peer *)a)->addr;
-	uint32_t y = ((const struct peer *)b)->addr;
-
-	return x < y ? -1 : x > y;
+	return ipaddr_cmp(&((const struct peer *)a)->addr,
+	    &((const struct peer *)b)->addr);
 }
 
 static void
@@ -52,14 +49,13 @@ workload_ok(const char *w)
 	    text_name_ok(slash + 1);
 }
 
-/* One line: 0 and its address (host order) and workload name (in
+/* One line: 0 and its address and workload name (in
  * line; "" if none), 1 if it has no entry, -1 if it is not "ADDRESS
  * [WORKLOAD]", -2 if its workload is no name. */
 static int
-parse_line(char *line, uint32_t *addr, const char **name)
+parse_line(char *line, struct ipaddr *addr, const char **name)
 {
 	char		*ip, *n, *save = NULL;
-	struct in_addr	 in;
 	size_t		 len;
 
 	line[strcspn(line, "#\n")] = '\0';
@@ -70,11 +66,10 @@ parse_line(char *line, uint32_t *addr, const char **name)
 		return 1;
 	n = strtok_r(NULL, " \t", &save);
 	if (strtok_r(NULL, " \t", &save) != NULL ||
-	    inet_pton(AF_INET, ip, &in) != 1)
+	    ipaddr_parse(ip, addr) == -1)
 		return -1;
 	if (n != NULL && !workload_ok(n))
 		return -2;
-	*addr = ntohl(in.s_addr);
 	*name = n != NULL ? n : "";
 	return 0;
 }
@@ -86,7 +81,7 @@ peers_load(const char *path, char *err, size_t errlen)
 	char		 line[512];
 	struct peer	*t = NULL, *nt;
 	const char	*name;
-	uint32_t	 addr;
+	struct ipaddr	 addr;
 	unsigned	 n = 0, cap = 0, lineno = 0, i;
 	int		 r, saved;
 
@@ -140,7 +135,7 @@ peers_load(const char *path, char *err, size_t errlen)
 	if (n > 0)
 		qsort(t, n, sizeof(*t), cmp);
 	for (i = 1; i < n; i++)
-		if (t[i].addr == t[i - 1].addr) {
+		if (ipaddr_eq(&t[i].addr, &t[i - 1].addr)) {
 			snprintf(err, errlen, "%s: an address twice", path);
 			table_free(t, n);
 			errno = EINVAL;
@@ -159,9 +154,9 @@ fail:
 }
 
 const char *
-peers_lookup(uint32_t addr)
+peers_lookup(const struct ipaddr *addr)
 {
-	struct peer	 key = { ntohl(addr), NULL };
+	struct peer	 key = { *addr, NULL };
 	struct peer	*p;
 
 	if (count == 0)
@@ -171,14 +166,14 @@ peers_lookup(uint32_t addr)
 }
 
 unsigned
-peers_find(const char *workload, uint32_t *addrs, unsigned max)
+peers_find(const char *workload, struct ipaddr *addrs, unsigned max)
 {
 	unsigned i, n = 0;
 
 	for (i = 0; i < count && n < max; i++)
 		if (table[i].workload != NULL &&
 		    strcmp(table[i].workload, workload) == 0)
-			addrs[n++] = htonl(table[i].addr);
+			addrs[n++] = table[i].addr;
 	return n;
 }
 

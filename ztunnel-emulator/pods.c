@@ -372,7 +372,7 @@ pod_view(const struct pod *p, struct pod_view *v, int flags)
 	}
 	if (p->lis != NULL) {
 		v->served = listen_served(p->lis);
-		v->naddrs = listen_addrs(p->lis, v->addrs, 4);
+		v->naddrs = listen_addrs(p->lis, v->addrs, POD_VIEW_ADDRS);
 	}
 }
 
@@ -452,35 +452,36 @@ pods_zds_sweep(unsigned gen, size_t *kept, size_t *pending, size_t *removed)
 }
 
 const char *
-pod_resolve(uint32_t addr, int *mesh)
+pod_resolve(const union sockip *sa, int *mesh)
 {
 	const struct pod	*p;
 	const char		*peer;
-	uint32_t		 addrs[4];
+	struct ipaddr		 addrs[LISTEN_ADDRS_MAX], ip;
 	unsigned		 i, n;
 
+	sockip_ip(sa, &ip);
 	*mesh = 1;
 	for (p = pod_first(); p != NULL; p = pod_next(p)) {
 		if (p->lis == NULL)
 			continue;
-		n = listen_addrs(p->lis, addrs, 4);
+		n = listen_addrs(p->lis, addrs, LISTEN_ADDRS_MAX);
 		for (i = 0; i < n; i++)
-			if (addrs[i] == addr)
+			if (ipaddr_eq(&addrs[i], &ip))
 				return pod_label(p);
 	}
-	if ((peer = peers_lookup(addr)) != NULL)
+	if ((peer = peers_lookup(&ip)) != NULL)
 		return peer;
 	*mesh = 0;
 	return NULL;
 }
 
 int
-pod_dns_lookup(const char *name, const char *ns, struct dns_addr *out,
+pod_dns_lookup(const char *name, const char *ns, struct ipaddr *out,
     size_t max)
 {
 	const struct pod	*p;
 	char			 wl[2 * TEXT_NAME_MAX + 2];
-	uint32_t		 addrs[4];
+	struct ipaddr		 addrs[LISTEN_ADDRS_MAX];
 	unsigned		 i, n;
 	size_t			 k = 0;
 	int			 known = 0;
@@ -490,18 +491,14 @@ pod_dns_lookup(const char *name, const char *ns, struct dns_addr *out,
 		    strcmp(p->ref.ns, ns) != 0)
 			continue;
 		known = 1;
-		n = listen_addrs(p->lis, addrs, 4);
-		for (i = 0; i < n && k < max; i++, k++) {
-			out[k].family = AF_INET;
-			memcpy(out[k].addr, &addrs[i], 4);
-		}
+		n = listen_addrs(p->lis, addrs, LISTEN_ADDRS_MAX);
+		for (i = 0; i < n && k < max; i++)
+			out[k++] = addrs[i];
 	}
 	snprintf(wl, sizeof(wl), "%s/%s", ns, name);
-	n = peers_find(wl, addrs, 4);
-	for (i = 0; i < n && k < max; i++, k++) {
-		out[k].family = AF_INET;
-		memcpy(out[k].addr, &addrs[i], 4);
-	}
+	n = peers_find(wl, addrs, LISTEN_ADDRS_MAX);
+	for (i = 0; i < n && k < max; i++)
+		out[k++] = addrs[i];
 	return known || n > 0 ? (int)k : -1;
 }
 

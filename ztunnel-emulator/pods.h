@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipaddr.h"
 #include "netns.h"
 #include "text.h"
 #include "util.h"
@@ -153,7 +154,8 @@ struct pod_view {
 	uint64_t	 bytes_in, bytes_out;	/* client -> upstream, back */
 	struct sock_states sockets;	/* its proxied sockets, now */
 	unsigned	 naddrs;
-	uint32_t	 addrs[4];	/* network order */
+#define POD_VIEW_ADDRS	8
+	struct ipaddr	 addrs[POD_VIEW_ADDRS];
 };
 /* Each of its live connections, plain and HBONE, both ways. */
 #include "connview.h"
@@ -164,16 +166,16 @@ void		pod_connections(const struct pod *, conn_view_fn *, void *arg);
 void		pod_view(const struct pod *, struct pod_view *, int flags);
 
 /* The workload ("namespace/name", or the pod's name) whose interfaces
- * carry addr (network order), or the --peers entry for it ("" if it
+ * carry addr (its port aside), or the --peers entry for it ("" if it
  * names none), with *mesh 1; NULL and *mesh 0 for anything else.  A
  * mesh_resolve_fn (mesh.h). */
-const char     *pod_resolve(uint32_t addr, int *mesh);
+const char     *pod_resolve(const union sockip *addr, int *mesh);
 
 /* The addresses of the pods and --peers entries named name in namespace
  * ns, at most max: how many, or -1 if nobody has that name.  A
  * dnsproxy_lookup_fn (dnsproxy.h). */
 #include "dns.h"
 int		pod_dns_lookup(const char *name, const char *ns,
-		    struct dns_addr *out, size_t max);
+		    struct ipaddr *out, size_t max);
 
 #endif

@@ -90,14 +90,15 @@ podsock_own_port(uint16_t port)
  * clash there and never complete.
  */
 static int
-upstream(const struct pod_ref *pod, const struct sockaddr_in *from)
+upstream(const struct pod_ref *pod, int family, const union sockip *from)
 {
-	struct sockaddr_in	bound, any;
-	socklen_t		len;
-	int			s, on = 1, mark = ZT_MARK, err, tries;
+	union sockip	bound, any;
+	socklen_t	len;
+	int		s, on = 1, mark = ZT_MARK, err, tries, v6;
 
+	v6 = family == AF_INET6;
 	for (tries = 0; tries < 3; tries++) {
-		s = netns_socket(pod->nsfd, AF_INET,
+		s = netns_socket(pod->nsfd, family,
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (s == -1 && errno == ENOTRECOVERABLE)
 			fatal("cannot return to our own network namespace");
@@ -111,17 +112,18 @@ upstream(const struct pod_ref *pod, const struct sockaddr_in *from)
 		len = sizeof(bound);
 		memset(&bound, 0, sizeof(bound));
 		any = *from;
-		any.sin_port = 0;
-		if (setsockopt(s, SOL_IP, IP_TRANSPARENT, &on,
-		    sizeof(on)) == -1 ||
-		    setsockopt(s, SOL_IP, IP_FREEBIND, &on, sizeof(on)) == -1 ||
-		    bind(s, (const struct sockaddr *)&any, sizeof(any)) == -1 ||
-		    getsockname(s, (struct sockaddr *)&bound, &len) == -1)
+		sockip_set_port(&any, 0);
+		if (setsockopt(s, v6 ? SOL_IPV6 : SOL_IP, v6 ?
+		    IPV6_TRANSPARENT : IP_TRANSPARENT, &on, sizeof(on)) == -1 ||
+		    setsockopt(s, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_FREEBIND :
+		    IP_FREEBIND, &on, sizeof(on)) == -1 ||
+		    bind(s, &any.sa, sockip_len(&any)) == -1 ||
+		    getsockname(s, &bound.sa, &len) == -1)
 			goto fail;
-		if (bound.sin_port != from->sin_port)
+		if (sockip_port(&bound) != sockip_port(from))
 			return s;
 		log_debug("conn %s: port %u is the client's own: another",
-		    pod->label, ntohs(bound.sin_port));
+		    pod->label, sockip_port(&bound));
 		close(s);
 	}
 	errno = EADDRINUSE;
@@ -134,14 +136,18 @@ fail:
 }
 
 int
-podsock_connect(const struct pod_ref *pod, const struct sockaddr_in *from,
-    const struct sockaddr_in *to)
+podsock_connect(const struct pod_ref *pod, const union sockip *from,
+    const union sockip *to)
 {
 	int s, err;
 
-	if ((s = upstream(pod, from)) == -1)
+	/* A source of the other family (an IPv6 tunnel to an IPv4 app)
+	 * cannot be the connection's: the pod's own address is. */
+	if (from != NULL && from->sa.sa_family != to->sa.sa_family)
+		from = NULL;
+	if ((s = upstream(pod, to->sa.sa_family, from)) == -1)
 		return -1;
-	if (connect(s, (const struct sockaddr *)to, sizeof(*to)) == -1 &&
+	if (connect(s, &to->sa, sockip_len(to)) == -1 &&
 	    errno != EINPROGRESS) {
 		err = errno;
 		close(s);

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include "ambient.h"
+#include "ipaddr.h"
 #include "podref.h"
 
 /* ztunnel's SocketConfig defaults (KEEPALIVE_TIME, _INTERVAL, _RETRIES). */
@@ -37,8 +38,8 @@ int	podsock_tune(int fd);
  * own; NULL: the pod's own address, as routing picks it.  -1 with errno
  * set.  A failed return to our own namespace is fatal.
  */
-int	podsock_connect(const struct pod_ref *, const struct sockaddr_in *from,
-	    const struct sockaddr_in *to);
+int	podsock_connect(const struct pod_ref *, const union sockip *from,
+	    const union sockip *to);
 
 /* The same on a listening socket, off where they are off: every socket
  * accepted from it inherits them.  -1 with errno set. */

@@ -3,10 +3,11 @@
  * proxy.c: where a captured connection goes (--proxy).  The pod's nat
  * rules REDIRECT it to 15001 (what the pod sends out) or 15006 (what
  * comes in); the original destination is in conntrack, and
- * SO_ORIGINAL_DST reads it back.  The upstream socket is made inside the
+ * SO_ORIGINAL_DST (IP6T_SO_ORIGINAL_DST for IPv6) reads it back.  The upstream socket is made inside the
  * pod's network namespace and carries the ztunnel mark 0x539, which the
  * rules let through: it is never captured again.  Inbound, it is also
- * bound to the client's own address (IP_TRANSPARENT, IP_FREEBIND), so the
+ * bound to the client's own address (IP_TRANSPARENT, IP_FREEBIND, or
+ * their IPv6 twins), so the
  * app sees who called; the app's replies carry the connmark 0x111, and
  * the pod's table 100 delivers them back to this socket.
  */
@@ -29,6 +30,11 @@
 #include "relay.h"
 #include "util.h"
 
+/* linux/netfilter_ipv6/ip6_tables.h's, whose header clashes with libc's. */
+#ifndef IP6T_SO_ORIGINAL_DST
+#define IP6T_SO_ORIGINAL_DST	80
+#endif
+
 void
 proxy_init(mesh_resolve_fn *fn, const struct proxy_opts *o)
 {
@@ -36,6 +42,25 @@ proxy_init(mesh_resolve_fn *fn, const struct proxy_opts *o)
 	podsock_init(&o->sock);
 	relay_init(o->half_close_ms);
 	hbone_init(o->pool_idle_ms, o->half_close_ms);
+}
+
+/* Where c was going before the pod's rules sent it to us: conntrack's
+ * original destination, of src's family. */
+static int
+original_dst(int c, const union sockip *src, union sockip *dst)
+{
+	socklen_t len;
+
+	memset(dst, 0, sizeof(*dst));
+	if (src->sa.sa_family == AF_INET6) {
+		len = sizeof(dst->v6);
+		return getsockopt(c, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &dst->v6,
+		    &len);
+	}
+	/* An IPv4 client of a [::] listener too: conntrack's entry is
+	 * IPv4, and the option looks at the socket's IPv4 view. */
+	len = sizeof(dst->v4);
+	return getsockopt(c, SOL_IP, SO_ORIGINAL_DST, &dst->v4, &len);
 }
 
 /* Close a connection we will not serve, with a FIN, not a reset. */
@@ -51,8 +76,8 @@ turn_away(int c, const struct pod_ref *pod, const char *why)
 void
 proxy_accept(struct pod_ref *pod, uint16_t port, int c)
 {
-	struct sockaddr_in	 src, dst;
-	socklen_t		 len = sizeof(dst), slen = sizeof(src);
+	union sockip		 src, dst;
+	socklen_t		 len, slen = sizeof(src);
 	enum relay_dir		 dir;
 	struct tcp_series	*series;
 	const char		*dst_workload;
@@ -67,31 +92,32 @@ proxy_accept(struct pod_ref *pod, uint16_t port, int c)
 	}
 	dir = port == ZT_PORT_OUTBOUND ? RELAY_OUTBOUND : RELAY_INBOUND;
 	memset(&src, 0, sizeof(src));
-	memset(&dst, 0, sizeof(dst));
-	if (getpeername(c, (struct sockaddr *)&src, &slen) == -1 ||
-	    src.sin_family != AF_INET) {
-		turn_away(c, pod, "not IPv4");
+	if (getpeername(c, &src.sa, &slen) == -1 ||
+	    (src.sa.sa_family != AF_INET && src.sa.sa_family != AF_INET6)) {
+		turn_away(c, pod, "not an IP connection");
 		return;
 	}
+	sockip_canon(&src);
 	/* Not redirected (someone dialled the port itself): the local
 	 * address, which is ours, and so refused below. */
-	if (getsockopt(c, SOL_IP, SO_ORIGINAL_DST, &dst, &len) == -1) {
+	if (original_dst(c, &src, &dst) == -1) {
 		len = sizeof(dst);
-		if (getsockname(c, (struct sockaddr *)&dst, &len) == -1) {
+		if (getsockname(c, &dst.sa, &len) == -1) {
 			turn_away(c, pod, "no destination");
 			return;
 		}
+		sockip_canon(&dst);
 	}
 	/* As ztunnel: inbound, never to one of its ports; outbound, never
 	 * to one of them on loopback (a loop through ourselves). */
-	if (podsock_own_port(ntohs(dst.sin_port)) && (dir == RELAY_INBOUND ||
-	    (ntohl(dst.sin_addr.s_addr) >> 24) == IN_LOOPBACKNET)) {
+	if (podsock_own_port(sockip_port(&dst)) && (dir == RELAY_INBOUND ||
+	    sockip_loopback(&dst))) {
 		turn_away(c, pod, "destination is one of ztunnel's own ports");
 		return;
 	}
 	/* Outbound to a mesh pod, here or on another node: HBONE.  There is
 	 * no same-node shortcut (as in ztunnel). */
-	dst_workload = mesh_workload(dst.sin_addr.s_addr, &mesh);
+	dst_workload = mesh_workload(&dst, &mesh);
 	if (dir == RELAY_OUTBOUND && mesh) {
 		hbone_outbound(pod, c, &src, &dst, dst_workload);
 		return;
@@ -100,7 +126,7 @@ proxy_accept(struct pod_ref *pod, uint16_t port, int c)
 	 * unless it is the pod's own (a hairpin), which a plain connect
 	 * gives anyway. */
 	s = podsock_connect(pod, dir == RELAY_INBOUND &&
-	    src.sin_addr.s_addr != dst.sin_addr.s_addr ? &src : NULL, &dst);
+	    !sockip_same_ip(&src, &dst) ? &src : NULL, &dst);
 	if (s == -1) {
 		turn_away(c, pod, strerror(errno));
 		return;
@@ -108,7 +134,7 @@ proxy_accept(struct pod_ref *pod, uint16_t port, int c)
 	/* The reporter is the pod whose listener took it. */
 	series = dir == RELAY_OUTBOUND ?
 	    metrics_tcp_series(1, pod->label, dst_workload) :
-	    metrics_tcp_series(0, mesh_workload(src.sin_addr.s_addr, NULL),
+	    metrics_tcp_series(0, mesh_workload(&src, NULL),
 	    pod->label);
 	if (relay_start(pod->conns, pod->label, dir, c, s, &src, &dst,
 	    series) == -1)

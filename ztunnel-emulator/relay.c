@@ -70,7 +70,7 @@ struct relay {
 	int			 again;		/* its quantum ran out: pump
 						 * both ways next turn */
 	struct half		 up, down;	/* client->upstream, back */
-	struct sockaddr_in	 src, dst;
+	union sockip		 src, dst;
 	uint64_t		 start_ms;
 	struct tcp_series	*series;
 };
@@ -268,8 +268,8 @@ relay_pool_free(void)
 
 int
 relay_start(struct relay_stats *stats, const char *label, enum relay_dir dir,
-    int client, int upstream, const struct sockaddr_in *src,
-    const struct sockaddr_in *dst, struct tcp_series *series)
+    int client, int upstream, const union sockip *src,
+    const union sockip *dst, struct tcp_series *series)
 {
 	struct relay	*r;
 	int		 err;

@@ -54,8 +54,8 @@ void	relay_sock_states(const struct relay_stats *, struct sock_states *);
 struct tcp_series;
 
 int	relay_start(struct relay_stats *, const char *label, enum relay_dir,
-	    int client, int upstream, const struct sockaddr_in *src,
-	    const struct sockaddr_in *dst, struct tcp_series *);
+	    int client, int upstream, const union sockip *src,
+	    const union sockip *dst, struct tcp_series *);
 /* Open sessions, every pod's. */
 unsigned relay_count(void);
 /* Close the pipes kept for the next sessions (at exit). */
@@ -76,7 +76,7 @@ struct relay_half_state {
 };
 struct relay_state {
 	enum relay_dir		 dir;
-	struct sockaddr_in	 src, dst;
+	union sockip		 src, dst;
 	int			 connecting;	/* the upstream's connect */
 	uint64_t		 age_ms;
 	struct relay_half_state	 up, down;	/* client->upstream, back */

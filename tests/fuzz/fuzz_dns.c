@@ -24,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    0, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 1 };
 	struct dns_response	 res;
 	struct dns_query	 q, r;
-	struct dns_addr		 ad[2] = { { AF_INET, { 10, 244, 0, 1 } },
+	struct ipaddr		 ad[2] = { { AF_INET, { 10, 244, 0, 1 } },
 	    { AF_INET6, { 0xfd, 0, 0, 0x10, 0x2, 0x44 } } };
 	uint8_t			*msg, out[DNS_UDP_MAX];
 	const char		*why;

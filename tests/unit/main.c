@@ -78,7 +78,7 @@ main(int argc, char *argv[])
 {
 	static const struct unit_test *suites[] = {
 		fdpass_tests, wire_tests, misc_tests, podtab_tests, zds_tests,
-		hpack_tests, dns_tests,
+		hpack_tests, dns_tests, ipaddr_tests,
 	};
 	const struct unit_test	*t;
 	size_t			 i;

@@ -45,7 +45,7 @@ test_dns_query_and_answer(void)
 {
 	uint8_t			 m[512], a[512];
 	struct dns_query	 q, r;
-	struct dns_addr		 ad = { AF_INET, { 10, 244, 0, 12 } };
+	struct ipaddr		 ad = { AF_INET, { 10, 244, 0, 12 } };
 	const char		*why;
 	size_t			 len = query(m, "Pod2.Default.svc.cluster.local", DNS_TYPE_A);
 	ssize_t			 n;
@@ -73,7 +73,7 @@ test_dns_aaaa_and_errors(void)
 {
 	uint8_t			 m[512], a[512];
 	struct dns_query	 q;
-	struct dns_addr		 ad[2] = { { AF_INET, { 10, 0, 0, 1 } },
+	struct ipaddr		 ad[2] = { { AF_INET, { 10, 0, 0, 1 } },
 	    { AF_INET6, { 0xfd, 0, 0x10, 0, 0x2, 0x44 } } };
 	const char		*why;
 	size_t			 len = query(m, "a.b", DNS_TYPE_AAAA);
@@ -191,7 +191,7 @@ test_dns_edns_response_error(void)
 	uint8_t			 m[512], r[512], e[DNS_HEADER_LEN];
 	struct dns_query	 q;
 	struct dns_response	 res;
-	struct dns_addr		 ad = { AF_INET, { 10, 244, 0, 12 } };
+	struct ipaddr		 ad = { AF_INET, { 10, 244, 0, 12 } };
 	const char		*why;
 	size_t			 len;
 	ssize_t			 n;

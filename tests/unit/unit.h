@@ -37,5 +37,6 @@ extern const struct unit_test podtab_tests[];
 extern const struct unit_test zds_tests[];
 extern const struct unit_test hpack_tests[];
 extern const struct unit_test dns_tests[];
+extern const struct unit_test ipaddr_tests[];
 
 #endif

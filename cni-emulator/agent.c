@@ -268,13 +268,15 @@ snapshot(struct conn *c)
 static void
 redirect_in(const struct nspod *pod)
 {
-	char err[512];
+	char	err[512];
+	int	v6;
 
-	if (redirect_install(pod->fd, err, sizeof(err)) == -1)
+	if ((v6 = redirect_install(pod->fd, err, sizeof(err))) == -1)
 		log_warnx("%s: in-pod rules: %s; nothing installed",
 		    pod->name, err);
 	else
-		log_info("%s: in-pod rules installed", pod->name);
+		log_info("%s: in-pod rules installed (%s)", pod->name, v6 ?
+		    "IPv4 and IPv6" : "IPv4 only: no IPv6 on the pod's lo");
 }
 
 /* --redirect: the rules come out after the Dels (see the top); our own

@@ -311,7 +311,7 @@ client_add(const struct client_opts *o, const char *netns)
 	enum client_status status;
 	char		 req[WIRE_REQ_MAX], err[512], buf[WIRE_NAME_MAX + 1];
 	const char	*name;
-	int		 len, fd, keep = -1;
+	int		 len, fd, keep = -1, v6;
 
 	if ((fd = open_netns(netns)) == -1)
 		return CLIENT_LOCAL;
@@ -335,13 +335,16 @@ client_add(const struct client_opts *o, const char *netns)
 			close(fd);
 			return CLIENT_LOCAL;
 		}
-		if (redirect_install(fd, err, sizeof(err)) == -1) {
+		if ((v6 = redirect_install(fd, err, sizeof(err))) == -1) {
 			log_warnx("redirect %s: %s; nothing installed", netns,
 			    err);
 			close(keep);
 			close(fd);
 			return CLIENT_LOCAL;
 		}
+		if (!v6)
+			log_info("redirect %s: no IPv6 on the pod's lo: IPv4 "
+			    "rules only", netns);
 	}
 	status = exchange(o, req, (size_t)len, fd, 0, o->verbose);
 	if (keep == -1)

@@ -25,11 +25,15 @@
  * The rules, as istio-cni's default.golden has them, in iptables-save's
  * own spelling (what install compares with), built from ambient.h's
  * numbers; with DNS capture (the default, as Istio's), the pod's DNS to
- * 15053 and the raw table's conntrack zone for ztunnel's own DNS.
+ * 15053 and the raw table's conntrack zone for ztunnel's own DNS.  The
+ * IPv6 set (default_ipv6.golden, for ip6tables-restore) is the same with
+ * ::1 for 127.0.0.1 and the IPv6 probe address.
  */
 #define MARK	ZT_STR(ZT_MARK) "/" ZT_STR(ZT_MARK_MASK)
 #define CMARK	ZT_STR(ZT_CONNMARK) "/" ZT_STR(ZT_MARK_MASK)
 #define DNSPORT	ZT_STR(ZT_PORT_DNS)
+#define LO4	"127.0.0.1/32"
+#define LO6	"::1/128"
 #define IPT_MANGLE \
     "*mangle\n" \
     ":ISTIO_PRERT - [0:0]\n" \
@@ -39,22 +43,22 @@
     "-A ISTIO_PRERT -m mark --mark " MARK " -j CONNMARK --set-xmark " CMARK "\n" \
     "-A ISTIO_OUTPUT -m connmark --mark " CMARK " -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff\n" \
     "COMMIT\n"
-#define IPT_NAT_HEAD \
+#define IPT_NAT_HEAD(LO, PROBE) \
     "*nat\n" \
     ":ISTIO_PRERT - [0:0]\n" \
     ":ISTIO_OUTPUT - [0:0]\n" \
     "-A OUTPUT -j ISTIO_OUTPUT\n" \
     "-A PREROUTING -j ISTIO_PRERT\n" \
-    "-A ISTIO_PRERT -s " ZT_PROBE_SNAT "/32 -p tcp -m tcp -j ACCEPT\n" \
-    "-A ISTIO_OUTPUT -d " ZT_PROBE_SNAT "/32 -p tcp -m tcp -j ACCEPT\n" \
-    "-A ISTIO_PRERT ! -d 127.0.0.1/32 -p tcp -m tcp ! --dport " ZT_STR(ZT_PORT_HBONE) " -m mark ! --mark " MARK " -j REDIRECT --to-ports " ZT_STR(ZT_PORT_INBOUND) "\n"
-#define IPT_NAT_DNS \
+    "-A ISTIO_PRERT -s " PROBE " -p tcp -m tcp -j ACCEPT\n" \
+    "-A ISTIO_OUTPUT -d " PROBE " -p tcp -m tcp -j ACCEPT\n" \
+    "-A ISTIO_PRERT ! -d " LO " -p tcp -m tcp ! --dport " ZT_STR(ZT_PORT_HBONE) " -m mark ! --mark " MARK " -j REDIRECT --to-ports " ZT_STR(ZT_PORT_INBOUND) "\n"
+#define IPT_NAT_DNS(LO) \
     "-A ISTIO_OUTPUT ! -o lo -p udp -m mark ! --mark " MARK " -m udp --dport 53 -j REDIRECT --to-ports " DNSPORT "\n" \
-    "-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -m tcp --dport 53 -m mark ! --mark " MARK " -j REDIRECT --to-ports " DNSPORT "\n"
-#define IPT_NAT_TAIL \
+    "-A ISTIO_OUTPUT ! -d " LO " -p tcp -m tcp --dport 53 -m mark ! --mark " MARK " -j REDIRECT --to-ports " DNSPORT "\n"
+#define IPT_NAT_TAIL(LO) \
     "-A ISTIO_OUTPUT -p tcp -m mark --mark " CMARK " -j ACCEPT\n" \
-    "-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -j ACCEPT\n" \
-    "-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -m mark ! --mark " MARK " -j REDIRECT --to-ports " ZT_STR(ZT_PORT_OUTBOUND) "\n" \
+    "-A ISTIO_OUTPUT ! -d " LO " -o lo -j ACCEPT\n" \
+    "-A ISTIO_OUTPUT ! -d " LO " -p tcp -m mark ! --mark " MARK " -j REDIRECT --to-ports " ZT_STR(ZT_PORT_OUTBOUND) "\n" \
     "COMMIT\n"
 #define IPT_RAW \
     "*raw\n" \
@@ -65,36 +69,64 @@
     "-A ISTIO_OUTPUT -p udp -m mark --mark " MARK " -m udp --dport 53 -j CT --zone 1\n" \
     "-A ISTIO_PRERT -p udp -m mark ! --mark " MARK " -m udp --sport 53 -j CT --zone 1\n" \
     "COMMIT\n"
-static const char ipt_plain[] = IPT_MANGLE IPT_NAT_HEAD IPT_NAT_TAIL;
-static const char ipt_dns[] = IPT_MANGLE IPT_NAT_HEAD IPT_NAT_DNS IPT_NAT_TAIL
-    IPT_RAW;
+#define IPT_PLAIN(LO, PROBE) IPT_MANGLE IPT_NAT_HEAD(LO, PROBE) IPT_NAT_TAIL(LO)
+#define IPT_DNS(LO, PROBE) IPT_MANGLE IPT_NAT_HEAD(LO, PROBE) IPT_NAT_DNS(LO) \
+    IPT_NAT_TAIL(LO) IPT_RAW
+static const char ipt_plain[] = IPT_PLAIN(LO4, ZT_PROBE_SNAT "/32");
+static const char ipt_dns[] = IPT_DNS(LO4, ZT_PROBE_SNAT "/32");
+static const char ipt6_plain[] = IPT_PLAIN(LO6, ZT_PROBE_SNAT6 "/128");
+static const char ipt6_dns[] = IPT_DNS(LO6, ZT_PROBE_SNAT6 "/128");
 
 /*
  * The native nftables backend (Istio 1.28): the three inet tables of
  * istio-cni's nftables default.golden (without DNS capture: its
  * dns_pod golden, the raw table's chains empty), as one nft -f
- * transaction.  "add table" then "flush table" makes it idempotent.
+ * transaction.  "add table" then "flush table" makes it idempotent.  For
+ * a pod with IPv6, each rule that names an IPv4 address has its ip6 twin
+ * right after it, as in the _ipv6 goldens.
  */
 #define NFT_MARK	"mark and " ZT_STR(ZT_MARK_MASK) " != " ZT_STR(ZT_MARK)
-#define NFT_NAT_HEAD \
+#define NFT_NAT	"add rule inet istio-ambient-nat "
+#define NFT_NAT_CHAINS \
     "add table inet istio-ambient-nat\n" \
     "flush table inet istio-ambient-nat\n" \
     "add chain inet istio-ambient-nat prerouting { type nat hook prerouting priority -100 ; }\n" \
     "add chain inet istio-ambient-nat output { type nat hook output priority -100 ; }\n" \
     "add chain inet istio-ambient-nat istio-prerouting\n" \
     "add chain inet istio-ambient-nat istio-output\n" \
-    "add rule inet istio-ambient-nat output jump istio-output\n" \
-    "add rule inet istio-ambient-nat prerouting jump istio-prerouting\n" \
-    "add rule inet istio-ambient-nat istio-prerouting meta l4proto tcp ip saddr " ZT_PROBE_SNAT " counter accept\n" \
-    "add rule inet istio-ambient-nat istio-output meta l4proto tcp ip daddr " ZT_PROBE_SNAT " counter accept\n" \
-    "add rule inet istio-ambient-nat istio-prerouting ip daddr != 127.0.0.1/32 tcp dport != " ZT_STR(ZT_PORT_HBONE) " " NFT_MARK " counter redirect to :" ZT_STR(ZT_PORT_INBOUND) "\n"
-#define NFT_NAT_DNS \
-    "add rule inet istio-ambient-nat istio-output oifname != lo " NFT_MARK " udp dport 53 counter redirect to :" DNSPORT "\n" \
-    "add rule inet istio-ambient-nat istio-output ip daddr != 127.0.0.1/32 tcp dport 53 " NFT_MARK " counter redirect to :" DNSPORT "\n"
-#define NFT_NAT_TAIL \
-    "add rule inet istio-ambient-nat istio-output meta l4proto tcp mark and " ZT_STR(ZT_MARK_MASK) " == " ZT_STR(ZT_CONNMARK) " counter accept\n" \
-    "add rule inet istio-ambient-nat istio-output oifname lo ip daddr != 127.0.0.1/32 counter accept\n" \
-    "add rule inet istio-ambient-nat istio-output meta l4proto tcp ip daddr != 127.0.0.1/32 " NFT_MARK " counter redirect to :" ZT_STR(ZT_PORT_OUTBOUND) "\n"
+    NFT_NAT "output jump istio-output\n" \
+    NFT_NAT "prerouting jump istio-prerouting\n"
+#define NFT_PROBE_IN(IP, PROBE) \
+    NFT_NAT "istio-prerouting meta l4proto tcp " IP " saddr " PROBE " counter accept\n"
+#define NFT_PROBE_OUT(IP, PROBE) \
+    NFT_NAT "istio-output meta l4proto tcp " IP " daddr " PROBE " counter accept\n"
+#define NFT_INBOUND(IP, LO) \
+    NFT_NAT "istio-prerouting " IP " daddr != " LO " tcp dport != " ZT_STR(ZT_PORT_HBONE) " " NFT_MARK " counter redirect to :" ZT_STR(ZT_PORT_INBOUND) "\n"
+#define NFT_DNS_UDP \
+    NFT_NAT "istio-output oifname != lo " NFT_MARK " udp dport 53 counter redirect to :" DNSPORT "\n"
+#define NFT_DNS_TCP(IP, LO) \
+    NFT_NAT "istio-output " IP " daddr != " LO " tcp dport 53 " NFT_MARK " counter redirect to :" DNSPORT "\n"
+#define NFT_OURS \
+    NFT_NAT "istio-output meta l4proto tcp mark and " ZT_STR(ZT_MARK_MASK) " == " ZT_STR(ZT_CONNMARK) " counter accept\n"
+#define NFT_SELF(IP, LO) \
+    NFT_NAT "istio-output oifname lo " IP " daddr != " LO " counter accept\n"
+#define NFT_OUTBOUND(IP, LO) \
+    NFT_NAT "istio-output meta l4proto tcp " IP " daddr != " LO " " NFT_MARK " counter redirect to :" ZT_STR(ZT_PORT_OUTBOUND) "\n"
+#define NFT4_HEAD \
+    NFT_NAT_CHAINS NFT_PROBE_IN("ip", ZT_PROBE_SNAT) \
+    NFT_PROBE_OUT("ip", ZT_PROBE_SNAT) NFT_INBOUND("ip", LO4)
+#define NFT4_DNS	NFT_DNS_UDP NFT_DNS_TCP("ip", LO4)
+#define NFT4_TAIL	NFT_OURS NFT_SELF("ip", LO4) NFT_OUTBOUND("ip", LO4)
+#define NFT46_HEAD \
+    NFT_NAT_CHAINS NFT_PROBE_IN("ip", ZT_PROBE_SNAT) \
+    NFT_PROBE_IN("ip6", ZT_PROBE_SNAT6) NFT_PROBE_OUT("ip", ZT_PROBE_SNAT) \
+    NFT_PROBE_OUT("ip6", ZT_PROBE_SNAT6) NFT_INBOUND("ip", LO4) \
+    NFT_INBOUND("ip6", LO6)
+#define NFT46_DNS \
+    NFT_DNS_UDP NFT_DNS_TCP("ip", LO4) NFT_DNS_TCP("ip6", LO6)
+#define NFT46_TAIL \
+    NFT_OURS NFT_SELF("ip", LO4) NFT_SELF("ip6", LO6) \
+    NFT_OUTBOUND("ip", LO4) NFT_OUTBOUND("ip6", LO6)
 #define NFT_MANGLE \
     "add table inet istio-ambient-mangle\n" \
     "flush table inet istio-ambient-mangle\n" \
@@ -118,22 +150,34 @@ static const char ipt_dns[] = IPT_MANGLE IPT_NAT_HEAD IPT_NAT_DNS IPT_NAT_TAIL
 #define NFT_RAW_DNS \
     "add rule inet istio-ambient-raw istio-output udp dport 53 meta mark and " ZT_STR(ZT_MARK_MASK) " == " ZT_STR(ZT_MARK) " counter ct zone set 1\n" \
     "add rule inet istio-ambient-raw istio-prerouting udp sport 53 meta " NFT_MARK " counter ct zone set 1\n"
-static const char nft_plain[] = NFT_NAT_HEAD NFT_NAT_TAIL NFT_MANGLE NFT_RAW;
-static const char nft_dns[] = NFT_NAT_HEAD NFT_NAT_DNS NFT_NAT_TAIL NFT_MANGLE
+static const char nft_plain[] = NFT4_HEAD NFT4_TAIL NFT_MANGLE NFT_RAW;
+static const char nft_dns[] = NFT4_HEAD NFT4_DNS NFT4_TAIL NFT_MANGLE NFT_RAW
+    NFT_RAW_DNS;
+static const char nft46_plain[] = NFT46_HEAD NFT46_TAIL NFT_MANGLE NFT_RAW;
+static const char nft46_dns[] = NFT46_HEAD NFT46_DNS NFT46_TAIL NFT_MANGLE
     NFT_RAW NFT_RAW_DNS;
 
 static int dns_capture = 1;
 
+/* A family's rules: [0] IPv4, [1] IPv6. */
+#define NFAM	2
+
 /* What install puts in, as things are set. */
 static const char *
-ipt_text(void)
+ipt_text(int fam)
 {
+	if (fam == 1)
+		return dns_capture ? ipt6_dns : ipt6_plain;
 	return dns_capture ? ipt_dns : ipt_plain;
 }
 
+/* One inet transaction for both families: with the ip6 twins if the pod
+ * has IPv6. */
 static const char *
-nft_text(void)
+nft_text(int v6)
 {
+	if (v6)
+		return dns_capture ? nft46_dns : nft46_plain;
 	return dns_capture ? nft_dns : nft_plain;
 }
 
@@ -157,24 +201,55 @@ static enum redirect_backend backend = REDIRECT_IPTABLES;
 
 #define TABLE	ZT_STR(ZT_ROUTE_TABLE)
 static const char cmark[] = CMARK;	/* one argument, not a concatenation */
-static const char *const route_add[] = { "ip", "route", "add", "local",
-    "0.0.0.0/0", "dev", "lo", "table", TABLE, NULL };
-static const char *const route_del[] = { "ip", "route", "del", "local",
-    "0.0.0.0/0", "dev", "lo", "table", TABLE, NULL };
-static const char *const route_show[] = { "ip", "route", "show", "table",
-    TABLE, NULL };
-static const char *const rule_add[] = { "ip", "rule", "add", "fwmark",
-    cmark, "pref", ZT_STR(ZT_RULE_PREF), "lookup", TABLE, NULL };
-static const char *const rule_del[] = { "ip", "rule", "del", "fwmark",
-    cmark, "pref", ZT_STR(ZT_RULE_PREF), "lookup", TABLE, NULL };
-static const char *const rule_show[] = { "ip", "rule", "show", "pref",
-    ZT_STR(ZT_RULE_PREF), NULL };
-static const char *const save_mangle[] = { "iptables-save", "-t", "mangle",
-    NULL };
-static const char *const save_nat[] = { "iptables-save", "-t", "nat", NULL };
-static const char *const save_raw[] = { "iptables-save", "-t", "raw", NULL };
-static const char *const ipt_restore[] = { "iptables-restore", "--noflush",
-    "--wait", "5", NULL };
+
+/* The commands of one family: iproute2's -4 or -6, iptables or
+ * ip6tables. */
+struct famcmd {
+	const char *const route_add[11], *const route_del[11];
+	const char *const route_show[7];
+	const char *const rule_add[11], *const rule_del[11];
+	const char *const rule_show[7];
+	const char *const save[3][4];	/* mangle, nat, raw */
+	const char *const restore[5];
+	const char *prefix;	/* in what is amiss: "" for IPv4, as ever */
+};
+static const struct famcmd fams[NFAM] = {
+	{
+	    { "ip", "-4", "route", "add", "local", "0.0.0.0/0", "dev", "lo",
+	      "table", TABLE, NULL },
+	    { "ip", "-4", "route", "del", "local", "0.0.0.0/0", "dev", "lo",
+	      "table", TABLE, NULL },
+	    { "ip", "-4", "route", "show", "table", TABLE, NULL },
+	    { "ip", "-4", "rule", "add", "fwmark", cmark, "pref",
+	      ZT_STR(ZT_RULE_PREF), "lookup", TABLE, NULL },
+	    { "ip", "-4", "rule", "del", "fwmark", cmark, "pref",
+	      ZT_STR(ZT_RULE_PREF), "lookup", TABLE, NULL },
+	    { "ip", "-4", "rule", "show", "pref", ZT_STR(ZT_RULE_PREF), NULL },
+	    { { "iptables-save", "-t", "mangle", NULL },
+	      { "iptables-save", "-t", "nat", NULL },
+	      { "iptables-save", "-t", "raw", NULL } },
+	    { "iptables-restore", "--noflush", "--wait", "5", NULL },
+	    "",
+	},
+	{
+	    { "ip", "-6", "route", "add", "local", "::/0", "dev", "lo",
+	      "table", TABLE, NULL },
+	    { "ip", "-6", "route", "del", "local", "::/0", "dev", "lo",
+	      "table", TABLE, NULL },
+	    { "ip", "-6", "route", "show", "table", TABLE, NULL },
+	    { "ip", "-6", "rule", "add", "fwmark", cmark, "pref",
+	      ZT_STR(ZT_RULE_PREF), "lookup", TABLE, NULL },
+	    { "ip", "-6", "rule", "del", "fwmark", cmark, "pref",
+	      ZT_STR(ZT_RULE_PREF), "lookup", TABLE, NULL },
+	    { "ip", "-6", "rule", "show", "pref", ZT_STR(ZT_RULE_PREF), NULL },
+	    { { "ip6tables-save", "-t", "mangle", NULL },
+	      { "ip6tables-save", "-t", "nat", NULL },
+	      { "ip6tables-save", "-t", "raw", NULL } },
+	    { "ip6tables-restore", "--noflush", "--wait", "5", NULL },
+	    "IPv6 ",
+	},
+};
+static const char *const table_names[3] = { "mangle", "nat", "raw" };
 static const char *const nft_apply[] = { "nft", "-f", "-", NULL };
 static const char *const nft_list_tables[] = { "nft", "list", "tables",
     NULL };
@@ -283,18 +358,21 @@ fail_cmd(const char *const argv[], int rc, const struct strbuf *out,
 		snprintf(err, errlen, "%s: %s", argv[0], strerror(errno));
 	else if (rc == 127)
 		snprintf(err, errlen, "%s: not found (apt-get install %s)",
-		    argv[0], strncmp(argv[0], "ipt", 3) == 0 ? "iptables" :
+		    argv[0], strstr(argv[0], "tables") != NULL ? "iptables" :
 		    strcmp(argv[0], "nft") == 0 ? "nftables" : "iproute2");
 	else if (rc == 126)
 		snprintf(err, errlen, "%s: cannot run it in the pod's netns",
 		    argv[0]);
+	else if (strcmp(argv[0], "ip") == 0)	/* "ip -6 route: ..." */
+		snprintf(err, errlen, "%s %s %s: %s", argv[0], argv[1],
+		    argv[2], first_line(out));
 	else
 		snprintf(err, errlen, "%s %s: %s", argv[0], argv[1],
 		    first_line(out));
 	return -1;
 }
 
-/* What of ours one table (mangle or nat) holds now. */
+/* What of ours one table (mangle, nat or raw) holds now. */
 struct table {
 	int	chains;		/* ISTIO_PRERT and ISTIO_OUTPUT declared */
 	int	jump_pre;	/* PREROUTING -> ISTIO_PRERT, how often */
@@ -304,23 +382,58 @@ struct table {
 
 /* What of ours is in the pod now. */
 struct state {
-	struct table	mangle, nat, raw;
-	int		route, rule;
+	int		v6;		/* IPv6 on the pod's lo: both families */
+	struct table	t[NFAM][3];	/* mangle, nat, raw of each family */
+	int		route[NFAM], rule[NFAM];
 	int		nft[NFT_NTABLES];	/* our nft tables present */
 	int		nft_any;
 	char		nft_why[REDIRECT_WHY_MAX];	/* "": all as installed */
 };
 
+/*
+ * Whether the pod's lo has IPv6, as istio-cni asks before it adds the
+ * IPv6 route: /proc/sys/net is the reader's namespace's, so a child
+ * enters the pod and reads it (the agent itself never leaves home).
+ * 1 yes, 0 no (or no IPv6 in this kernel), -1 with errno set.
+ */
+static int
+pod_ipv6(int nsfd)
+{
+	char	c = '1';
+	int	fd, status;
+	pid_t	pid;
+
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		if (netns_enter(nsfd) == -1)
+			_exit(2);
+		if ((fd = open("/proc/sys/net/ipv6/conf/lo/disable_ipv6",
+		    O_RDONLY | O_CLOEXEC)) == -1)
+			_exit(1);
+		_exit(read(fd, &c, 1) == 1 && c == '0' ? 0 : 1);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) == 2) {
+		errno = EPERM;
+		return -1;
+	}
+	return WEXITSTATUS(status) == 0;
+}
+
 /* The golden rules of one chain of ours ("-A ISTIO_PRERT ") in table name
- * ("mangle", "nat"), in order, one per line. */
+ * ("mangle", "nat") of text, in order, one per line. */
 static void
-golden(const char *name, const char *chain, struct strbuf *want)
+golden(const char *text, const char *name, const char *chain,
+    struct strbuf *want)
 {
 	const char	*line, *end;
 	size_t		 len = strlen(name);
 	int		 in = 0;
 
-	for (line = ipt_text(); *line != '\0'; line = end + 1) {
+	for (line = text; *line != '\0'; line = end + 1) {
 		end = strchr(line, '\n');
 		if (line[0] == '*')
 			in = (size_t)(end - line) == len + 1 &&
@@ -332,12 +445,12 @@ golden(const char *name, const char *chain, struct strbuf *want)
 
 /*
  * One table's iptables-save output, read whole, compared with what we
- * install in it: each chain of ours holds its golden rules in order and
- * no more.  Chain by chain: iptables-save lists chains in an order of
- * its own (the nf_tables backend sorts them by name).
+ * install in it (text): each chain of ours holds its golden rules in
+ * order and no more.  Chain by chain: iptables-save lists chains in an
+ * order of its own (the nf_tables backend sorts them by name).
  */
 static int
-parse_table(const char *name, char *save, struct table *t)
+parse_table(const char *text, const char *name, char *save, struct table *t)
 {
 	static const char *const chains[2] = { "-A ISTIO_PRERT ",
 	    "-A ISTIO_OUTPUT " };
@@ -351,7 +464,7 @@ parse_table(const char *name, char *save, struct table *t)
 	for (i = 0; i < 2; i++) {
 		strbuf_add(&want[i], "", 0);	/* never NULL */
 		strbuf_add(&have[i], "", 0);
-		golden(name, chains[i], &want[i]);
+		golden(text, name, chains[i], &want[i]);
 	}
 	for (line = strtok_r(save, "\n", &sp); line != NULL;
 	    line = strtok_r(NULL, "\n", &sp)) {
@@ -386,22 +499,17 @@ parse_table(const char *name, char *save, struct table *t)
 }
 
 static int
-table_whole(const struct table *t)
-{
-	return t->chains == 2 && t->jump_pre == 1 && t->jump_out == 1 &&
-	    t->exact;
-}
-
-static int
 table_any(const struct table *t)
 {
 	return t->chains > 0 || t->jump_pre > 0 || t->jump_out > 0;
 }
 
+/* Table i (mangle, nat, raw) of family fam. */
 static int
-look_table(int nsfd, const char *const save[], struct table *t,
-    struct strbuf *out, char *err, size_t errlen)
+look_table(int nsfd, int fam, int i, struct table *t, struct strbuf *out,
+    char *err, size_t errlen)
 {
+	const char *const *save = fams[fam].save[i];
 	int rc;
 
 	/* The nftables backend needs no iptables: without the tool, no
@@ -413,7 +521,7 @@ look_table(int nsfd, const char *const save[], struct table *t,
 	}
 	if (rc != 0)
 		return fail_cmd(save, rc, out, err, errlen);
-	if (parse_table(save[2], out->buf, t) == -1) {
+	if (parse_table(ipt_text(fam), table_names[i], out->buf, t) == -1) {
 		snprintf(err, errlen, "%s: %s", save[0], strerror(errno));
 		return -1;
 	}
@@ -422,30 +530,31 @@ look_table(int nsfd, const char *const save[], struct table *t,
 
 /* How many rules our text puts in table's chain. */
 static int
-nft_expected(const char *table, const char *chain)
+nft_expected(const char *text, const char *table, const char *chain)
 {
 	char		 prefix[128];
 	const char	*p;
 	int		 n = 0;
 
 	snprintf(prefix, sizeof(prefix), "add rule inet %s %s ", table, chain);
-	for (p = nft_text(); (p = strstr(p, prefix)) != NULL; p++)
+	for (p = text; (p = strstr(p, prefix)) != NULL; p++)
 		n++;
 	return n;
 }
 
 /*
  * One of our nft tables as nft lists it: each chain's rules counted
- * against what we install (nft prints rules in a form of its own, so
- * the count, not the text, is compared).  "" in why if it is whole.
+ * against what we install, text (nft prints rules in a form of its own,
+ * so the count, not the text, is compared).  "" in why if it is whole.
  */
 static void
-nft_table_check(const char *table, char *list, char *why, size_t size)
+nft_table_check(const char *text, const char *table, char *list, char *why,
+    size_t size)
 {
 	static const char *const chains[4] = { "prerouting", "output",
 	    "istio-prerouting", "istio-output" };
 	int		 count[4] = { 0, 0, 0, 0 }, seen[4] = { 0, 0, 0, 0 };
-	int		 cur = -1, i;
+	int		 cur = -1, i, want;
 	char		*line, *sp, *t;
 
 	for (line = strtok_r(list, "\n", &sp); line != NULL;
@@ -473,10 +582,10 @@ nft_table_check(const char *table, char *list, char *why, size_t size)
 			    chains[i]);
 			return;
 		}
-		if (count[i] != nft_expected(table, chains[i])) {
+		want = nft_expected(text, table, chains[i]);
+		if (count[i] != want) {
 			snprintf(why, size, "nft: %s %s: %d rules, %d installed",
-			    table, chains[i], count[i],
-			    nft_expected(table, chains[i]));
+			    table, chains[i], count[i], want);
 			return;
 		}
 	}
@@ -516,8 +625,8 @@ look_nft(int nsfd, struct state *st, struct strbuf *out, char *err,
 		if ((rc = run_in(nsfd, argv, NULL, out)) != 0)
 			return fail_cmd(argv, rc, out, err, errlen);
 		if (st->nft_why[0] == '\0')
-			nft_table_check(nft_tables[i], out->buf, st->nft_why,
-			    sizeof(st->nft_why));
+			nft_table_check(nft_text(st->v6), nft_tables[i],
+			    out->buf, st->nft_why, sizeof(st->nft_why));
 	}
 	return 0;
 }
@@ -525,36 +634,61 @@ look_nft(int nsfd, struct state *st, struct strbuf *out, char *err,
 static int
 iptables_any(const struct state *st)
 {
-	return table_any(&st->mangle) || table_any(&st->nat) ||
-	    table_any(&st->raw);
+	int f, i;
+
+	for (f = 0; f < NFAM; f++)
+		for (i = 0; i < 3; i++)
+			if (table_any(&st->t[f][i]))
+				return 1;
+	return 0;
 }
 
-/* Each table on its own, whole: a pod's own rules can be any size. */
+/* The route and the rule of family fam. */
+static int
+look_routing(int nsfd, int fam, struct state *st, struct strbuf *out,
+    char *err, size_t errlen)
+{
+	const struct famcmd *c = &fams[fam];
+	int rc;
+
+	if ((rc = run_in(nsfd, c->route_show, NULL, out)) == -1 ||
+	    rc == 127 || rc == 126)
+		return fail_cmd(c->route_show, rc, out, err, errlen);
+	/* "Error: ... FIB table does not exist" is no route at all. */
+	st->route[fam] = rc == 0 &&
+	    strstr(out->buf, "local default dev lo") != NULL;
+	if ((rc = run_in(nsfd, c->rule_show, NULL, out)) != 0)
+		return fail_cmd(c->rule_show, rc, out, err, errlen);
+	st->rule[fam] = strstr(out->buf, "fwmark " CMARK " lookup " TABLE) !=
+	    NULL;
+	return 0;
+}
+
+/* Each table on its own, whole: a pod's own rules can be any size.  The
+ * IPv6 ones only where the pod has IPv6. */
 static int
 look(int nsfd, struct state *st, char *err, size_t errlen)
 {
 	struct strbuf	out = { NULL, 0, 0, 0 };
-	int		rc = -1;
+	int		rc = -1, f, i;
 
 	memset(st, 0, sizeof(*st));
-	if (look_table(nsfd, save_mangle, &st->mangle, &out, err,
-	    errlen) == -1 ||
-	    look_table(nsfd, save_nat, &st->nat, &out, err, errlen) == -1 ||
-	    look_table(nsfd, save_raw, &st->raw, &out, err, errlen) == -1 ||
-	    look_nft(nsfd, st, &out, err, errlen) == -1)
-		goto done;
-	if ((rc = run_in(nsfd, route_show, NULL, &out)) == -1 || rc == 127 ||
-	    rc == 126) {
-		rc = fail_cmd(route_show, rc, &out, err, errlen);
-		goto done;
+	if ((st->v6 = pod_ipv6(nsfd)) == -1) {
+		snprintf(err, errlen, "cannot read the pod's IPv6 setting: %s",
+		    strerror(errno));
+		return -1;
 	}
-	/* "Error: ... FIB table does not exist" is no route at all. */
-	st->route = rc == 0 && strstr(out.buf, "local default dev lo") != NULL;
-	if ((rc = run_in(nsfd, rule_show, NULL, &out)) != 0) {
-		rc = fail_cmd(rule_show, rc, &out, err, errlen);
+	for (f = 0; f < 1 + st->v6; f++)
+		for (i = 0; i < 3; i++)
+			if (look_table(nsfd, f, i, &st->t[f][i], &out, err,
+			    errlen) == -1)
+				goto done;
+	if (look_nft(nsfd, st, &out, err, errlen) == -1)
 		goto done;
-	}
-	st->rule = strstr(out.buf, "fwmark " CMARK " lookup " TABLE) != NULL;
+	for (f = 0; f < 1 + st->v6; f++)
+		if (look_routing(nsfd, f, st, &out, err, errlen) == -1)
+			goto done;
+	rc = 0;
 done:
 	strbuf_free(&out);
 	return rc;
@@ -562,46 +696,85 @@ done:
 
 /* What is amiss in one table, in a few words; NULL if nothing is. */
 static const char *
-table_amiss(const struct table *t, char *buf, size_t size, const char *name)
+table_amiss(const struct table *t, char *buf, size_t size, const char *fam,
+    const char *name)
 {
 	if (t->chains == 0 && t->jump_pre == 0 && t->jump_out == 0)
-		snprintf(buf, size, "%s: no ISTIO_PRERT, ISTIO_OUTPUT", name);
+		snprintf(buf, size, "%s%s: no ISTIO_PRERT, ISTIO_OUTPUT", fam,
+		    name);
 	else if (t->chains != 2)
-		snprintf(buf, size, "%s: a chain of ours missing", name);
+		snprintf(buf, size, "%s%s: a chain of ours missing", fam, name);
 	else if (t->jump_pre != 1)
-		snprintf(buf, size, "%s: PREROUTING -j ISTIO_PRERT %s", name,
-		    t->jump_pre == 0 ? "missing" : "more than once");
+		snprintf(buf, size, "%s%s: PREROUTING -j ISTIO_PRERT %s", fam,
+		    name, t->jump_pre == 0 ? "missing" : "more than once");
 	else if (t->jump_out != 1)
-		snprintf(buf, size, "%s: OUTPUT -j ISTIO_OUTPUT %s", name,
-		    t->jump_out == 0 ? "missing" : "more than once");
+		snprintf(buf, size, "%s%s: OUTPUT -j ISTIO_OUTPUT %s", fam,
+		    name, t->jump_out == 0 ? "missing" : "more than once");
 	else if (!t->exact)
-		snprintf(buf, size, "%s: our chains' rules altered", name);
+		snprintf(buf, size, "%s%s: our chains' rules altered", fam,
+		    name);
 	else
 		return NULL;
 	return buf;
 }
 
-/* The raw table: ours with DNS capture, else nothing of ours. */
+/* The iptables rules of every family the pod has: the first thing amiss,
+ * NULL if none.  raw: ours with DNS capture, else nothing of ours. */
 static const char *
-raw_amiss(const struct table *t, char *buf, size_t size)
+ipt_amiss(const struct state *st, char *buf, size_t size)
 {
-	if (dns_capture)
-		return table_amiss(t, buf, size, "raw");
-	if (!table_any(t))
-		return NULL;
-	snprintf(buf, size, "raw: chains of ours without DNS capture");
-	return buf;
+	int f, i;
+
+	for (f = 0; f < 1 + st->v6; f++)
+		for (i = 0; i < 3; i++) {
+			if (i == 2 && !dns_capture) {
+				if (!table_any(&st->t[f][i]))
+					continue;
+				snprintf(buf, size, "%sraw: chains of ours "
+				    "without DNS capture", fams[f].prefix);
+				return buf;
+			}
+			if (table_amiss(&st->t[f][i], buf, size, fams[f].prefix,
+			    table_names[i]) != NULL)
+				return buf;
+		}
+	return NULL;
+}
+
+/* The route and the rule of every family the pod has. */
+static const char *
+routing_amiss(const struct state *st, char *buf, size_t size)
+{
+	int f;
+
+	for (f = 0; f < 1 + st->v6; f++) {
+		if (!st->rule[f]) {
+			snprintf(buf, size, "%sno rule fwmark %s lookup %s",
+			    fams[f].prefix, CMARK, TABLE);
+			return buf;
+		}
+		if (!st->route[f]) {
+			snprintf(buf, size, "%sno route local default dev lo "
+			    "in table %s", fams[f].prefix, TABLE);
+			return buf;
+		}
+	}
+	return NULL;
 }
 
 int
 redirect_check(int nsfd, struct redirect_check *c, char *err, size_t errlen)
 {
-	struct state st;
+	struct state	st;
+	int		f;
 
 	memset(c, 0, sizeof(*c));
 	if (look(nsfd, &st, err, errlen) == -1)
 		return -1;
-	c->any = iptables_any(&st) || st.nft_any || st.route || st.rule;
+	c->ipv6 = st.v6;
+	c->any = iptables_any(&st) || st.nft_any;
+	for (f = 0; f < NFAM; f++)
+		c->any |= st.route[f] || st.rule[f];
 	c->backend = st.nft_any ? REDIRECT_NFTABLES : REDIRECT_IPTABLES;
 	if (st.nft_any && iptables_any(&st)) {
 		c->rules = 0;
@@ -611,18 +784,10 @@ redirect_check(int nsfd, struct redirect_check *c, char *err, size_t errlen)
 		c->rules = st.nft_why[0] == '\0';
 		snprintf(c->rules_why, sizeof(c->rules_why), "%s", st.nft_why);
 	} else
-		c->rules = table_amiss(&st.mangle, c->rules_why,
-		    sizeof(c->rules_why), "mangle") == NULL &&
-		    table_amiss(&st.nat, c->rules_why, sizeof(c->rules_why),
-		    "nat") == NULL && raw_amiss(&st.raw, c->rules_why,
+		c->rules = ipt_amiss(&st, c->rules_why,
 		    sizeof(c->rules_why)) == NULL;
-	c->routing = st.rule && st.route;
-	if (!st.rule)
-		snprintf(c->routing_why, sizeof(c->routing_why),
-		    "no rule fwmark %s lookup %s", CMARK, TABLE);
-	else if (!st.route)
-		snprintf(c->routing_why, sizeof(c->routing_why),
-		    "no route local default dev lo in table %s", TABLE);
+	c->routing = routing_amiss(&st, c->routing_why,
+	    sizeof(c->routing_why)) == NULL;
 	return 0;
 }
 
@@ -652,17 +817,21 @@ static int
 remove_present(int nsfd, const struct state *st, char *err, size_t errlen)
 {
 	struct strbuf	script = { NULL, 0, 0, 0 }, out = { NULL, 0, 0, 0 };
-	int		rc, failed = 0, i;
+	const struct famcmd *c;
+	int		rc, failed = 0, i, f;
 
-	remove_table(&script, "mangle", &st->mangle);
-	remove_table(&script, "nat", &st->nat);
-	remove_table(&script, "raw", &st->raw);
-	if (script.failed) {
-		snprintf(err, errlen, "out of memory");
-		failed = -1;
-	} else if (script.len > 0 && (rc = run_in(nsfd, ipt_restore,
-	    script.buf, &out)) != 0)
-		failed = fail_cmd(ipt_restore, rc, &out, err, errlen);
+	for (f = 0; f < NFAM; f++) {
+		c = &fams[f];
+		script.len = 0;
+		for (i = 0; i < 3; i++)
+			remove_table(&script, table_names[i], &st->t[f][i]);
+		if (script.failed) {
+			snprintf(err, errlen, "out of memory");
+			failed = -1;
+		} else if (script.len > 0 && (rc = run_in(nsfd, c->restore,
+		    script.buf, &out)) != 0)
+			failed = fail_cmd(c->restore, rc, &out, err, errlen);
+	}
 	/* Ours in nft: the tables that are there, in one transaction. */
 	script.len = 0;
 	for (i = 0; i < NFT_NTABLES; i++)
@@ -675,10 +844,15 @@ remove_present(int nsfd, const struct state *st, char *err, size_t errlen)
 	} else if (script.len > 0 && (rc = run_in(nsfd, nft_apply,
 	    script.buf, &out)) != 0)
 		failed = fail_cmd(nft_apply, rc, &out, err, errlen);
-	if (st->rule && (rc = run_in(nsfd, rule_del, NULL, &out)) != 0)
-		failed = fail_cmd(rule_del, rc, &out, err, errlen);
-	if (st->route && (rc = run_in(nsfd, route_del, NULL, &out)) != 0)
-		failed = fail_cmd(route_del, rc, &out, err, errlen);
+	for (f = 0; f < NFAM; f++) {
+		c = &fams[f];
+		if (st->rule[f] && (rc = run_in(nsfd, c->rule_del, NULL,
+		    &out)) != 0)
+			failed = fail_cmd(c->rule_del, rc, &out, err, errlen);
+		if (st->route[f] && (rc = run_in(nsfd, c->route_del, NULL,
+		    &out)) != 0)
+			failed = fail_cmd(c->route_del, rc, &out, err, errlen);
+	}
 	strbuf_free(&script);
 	strbuf_free(&out);
 	return failed;
@@ -694,13 +868,26 @@ redirect_remove(int nsfd, char *err, size_t errlen)
 	return remove_present(nsfd, &st, err, errlen);
 }
 
+/* All there already, exactly as install would put it. */
+static int
+whole(const struct state *st)
+{
+	char why[REDIRECT_WHY_MAX];
+
+	if (routing_amiss(st, why, sizeof(why)) != NULL)
+		return 0;
+	if (backend == REDIRECT_NFTABLES)
+		return st->nft_any && st->nft_why[0] == '\0';
+	return ipt_amiss(st, why, sizeof(why)) == NULL;
+}
+
 int
 redirect_install(int nsfd, char *err, size_t errlen)
 {
 	struct strbuf	out = { NULL, 0, 0, 0 };
 	struct state	st;
 	char		ignored[256];
-	int		rc;
+	int		rc, f;
 
 	if (look(nsfd, &st, err, errlen) == -1)
 		return -1;
@@ -720,37 +907,35 @@ redirect_install(int nsfd, char *err, size_t errlen)
 	}
 	/* All there already, exactly: nothing to do.  Part of it, or
 	 * something altered: start clean. */
-	if (backend == REDIRECT_IPTABLES && table_whole(&st.mangle) &&
-	    table_whole(&st.nat) && (dns_capture ? table_whole(&st.raw) :
-	    !table_any(&st.raw)) && st.route && st.rule)
-		return 0;
-	if (backend == REDIRECT_NFTABLES && st.nft_any &&
-	    st.nft_why[0] == '\0' && st.route && st.rule)
-		return 0;
+	if (whole(&st))
+		return st.v6;
 	if (remove_present(nsfd, &st, err, errlen) == -1)
 		return -1;
-	/* istio-cni's order: the route, the rule, then the rules. */
-	if ((rc = run_in(nsfd, route_add, NULL, &out)) != 0) {
-		fail_cmd(route_add, rc, &out, err, errlen);
-		strbuf_free(&out);
-		return -1;
-	}
-	if ((rc = run_in(nsfd, rule_add, NULL, &out)) != 0) {
-		fail_cmd(rule_add, rc, &out, err, errlen);
-		goto undo;
+	/* istio-cni's order: the route, the rule (IPv4, then IPv6 where the
+	 * pod has it), then the rules. */
+	for (f = 0; f < 1 + st.v6; f++) {
+		if ((rc = run_in(nsfd, fams[f].route_add, NULL, &out)) != 0) {
+			fail_cmd(fams[f].route_add, rc, &out, err, errlen);
+			goto undo;
+		}
+		if ((rc = run_in(nsfd, fams[f].rule_add, NULL, &out)) != 0) {
+			fail_cmd(fams[f].rule_add, rc, &out, err, errlen);
+			goto undo;
+		}
 	}
 	if (backend == REDIRECT_NFTABLES &&
-	    (rc = run_in(nsfd, nft_apply, nft_text(), &out)) != 0) {
+	    (rc = run_in(nsfd, nft_apply, nft_text(st.v6), &out)) != 0) {
 		fail_cmd(nft_apply, rc, &out, err, errlen);
 		goto undo;
 	}
-	if (backend == REDIRECT_IPTABLES &&
-	    (rc = run_in(nsfd, ipt_restore, ipt_text(), &out)) != 0) {
-		fail_cmd(ipt_restore, rc, &out, err, errlen);
-		goto undo;
-	}
+	for (f = 0; backend == REDIRECT_IPTABLES && f < 1 + st.v6; f++)
+		if ((rc = run_in(nsfd, fams[f].restore, ipt_text(f),
+		    &out)) != 0) {
+			fail_cmd(fams[f].restore, rc, &out, err, errlen);
+			goto undo;
+		}
 	strbuf_free(&out);
-	return 0;
+	return st.v6;
 undo:
 	strbuf_free(&out);
 	/* Nothing half-installed: take back what went in. */

@@ -5,11 +5,13 @@
 #include <stddef.h>
 
 /*
- * istio-cni's in-pod redirection (IPv4), installed inside the pod's
- * network namespace nsfd: the local route in table 100, the fwmark rule
- * that uses it, and the mangle and nat rules (iptables-restore
- * --noflush), as in Istio's golden file, with DNS capture or not; or, with the
- * nftables backend, its three inet tables in one nft -f transaction.
+ * istio-cni's in-pod redirection, installed inside the pod's network
+ * namespace nsfd: the local route in table 100, the fwmark rule that
+ * uses it, and the mangle and nat rules (iptables-restore --noflush), as
+ * in Istio's golden file, with DNS capture or not; or, with the nftables
+ * backend, its three inet tables in one nft -f transaction.  IPv4 always,
+ * and IPv6 too where the pod's lo has it (ip -6, ip6tables-restore, the
+ * ip6 twins in the inet tables), as istio-cni with ambient.ipv6 on.
  * One backend per pod: install refuses a pod with the other's rules;
  * remove takes away whichever of ours it finds.
  *
@@ -35,6 +37,8 @@ enum redirect_backend redirect_set_backend(enum redirect_backend,
  * pod's DNS to 15053, and conntrack zone 1 for ztunnel's own. */
 void	redirect_set_dns(int on);
 int	redirect_dns(void);
+/* 0: installed for IPv4 alone (no IPv6 on the pod's lo); 1: for both
+ * families; -1 with err set. */
 int	redirect_install(int nsfd, char *err, size_t errlen);
 int	redirect_remove(int nsfd, char *err, size_t errlen);
 
@@ -45,6 +49,7 @@ struct redirect_check {
 	int	rules;		/* exactly as installed (nft: rules counted) */
 	int	routing;	/* the fwmark rule and table 100's route */
 	int	any;		/* any trace of ours: a chain, jump, rule, route */
+	int	ipv6;		/* the pod's lo has IPv6: both families checked */
 	char	rules_why[REDIRECT_WHY_MAX];	/* the first thing amiss */
 	char	routing_why[REDIRECT_WHY_MAX];
 };

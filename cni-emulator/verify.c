@@ -307,10 +307,11 @@ lists(const char *json, uint64_t netns)
 
 /* --- the pod's own facts -------------------------------------------------- */
 
-/* The inodes of the TCP sockets listening on our ports in nsfd (IPv4,
- * as the daemon binds them), by sock_diag.  -1 with errno set. */
+/* One family's listening TCP sockets on our ports, from the sock_diag
+ * socket fd: their inodes added to ino.  -1 with errno set. */
 static int
-diag_listeners(int nsfd, uint64_t ino[3][MAX_PER_PORT], int count[3])
+dump_listeners(int fd, int family, uint64_t ino[3][MAX_PER_PORT],
+    int count[3])
 {
 	struct {
 		struct nlmsghdr		nlh;
@@ -324,30 +325,26 @@ diag_listeners(int nsfd, uint64_t ino[3][MAX_PER_PORT], int count[3])
 		char		b[16384];
 	}			 buf;
 	ssize_t			 n;
-	int			 fd, i, done = 0, err;
+	int			 i;
 
-	memset(count, 0, 3 * sizeof(*count));
-	if ((fd = netns_socket(nsfd, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
-	    NETLINK_SOCK_DIAG)) == -1)
-		return -1;
 	memset(&req, 0, sizeof(req));
 	req.nlh.nlmsg_len = sizeof(req);
 	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req.r.sdiag_family = AF_INET;
+	req.r.sdiag_family = (uint8_t)family;
 	req.r.sdiag_protocol = IPPROTO_TCP;
 	req.r.idiag_states = 1U << TCP_LISTEN_STATE;
 	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa,
 	    sizeof(sa)) == -1)
-		goto fail;
-	while (!done) {
+		return -1;
+	for (;;) {
 		if ((n = recv(fd, &buf, sizeof(buf), 0)) == -1) {
 			if (errno == EINTR)
 				continue;
-			goto fail;
+			return -1;
 		}
 		if (n == 0)
-			break;
+			return 0;
 		/* NLMSG_NEXT() by hand: its cast from char * upsets
 		 * -Wcast-align, though every message is aligned. */
 		for (h = &buf.h; n >= (ssize_t)sizeof(*h) &&
@@ -355,13 +352,11 @@ diag_listeners(int nsfd, uint64_t ino[3][MAX_PER_PORT], int count[3])
 		    n -= (ssize_t)NLMSG_ALIGN(h->nlmsg_len),
 		    h = (struct nlmsghdr *)(void *)((char *)h +
 		    NLMSG_ALIGN(h->nlmsg_len))) {
-			if (h->nlmsg_type == NLMSG_DONE) {
-				done = 1;
-				break;
-			}
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				errno = EPROTO;
-				goto fail;
+				return -1;
 			}
 			m = NLMSG_DATA(h);
 			for (i = 0; i < 3; i++)
@@ -370,13 +365,30 @@ diag_listeners(int nsfd, uint64_t ino[3][MAX_PER_PORT], int count[3])
 					ino[i][count[i]++] = m->idiag_inode;
 		}
 	}
+}
+
+/* The inodes of the TCP sockets listening on our ports in nsfd: IPv6
+ * ([::], as the daemon binds them with --proxy) and IPv4 (0.0.0.0 where
+ * the kernel has no IPv6, and the seed's 127.0.0.1).  -1 with errno
+ * set. */
+static int
+diag_listeners(int nsfd, uint64_t ino[3][MAX_PER_PORT], int count[3])
+{
+	int fd, err;
+
+	memset(count, 0, 3 * sizeof(*count));
+	if ((fd = netns_socket(nsfd, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+	    NETLINK_SOCK_DIAG)) == -1)
+		return -1;
+	if (dump_listeners(fd, AF_INET, ino, count) == -1 ||
+	    dump_listeners(fd, AF_INET6, ino, count) == -1) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
 	close(fd);
 	return 0;
-fail:
-	err = errno;
-	close(fd);
-	errno = err;
-	return -1;
 }
 
 static int

@@ -24,6 +24,7 @@
 #define ZT_ROUTE_TABLE		100	/* local default route for 0x111 */
 #define ZT_RULE_PREF		32764
 #define ZT_PROBE_SNAT		"169.254.7.127"	/* kubelet's probes, SNATed */
+#define ZT_PROBE_SNAT6		"fd16:9254:7127:1337:ffff:ffff:ffff:ffff"
 
 /* For building rule text and command lines from the numbers above. */
 #define ZT_STR(x)		ZT_STR1(x)

@@ -100,3 +100,12 @@ if command -v dig >/dev/null; then
 	run ip netns exec "$A" dig +short @10.244.0.1 "$B"
 	echo "(a short name: expanded with A's search domains, as ztunnel does)"
 fi
+
+# Dual-stack: the pods have an IPv6 address too, and the same paths
+# carry it (the rules for both families, one [::] listener a port).
+step "11. A calls B over IPv6: the same path, the app sees A's IPv6 address"
+run ip netns exec "$A" python3 tests/helpers/traffic.py peer "$(scripts/topology.sh ip6 2)" 8080
+run ip netns exec "$A" ip -6 rule show
+if command -v dig >/dev/null; then
+	run ip netns exec "$A" dig +short @fd00:10:244::1 "$B.default.svc.cluster.local" AAAA
+fi

@@ -17,6 +17,7 @@ node_up() {
 }
 pod_ns() { echo "$P-pod$1"; }
 pod_ip() { "$TOPO" ip "$1"; }
+pod_ip6() { "$TOPO" ip6 "$1"; }
 in_pod() {
 	local i=$1
 	shift

@@ -54,10 +54,23 @@ import time
 TIMEOUT = 30
 
 
+def family(host):
+    """The socket family of an address: IPv6 if it has a colon."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def serve(port):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
+    # Both families on one socket, as a dual-stack app; IPv4 alone where
+    # the pod has no IPv6.
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::", port))
+    except OSError:
+        s = socket.socket(family(host))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", port))
     s.listen(1024)
     print("listening", flush=True)
     while True:
@@ -79,7 +92,10 @@ def handle(c, addr):
     try:
         what = readline(c)
         if what == b"peer":
-            c.sendall(f"{addr[0]}\n".encode())
+            who = addr[0]
+            if who.startswith("::ffff:") and "." in who:
+                who = who[len("::ffff:"):]  # an IPv4 client, as IPv4
+            c.sendall(f"{who}\n".encode())
         elif what == b"echo":
             while True:
                 d = c.recv(1 << 16)
@@ -207,7 +223,7 @@ def many(host, port, n):
     want = b"x" * 1024
     socks = []
     for _ in range(n):
-        c = socket.socket()
+        c = socket.socket(family(host))
         c.setblocking(False)
         c.connect_ex((host, port))
         socks.append(c)

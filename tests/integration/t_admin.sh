@@ -134,10 +134,10 @@ t_config_dump_as_istioctl_reads_it() {
 	expect "and in" wait_for 10 sh -c "'$CNI' --list '$SOCK' | grep -q '^shop/web .* 1/1 '"
 	http 15000 /config_dump >"$WORK/dump.json"
 	expect "the shape istioctl reads" python3 - "$WORK/dump.json" "$(pod_ns 1)" \
-	    "$(pod_ip 1)" "$(pod_ip 2)" "$(pod_ip 3)" <<'EOF'
+	    "$(pod_ip 1)" "$(pod_ip 2)" "$(pod_ip 3)" "$(pod_ip6 1)" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
-p1, a, b, c = sys.argv[2:6]
+p1, a, b, c, a6 = sys.argv[2:7]
 for k in ("services", "policies", "certificates"):
     assert d[k] == [], k
 w = {x["uid"]: x for x in d["workloads"]}
@@ -152,7 +152,7 @@ for x in w.values():
     assert x["protocol"] == "HBONE" and x["status"] == "Healthy", x
     assert x["serviceAccount"] == "default" and x["node"], x
 assert w[p1]["namespace"] == "default" and w[p1]["name"] == p1, w[p1]
-assert w[p1]["workloadIps"] == [a], w[p1]
+assert w[p1]["workloadIps"] == [a, a6], w[p1]   # dual-stack: both
 assert w["shop/web"]["namespace"] == "shop" and w["shop/web"]["name"] == "web"
 s = d["workloadState"]
 def conns(uid, way):

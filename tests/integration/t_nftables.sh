@@ -18,12 +18,14 @@ nft_table() {
 # empty family-ip ones aside) with their rules, iptables rules, ip rules.
 podstate() {
 	local t
-	in_pod "$1" nft list tables | grep -v '^table ip '
+	in_pod "$1" nft list tables | grep -v -e '^table ip ' -e '^table ip6 '
 	for t in $(in_pod "$1" nft list tables | awk '$2 == "inet" { print $3 }'); do
 		in_pod "$1" nft list table inet "$t" | sed 's/packets [0-9]* bytes [0-9]*//'
 	done
 	in_pod "$1" iptables-save | grep -E '^(-A|:[A-Z_]+ -)'
+	in_pod "$1" ip6tables-save | grep -E '^(-A|:[A-Z_]+ -)'
 	in_pod "$1" ip rule show
+	in_pod "$1" ip -6 rule show
 }
 
 # The three tables, as the golden text, and their counters move.
@@ -112,14 +114,15 @@ t_verify_and_reconcile() {
 	start_node_daemon --zds "$ZSOCK"
 	expect "whole" wait_for 20 "$CNI" --verify "$ns"
 	kill -STOP "$APID"	# no repair while we look
+	# The IPv4 one (its ip6 twin follows it).
 	handle=$(in_pod 1 nft -a list chain inet istio-ambient-nat istio-output |
-	    sed -n 's/.*redirect to :15001 # handle \([0-9]*\)/\1/p')
+	    sed -n 's/.* ip daddr .*redirect to :15001 # handle \([0-9]*\)/\1/p')
 	expect "the 15001 redirect's handle ($handle)" test -n "$handle"
 	in_pod 1 nft delete rule inet istio-ambient-nat istio-output handle "$handle" || exit 1
 	"$CNI" --verify "$ns" >"$WORK/v.out"
 	expect "named: exit 5" test $? -eq 5
 	expect "which table and chain" file_has "$WORK/v.out" \
-	    "rules: nft: istio-ambient-nat istio-output: 5 rules, 6 installed"
+	    "rules: nft: istio-ambient-nat istio-output: 9 rules, 10 installed"
 	kill -CONT "$APID"
 	expect "repaired" wait_for 20 "$CNI" --verify "$ns"
 	expect "logged" file_has "$WORK/agent.err" "$ns: repaired rules (nft: istio-ambient-nat istio-output"

@@ -20,17 +20,20 @@ ours_in() {
 netstate() {
 	local t
 	in_pod "$1" iptables-save | grep -E '^(-A|:[A-Z_]+ -)'
-	# nft's tables, but iptables-nft's own (family ip), which it
-	# leaves behind empty: ours, and the pod's own.
-	in_pod "$1" nft list tables | grep -v '^table ip '
+	in_pod "$1" ip6tables-save | grep -E '^(-A|:[A-Z_]+ -)'
+	# nft's tables, but iptables-nft's and ip6tables-nft's own (family
+	# ip and ip6), which they leave behind empty: ours, and the pod's own.
+	in_pod "$1" nft list tables | grep -v -e '^table ip ' -e '^table ip6 '
 	for t in nat mangle raw; do
 		in_pod "$1" nft list table inet "istio-ambient-$t" 2>/dev/null |
 		    sed 's/packets [0-9]* bytes [0-9]*//'
 	done
 	in_pod "$1" ip rule show
+	in_pod "$1" ip -6 rule show
 	# Not the link-local and multicast routes IPv6 adds on its own
 	# clock, whenever the veth's address comes up.
 	in_pod "$1" ip route show table all | grep -v -e 'fe80::' -e 'ff00::'
+	in_pod "$1" ip -6 route show table 100 2>/dev/null
 }
 
 # Established connections to the app of pod I, as its kernel sees them.

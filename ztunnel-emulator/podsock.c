@@ -84,75 +84,106 @@ podsock_own_port(uint16_t port)
 }
 
 /*
- * The kernel picks the port, and must not pick the client's own: the
- * redirected connection we are serving has the very tuple (client:port
- * -> app) in the pod's conntrack, and a second connection with it would
- * clash there and never complete.
+ * The source port of a connection to the app from the client's address:
+ * ours, from PODSOCK_IN_PORTS in turn, never one a client takes for
+ * itself.  With the kernel's choice (bind(client, 0) gives an odd port
+ * of the pod's ephemeral range), a busy client whose even ports were all
+ * in TIME_WAIT went on to odd ones: its SYN then met one of our
+ * connections with the same tuple in the pod's conntrack, was taken for
+ * part of it and answered with an ACK, and waited out its retries (a
+ * 64 s open, our connection reset).  Taken in turn, a port comes round
+ * again after (HI - LO + 1) connections, later than its TIME_WAIT ends
+ * at any rate below 270 a second.
  */
+static uint16_t
+next_in_port(void)
+{
+	static unsigned next;
+
+	next = (next + 1) % (PODSOCK_IN_PORTS_HI - PODSOCK_IN_PORTS_LO + 1);
+	return (uint16_t)(PODSOCK_IN_PORTS_LO + next);
+}
+
+/*
+ * Bind s to the client's address on a port of ours: one that is not the
+ * client's own (the redirected connection we serve has that tuple in the
+ * pod's conntrack), and one no socket of the pod holds.  SO_REUSEADDR, so
+ * that an app of the pod that sets it too may still listen on the port;
+ * a port whose TIME_WAIT is to this very destination fails at connect(),
+ * and the caller takes another.  When every try fails, the kernel's own.
+ */
+static int
+bind_client(int s, const struct pod_ref *pod, const union sockip *from)
+{
+	union sockip	sa = *from;
+	uint16_t	port;
+	int		on = 1, v6 = from->sa.sa_family == AF_INET6, tries;
+
+	if (setsockopt(s, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT :
+	    IP_TRANSPARENT, &on, sizeof(on)) == -1 ||
+	    setsockopt(s, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_FREEBIND :
+	    IP_FREEBIND, &on, sizeof(on)) == -1 ||
+	    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		return -1;
+	for (tries = 0; tries < PODSOCK_PORT_TRIES; tries++) {
+		if ((port = next_in_port()) == sockip_port(from))
+			continue;
+		sockip_set_port(&sa, port);
+		if (bind(s, &sa.sa, sockip_len(&sa)) == 0)
+			return 0;
+		if (errno != EADDRINUSE)
+			return -1;
+	}
+	log_debug("conn %s: no port of ours free: the kernel's", pod->label);
+	sockip_set_port(&sa, 0);
+	return bind(s, &sa.sa, sockip_len(&sa));
+}
+
+/* Made in the pod, marked and tuned; from: bound to the client. */
 static int
 upstream(const struct pod_ref *pod, int family, const union sockip *from)
 {
-	union sockip	bound, any;
-	socklen_t	len;
-	int		s, on = 1, mark = ZT_MARK, err, tries, v6;
+	int s, mark = ZT_MARK, err;
 
-	v6 = family == AF_INET6;
-	for (tries = 0; tries < 3; tries++) {
-		s = netns_socket(pod->nsfd, family,
-		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (s == -1 && errno == ENOTRECOVERABLE)
-			fatal("cannot return to our own network namespace");
-		if (s == -1)
-			return -1;
-		if (setsockopt(s, SOL_SOCKET, SO_MARK, &mark,
-		    sizeof(mark)) == -1 || podsock_tune(s) == -1)
-			goto fail;
-		if (from == NULL)
-			return s;
-		len = sizeof(bound);
-		memset(&bound, 0, sizeof(bound));
-		any = *from;
-		sockip_set_port(&any, 0);
-		if (setsockopt(s, v6 ? SOL_IPV6 : SOL_IP, v6 ?
-		    IPV6_TRANSPARENT : IP_TRANSPARENT, &on, sizeof(on)) == -1 ||
-		    setsockopt(s, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_FREEBIND :
-		    IP_FREEBIND, &on, sizeof(on)) == -1 ||
-		    bind(s, &any.sa, sockip_len(&any)) == -1 ||
-		    getsockname(s, &bound.sa, &len) == -1)
-			goto fail;
-		if (sockip_port(&bound) != sockip_port(from))
-			return s;
-		log_debug("conn %s: port %u is the client's own: another",
-		    pod->label, sockip_port(&bound));
-		close(s);
-	}
-	errno = EADDRINUSE;
-	return -1;
-fail:
-	err = errno;
-	close(s);
-	errno = err;
-	return -1;
-}
-
-int
-podsock_connect(const struct pod_ref *pod, const union sockip *from,
-    const union sockip *to)
-{
-	int s, err;
-
-	/* A source of the other family (an IPv6 tunnel to an IPv4 app)
-	 * cannot be the connection's: the pod's own address is. */
-	if (from != NULL && from->sa.sa_family != to->sa.sa_family)
-		from = NULL;
-	if ((s = upstream(pod, to->sa.sa_family, from)) == -1)
+	s = netns_socket(pod->nsfd, family,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s == -1 && errno == ENOTRECOVERABLE)
+		fatal("cannot return to our own network namespace");
+	if (s == -1)
 		return -1;
-	if (connect(s, &to->sa, sockip_len(to)) == -1 &&
-	    errno != EINPROGRESS) {
+	if (setsockopt(s, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == -1 ||
+	    podsock_tune(s) == -1 ||
+	    (from != NULL && bind_client(s, pod, from) == -1)) {
 		err = errno;
 		close(s);
 		errno = err;
 		return -1;
 	}
 	return s;
+}
+
+int
+podsock_connect(const struct pod_ref *pod, const union sockip *from,
+    const union sockip *to)
+{
+	int s, err, tries;
+
+	/* A source of the other family (an IPv6 tunnel to an IPv4 app)
+	 * cannot be the connection's: the pod's own address is. */
+	if (from != NULL && from->sa.sa_family != to->sa.sa_family)
+		from = NULL;
+	for (tries = 0; tries < 3; tries++) {
+		if ((s = upstream(pod, to->sa.sa_family, from)) == -1)
+			return -1;
+		if (connect(s, &to->sa, sockip_len(to)) == 0 ||
+		    errno == EINPROGRESS)
+			return s;
+		err = errno;
+		close(s);
+		errno = err;
+		/* Bound to a port in TIME_WAIT to this destination. */
+		if (from == NULL || err != EADDRNOTAVAIL)
+			return -1;
+	}
+	return -1;
 }

@@ -31,12 +31,24 @@ void	podsock_init(const struct podsock_opts *);
 int	podsock_tune(int fd);
 
 /*
+ * The source ports of our connections to an app from its client's
+ * address: outside the ephemeral range a client takes its own from
+ * (Linux's ip_local_port_range, 32768-60999 unless it sets another), so
+ * that no client's flow can ever have the tuple of one of ours.  Larger
+ * than a destination's TIME_WAIT holds at 160 new connections a second.
+ */
+#define PODSOCK_IN_PORTS_LO	16384
+#define PODSOCK_IN_PORTS_HI	32767
+#define PODSOCK_PORT_TRIES	64	/* ports tried before the kernel's */
+
+/*
  * A TCP connection to `to`, started from inside the pod's network
  * namespace: non-blocking (the connect is under way, or done), with the
- * ztunnel mark, ZT_MARK (never captured again).  from: bind to that client's
- * address (IP_TRANSPARENT, IP_FREEBIND), on any port but the client's
- * own; NULL: the pod's own address, as routing picks it.  -1 with errno
- * set.  A failed return to our own namespace is fatal.
+ * ztunnel mark, ZT_MARK (never captured again).  from: bind to that
+ * client's address (IP_TRANSPARENT, IP_FREEBIND) on a port of
+ * PODSOCK_IN_PORTS, never the client's own; NULL: the pod's own address
+ * and the kernel's port, as routing and the pod's range give them.  -1
+ * with errno set.  A failed return to our own namespace is fatal.
  */
 int	podsock_connect(const struct pod_ref *, const union sockip *from,
 	    const union sockip *to);

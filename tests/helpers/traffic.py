@@ -40,6 +40,13 @@
                                    of the echo; print "longs N: I intact, E
                                    ended early, R reset, D different, B bytes"
                                    (ended early: a clean FIN before ours)
+  traffic.py sustain HOST PORT N RATE HOLD_MS
+                                   N "echo" connections, RATE a second, each
+                                   held HOLD_MS after its first echo came
+                                   back; print "sustain N: F failed, open
+                                   p50 MS p99 MS max MS" (open: connect to
+                                   first echo; failed: an error, or no echo
+                                   within 30 s); exit 0 if none failed
 Each client prints one line the test checks; exit 0 means it held.
 """
 
@@ -486,6 +493,74 @@ def longs(host, port, n, stop):
     sys.exit(0 if res["reset"] == 0 and res["different"] == 0 else 1)
 
 
+def sustain(host, port, n, rate, hold_ms):
+    sel = selectors.DefaultSelector()
+    start = time.monotonic()
+    opened = 0
+    failed = 0
+    errs = {}
+    times = []
+    closing = []            # (when, socket), in order of when
+    done = 0
+
+    def fail(c, why):
+        nonlocal failed, done
+        failed += 1
+        done += 1
+        errs[why] = errs.get(why, 0) + 1
+        sel.unregister(c)
+        c.close()
+
+    while done < n:
+        now = time.monotonic()
+        # Open what is due: connection i at start + i / rate.
+        while opened < n and start + opened / rate <= now:
+            c = socket.socket(family(host))
+            c.setblocking(False)
+            c.connect_ex((host, port))
+            sel.register(c, selectors.EVENT_WRITE, [now, b"echo\nx", 0])
+            opened += 1
+        while closing and closing[0][0] <= now:
+            closing.pop(0)[1].close()
+            done += 1
+        wait = 0.05
+        if opened < n:
+            wait = min(wait, max(0, start + opened / rate - now))
+        for key, ev in sel.select(timeout=wait):
+            c, st = key.fileobj, key.data
+            try:
+                if ev & selectors.EVENT_WRITE:
+                    err = c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err:
+                        fail(c, os.strerror(err))
+                        continue
+                    c.send(st[1])
+                    sel.modify(c, selectors.EVENT_READ, st)
+                    continue
+                d = c.recv(64)
+            except OSError as e:
+                fail(c, e.strerror or str(e))
+                continue
+            st[2] += len(d)
+            if not d:
+                fail(c, "closed before the echo")
+            elif st[2] >= 1:
+                times.append((time.monotonic() - st[0]) * 1000)
+                sel.unregister(c)
+                closing.append((time.monotonic() + hold_ms / 1000, c))
+        for key in list(sel.get_map().values()):
+            if now - key.data[0] > 30:
+                fail(key.fileobj, "no echo within 30 s")
+    times.sort()
+
+    def pct(p):
+        return times[min(len(times) - 1, int(len(times) * p))] if times else 0
+    print(f"sustain {n}: {failed} failed, open p50 {pct(0.5):.1f} "
+          f"p99 {pct(0.99):.1f} max {times[-1] if times else 0:.1f}"
+          + (f" ({errs})" if errs else ""), flush=True)
+    sys.exit(1 if failed else 0)
+
+
 def main():
     a = sys.argv[1:]
     try:
@@ -498,6 +573,8 @@ def main():
             globals()[a[0]](a[1], int(a[2]), *map(int, a[3:]))
         elif a[0] == "churn":
             churn(a[1], int(a[2]), a[3])
+        elif a[0] == "sustain":
+            sustain(a[1], int(a[2]), int(a[3]), float(a[4]), int(a[5]))
         elif a[0] == "longs":
             longs(a[1], int(a[2]), int(a[3]), a[4])
         else:

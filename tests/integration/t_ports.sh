@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The source ports of the daemon's connections to an app, from its
+# client's address, never meet a client's own: they take 16384-32767,
+# and clients keep their ip_local_port_range (32768-60999) to themselves.
+# Before, the connection to the app bound (client, port 0), which gave
+# odd ports of that range, and a client whose even ports were all in
+# TIME_WAIT went on to odd ones: its SYN then met one of ours in the
+# destination's conntrack, and waited out its retries (a 64 s open).
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/node.sh
+. "$TOP/tests/node.sh"
+
+# The kernel's count of SYNs pod I sent again (nstat, not a clock).
+syn_retrans() {
+	in_pod "$1" nstat -az TcpExtTCPSynRetrans | awk '$1 == "TcpExtTCPSynRetrans" { print $2 }'
+}
+
+starts_with() { [[ "$1" == "$2"* ]]; }
+
+# ports_in I FILTER LO HI: the local ports of pod I's TCP sockets that
+# FILTER (ss's) selects, each within LO-HI; and at least one.
+ports_in() {
+	local ports
+	ports=$(in_pod "$1" ss -Htan "$2" | awk '{ n = split($4, a, ":"); print a[n] }')
+	[ -n "$ports" ] && echo "$ports" | awk -v lo="$3" -v hi="$4" \
+	    '$1 < lo || $1 > hi { bad = 1 } END { exit bad }'
+}
+
+# 20,000 connections from one pod to one destination, 160 a second, each
+# held 5 s (800 open at once).  The client's own range is cut to 12,233
+# ports: its 6,117 even ones fill with TIME_WAIT within 40 s, and it goes
+# on to odd ones, as a busy client's does.
+t_sustained_one_destination() {
+	local n=20000 rate=160 out
+	# memcheck serves a few dozen connections a second.
+	[ "${VALGRIND:-}" = 1 ] && n=1000 rate=20
+	node_up 2
+	in_pod 1 sh -c 'echo "32768 45000" >/proc/sys/net/ipv4/ip_local_port_range'
+	start_node_daemon
+	enrol 2
+	app 2
+	out=$(in_pod 1 timeout 900 python3 "$TRAFFIC" sustain "$(pod_ip 2)" \
+	    "$APP_PORT" "$n" "$rate" 5000)
+	note "$out"
+	expect "every one opened and echoed ($out)" starts_with "$out" "sustain $n: 0 failed,"
+	expect "no SYN sent again: none met a flow of ours" test "$(syn_retrans 1)" -eq 0
+	expect "ours to the app from 16384-32767" \
+	    ports_in 2 "src $(pod_ip 1) and dport = :$APP_PORT" 16384 32767
+}
+
+# Over both families: held connections from A (not in the mesh) to B's
+# app come in through B's 15006, and ours to the app take our ports.
+t_ours_apart_both_families() {
+	node_up 2
+	start_node_daemon
+	enrol 2
+	app 2
+	pod_bg 1 "$WORK/hold4.out" python3 "$TRAFFIC" hold "$(pod_ip 2)" "$APP_PORT" 10
+	pod_bg 1 "$WORK/hold6.out" python3 "$TRAFFIC" hold "$(pod_ip6 2)" "$APP_PORT" 10
+	expect "20 held open through B's 15006" wait_for 20 test_conns 2 20/20
+	expect "A's own from its own range" ports_in 1 \
+	    "dst $(pod_ip 2) and dport = :$APP_PORT" 32768 60999
+	expect "ours to the app, IPv4: 16384-32767" ports_in 2 \
+	    "src $(pod_ip 1) and dport = :$APP_PORT" 16384 32767
+	expect "ours to the app, IPv6: 16384-32767" ports_in 2 \
+	    "src [$(pod_ip6 1)] and dport = :$APP_PORT" 16384 32767
+}
+
+run_tests t_sustained_one_destination t_ours_apart_both_families

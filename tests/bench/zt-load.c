@@ -73,6 +73,9 @@
 
 static const char *samples_path;
 
+static void	die(const char *) __attribute__((noreturn));
+static void	diex(const char *) __attribute__((noreturn));
+
 static void
 die(const char *what)
 {

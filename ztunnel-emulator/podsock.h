@@ -46,7 +46,9 @@ int	podsock_tune(int fd);
  * namespace: non-blocking (the connect is under way, or done), with the
  * ztunnel mark, ZT_MARK (never captured again).  from: bind to that
  * client's address (IP_TRANSPARENT, IP_FREEBIND) on a port of
- * PODSOCK_IN_PORTS, never the client's own; NULL: the pod's own address
+ * PODSOCK_IN_PORTS other than the client's own (or, when
+ * PODSOCK_PORT_TRIES of them in a row are taken, whatever port the kernel
+ * gives); NULL: the pod's own address
  * and the kernel's port, as routing and the pod's range give them.  -1
  * with errno set.  A failed return to our own namespace is fatal.
  */

@@ -12,9 +12,13 @@
 # shellcheck source=tests/node.sh
 . "$TOP/tests/node.sh"
 
-# The kernel's count of SYNs pod I sent again (nstat, not a clock).
+# The kernel's count of SYNs pod I sent again (a count, not a clock),
+# from the pod's own /proc/net/netstat: nstat would read a running nstat
+# daemon's figures (the host's) instead, and keeps a history file.
 syn_retrans() {
-	in_pod "$1" nstat -az TcpExtTCPSynRetrans | awk '$1 == "TcpExtTCPSynRetrans" { print $2 }'
+	# shellcheck disable=SC2016  # awk's own $fields
+	in_pod "$1" awk '$1 == "TcpExt:" && !h { for (i = 2; i <= NF; i++) col[$i] = i; h = 1; next }
+	    $1 == "TcpExt:" { print $col["TCPSynRetrans"] }' /proc/net/netstat
 }
 
 starts_with() { [[ "$1" == "$2"* ]]; }

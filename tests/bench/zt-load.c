@@ -36,11 +36,19 @@
  *                                           NS_GET_NSTYPE), SO_REUSEPORT
  *                                           (upgrades), lo up?, the
  *                                           "listeners ready" line
- *   zt-load tcp-echo PORT                   an app: accept, echo each
- *                                           connection's bytes, one
- *                                           connection at a time, for ever
+ *   zt-load tcp-echo PORT                   an app: echo each connection's
+ *                                           bytes, all connections on one
+ *                                           epoll loop, for ever
  *   zt-load tcp-rtt IP PORT COUNT           new-connection latency: connect,
  *                                           one byte there and back, close
+ *   zt-load tcp-rate IP PORT COUNT PROCS    the same from PROCS processes at
+ *                                           once: connections per second
+ *   zt-load tcp-hold IP PORT COUNT          COUNT connections, a byte echoed
+ *                                           on each, then held open ("held
+ *                                           COUNT") until killed
+ *   zt-load tcp-splice LPORT IP PORT        the bare splice relay (the
+ *                                           yardstick): LPORT to IP:PORT,
+ *                                           two pipes per connection
  *
  * Prints one line of statistics per timed operation:
  *   OP n=COUNT p50=US p90=US p99=US mean=US  (microseconds)
@@ -50,6 +58,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -718,61 +727,338 @@ num(const char *s)
 	return v;
 }
 
-static void
-tcp_echo(const char *port)
+/* The address IP:PORT (IPv4), or a one-line exit. */
+static struct sockaddr_in
+tcp_addr(const char *ip, const char *port)
 {
-	struct sockaddr_in	sin;
-	char			buf[4096];
-	ssize_t			n;
-	int			l, c, on = 1;
+	struct sockaddr_in sin;
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)atoi(port));
-	if ((l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	sin.sin_port = htons((uint16_t)num(port));
+	if (ip != NULL && inet_pton(AF_INET, ip, &sin.sin_addr) != 1)
+		diex("bad address");
+	return sin;
+}
+
+/* A listening socket on every address, PORT; nonblocking if asked. */
+static int
+tcp_listen(const char *port, int flags)
+{
+	struct sockaddr_in	sin = tcp_addr(NULL, port);
+	int			l, on = 1;
+
+	if ((l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0)) == -1 ||
 	    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
 	    bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    listen(l, SOMAXCONN) == -1)
 		die("listen");
+	return l;
+}
+
+/* One new connection: connect, one byte there and back.  Returns it
+ * open; -1 with errno on failure. */
+static int
+tcp_exchange(const struct sockaddr_in *sin)
+{
+	char	b = 'x';
+	int	s, e;
+
+	if ((s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(s, (const struct sockaddr *)sin, sizeof(*sin)) == -1 ||
+	    write(s, &b, 1) != 1 || read(s, &b, 1) != 1) {
+		e = errno;
+		close(s);
+		errno = e;
+		return -1;
+	}
+	return s;
+}
+
+/* An app: every connection at once on one epoll loop, each echoed.  The
+ * accepted sockets block, so a short write finishes there: the clients
+ * here send a byte and wait for it. */
+static void
+tcp_echo(const char *port)
+{
+	struct epoll_event	ev, evs[64];
+	char			buf[4096];
+	ssize_t			n;
+	int			l, c, ep, fd, i, k;
+
+	l = tcp_listen(port, SOCK_NONBLOCK);
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		die("epoll_create1");
+	ev.events = EPOLLIN;
+	ev.data.fd = l;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev) == -1)
+		die("epoll_ctl");
 	printf("listening\n");
-	fflush(stdout);
 	for (;;) {
-		if ((c = accept4(l, NULL, NULL, SOCK_CLOEXEC)) == -1)
-			continue;
-		while ((n = read(c, buf, sizeof(buf))) > 0)
-			if (write(c, buf, (size_t)n) != n)
-				break;
-		close(c);
+		if ((k = epoll_wait(ep, evs, 64, -1)) == -1) {
+			if (errno == EINTR)
+				continue;
+			die("epoll_wait");
+		}
+		for (i = 0; i < k; i++) {
+			fd = evs[i].data.fd;
+			if (fd == l) {
+				while ((c = accept4(l, NULL, NULL,
+				    SOCK_CLOEXEC)) != -1) {
+					ev.data.fd = c;
+					if (epoll_ctl(ep, EPOLL_CTL_ADD, c,
+					    &ev) == -1)
+						close(c);
+				}
+				continue;
+			}
+			if ((n = read(fd, buf, sizeof(buf))) <= 0 ||
+			    write(fd, buf, (size_t)n) != n)
+				close(fd);
+		}
 	}
 }
 
 static void
 tcp_rtt(const char *ip, const char *port, long count)
 {
-	struct sockaddr_in	 sin;
+	struct sockaddr_in	 sin = tcp_addr(ip, port);
 	uint64_t		*ns, t0;
-	char			 b = 'x';
 	long			 i;
 	int			 s;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)atoi(port));
-	if (inet_pton(AF_INET, ip, &sin.sin_addr) != 1)
-		diex("bad address");
 	if ((ns = calloc((size_t)count, sizeof(*ns))) == NULL)
 		die("calloc");
 	for (i = 0; i < count; i++) {
 		t0 = now_ns();
-		if ((s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-		    connect(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-		    write(s, &b, 1) != 1 || read(s, &b, 1) != 1)
+		if ((s = tcp_exchange(&sin)) == -1)
 			die("tcp-rtt");
 		ns[i] = now_ns() - t0;
 		close(s);
 	}
 	report("tcp-rtt", ns, (size_t)count);
 	free(ns);
+}
+
+/* Connections per second: PROCS processes, each opening its share of
+ * COUNT one after the other; the wall time of them all. */
+static void
+tcp_rate(const char *ip, const char *port, long count, long procs)
+{
+	struct sockaddr_in	sin = tcp_addr(ip, port);
+	uint64_t		t0, dt;
+	long			p, i;
+	pid_t			pid;
+	int			s, st, bad = 0;
+
+	if (procs < 1 || count < procs)
+		diex("tcp-rate: COUNT must be at least PROCS, PROCS at least 1");
+	t0 = now_ns();
+	for (p = 0; p < procs; p++) {
+		if ((pid = fork()) == -1)
+			die("fork");
+		if (pid != 0)
+			continue;
+		for (i = 0; i < count / procs; i++) {
+			if ((s = tcp_exchange(&sin)) == -1) {
+				perror("zt-load: tcp-rate");
+				_exit(1);
+			}
+			close(s);
+		}
+		_exit(0);
+	}
+	while (wait(&st) != -1)
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			bad = 1;
+	if (errno != ECHILD)
+		die("wait");
+	if (bad)
+		diex("tcp-rate: a client failed");
+	dt = now_ns() - t0;
+	printf("tcp-rate n=%ld procs=%ld per_s=%.0f\n", count / procs * procs,
+	    procs, (double)(count / procs * procs) * 1e9 / (double)dt);
+}
+
+/* COUNT connections, each with one byte echoed (so every hop on the way
+ * has its connection up), held open until we are killed. */
+static void
+tcp_hold(const char *ip, const char *port, long count)
+{
+	struct sockaddr_in	sin = tcp_addr(ip, port);
+	long			i;
+
+	for (i = 0; i < count; i++)
+		if (tcp_exchange(&sin) == -1)
+			die("tcp-hold");
+	printf("held %ld\n", count);
+	for (;;)
+		pause();
+}
+
+/*
+ * The bare splice relay, the yardstick for ours: LPORT to IP:PORT, one
+ * epoll loop, edge-triggered, two pipes per connection made at accept,
+ * each direction pumped only when its socket signalled.  Nothing else: no
+ * capture, no original destination, no pool, no limits.
+ */
+struct splice_conn;
+struct splice_end {
+	struct splice_conn	*conn;
+	int			 side;		/* 0 client, 1 upstream */
+};
+struct splice_conn {
+	int			 fd[2];
+	int			 pipe[2][2];	/* [from side][read, write] */
+	size_t			 held[2];	/* bytes in pipe[side] */
+	int			 eof[2];	/* side sent its FIN */
+	int			 dead;
+	struct splice_end	 end[2];
+	struct splice_conn	*next_dead;
+};
+
+static void
+splice_kill(struct splice_conn *c, struct splice_conn **dead)
+{
+	int i;
+
+	if (c->dead)
+		return;
+	c->dead = 1;
+	for (i = 0; i < 2; i++) {
+		close(c->fd[i]);
+		close(c->pipe[i][0]);
+		close(c->pipe[i][1]);
+	}
+	c->next_dead = *dead;
+	*dead = c;
+}
+
+/* Move what side FROM sent to the other side until either would block.
+ * -1: the connection is over (an error, or both FINs through). */
+static int
+splice_pump(struct splice_conn *c, int from)
+{
+	int	to = !from;
+	ssize_t	n;
+
+	for (;;) {
+		if (c->held[from] > 0) {
+			n = splice(c->pipe[from][0], NULL, c->fd[to], NULL,
+			    c->held[from], SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n == -1)
+				return errno == EAGAIN ? 0 : -1;
+			c->held[from] -= (size_t)n;
+			continue;
+		}
+		if (c->eof[from])
+			return c->eof[to] && c->held[to] == 0 ? -1 : 0;
+		n = splice(c->fd[from], NULL, c->pipe[from][1], NULL, 1 << 16,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == -1)
+			return errno == EAGAIN ? 0 : -1;
+		if (n == 0) {
+			c->eof[from] = 1;
+			if (shutdown(c->fd[to], SHUT_WR) == -1)
+				return -1;
+			continue;
+		}
+		c->held[from] += (size_t)n;
+	}
+}
+
+static struct splice_conn *
+splice_open(int ep, int client, const struct sockaddr_in *up)
+{
+	struct splice_conn	*c;
+	struct epoll_event	 ev;
+	int			 i;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->fd[0] = client;
+	c->fd[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->fd[1] == -1)
+		goto fail;
+	if (connect(c->fd[1], (const struct sockaddr *)up, sizeof(*up)) == -1 &&
+	    errno != EINPROGRESS)
+		goto fail_up;
+	if (pipe2(c->pipe[0], O_CLOEXEC | O_NONBLOCK) == -1)
+		goto fail_up;
+	if (pipe2(c->pipe[1], O_CLOEXEC | O_NONBLOCK) == -1)
+		goto fail_pipe;
+	for (i = 0; i < 2; i++) {
+		c->end[i].conn = c;
+		c->end[i].side = i;
+		ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+		ev.data.ptr = &c->end[i];
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd[i], &ev) == -1)
+			goto fail_both;	/* closing fds takes them out */
+	}
+	return c;
+fail_both:
+	close(c->pipe[1][0]);
+	close(c->pipe[1][1]);
+fail_pipe:
+	close(c->pipe[0][0]);
+	close(c->pipe[0][1]);
+fail_up:
+	close(c->fd[1]);
+fail:
+	close(client);
+	free(c);
+	return NULL;
+}
+
+static void
+tcp_splice(const char *lport, const char *ip, const char *port)
+{
+	struct sockaddr_in	 up = tcp_addr(ip, port);
+	struct epoll_event	 ev, evs[64];
+	struct splice_conn	*dead, *c;
+	struct splice_end	*e, listener = { NULL, -1 };
+	int			 l, ep, fd, i, k;
+
+	l = tcp_listen(lport, SOCK_NONBLOCK);
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		die("epoll_create1");
+	ev.events = EPOLLIN;
+	ev.data.ptr = &listener;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev) == -1)
+		die("epoll_ctl");
+	printf("listening\n");
+	for (;;) {
+		if ((k = epoll_wait(ep, evs, 64, -1)) == -1) {
+			if (errno == EINTR)
+				continue;
+			die("epoll_wait");
+		}
+		dead = NULL;
+		for (i = 0; i < k; i++) {
+			e = evs[i].data.ptr;
+			if (e == &listener) {
+				while ((fd = accept4(l, NULL, NULL,
+				    SOCK_CLOEXEC | SOCK_NONBLOCK)) != -1)
+					(void)splice_open(ep, fd, &up);
+				continue;
+			}
+			c = e->conn;
+			if (c->dead)
+				continue;
+			/* Readable: this side's bytes out.  Writable: what
+			 * waits for this side (the other side's bytes). */
+			if ((evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLERR |
+			    EPOLLHUP) && splice_pump(c, e->side) == -1) ||
+			    (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP) &&
+			    splice_pump(c, !e->side) == -1))
+				splice_kill(c, &dead);
+		}
+		while ((c = dead) != NULL) {
+			dead = c->next_dead;
+			free(c);
+		}
+	}
 }
 
 int
@@ -784,6 +1070,9 @@ main(int argc, char *argv[])
 		argv += 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* A reset connection is an error to report, not a silent death. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		die("signal");
 	if (argc == 5 && strcmp(argv[1], "lo-up") == 0)
 		lo_up(argv[2], num(argv[3]), num(argv[4]));
 	else if (argc == 6 && (strcmp(argv[1], "add") == 0 ||
@@ -802,6 +1091,12 @@ main(int argc, char *argv[])
 		tcp_echo(argv[2]);
 	else if (argc == 5 && strcmp(argv[1], "tcp-rtt") == 0)
 		tcp_rtt(argv[2], argv[3], num(argv[4]));
+	else if (argc == 6 && strcmp(argv[1], "tcp-rate") == 0)
+		tcp_rate(argv[2], argv[3], num(argv[4]), num(argv[5]));
+	else if (argc == 5 && strcmp(argv[1], "tcp-hold") == 0)
+		tcp_hold(argv[2], argv[3], num(argv[4]));
+	else if (argc == 5 && strcmp(argv[1], "tcp-splice") == 0)
+		tcp_splice(argv[2], argv[3], argv[4]);
 	else if (argc == 3 && strcmp(argv[1], "zds-bare") == 0)
 		zds_bare(argv[2], 0);
 	else if (argc == 4 && strcmp(argv[1], "zds-bare") == 0 &&

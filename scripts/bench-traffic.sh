@@ -1,170 +1,461 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# make bench-traffic (and the end of make bench): pod-to-pod traffic on a
-# node of its own (scripts/topology.sh), in one run, four ways:
+# make bench-traffic (and the end of make bench): pod-to-pod traffic on
+# nodes of its own (scripts/topology.sh), in one run, seven ways; each
+# pair of pods is a client and a server pod, every proxy two hops (one
+# in each pod's path), as in the mesh:
 #   direct   pod 1 -> pod 2, no rules, no proxy
-#   plain    pod 3 -> pod 4, both enrolled, each with a daemon of its own
-#            that does not know the other's pod: A's 15001 passes it
-#            through as plain TCP, B's 15006 takes it in (splice)
-#   hbone    pod 7 -> pod 8, both enrolled with one daemon: A's 15001,
-#            an HTTP/2 CONNECT stream to B's 15008 (userspace copies)
-#   socat    pod 5 -> pod 6 through two socat hops, what a user would
-#            otherwise pick: socat in 5 forwarding to socat in 6
-# Bulk throughput with iperf3 (RUNS runs of SECONDS each, median), and
-# new-connection latency (connect, one byte there and back, close) with
-# zt-load tcp-rtt (N connections).  Then fairness: an echo from pod 7 to
-# pod 8's app through the HBONE daemon, PROBES round trips of 64 bytes on
-# one connection, alone and while pod 5 (outside the mesh) floods pod
-# 8's 15008 at full speed (tests/helpers/h2peer.py flood) or pushes a
-# bulk flow through the same daemon.  Nothing passes or fails on a
-# number.
+#   plain    pod 3 -> pod 4, each enrolled with a daemon of its own that
+#            does not know the other's pod: A's 15001 passes it through
+#            as plain TCP, B's 15006 takes it in
+#   hbone    pod 5 -> pod 6, both enrolled with one daemon: A's 15001,
+#            an HTTP/2 CONNECT stream to B's 15008
+#   hbone2   two nodes, a daemon each with --peers: the tunnel crosses
+#            the link between them
+#   haproxy  haproxy in pod 7 -> haproxy in pod 8 -> the app (mode tcp,
+#            splice forced both ways, one thread)
+#   nginx    nginx stream in pod 9 -> nginx stream in pod 10 -> the app
+#            (one worker)
+#   splice   the bare splice relay (zt-load tcp-splice) in pod 11 -> in
+#            pod 12 -> the app: the yardstick for ours
+# What is measured, RUNS times, the configurations taking turns:
+#   bulk     iperf3, SECONDS_EACH s, 1 stream and 4; Gbit/s received,
+#            and the proxies' CPU per GB over the one-stream run
+#   connect  zt-load tcp-rtt: connect, one byte there and back, close, N
+#            times one after the other (p50, p99); zt-load tcp-rate: the
+#            same from PROCS processes at once (connections a second),
+#            and the proxies' CPU per connection over it
+#   idle     zt-load tcp-hold: IDLE connections, a byte echoed on each,
+#            held; the proxies' memory per connection, the kernel's
+#            (sockets, pipes) with it
+# CPU and memory are read from a cgroup per configuration, holding all of
+# its proxy processes (both daemons, both haproxies, ...) from their
+# start: cgroup v2's memory.current and cpu.stat, or v1's memory
+# (usage_in_bytes + kmem.tcp) and cpuacct.  Each figure is printed as
+# min, median and max over the runs, then ours as ratios to each peer.
+# Then fairness: an echo from pod 5 to pod 6's app through the HBONE
+# daemon, PROBES round trips of 64 bytes on one connection, alone and
+# while pod 13 (outside the mesh) floods pod 6's 15008 or pushes a bulk
+# flow through the same daemon.  Nothing passes or fails on a number; a
+# peer that is not installed is skipped, and said so.
 #
-#   RUNS=3 SECONDS_EACH=5 N=2000 PROBES=2000
+#   RUNS=3 SECONDS_EACH=5 N=2000 RATE_N=4000 PROCS=4 IDLE=1000 PROBES=2000
+#   ONLY="plain haproxy" (those configurations alone, with direct)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
 RUNS=${RUNS:-3}
 T=${SECONDS_EACH:-5}
 N=${N:-2000}
+RATE_N=${RATE_N:-4000}
+PROCS=${PROCS:-4}
+IDLE=${IDLE:-1000}
 PROBES=${PROBES:-2000}
 P=ztt$$
 DIR=$(mktemp -d "/tmp/$P.XXXXXX")
-SOCK=$DIR/zt.sock
 LOAD=$PWD/tests/bench/zt-load
+TOPO=scripts/topology.sh
 PIDS=()
+CGS=()
 
-for tool in iperf3 socat iptables-restore; do
+for tool in iperf3 iptables-restore; do
 	if ! command -v "$tool" >/dev/null; then
-		echo "# bench-traffic: skipped, $tool missing (apt-get install iperf3 socat iptables)"
+		echo "# bench-traffic: skipped, $tool missing (apt-get install iperf3 iptables)"
 		exit 0
 	fi
 done
+CONFIGS="direct plain hbone hbone2"
+if command -v haproxy >/dev/null; then
+	CONFIGS="$CONFIGS haproxy"
+else
+	echo "# haproxy: skipped, not installed (apt-get install haproxy)"
+fi
+NGINX_STREAM=/usr/lib/nginx/modules/ngx_stream_module.so
+if command -v nginx >/dev/null && [ -f "$NGINX_STREAM" ]; then
+	CONFIGS="$CONFIGS nginx"
+else
+	echo "# nginx: skipped, nginx or its stream module not installed (apt-get install nginx-light libnginx-mod-stream)"
+fi
+CONFIGS="$CONFIGS splice"
+# ONLY="plain haproxy": those alone (and direct, every ratio's base)
+# are measured; every installed one is set up.
+STARTED=$CONFIGS
+if [ -n "${ONLY:-}" ]; then
+	CONFIGS=$(for c in $CONFIGS; do
+		[[ $c == direct || " $ONLY " == *" $c "* ]] && echo "$c"
+	done | tr '\n' ' ')
+fi
+
+# --- a cgroup per configuration ---------------------------------------------
+
+# cg_dirs NAME: the directories that hold configuration NAME's processes.
+# v2 at the hierarchy's root (where the memory and cpu controllers are
+# handed down); v1 under the memory and cpuacct cgroups this shell is in.
+CG=
+if [ -f /sys/fs/cgroup/cgroup.subtree_control ]; then
+	grep -qw memory /sys/fs/cgroup/cgroup.subtree_control &&
+	    grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control && CG=v2
+elif [ -d /sys/fs/cgroup/memory ] && [ -d /sys/fs/cgroup/cpuacct ]; then
+	CG=v1
+	CG_MEM=/sys/fs/cgroup/memory$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
+	CG_CPU=/sys/fs/cgroup/cpuacct$(awk -F: '$2 ~ /(^|,)cpuacct(,|$)/ { print $3 }' /proc/self/cgroup)
+fi
+[ -n "$CG" ] || echo "# CPU and memory: skipped, no cgroup with the memory and cpu controllers to make"
+cg_dirs() {
+	case $CG in
+	v2) echo "/sys/fs/cgroup/$P-$1" ;;
+	v1) echo "${CG_MEM%/}/$P-$1 ${CG_CPU%/}/$P-$1" ;;
+	esac
+}
+cg_make() {
+	local d
+	for d in $(cg_dirs "$1"); do
+		mkdir "$d" || exit 1
+		CGS+=("$d")
+	done
+	# v1 counts socket buffers only once a limit is set: set one no
+	# process here can reach.
+	[ "$CG" != v1 ] || echo $((1 << 50)) >"${CG_MEM%/}/$P-$1/memory.kmem.tcp.limit_in_bytes" 2>/dev/null || true
+}
+# cg_mem NAME: bytes charged to NAME now, the kernel's with them.
+cg_mem() {
+	case $CG in
+	v2) cat "/sys/fs/cgroup/$P-$1/memory.current" ;;
+	v1) echo $(($(cat "${CG_MEM%/}/$P-$1/memory.usage_in_bytes") + \
+	    $(cat "${CG_MEM%/}/$P-$1/memory.kmem.tcp.usage_in_bytes"))) ;;
+	*) echo 0 ;;
+	esac
+}
+# cg_cpu NAME: CPU time used by NAME's processes so far, microseconds.
+cg_cpu() {
+	case $CG in
+	v2) awk '$1 == "usage_usec" { print $2 }' "/sys/fs/cgroup/$P-$1/cpu.stat" ;;
+	v1) echo $(($(cat "${CG_CPU%/}/$P-$1/cpuacct.usage") / 1000)) ;;
+	*) echo 0 ;;
+	esac
+}
 
 cleanup() {
-	local pid
+	local pid d
 	for pid in "${PIDS[@]}"; do
 		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	done
-	scripts/topology.sh down "$P"
+	"$TOPO" down "$P"
+	"$TOPO" down "${P}n"
+	for d in "${CGS[@]}"; do
+		rmdir "$d" 2>/dev/null
+	done
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip_of() { scripts/topology.sh ip "$1"; }
-in_pod() {
-	local i=$1
-	shift
-	nsenter "--net=/var/run/netns/$P-pod$i" "$@"
-}
-# bg I COMMAND...: in pod I, in the background; $! is the command itself
-# (nsenter execs it), so the cleanup's kill reaches it.
+ip_of() { "$TOPO" ip "$1"; }
+# bg NETNS CG COMMAND...: in namespace NETNS, in the background, in
+# configuration CG's cgroup (- for none) before it starts; $! is the
+# command itself (nsenter and sh exec it), so the cleanup's kill reaches
+# it.
 bg() {
-	local i=$1
-	shift
-	nsenter "--net=/var/run/netns/$P-pod$i" "$@" >/dev/null 2>&1 &
+	local ns=$1 cg=$2
+	shift 2
+	# shellcheck disable=SC2016  # $$ and $@ are the inner shell's
+	nsenter "--net=/var/run/netns/$ns" sh -c \
+	    'for d in $CGD; do echo $$ >"$d/cgroup.procs" || exit 1; done; exec "$@"' \
+	    sh "$@" >>"$DIR/bg.out" 2>>"$DIR/bg.err" &
 	PIDS+=($!)
 }
+export CGD=
+in_cg() { CGD=$(if [ "$1" != - ]; then cg_dirs "$1"; fi); }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-scripts/topology.sh up "$P" 8 || exit 1
-# daemon SOCK: one in the node's namespace; its pid in ZPID.
+"$TOPO" up "$P" 13 >/dev/null || exit 1
+"$TOPO" up2 "${P}n" 1 >/dev/null || exit 1
+for c in $STARTED; do
+	[ "$c" = direct ] || cg_make "$c"
+done
+
+# daemon NODE CG SOCK [ARGS]: a daemon in NODE's namespace.
 daemon() {
-	nsenter "--net=/var/run/netns/$P-node" ztunnel-emulator/ztunnel-emulator -q \
-	    --proxy "$1" >/dev/null 2>>"$DIR/zt.err" &
-	ZPID=$!
-	PIDS+=("$ZPID")
+	local node=$1 cg=$2 sock=$3
+	shift 3
+	in_cg "$cg"
+	bg "$node" "$cg" ztunnel-emulator/ztunnel-emulator -q --proxy "$@" "$sock"
 	for _ in $(seq 1 250); do
-		[ -S "$1" ] && break
+		[ -S "$sock" ] && return
 		sleep 0.02
 	done
+	echo "bench-traffic: daemon on $sock did not start: $(tail -1 "$DIR/bg.err")" >&2
+	exit 1
 }
-daemon "$DIR/zt4.sock"
-cni-emulator/cni-emulator --redirect "$DIR/zt4.sock" "$P-pod4" >/dev/null || exit 1
-daemon "$SOCK"
-for i in 3 7 8; do
-	cni-emulator/cni-emulator --redirect "$SOCK" "$P-pod$i" >/dev/null || exit 1
-done
-for i in 2 4 6 8; do
-	bg "$i" iperf3 -s -p 5201
-	bg "$i" "$LOAD" tcp-echo 7007
-done
-bg 8 python3 tests/helpers/traffic.py serve 8080
-bg 5 socat TCP-LISTEN:9001,fork,reuseaddr "TCP:$(ip_of 6):9002"
-bg 6 socat TCP-LISTEN:9002,fork,reuseaddr TCP:127.0.0.1:5201
-sleep 0.5	# the servers' own start-up; nothing here is timed yet
+enrol() { cni-emulator/cni-emulator --redirect "$1" "$2" >/dev/null || exit 1; }
 
-# gbps FROM IP PORT: one iperf3 run, Gbit/s received.
-gbps() {
-	in_pod "$1" iperf3 -c "$2" -p "$3" -t "$T" -J 2>/dev/null |
-	    python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))'
+daemon "$P-node" plain "$DIR/plainA.sock"
+daemon "$P-node" plain "$DIR/plainB.sock"
+enrol "$DIR/plainA.sock" "$P-pod3"
+enrol "$DIR/plainB.sock" "$P-pod4"
+daemon "$P-node" hbone "$DIR/hbone.sock"
+enrol "$DIR/hbone.sock" "$P-pod5"
+enrol "$DIR/hbone.sock" "$P-pod6"
+A2=$("$TOPO" ip2 1 1)
+B2=$("$TOPO" ip2 2 1)
+echo "$B2 default/b" >"$DIR/peers1"
+echo "$A2 default/a" >"$DIR/peers2"
+daemon "${P}n-node1" hbone2 "$DIR/n1.sock" --peers "$DIR/peers1"
+daemon "${P}n-node2" hbone2 "$DIR/n2.sock" --peers "$DIR/peers2"
+enrol "$DIR/n1.sock" "${P}n-n1pod1"
+enrol "$DIR/n2.sock" "${P}n-n2pod1"
+
+# Each server pod: iperf3 on 5201, the echo app on 7007.
+in_cg -
+for ns in "$P-pod2" "$P-pod4" "$P-pod6" "$P-pod8" "$P-pod10" "$P-pod12" "${P}n-n2pod1"; do
+	bg "$ns" - iperf3 -s -p 5201
+	bg "$ns" - "$LOAD" tcp-echo 7007
+done
+bg "$P-pod6" - python3 tests/helpers/traffic.py serve 8080
+
+# The peers, two hops each: in the client pod on 127.0.0.1:PORT+0 (bulk)
+# and PORT+10 (echo), to the server pod's PORT+1 and PORT+11, to the app.
+haproxy_cfg() {	# LISTEN UPSTREAM ...
+	printf 'global\n\tmaxconn 4096\n\tnbthread 1\n'
+	printf 'defaults\n\tmode tcp\n\ttimeout connect 5s\n\ttimeout client 1h\n\ttimeout server 1h\n'
+	printf '\toption splice-request\n\toption splice-response\n'
+	while [ $# -gt 0 ]; do
+		printf 'listen l%s\n\tbind %s\n\tserver up %s\n' "${1##*:}" "$1" "$2"
+		shift 2
+	done
 }
+nginx_cfg() {	# NAME LISTEN UPSTREAM ...
+	printf 'load_module %s;\ndaemon off;\nworker_processes 1;\n' "$NGINX_STREAM"
+	printf 'worker_rlimit_nofile 20000;\npid %s/%s.pid;\n' "$DIR" "$1"
+	printf 'events { worker_connections 20000; }\nstream {\n'
+	shift
+	while [ $# -gt 0 ]; do
+		printf '\tserver { listen %s; proxy_pass %s; }\n' "$1" "$2"
+		shift 2
+	done
+	printf '}\n'
+}
+if [[ " $STARTED " == *" haproxy "* ]]; then
+	in_cg haproxy
+	haproxy_cfg 127.0.0.1:9101 "$(ip_of 8):9102" 127.0.0.1:9111 "$(ip_of 8):9112" >"$DIR/ha7.cfg"
+	haproxy_cfg "$(ip_of 8):9102" 127.0.0.1:5201 "$(ip_of 8):9112" 127.0.0.1:7007 >"$DIR/ha8.cfg"
+	bg "$P-pod7" haproxy haproxy -db -f "$DIR/ha7.cfg"
+	bg "$P-pod8" haproxy haproxy -db -f "$DIR/ha8.cfg"
+fi
+if [[ " $STARTED " == *" nginx "* ]]; then
+	in_cg nginx
+	nginx_cfg ng9 127.0.0.1:9201 "$(ip_of 10):9202" 127.0.0.1:9211 "$(ip_of 10):9212" >"$DIR/ng9.conf"
+	nginx_cfg ng10 "$(ip_of 10):9202" 127.0.0.1:5201 "$(ip_of 10):9212" 127.0.0.1:7007 >"$DIR/ng10.conf"
+	bg "$P-pod9" nginx nginx -e "$DIR/ng9.err" -p "$DIR" -c "$DIR/ng9.conf"
+	bg "$P-pod10" nginx nginx -e "$DIR/ng10.err" -p "$DIR" -c "$DIR/ng10.conf"
+fi
+in_cg splice
+bg "$P-pod11" splice "$LOAD" tcp-splice 9301 "$(ip_of 12)" 9302
+bg "$P-pod11" splice "$LOAD" tcp-splice 9311 "$(ip_of 12)" 9312
+bg "$P-pod12" splice "$LOAD" tcp-splice 9302 127.0.0.1 5201
+bg "$P-pod12" splice "$LOAD" tcp-splice 9312 127.0.0.1 7007
 
-echo "# machine: $(uname -sr), $(nproc) CPUs; $RUNS runs of ${T} s, $N connections"
-for run in $(seq 1 "$RUNS"); do
-	{
-		printf '%s direct %s\n' "$run" "$(gbps 1 "$(ip_of 2)" 5201)"
-		printf '%s plain %s\n' "$run" "$(gbps 3 "$(ip_of 4)" 5201)"
-		printf '%s hbone %s\n' "$run" "$(gbps 7 "$(ip_of 8)" 5201)"
-		printf '%s socat %s\n' "$run" "$(gbps 5 127.0.0.1 9001)"
-	} >>"$DIR/tput"
+# client CONFIG: the client pod's namespace; to CONFIG PORT: where that
+# pod's client connects for the app on PORT (5201 or 7007).
+client() {
+	case $1 in
+	direct) echo "$P-pod1" ;; plain) echo "$P-pod3" ;; hbone) echo "$P-pod5" ;;
+	hbone2) echo "${P}n-n1pod1" ;; haproxy) echo "$P-pod7" ;;
+	nginx) echo "$P-pod9" ;; splice) echo "$P-pod11" ;;
+	esac
+}
+to() {
+	local k=$(($2 == 5201 ? 0 : 10))
+	case $1 in
+	direct) echo "$(ip_of 2) $2" ;; plain) echo "$(ip_of 4) $2" ;;
+	hbone) echo "$(ip_of 6) $2" ;; hbone2) echo "$B2 $2" ;;
+	haproxy) echo "127.0.0.1 $((9101 + k))" ;;
+	nginx) echo "127.0.0.1 $((9201 + k))" ;;
+	splice) echo "127.0.0.1 $((9301 + k))" ;;
+	esac
+}
+in_client() {
+	local c=$1
+	shift
+	nsenter "--net=/var/run/netns/$(client "$c")" "$@"
+}
+# Every path answers before anything is timed.
+for c in $CONFIGS; do
+	ok=
+	for _ in $(seq 1 250); do
+		# shellcheck disable=SC2046  # IP PORT
+		if in_client "$c" "$LOAD" tcp-rtt $(to "$c" 7007) 1 >/dev/null 2>&1; then
+			ok=1
+			break
+		fi
+		sleep 0.02
+	done
+	[ -n "$ok" ] || { echo "bench-traffic: $c does not answer: $(tail -1 "$DIR/bg.err")" >&2; exit 1; }
 done
-d=$(awk '$2 == "direct" { print $3 }' "$DIR/tput" | median)
-m=$(awk '$2 == "plain" { print $3 }' "$DIR/tput" | median)
-h=$(awk '$2 == "hbone" { print $3 }' "$DIR/tput" | median)
-s=$(awk '$2 == "socat" { print $3 }' "$DIR/tput" | median)
 
-# The HBONE daemon's own CPU per connection (both ends of the tunnel),
-# from /proc/PID/stat: utime + stime, in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$ZPID/stat"; }
-lat_direct=$(in_pod 1 "$LOAD" tcp-rtt "$(ip_of 2)" 7007 "$N")
-lat_mesh=$(in_pod 3 "$LOAD" tcp-rtt "$(ip_of 4)" 7007 "$N")
-t0=$(cpu_ticks)
-lat_hbone=$(in_pod 7 "$LOAD" tcp-rtt "$(ip_of 8)" 7007 "$N")
-t1=$(cpu_ticks)
-cpu_us=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN { printf "%.0f", d * 1e6 / hz / n }')
+# rec METRIC CONFIG VALUE: one sample.
+rec() { echo "$1 $2 $3" >>"$DIR/res"; }
+# bulk CONFIG STREAMS: Gbit/s received (and bytes, for CPU per GB).
+bulk() {
+	local ip port
+	read -r ip port < <(to "$1" 5201)
+	in_client "$1" iperf3 -c "$ip" -p "$port" -P "$2" -t "$T" -J 2>/dev/null |
+	    python3 -c 'import json,sys; r = json.load(sys.stdin)["end"]["sum_received"]; print("%.3f %d" % (r["bits_per_second"] / 1e9, r["bytes"]))'
+}
+# established CONFIG: the client pod's connections to its echo app (or
+# its proxy) still up.
+established() {
+	local port
+	port=$(to "$1" 7007 | awk '{ print $2 }')
+	in_client "$1" ss -Htn state established "( dport = :$port )" | wc -l
+}
+idle() {
+	local c=$1 m0 m1 pid
+	m0=$(cg_mem "$c")
+	: >"$DIR/hold"
+	# $! is the holder itself (nsenter execs it), so the kill reaches it.
+	# shellcheck disable=SC2046  # IP PORT
+	nsenter "--net=/var/run/netns/$(client "$c")" "$LOAD" tcp-hold \
+	    $(to "$c" 7007) "$IDLE" >"$DIR/hold" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 3000); do
+		grep -q held "$DIR/hold" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	grep -q held "$DIR/hold" || {
+		echo "bench-traffic: $c: $IDLE held connections: $(cat "$DIR/hold")" >&2
+		tail -3 "$DIR/bg.err" >&2
+		exit 1
+	}
+	m1=$(cg_mem "$c")
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+	for _ in $(seq 1 1500); do
+		[ "$(established "$c")" -eq 0 ] && break
+		sleep 0.02
+	done
+	awk -v a="$m0" -v b="$m1" -v n="$IDLE" 'BEGIN { printf "%.2f", (b - a) / 1024 / n }'
+}
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
-dp50=$(echo "$lat_direct" | field p50)
-dp99=$(echo "$lat_direct" | field p99)
-mp50=$(echo "$lat_mesh" | field p50)
-mp99=$(echo "$lat_mesh" | field p99)
-hp50=$(echo "$lat_hbone" | field p50)
-hp99=$(echo "$lat_hbone" | field p99)
+
+echo "# machine: $(uname -sr), $(nproc) CPUs; cgroup ${CG:-none}; $RUNS runs: bulk ${T} s, $N connections one after the other, $RATE_N from $PROCS processes, $IDLE idle"
+for _ in $(seq 1 "$RUNS"); do
+	for c in $CONFIGS; do
+		u0=$(cg_cpu "$c" 2>/dev/null || echo 0)
+		read -r g bytes < <(bulk "$c" 1)
+		u1=$(cg_cpu "$c" 2>/dev/null || echo 0)
+		rec bulk1 "$c" "$g"
+		[ "$c" = direct ] || [ -z "$CG" ] ||
+		    rec cpugb "$c" "$(awk -v u=$((u1 - u0)) -v b="$bytes" 'BEGIN { printf "%.3f", u / 1e6 / (b / 1e9) }')"
+		read -r g _ < <(bulk "$c" 4)
+		rec bulk4 "$c" "$g"
+		# shellcheck disable=SC2046  # IP PORT
+		r=$(in_client "$c" "$LOAD" tcp-rtt $(to "$c" 7007) "$N")
+		rec p50 "$c" "$(echo "$r" | field p50)"
+		rec p99 "$c" "$(echo "$r" | field p99)"
+		u0=$(cg_cpu "$c" 2>/dev/null || echo 0)
+		# shellcheck disable=SC2046  # IP PORT
+		r=$(in_client "$c" "$LOAD" tcp-rate $(to "$c" 7007) "$RATE_N" "$PROCS")
+		u1=$(cg_cpu "$c" 2>/dev/null || echo 0)
+		rec cps "$c" "$(echo "$r" | field per_s)"
+		[ "$c" = direct ] || [ -z "$CG" ] ||
+		    rec cpu "$c" "$(awk -v u=$((u1 - u0)) -v n="$(echo "$r" | field n)" 'BEGIN { printf "%.1f", u / n }')"
+		if [ "$c" != direct ] && [ -n "$CG" ]; then
+			m=$(idle "$c") || exit 1
+			rec mem "$c" "$m"
+		fi
+	done
+done
+
+# stat METRIC CONFIG: "min median max" of its samples ("- - -" if none).
+stat() {
+	local v
+	v=$(awk -v m="$1" -v c="$2" '$1 == m && $2 == c { print $3 }' "$DIR/res" | sort -g)
+	if [ -z "$v" ]; then echo "- - -"; return; fi
+	echo "$(echo "$v" | head -1) $(echo "$v" | median) $(echo "$v" | tail -1)"
+}
+med() { stat "$1" "$2" | awk '{ print $2 }'; }
+label() {
+	case $1 in
+	direct) echo "direct (no rules, no proxy)" ;;
+	plain) echo "ours, plaintext (15001 -> 15006)" ;;
+	hbone) echo "ours, HBONE, one node" ;;
+	hbone2) echo "ours, HBONE, two nodes" ;;
+	haproxy) echo "haproxy, two hops, splice" ;;
+	nginx) echo "nginx stream, two hops" ;;
+	splice) echo "bare splice relay, two hops" ;;
+	esac
+}
+table() {	# METRIC TITLE
+	local c
+	echo
+	printf '%-36s %10s %10s %10s\n' "$2" min median max
+	for c in $CONFIGS; do
+		# shellcheck disable=SC2046,SC2183  # three fields
+		printf '%-36s %10s %10s %10s\n' "$(label "$c")" $(stat "$1" "$c")
+	done
+}
+table bulk1 "bulk, 1 stream, Gbit/s"
+table bulk4 "bulk, 4 streams, Gbit/s"
+table cpugb "CPU s per GB (1 stream), proxies"
+table cps "new connections a second ($PROCS at once)"
+table p50 "new connection p50, us"
+table p99 "new connection p99, us"
+table cpu "CPU per connection, us, proxies"
+table mem "idle memory per connection, KiB"
+
+# ratio OURS PEER METRIC: medians, ours / peer.
+ratio() {
+	local a b
+	a=$(med "$3" "$1")
+	b=$(med "$3" "$2")
+	awk -v a="$a" -v b="$b" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2fx", a / b }'
+}
+added() { awk -v a="$(med p50 "$1")" -v d="$(med p50 direct)" 'BEGIN { printf "%.0f", a - d }'; }
+PEERS=
+for c in direct haproxy nginx splice; do
+	[[ " $CONFIGS " == *" $c "* ]] && PEERS="$PEERS $c"
+done
+for ours in plain hbone hbone2; do
+	echo
+	printf '%-36s' "$(label "$ours") / peer"
+	for c in $PEERS; do printf ' %10s' "$c"; done
+	echo
+	for m in bulk1 bulk4 cps p50 p99 cpu cpugb mem; do
+		printf '%-36s' "  $m"
+		for c in $PEERS; do printf ' %10s' "$(ratio "$ours" "$c" "$m")"; done
+		echo
+	done
+done
+echo "# bulk, cps: higher is better; p50, p99, cpu, cpugb, mem: lower is better"
 
 echo
-printf '%-34s %12s %12s\n' "pod to pod (median of $RUNS)" "Gbit/s" "vs direct"
-printf '%-34s %12s %12s\n' "direct (no rules, no proxy)" "$d" "1.00x"
-printf '%-34s %12s %12s\n' "plaintext (15001 -> 15006)" "$m" "$(awk -v a="$m" -v b="$d" 'BEGIN { printf "%.2fx", a / b }')"
-printf '%-34s %12s %12s\n' "HBONE (15001 -> 15008, h2c)" "$h" "$(awk -v a="$h" -v b="$d" 'BEGIN { printf "%.2fx", a / b }')"
-printf '%-34s %12s %12s\n' "two socat hops" "$s" "$(awk -v a="$s" -v b="$d" 'BEGIN { printf "%.2fx", a / b }')"
-echo
-printf '%-34s %12s %12s\n' "new connection, us" p50 p99
-printf '%-34s %12s %12s\n' "direct" "$dp50" "$dp99"
-printf '%-34s %12s %12s\n' "plaintext" "$mp50" "$mp99"
-printf '%-34s %12s %12s\n' "HBONE (a stream, pooled conn)" "$hp50" "$hp99"
-echo "# the daemon's CPU per connection over HBONE (both ends): $cpu_us us"
-echo
-echo "# targets (reported, not asserted):"
-echo "#   plaintext / direct throughput:  $(awk -v a="$m" -v b="$d" 'BEGIN { printf "%.2fx", a / b }') (target >= 0.6x)"
-echo "#   plaintext / socat throughput:   $(awk -v a="$m" -v b="$s" 'BEGIN { printf "%.2fx", a / b }') (target >= 4x)"
-echo "#   plaintext added connect p50:    $(awk -v a="$mp50" -v b="$dp50" 'BEGIN { printf "%.1f us", a - b }') (target <= 100 us)"
-echo "#   HBONE / direct throughput:      $(awk -v a="$h" -v b="$d" 'BEGIN { printf "%.2fx", a / b }') (target >= 0.35x)"
-echo "#   HBONE / socat throughput:       $(awk -v a="$h" -v b="$s" 'BEGIN { printf "%.2fx", a / b }') (target >= 2x)"
-echo "#   HBONE / plaintext connect p50:  $(awk -v a="$hp50" -v b="$mp50" 'BEGIN { printf "%.2fx", a / b }') (target <= 1x)"
+echo "# targets (medians; reported, not asserted):"
+if [[ " $CONFIGS " == *" haproxy "* ]]; then
+	echo "#   plaintext added p50 <= haproxy's:    $(added plain) us vs $(added haproxy) us"
+	echo "#   plaintext CPU per connection <= haproxy's: $(med cpu plain) us vs $(med cpu haproxy) us"
+	echo "#   plaintext connections/s >= haproxy's: $(ratio plain haproxy cps)"
+	echo "#   HBONE new stream added p50 <= haproxy's: $(added hbone) us vs $(added haproxy) us"
+fi
+echo "#   plaintext idle memory <= 12 KiB:     $(med mem plain) KiB"
+echo "#   plaintext bulk >= 0.9x the splice yardstick: 1 stream $(ratio plain splice bulk1), 4 streams $(ratio plain splice bulk4)"
+echo "#   HBONE bulk >= 0.8x plaintext, 1 stream: $(ratio hbone plain bulk1) (two nodes $(ratio hbone2 plain bulk1))"
+echo "#   HBONE CPU per GB <= 1.1x plaintext's: $(ratio hbone plain cpugb)"
 
 # --- fairness: one loop, every pod ------------------------------------------
 
-# probe: PROBES echo round trips pod 7 -> pod 8 (HBONE), "p50 p99 max" ms.
+# probe: PROBES echo round trips pod 5 -> pod 6 (HBONE), "p50 p99 max" ms.
 probe() {
-	in_pod 7 timeout 120 python3 tests/helpers/traffic.py probe "$(ip_of 8)" 8080 "$PROBES" |
+	nsenter "--net=/var/run/netns/$P-pod5" timeout 120 python3 tests/helpers/traffic.py probe "$(ip_of 6)" 8080 "$PROBES" |
 	    awk '$1 == "probe" { print $4, $6, $8 }'
 }
-# during KIND: the probe while pod 5 floods pod 8's 15008 with KIND.
+# during KIND: the probe while pod 13 floods pod 6's 15008 with KIND.
 during() {
 	local pid r
-	nsenter "--net=/var/run/netns/$P-pod5" python3 tests/helpers/h2peer.py flood \
-	    "$(ip_of 8)" 15008 "$1" "$DIR/tally" >/dev/null 2>&1 &
+	nsenter "--net=/var/run/netns/$P-pod13" python3 tests/helpers/h2peer.py flood \
+	    "$(ip_of 6)" 15008 "$1" "$DIR/tally" >/dev/null 2>&1 &
 	pid=$!
 	for _ in $(seq 1 500); do
 		[ "$(cat "$DIR/tally" 2>/dev/null || echo 0)" -gt 1000000 ] && break
@@ -176,12 +467,12 @@ during() {
 	rm -f "$DIR/tally"
 	echo "$r"
 }
-# during_bulk FROM TO: the probe while iperf3 runs from pod FROM to pod
-# TO: 3 -> 4 is another pod's flow through the same daemon (pod 3's
-# 15001); 7 -> 8 shares the probe's own HTTP/2 connection.
+# during_bulk FROM: the probe while iperf3 runs from pod FROM to pod 6:
+# 13 (outside the mesh) is another pod's flow through the same daemon
+# (6's 15006); 5 shares the probe's own HTTP/2 connection.
 during_bulk() {
 	local pid r
-	in_pod "$1" iperf3 -c "$(ip_of "$2")" -p 5201 -t 60 >/dev/null 2>&1 &
+	nsenter "--net=/var/run/netns/$P-pod$1" iperf3 -c "$(ip_of 6)" -p 5201 -t 60 >/dev/null 2>&1 &
 	pid=$!
 	sleep 1	# iperf3's own start-up; not a sync point of ours
 	r=$(probe)
@@ -191,17 +482,17 @@ during_bulk() {
 }
 quiet=$(probe)
 echo
-printf '%-34s %12s %12s %12s\n' "echo through HBONE, 64 B, ms" p50 p99 max
+printf '%-36s %10s %10s %10s\n' "echo through HBONE, 64 B, ms" p50 p99 max
 # shellcheck disable=SC2086  # three fields
-printf '%-34s %12s %12s %12s\n' "alone" $quiet
+printf '%-36s %10s %10s %10s\n' "alone" $quiet
 for kind in settings_ack ping_ack window_update hpack_400; do
 	# shellcheck disable=SC2046,SC2183  # three fields
-	printf '%-34s %12s %12s %12s\n' "during a ${kind} flood" $(during "$kind")
+	printf '%-36s %10s %10s %10s\n' "during a ${kind} flood" $(during "$kind")
 done
 # shellcheck disable=SC2046,SC2183
-printf '%-34s %12s %12s %12s\n' "during another pod's bulk flow" $(during_bulk 3 4)
+printf '%-36s %10s %10s %10s\n' "during another pod's bulk flow" $(during_bulk 13)
 # shellcheck disable=SC2046,SC2183
-printf '%-34s %12s %12s %12s\n' "during bulk on the same connection" $(during_bulk 7 8)
+printf '%-36s %10s %10s %10s\n' "during bulk on the same connection" $(during_bulk 5)
 echo "# target (reported, not asserted): p99 during a flood under 50 ms"
 echo "# a bulk flow on the probe's own HTTP/2 connection delays it by what"
 echo "# waits in the one TCP connection ahead of it (head-of-line), as in"

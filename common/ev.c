@@ -409,10 +409,17 @@ ev_run(void)
 int
 ev_accept(int lfd, const char *busy)
 {
+	return ev_accept_peer(lfd, busy, NULL, NULL);
+}
+
+int
+ev_accept_peer(int lfd, const char *busy, struct sockaddr *sa,
+    socklen_t *len)
+{
 	int fd;
 
 	for (;;) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(lfd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd != -1)
 			return fd;
 		if (errno == EINTR || errno == ECONNABORTED)

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 /*
  * The one event loop of each program, in the manner of event(3): modules
@@ -119,5 +120,9 @@ void	ev_defer_free(struct ev_deferred *d, ev_free_fn *fn, void *arg);
  * EMFILE when one was shed, anything else for a real error.
  */
 int	ev_accept(int lfd, const char *busy);
+/* The same, with the peer's address in sa (as accept4's; *len in and
+ * out): no getpeername() afterwards. */
+int	ev_accept_peer(int lfd, const char *busy, struct sockaddr *sa,
+	    socklen_t *len);
 
 #endif

@@ -635,10 +635,15 @@ accept_some(struct listener *l, int max)
 {
 	static const char	 ok[] = "ok\n";
 	struct pod_ref		*pod = l->set->owner;
+	union sockip		 peer;
+	socklen_t		 plen;
 	int			 c, n;
 
 	for (n = 0; n < max && !ev_exhausted(); n++) {
-		if ((c = ev_accept(l->io.fd, NULL)) == -1) {
+		plen = sizeof(peer);
+		memset(&peer, 0, sizeof(peer));
+		if ((c = ev_accept_peer(l->io.fd, NULL, &peer.sa,
+		    &plen)) == -1) {
 			if (errno == EMFILE)
 				log_warnx("out of file descriptors: refused a "
 				    "connection to %s:%u", pod->label, l->port);
@@ -656,7 +661,7 @@ accept_some(struct listener *l, int max)
 			return n;
 		}
 		if (proxy_mode) {
-			proxy_accept(pod, l->port, c);
+			proxy_accept(pod, l->port, c, &peer);
 			continue;
 		}
 		/* A new socket's buffer always has room for three bytes;

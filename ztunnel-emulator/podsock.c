@@ -119,10 +119,10 @@ bind_client(int s, const struct pod_ref *pod, const union sockip *from)
 	uint16_t	port;
 	int		on = 1, v6 = from->sa.sa_family == AF_INET6, tries;
 
+	/* Transparent is enough to bind an address that is not the pod's:
+	 * the kernel lets it bind as it would with FREEBIND. */
 	if (setsockopt(s, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT :
 	    IP_TRANSPARENT, &on, sizeof(on)) == -1 ||
-	    setsockopt(s, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_FREEBIND :
-	    IP_FREEBIND, &on, sizeof(on)) == -1 ||
 	    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		return -1;
 	for (tries = 0; tries < PODSOCK_PORT_TRIES; tries++) {

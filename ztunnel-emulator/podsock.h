@@ -45,7 +45,7 @@ int	podsock_tune(int fd);
  * A TCP connection to `to`, started from inside the pod's network
  * namespace: non-blocking (the connect is under way, or done), with the
  * ztunnel mark, ZT_MARK (never captured again).  from: bind to that
- * client's address (IP_TRANSPARENT, IP_FREEBIND) on a port of
+ * client's address (IP_TRANSPARENT, enough to bind it) on a port of
  * PODSOCK_IN_PORTS other than the client's own (or, when
  * PODSOCK_PORT_TRIES of them in a row are taken, whatever port the kernel
  * gives); NULL: the pod's own address

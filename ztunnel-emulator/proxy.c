@@ -6,8 +6,8 @@
  * SO_ORIGINAL_DST (IP6T_SO_ORIGINAL_DST for IPv6) reads it back.  The upstream socket is made inside the
  * pod's network namespace and carries the ztunnel mark 0x539, which the
  * rules let through: it is never captured again.  Inbound, it is also
- * bound to the client's own address (IP_TRANSPARENT, IP_FREEBIND, or
- * their IPv6 twins), so the
+ * bound to the client's own address (IP_TRANSPARENT, or IPv6's twin,
+ * which also lets it bind an address that is not the pod's), so the
  * app sees who called; the app's replies carry the connmark 0x111, and
  * the pod's table 100 delivers them back to this socket.
  */
@@ -74,10 +74,11 @@ turn_away(int c, const struct pod_ref *pod, const char *why)
 }
 
 void
-proxy_accept(struct pod_ref *pod, uint16_t port, int c)
+proxy_accept(struct pod_ref *pod, uint16_t port, int c,
+    const union sockip *peer)
 {
-	union sockip		 src, dst;
-	socklen_t		 len, slen = sizeof(src);
+	union sockip		 src = *peer, dst;
+	socklen_t		 len;
 	enum relay_dir		 dir;
 	struct tcp_series	*series;
 	const char		*dst_workload;
@@ -91,9 +92,7 @@ proxy_accept(struct pod_ref *pod, uint16_t port, int c)
 		return;
 	}
 	dir = port == ZT_PORT_OUTBOUND ? RELAY_OUTBOUND : RELAY_INBOUND;
-	memset(&src, 0, sizeof(src));
-	if (getpeername(c, &src.sa, &slen) == -1 ||
-	    (src.sa.sa_family != AF_INET && src.sa.sa_family != AF_INET6)) {
+	if (src.sa.sa_family != AF_INET && src.sa.sa_family != AF_INET6) {
 		turn_away(c, pod, "not an IP connection");
 		return;
 	}

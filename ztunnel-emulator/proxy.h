@@ -2,6 +2,7 @@
 #ifndef ZT_PROXY_H
 #define ZT_PROXY_H
 
+#include "ipaddr.h"
 #include "mesh.h"
 #include "podref.h"
 
@@ -11,9 +12,11 @@
  * to anything else, to its original destination, from inside the pod,
  * marked so it is not captured again.  15008: HBONE's server.  15006 (inbound
  * plaintext): to the app, inside the pod, from the client's own address.
- * Takes the accepted socket c.
+ * Takes the accepted socket c; peer: its peer's address, as accept gave
+ * it.
  */
-void	proxy_accept(struct pod_ref *, uint16_t port, int c);
+void	proxy_accept(struct pod_ref *, uint16_t port, int c,
+	    const union sockip *peer);
 
 #include "podsock.h"
 

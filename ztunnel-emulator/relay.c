@@ -282,8 +282,9 @@ relay_start(struct relay_stats *stats, const char *label, enum relay_dir dir,
 	r->cfd = client;
 	r->ufd = upstream;
 	/* The upstream first: the client waits in the kernel until the
-	 * upstream answers. */
-	if (ev_io_add(&r->u, upstream, EPOLLOUT, on_upstream, r) == -1)
+	 * upstream answers.  Watched as it will stay: the connect's end is
+	 * its first edge. */
+	if (ev_io_add(&r->u, upstream, RELAY_EVENTS, on_upstream, r) == -1)
 		goto fail;
 	r->connecting = 1;
 	r->stats = stats;
@@ -454,14 +455,20 @@ on_client(void *arg, uint32_t events)
 	pump_or_end(r, events, r->cfd, &r->up, "client");
 }
 
+/* The upstream's first event: connected, or refused (an error or a
+ * hang-up comes with it; only then is the socket asked why). */
 static void
-connected(struct relay *r)
+connected(struct relay *r, uint32_t events)
 {
 	int		err = 0;
 	socklen_t	len = sizeof(err);
 
-	if (getsockopt(r->ufd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		err = errno;
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		if (getsockopt(r->ufd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		else if (err == 0)	/* hung up, and said no more */
+			err = ECONNREFUSED;
+	}
 	if (err != 0) {
 		relay_end(r, err == ECONNREFUSED ? "upstream refused" :
 		    strerror(err));
@@ -469,16 +476,19 @@ connected(struct relay *r)
 	}
 	r->connecting = 0;
 	ev_timer_stop(&r->timer);
-	/* Edge-triggered, both ways, for good: pump() always goes on until
-	 * the kernel says EAGAIN (or a pipe is full, and then the other
-	 * side's edge brings us back), so no change of readiness is missed
-	 * and the watch never needs changing. */
-	if (ev_io_mod(&r->u, RELAY_EVENTS) == -1 ||
-	    ev_io_add(&r->c, r->cfd, RELAY_EVENTS, on_client, r) == -1) {
+	/* Edge-triggered, both ways, for good (the upstream was watched so
+	 * from its connect): pump() always goes on until the kernel says
+	 * EAGAIN (or a pipe is full, and then the other side's edge brings
+	 * us back), so no change of readiness is missed and the watch never
+	 * needs changing. */
+	if (ev_io_add(&r->c, r->cfd, RELAY_EVENTS, on_client, r) == -1) {
 		relay_end(r, "epoll_ctl");
 		return;
 	}
-	(void)pump(r, ALL_EVENTS, ALL_EVENTS);
+	/* What the client sent while we connected goes now; the upstream
+	 * is read only if this edge said it has bytes (any that come later
+	 * bring an edge of their own). */
+	(void)pump(r, ALL_EVENTS, events);
 }
 
 static void
@@ -487,7 +497,7 @@ on_upstream(void *arg, uint32_t events)
 	struct relay *r = arg;
 
 	if (r->connecting)
-		connected(r);
+		connected(r, events);
 	else
 		pump_or_end(r, events, r->ufd, &r->down, "upstream");
 }
@@ -646,7 +656,8 @@ relay_watch(struct relay *r, struct relay_stats *s, const char *label)
 
 		ev_timer_at(&r->timer, monotonic_ms() + (age + 1000 <
 		    RELAY_CONNECT_MS ? RELAY_CONNECT_MS - age : 1000));
-		if (ev_io_add(&r->u, r->ufd, EPOLLOUT, on_upstream, r) == -1)
+		if (ev_io_add(&r->u, r->ufd, RELAY_EVENTS, on_upstream,
+		    r) == -1)
 			return -1;
 		return 0;
 	}

@@ -28,7 +28,10 @@
 #            and the proxies' CPU per connection over it
 #   idle     zt-load tcp-hold: IDLE connections, a byte echoed on each,
 #            held; the proxies' memory per connection, the kernel's
-#            (sockets, pipes) with it
+#            (sockets, pipes) with it (to within the memory counter's
+#            per-CPU batch: 256 KiB x CPUs / IDLE)
+#   calls    once, after the runs: the proxies' system calls per new
+#            connection (strace -c -f, N connections; if strace is here)
 # CPU and memory are read from a cgroup per configuration, holding all of
 # its proxy processes (both daemons, both haproxies, ...) from their
 # start: cgroup v2's memory.current and cpu.stat, or v1's memory
@@ -42,6 +45,7 @@
 #
 #   RUNS=3 SECONDS_EACH=5 N=2000 RATE_N=4000 PROCS=4 IDLE=1000 PROBES=2000
 #   ONLY="plain haproxy" (those configurations alone, with direct)
+#   STRACE_TABLES=DIR (keep each configuration's strace -c table there)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -369,6 +373,36 @@ for _ in $(seq 1 "$RUNS"); do
 	done
 done
 
+# syscalls CONFIG: system calls per new connection by all of CONFIG's
+# processes, counted with strace -c -f over N connections one after the
+# other (slow under strace: counted, not timed).
+syscalls() {
+	local c=$1 p spid procs args=()
+	mapfile -t procs <"$(cg_dirs "$c" | awk '{ print $1 }')/cgroup.procs"
+	for p in "${procs[@]}"; do
+		args+=(-p "$p")
+	done
+	strace -c -f -qq -o "$DIR/strace" "${args[@]}" &
+	spid=$!
+	for p in "${procs[@]}"; do
+		for _ in $(seq 1 250); do
+			[ "$(awk '$1 == "TracerPid:" { print $2 }' "/proc/$p/status")" != 0 ] && break
+			sleep 0.02
+		done
+	done
+	# shellcheck disable=SC2046  # IP PORT
+	in_client "$c" "$LOAD" tcp-rtt $(to "$c" 7007) "$N" >/dev/null
+	kill -INT "$spid"
+	wait "$spid"
+	[ -z "${STRACE_TABLES:-}" ] || cp "$DIR/strace" "$STRACE_TABLES/strace.$c"
+	awk -v n="$N" '$NF == "total" { printf "%.1f", $4 / n }' "$DIR/strace"
+}
+if [ -n "$CG" ] && command -v strace >/dev/null; then
+	for c in $CONFIGS; do
+		[ "$c" = direct ] || rec calls "$c" "$(syscalls "$c")"
+	done
+fi
+
 # stat METRIC CONFIG: "min median max" of its samples ("- - -" if none).
 stat() {
 	local v
@@ -405,6 +439,7 @@ table p50 "new connection p50, us"
 table p99 "new connection p99, us"
 table cpu "CPU per connection, us, proxies"
 table mem "idle memory per connection, KiB"
+table calls "system calls per connection, proxies"
 
 # ratio OURS PEER METRIC: medians, ours / peer.
 ratio() {
@@ -413,23 +448,24 @@ ratio() {
 	b=$(med "$3" "$2")
 	awk -v a="$a" -v b="$b" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2fx", a / b }'
 }
-added() { awk -v a="$(med p50 "$1")" -v d="$(med p50 direct)" 'BEGIN { printf "%.0f", a - d }'; }
+added() { awk -v a="$(med p50 "$1")" -v d="$(med p50 direct)" 'BEGIN { if (a == "-") print "-"; else printf "%.0f", a - d }'; }
 PEERS=
 for c in direct haproxy nginx splice; do
 	[[ " $CONFIGS " == *" $c "* ]] && PEERS="$PEERS $c"
 done
 for ours in plain hbone hbone2; do
+	[[ " $CONFIGS " == *" $ours "* ]] || continue
 	echo
 	printf '%-36s' "$(label "$ours") / peer"
 	for c in $PEERS; do printf ' %10s' "$c"; done
 	echo
-	for m in bulk1 bulk4 cps p50 p99 cpu cpugb mem; do
+	for m in bulk1 bulk4 cps p50 p99 cpu cpugb mem calls; do
 		printf '%-36s' "  $m"
 		for c in $PEERS; do printf ' %10s' "$(ratio "$ours" "$c" "$m")"; done
 		echo
 	done
 done
-echo "# bulk, cps: higher is better; p50, p99, cpu, cpugb, mem: lower is better"
+echo "# bulk, cps: higher is better; p50, p99, cpu, cpugb, mem, calls: lower is better"
 
 echo
 echo "# targets (medians; reported, not asserted):"

@@ -823,7 +823,11 @@ accept_some(struct dsock *s)
 	int		 fd, n;
 
 	for (n = 0; n < UDP_BATCH && !ev_exhausted(); n++) {
-		if ((fd = ev_accept(s->io.fd, NULL)) == -1) {
+		/* Where it comes from, once for all its queries. */
+		len = sizeof(peer);
+		memset(&peer, 0, sizeof(peer));
+		if ((fd = ev_accept_peer(s->io.fd, NULL,
+		    (struct sockaddr *)&peer, &len)) == -1) {
 			if (errno != EAGAIN && errno != EMFILE)
 				log_warn("accept on %s:%u", set->owner->label,
 				    DNSP_PORT);
@@ -839,11 +843,7 @@ accept_some(struct dsock *s)
 		}
 		c->set = set;
 		c->io.fd = -1;
-		/* Where it comes from, once for all its queries. */
-		len = sizeof(peer);
-		memset(&peer, 0, sizeof(peer));
-		c->placed = getpeername(fd, (struct sockaddr *)&peer,
-		    &len) == 0 && from_pod(set, &peer);
+		c->placed = from_pod(set, &peer);
 		if (ev_io_add(&c->io, fd, EPOLLIN, conn_io, c) == -1) {
 			close(fd);
 			free(c);

@@ -135,19 +135,17 @@ htun_new(struct pod_ref *pod, enum h2_role role, const union sockip *src,
 /* ---- inbound ---------------------------------------------------------- */
 
 void
-hbone_accept(struct pod_ref *pod, int c)
+hbone_accept(struct pod_ref *pod, int c, const union sockip *from)
 {
-	union sockip	local, peer;
-	socklen_t	llen = sizeof(local), plen = sizeof(peer);
+	union sockip	local, peer = *from;
+	socklen_t	llen = sizeof(local);
 
 	if (draining) {
 		close(c);
 		return;
 	}
 	memset(&local, 0, sizeof(local));
-	memset(&peer, 0, sizeof(peer));
 	if (getsockname(c, &local.sa, &llen) == -1 ||
-	    getpeername(c, &peer.sa, &plen) == -1 ||
 	    (local.sa.sa_family != AF_INET && local.sa.sa_family != AF_INET6)) {
 		log_debug("%s: not an IP connection", pod->label);
 		close(c);

@@ -24,8 +24,9 @@
  * (h2conn.h). */
 void	hbone_init(uint64_t idle, uint64_t half_close_ms);
 
-/* Inbound: a connection accepted on the pod's 15008; c is ours. */
-void	hbone_accept(struct pod_ref *, int c);
+/* Inbound: a connection accepted on the pod's 15008; c is ours, peer
+ * its peer's address as accept gave it. */
+void	hbone_accept(struct pod_ref *, int c, const union sockip *peer);
 
 /*
  * Outbound: carry c, the pod's captured connection from src to dst, in

@@ -88,7 +88,7 @@ proxy_accept(struct pod_ref *pod, uint16_t port, int c,
 	 * inherits them from its listener (listen.c), five calls fewer per
 	 * connection. */
 	if (port == ZT_PORT_HBONE) {
-		hbone_accept(pod, c);
+		hbone_accept(pod, c, peer);
 		return;
 	}
 	dir = port == ZT_PORT_OUTBOUND ? RELAY_OUTBOUND : RELAY_INBOUND;

@@ -161,16 +161,15 @@ ip_of() { "$TOPO" ip "$1"; }
 # command itself (nsenter and sh exec it), so the cleanup's kill reaches
 # it.
 bg() {
-	local ns=$1 cg=$2
+	local ns=$1 dirs=
+	[ "$2" = - ] || dirs=$(cg_dirs "$2")
 	shift 2
 	# shellcheck disable=SC2016  # $$ and $@ are the inner shell's
-	nsenter "--net=/var/run/netns/$ns" sh -c \
+	CGD=$dirs nsenter "--net=/var/run/netns/$ns" sh -c \
 	    'for d in $CGD; do echo $$ >"$d/cgroup.procs" || exit 1; done; exec "$@"' \
 	    sh "$@" >>"$DIR/bg.out" 2>>"$DIR/bg.err" &
 	PIDS+=($!)
 }
-export CGD=
-in_cg() { CGD=$(if [ "$1" != - ]; then cg_dirs "$1"; fi); }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 "$TOPO" up "$P" 13 >/dev/null || exit 1
@@ -183,7 +182,6 @@ done
 daemon() {
 	local node=$1 cg=$2 sock=$3
 	shift 3
-	in_cg "$cg"
 	bg "$node" "$cg" ztunnel-emulator/ztunnel-emulator -q --proxy "$@" "$sock"
 	for _ in $(seq 1 250); do
 		[ -S "$sock" ] && return
@@ -211,7 +209,6 @@ enrol "$DIR/n1.sock" "${P}n-n1pod1"
 enrol "$DIR/n2.sock" "${P}n-n2pod1"
 
 # Each server pod: iperf3 on 5201, the echo app on 7007.
-in_cg -
 for ns in "$P-pod2" "$P-pod4" "$P-pod6" "$P-pod8" "$P-pod10" "$P-pod12" "${P}n-n2pod1"; do
 	bg "$ns" - iperf3 -s -p 5201
 	bg "$ns" - "$LOAD" tcp-echo 7007
@@ -241,20 +238,17 @@ nginx_cfg() {	# NAME LISTEN UPSTREAM ...
 	printf '}\n'
 }
 if [[ " $STARTED " == *" haproxy "* ]]; then
-	in_cg haproxy
 	haproxy_cfg 127.0.0.1:9101 "$(ip_of 8):9102" 127.0.0.1:9111 "$(ip_of 8):9112" >"$DIR/ha7.cfg"
 	haproxy_cfg "$(ip_of 8):9102" 127.0.0.1:5201 "$(ip_of 8):9112" 127.0.0.1:7007 >"$DIR/ha8.cfg"
 	bg "$P-pod7" haproxy haproxy -db -f "$DIR/ha7.cfg"
 	bg "$P-pod8" haproxy haproxy -db -f "$DIR/ha8.cfg"
 fi
 if [[ " $STARTED " == *" nginx "* ]]; then
-	in_cg nginx
 	nginx_cfg ng9 127.0.0.1:9201 "$(ip_of 10):9202" 127.0.0.1:9211 "$(ip_of 10):9212" >"$DIR/ng9.conf"
 	nginx_cfg ng10 "$(ip_of 10):9202" 127.0.0.1:5201 "$(ip_of 10):9212" 127.0.0.1:7007 >"$DIR/ng10.conf"
 	bg "$P-pod9" nginx nginx -e "$DIR/ng9.err" -p "$DIR" -c "$DIR/ng9.conf"
 	bg "$P-pod10" nginx nginx -e "$DIR/ng10.err" -p "$DIR" -c "$DIR/ng10.conf"
 fi
-in_cg splice
 bg "$P-pod11" splice "$LOAD" tcp-splice 9301 "$(ip_of 12)" 9302
 bg "$P-pod11" splice "$LOAD" tcp-splice 9311 "$(ip_of 12)" 9312
 bg "$P-pod12" splice "$LOAD" tcp-splice 9302 127.0.0.1 5201

@@ -756,6 +756,35 @@ tcp_listen(const char *port, int flags)
 	return l;
 }
 
+/* A nonblocking listener on PORT in a new epoll set, its events tagged
+ * data; says "listening".  Returns the set, the listener in *lfd. */
+static int
+tcp_listen_epoll(const char *port, epoll_data_t data, int *lfd)
+{
+	struct epoll_event	ev = { .events = EPOLLIN, .data = data };
+	int			ep;
+
+	*lfd = tcp_listen(port, SOCK_NONBLOCK);
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		die("epoll_create1");
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, *lfd, &ev) == -1)
+		die("epoll_ctl");
+	printf("listening\n");
+	return ep;
+}
+
+/* epoll_wait with no timeout, through signals. */
+static int
+wait_events(int ep, struct epoll_event *evs, int max)
+{
+	int k;
+
+	while ((k = epoll_wait(ep, evs, max, -1)) == -1)
+		if (errno != EINTR)
+			die("epoll_wait");
+	return k;
+}
+
 /* One new connection: connect, one byte there and back.  Returns it
  * open; -1 with errno on failure. */
 static int
@@ -782,28 +811,16 @@ tcp_exchange(const struct sockaddr_in *sin)
 static void
 tcp_echo(const char *port)
 {
-	struct epoll_event	ev, evs[64];
+	struct epoll_event	ev = { .events = EPOLLIN }, evs[64];
 	char			buf[4096];
 	ssize_t			n;
 	int			l, c, ep, fd, i, k;
 
-	l = tcp_listen(port, SOCK_NONBLOCK);
-	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		die("epoll_create1");
-	ev.events = EPOLLIN;
-	ev.data.fd = l;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev) == -1)
-		die("epoll_ctl");
-	printf("listening\n");
+	ep = tcp_listen_epoll(port, (epoll_data_t){ .fd = -1 }, &l);
 	for (;;) {
-		if ((k = epoll_wait(ep, evs, 64, -1)) == -1) {
-			if (errno == EINTR)
-				continue;
-			die("epoll_wait");
-		}
+		k = wait_events(ep, evs, 64);
 		for (i = 0; i < k; i++) {
-			fd = evs[i].data.fd;
-			if (fd == l) {
+			if ((fd = evs[i].data.fd) == -1) {
 				while ((c = accept4(l, NULL, NULL,
 				    SOCK_CLOEXEC)) != -1) {
 					ev.data.fd = c;
@@ -1015,25 +1032,14 @@ static void
 tcp_splice(const char *lport, const char *ip, const char *port)
 {
 	struct sockaddr_in	 up = tcp_addr(ip, port);
-	struct epoll_event	 ev, evs[64];
+	struct epoll_event	 evs[64];
 	struct splice_conn	*dead, *c;
 	struct splice_end	*e, listener = { NULL, -1 };
 	int			 l, ep, fd, i, k;
 
-	l = tcp_listen(lport, SOCK_NONBLOCK);
-	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		die("epoll_create1");
-	ev.events = EPOLLIN;
-	ev.data.ptr = &listener;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev) == -1)
-		die("epoll_ctl");
-	printf("listening\n");
+	ep = tcp_listen_epoll(lport, (epoll_data_t){ .ptr = &listener }, &l);
 	for (;;) {
-		if ((k = epoll_wait(ep, evs, 64, -1)) == -1) {
-			if (errno == EINTR)
-				continue;
-			die("epoll_wait");
-		}
+		k = wait_events(ep, evs, 64);
 		dead = NULL;
 		for (i = 0; i < k; i++) {
 			e = evs[i].data.ptr;

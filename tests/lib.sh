@@ -189,6 +189,20 @@ fd_count() {
 	echo "$n"
 }
 
+# The count with nothing in flight, for a baseline taken while the daemon
+# retries something (a ZDS connect holds its socket for microseconds): a
+# transient descriptor only ever adds, so the least of several readings.
+fd_count_quiet() {
+	local n least=
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		n=$(fd_count "$1")
+		if [ -z "$least" ] || [ "$n" -lt "$least" ]; then
+			least=$n
+		fi
+	done
+	echo "$least"
+}
+
 # The daemon is in the namespace it started in (all its threads).  A
 # handoff or a pending pod's retry takes it into a pod for microseconds:
 # look again a few times before calling it stranded.

@@ -151,10 +151,10 @@ t_malformed_and_misuse() {
 	local big base
 	big=$(printf '00%.0s' $(seq 1 1100))
 	# The daemon first, with no agent yet: a quiet moment to count its
-	# descriptors (no pods, no connection).
+	# descriptors (no pods, no connection; it retries meanwhile).
 	start_daemon --zds "$ZSOCK"
 	expect "waiting for an agent" wait_for 10 file_has "$WORK/zt.err" "retrying"
-	base=$(fd_count "$ZPID")
+	base=$(fd_count_quiet "$ZPID")
 	fake agent accept hello \
 	    send:0aff expect-close accept hello \
 	    send:22020a00 \

@@ -337,6 +337,21 @@ idle() {
 	awk -v a="$m0" -v b="$m1" -v n="$IDLE" 'BEGIN { printf "%.2f", (b - a) / 1024 / n }'
 }
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
+# settle CONFIG: its client pod starts the connection tests with the
+# last run's TIME_WAITs mostly gone (at most a quarter of its range).
+# Ours leaves two per connection there, the app's and the daemon's own
+# to the same destination; runs closer than a minute apart would find
+# ours short of ports (EADDRNOTAVAIL), and slower ever before that.
+settle() {
+	local lo hi tw i
+	read -r lo hi < <(in_client "$1" cat /proc/sys/net/ipv4/ip_local_port_range)
+	for i in $(seq 1 700); do
+		tw=$(in_client "$1" ss -Htan state time-wait | wc -l)
+		[ "$tw" -le $(((hi - lo + 1) / 4)) ] && return 0
+		[ "$i" -gt 1 ] || echo "# $1: waiting for $tw TIME_WAITs to expire"
+		sleep 0.1
+	done
+}
 
 echo "# machine: $(uname -sr), $(nproc) CPUs; cgroup ${CG:-none}; $RUNS runs: bulk ${T} s, $N connections one after the other, $RATE_N from $PROCS processes, $IDLE idle"
 for _ in $(seq 1 "$RUNS"); do
@@ -349,6 +364,7 @@ for _ in $(seq 1 "$RUNS"); do
 		    rec cpugb "$c" "$(awk -v u=$((u1 - u0)) -v b="$bytes" 'BEGIN { printf "%.3f", u / 1e6 / (b / 1e9) }')"
 		read -r g _ < <(bulk "$c" 4)
 		rec bulk4 "$c" "$g"
+		settle "$c"
 		# shellcheck disable=SC2046  # IP PORT
 		r=$(in_client "$c" "$LOAD" tcp-rtt $(to "$c" 7007) "$N")
 		rec p50 "$c" "$(echo "$r" | field p50)"

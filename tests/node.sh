@@ -16,6 +16,35 @@ node_up() {
 	"$TOPO" up "$P" "$1" || exit 1
 }
 pod_ns() { echo "$P-pod$1"; }
+
+# Two nodes ("$TOPO" up2): A is pod 1 of node 1, B pod 1 of node 2.
+# two_nodes: both up, NODE node 1, A's and B's IPv4 addresses in $A and
+# $B, and each node's --peers file ($WORK/peers1 and 2) naming the
+# other node's pod.
+two_nodes() {
+	P=$RUN_ID-$TEST_NO
+	NODE=$P-node1
+	"$TOPO" up2 "$P" 1 || exit 1
+	A=$("$TOPO" ip2 1 1)
+	B=$("$TOPO" ip2 2 1)
+	echo "$B default/b" >"$WORK/peers1"
+	echo "$A default/a" >"$WORK/peers2"
+}
+# node2_up: node 2's daemon (pid in $Z2) with its peers, B enrolled
+# there, and B's app listening.
+node2_up() {
+	nsenter "--net=/var/run/netns/$P-node2" "${RUN_DAEMON[@]}" "$ZT" -v \
+	    --proxy --peers "$WORK/peers2" "$WORK/zt2.sock" >"$WORK/zt2.out" 2>"$WORK/zt2.err" &
+	Z2=$!
+	PIDS+=("$Z2")
+	expect "node 2's daemon starts" wait_for "$START_SECONDS" \
+	    sh -c "'$CNI' -t 1 --list '$WORK/zt2.sock' >/dev/null 2>&1"
+	expect "B enrolled on node 2" "$CNI" --redirect "$WORK/zt2.sock" "$P-n2pod1"
+	nsenter "--net=/var/run/netns/$P-n2pod1" python3 "$TRAFFIC" serve \
+	    "$APP_PORT" >"$WORK/app.out" 2>&1 &
+	PIDS+=($!)
+	expect "B's app" wait_for 10 file_has "$WORK/app.out" listening
+}
 pod_ip() { "$TOPO" ip "$1"; }
 pod_ip6() { "$TOPO" ip6 "$1"; }
 in_pod() {

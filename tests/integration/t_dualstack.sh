@@ -100,26 +100,15 @@ t_ipv6_authority() {
 # Two nodes, a daemon each, --peers with both addresses of each pod: A
 # reaches B over IPv6 as a tunnel to [B]:15008 across the link.
 t_two_nodes_ipv6() {
-	P=$RUN_ID-$TEST_NO
-	"$TOPO" up2 "$P" 1 || exit 1
-	local a b sock2=$WORK/zt2.sock
+	two_nodes
+	local a b
 	a=$("$TOPO" ip62 1 1)
 	b=$("$TOPO" ip62 2 1)
-	printf '%s default/b\n%s default/b\n' "$("$TOPO" ip2 2 1)" "$b" >"$WORK/peers1"
-	printf '%s default/a\n%s default/a\n' "$("$TOPO" ip2 1 1)" "$a" >"$WORK/peers2"
-	NODE=$P-node1
+	echo "$b default/b" >>"$WORK/peers1"
+	echo "$a default/a" >>"$WORK/peers2"
 	start_node_daemon --peers "$WORK/peers1"
-	nsenter "--net=/var/run/netns/$P-node2" "${RUN_DAEMON[@]}" "$ZT" -v \
-	    --proxy --peers "$WORK/peers2" "$sock2" >"$WORK/zt2.out" 2>"$WORK/zt2.err" &
-	PIDS+=($!)
-	expect "node 2's daemon starts" wait_for "$START_SECONDS" \
-	    sh -c "'$CNI' -t 1 --list '$sock2' >/dev/null 2>&1"
 	expect "A enrolled on node 1" "$CNI" --redirect "$SOCK" "$P-n1pod1"
-	expect "B enrolled on node 2" "$CNI" --redirect "$sock2" "$P-n2pod1"
-	nsenter "--net=/var/run/netns/$P-n2pod1" python3 "$TRAFFIC" serve \
-	    "$APP_PORT" >"$WORK/app.out" 2>&1 &
-	PIDS+=($!)
-	expect "B's app" wait_for 10 file_has "$WORK/app.out" listening
+	node2_up
 	expect "B's app sees A's IPv6 address" test \
 	    "$(nsenter "--net=/var/run/netns/$P-n1pod1" timeout 60 python3 "$TRAFFIC" peer "$b" "$APP_PORT")" = "$a"
 	expect "A's tunnel to [B]:15008" test \
@@ -131,7 +120,7 @@ t_two_nodes_ipv6() {
 	expect "node 2 served it, naming A" file_has "$WORK/zt2.err" \
 	    "connection complete.src.addr=\\[$a\\]:[0-9]* src.workload=\"a\" .*dst.addr=\\[$b\\]:$APP_PORT .*direction=\"inbound\" bytes_sent=67108869 "
 	expect "and IPv4 still, in its own pool" test \
-	    "$(nsenter "--net=/var/run/netns/$P-n1pod1" timeout 60 python3 "$TRAFFIC" peer "$("$TOPO" ip2 2 1)" "$APP_PORT")" = "$("$TOPO" ip2 1 1)"
+	    "$(nsenter "--net=/var/run/netns/$P-n1pod1" timeout 60 python3 "$TRAFFIC" peer "$B" "$APP_PORT")" = "$A"
 }
 
 # A pod whose lo has no IPv6 (and no IPv6 at all) enrols with IPv4 rules

@@ -265,27 +265,11 @@ t_peer_allowing_no_streams() {
 # Two nodes, a daemon each: A on node 1 to B on node 2 crosses the link
 # as a tunnel to B:15008.
 t_two_nodes() {
-	P=$RUN_ID-$TEST_NO
-	"$TOPO" up2 "$P" 1 || exit 1
-	local a b sock2=$WORK/zt2.sock
-	a=$("$TOPO" ip2 1 1)
-	b=$("$TOPO" ip2 2 1)
-	echo "$b default/b" >"$WORK/peers1"
-	echo "$a default/a" >"$WORK/peers2"
-	NODE=$P-node1
+	two_nodes
+	local a=$A b=$B
 	start_node_daemon --peers "$WORK/peers1"
-	nsenter "--net=/var/run/netns/$P-node2" "${RUN_DAEMON[@]}" "$ZT" -v \
-	    --proxy --peers "$WORK/peers2" "$sock2" >"$WORK/zt2.out" 2>"$WORK/zt2.err" &
-	local z2=$!
-	PIDS+=("$z2")
-	expect "node 2's daemon starts" wait_for "$START_SECONDS" \
-	    sh -c "'$CNI' -t 1 --list '$sock2' >/dev/null 2>&1"
 	expect "A enrolled on node 1" "$CNI" --redirect "$SOCK" "$P-n1pod1"
-	expect "B enrolled on node 2" "$CNI" --redirect "$sock2" "$P-n2pod1"
-	nsenter "--net=/var/run/netns/$P-n2pod1" python3 "$TRAFFIC" serve \
-	    "$APP_PORT" >"$WORK/app.out" 2>&1 &
-	PIDS+=($!)
-	expect "B's app" wait_for 10 file_has "$WORK/app.out" listening
+	node2_up
 	expect "B's app sees A's own address" test \
 	    "$(nsenter "--net=/var/run/netns/$P-n1pod1" timeout 60 python3 "$TRAFFIC" peer "$b" "$APP_PORT")" = "$a"
 	: >"$WORK/s"
@@ -301,7 +285,7 @@ t_two_nodes() {
 	    nsenter "--net=/var/run/netns/$P-n1pod1" timeout 120 python3 "$TRAFFIC" bulk "$b" "$APP_PORT" 64
 	expect "node 2 served it" file_has "$WORK/zt2.err" \
 	    "connection complete.src.addr=$a:[0-9]* .*dst.addr=$b:$APP_PORT dst.hbone_addr=$b:$APP_PORT dst.workload=\"$P-n2pod1\" .*direction=\"inbound\" bytes_sent=67108869 "
-	kill -TERM "$z2" && wait "$z2"
+	kill -TERM "$Z2" && wait "$Z2"
 	expect "node 2's daemon stops with 0" test $? -eq 0
 }
 

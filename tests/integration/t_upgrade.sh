@@ -242,30 +242,15 @@ time.sleep(120)
 # HTTP/2 connections drained with GOAWAY), none reset, no byte different;
 # node 2's daemon serves on.
 two_nodes_upgrade() {
-	local way=$1 a b before
+	local way=$1 b before
 	rm -f "$WORK/stop"
-	P=$RUN_ID-$TEST_NO
-	"$TOPO" up2 "$P" 1 || exit 1
-	a=$("$TOPO" ip2 1 1)
-	b=$("$TOPO" ip2 2 1)
-	echo "$b default/b" >"$WORK/peers1"
-	echo "$a default/a" >"$WORK/peers2"
-	NODE=$P-node1
+	two_nodes
+	b=$B
 	start_agent --redirect "$P-n1pod1"
 	zt_in_node a -v --proxy --zds "$ZSOCK" --peers "$WORK/peers1" \
 	    --ready 127.0.0.1:15021 --handover "$WORK/ho.sock" --drain-deadline 3
 	expect "A ready" wait_for "$START_SECONDS" ready_on 15021
-	nsenter "--net=/var/run/netns/$P-node2" "${RUN_DAEMON[@]}" "$ZT" -v \
-	    --proxy --peers "$WORK/peers2" "$WORK/zt2.sock" >"$WORK/zt2.out" 2>"$WORK/zt2.err" &
-	local z2=$!
-	PIDS+=("$z2")
-	expect "node 2's daemon starts" wait_for "$START_SECONDS" \
-	    sh -c "'$CNI' -t 1 --list '$WORK/zt2.sock' >/dev/null 2>&1"
-	expect "B enrolled on node 2" "$CNI" --redirect "$WORK/zt2.sock" "$P-n2pod1"
-	nsenter "--net=/var/run/netns/$P-n2pod1" python3 "$TRAFFIC" serve \
-	    "$APP_PORT" >"$WORK/app.out" 2>&1 &
-	PIDS+=($!)
-	expect "B's app" wait_for 10 file_has "$WORK/app.out" listening
+	node2_up
 	nsenter "--net=/var/run/netns/$P-n1pod1" python3 "$TRAFFIC" churn "$b" "$APP_PORT" "$WORK/stop" >"$WORK/churn.out" 2>&1 &
 	PIDS+=($!)
 	nsenter "--net=/var/run/netns/$P-n1pod1" python3 "$TRAFFIC" longs "$b" "$APP_PORT" 6 "$WORK/stop" >"$WORK/hbone.out" 2>&1 &
@@ -293,7 +278,7 @@ two_nodes_upgrade() {
 	expect "HBONE: done" wait_for 60 file_has "$WORK/hbone.out" "^longs 6:"
 	expect "HBONE across nodes: none reset, no byte different" \
 	    file_has "$WORK/hbone.out" "^longs 6: .* 0 reset, 0 different"
-	expect "node 2's daemon serves on" alive "$z2"
+	expect "node 2's daemon serves on" alive "$Z2"
 	expect "B up" alive "$PID_b"
 	note "$(sed -n 's/^churn \([0-9]*\) ok.*/\1 new/p' "$WORK/churn.out");" \
 	    "HBONE $(sed -n 's/^longs 6: \([0-9]*\) intact, \([0-9]*\) ended.*/\1 kept, \2 drained/p' "$WORK/hbone.out")"

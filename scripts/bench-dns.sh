@@ -18,40 +18,20 @@ cd "$(dirname "$0")/.." || exit 1
 
 # shellcheck source=scripts/demo-lib.sh
 . scripts/demo-lib.sh
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 RUNS=${RUNS:-3}
 SECONDS_QPS=${SECONDS_QPS:-3}
 COUNT=${COUNT:-2000}
 P=ztd$$
-DIR=$(mktemp -d "/tmp/$P.XXXXXX")
-SOCK=$DIR/zt.sock
 LOAD=tests/bench/dnsload.py
-PIDS=()
+STOP_SIGNAL=KILL
 
-for need in iptables-restore:iptables python3:python3; do
-	if ! command -v "${need%%:*}" >/dev/null; then
-		echo "# bench-dns: skipped, ${need%%:*} missing (apt-get install ${need#*:})"
-		exit 0
-	fi
-done
-
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	done
-	scripts/topology.sh down "$P"
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ip_of() { scripts/topology.sh ip "$1"; }
-in_pod() {
-	local i=$1
-	shift
-	nsenter "--net=/var/run/netns/$P-pod$i" "$@"
-}
+bench_needs bench-dns iptables-restore:iptables python3:python3
+bench_begin "$P"
+SOCK=$DIR/zt.sock
+TOPOS=("$P")
 
 scripts/topology.sh up "$P" 4 || exit 1
 in_pod 3 python3 tests/helpers/dnsup.py >"$DIR/up.out" 2>&1 &

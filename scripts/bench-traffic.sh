@@ -57,18 +57,14 @@ PROCS=${PROCS:-4}
 IDLE=${IDLE:-1000}
 PROBES=${PROBES:-2000}
 P=ztt$$
-DIR=$(mktemp -d "/tmp/$P.XXXXXX")
 LOAD=$PWD/tests/bench/zt-load
 TOPO=scripts/topology.sh
-PIDS=()
-CGS=()
 
-for tool in iperf3 iptables-restore; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "# bench-traffic: skipped, $tool missing (apt-get install iperf3 iptables)"
-		exit 0
-	fi
-done
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
+bench_needs bench-traffic iperf3:iperf3 iptables-restore:iptables
+bench_begin "$P"
+TOPOS=("$P" "${P}n")
 CONFIGS="direct plain hbone hbone2"
 if command -v haproxy >/dev/null; then
 	CONFIGS="$CONFIGS haproxy"
@@ -140,22 +136,6 @@ cg_cpu() {
 	esac
 }
 
-cleanup() {
-	local pid d
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	done
-	"$TOPO" down "$P"
-	"$TOPO" down "${P}n"
-	for d in "${CGS[@]}"; do
-		rmdir "$d" 2>/dev/null
-	done
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ip_of() { "$TOPO" ip "$1"; }
 # bg NETNS CG COMMAND...: in namespace NETNS, in the background, in
 # configuration CG's cgroup (- for none) before it starts; $! is the
 # command itself (nsenter and sh exec it), so the cleanup's kill reaches

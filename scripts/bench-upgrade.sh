@@ -22,35 +22,18 @@ cd "$(dirname "$0")/.." || exit 1
 # until_ok: polling with a deadline, as the demos do.
 # shellcheck source=scripts/demo-lib.sh
 . scripts/demo-lib.sh
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 COUNTS=${COUNTS:-10 1000}
 P=zth$$
-DIR=$(mktemp -d "/tmp/$P.XXXXXX")
+STOP_SIGNAL=KILL
+
+bench_needs bench-upgrade iptables-restore:iptables
+bench_begin "$P"
 SOCK=$DIR/zt.sock
-PIDS=()
+TOPOS=("$P")
 
-if ! command -v iptables-restore >/dev/null; then
-	echo "# bench-upgrade: skipped, iptables missing (apt-get install iptables)"
-	exit 0
-fi
-
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	done
-	scripts/topology.sh down "$P"
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ip_of() { scripts/topology.sh ip "$1"; }
-in_pod() {
-	local i=$1
-	shift
-	nsenter "--net=/var/run/netns/$P-pod$i" "$@"
-}
 # daemon NAME SOCK ARGS...: in the node's namespace, pid in ZPID_NAME.
 daemon() {
 	local name=$1 sock=$2

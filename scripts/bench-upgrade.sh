@@ -47,7 +47,9 @@ ZPID_old=''
 gone() { ! kill -0 "$1" 2>/dev/null; }
 # open_conns SOCK: pod 1's open connections in that daemon.
 open_conns() { cni-emulator/cni-emulator --list "$1" | awk -v n="$P-pod1" '$1 == n { print $3 }'; }
-inodes() { in_pod 1 ss -Htlne 2>/dev/null | grep -o 'ino:[0-9]*' | sort | tr '\n' ' '; }
+# Pod 1's listening sockets (not the DNS proxy's: each instance binds
+# its own, see ztunnel-emulator(8)).
+inodes() { in_pod 1 ss -Htlne 2>/dev/null | awk '$4 !~ /:15053$/' | grep -o 'ino:[0-9]*' | sort | tr '\n' ' '; }
 # A log line's time (RFC 3339, UTC) as ms since the epoch.
 log_ms() { date -u -d "$(grep -m1 -- "$2" "$1" | cut -f1)" +%s%3N; }
 

@@ -92,11 +92,14 @@ app() {
 	expect "app $1 listening" wait_for 10 file_has "$WORK/app$1.out" listening
 }
 
-# client I VERB TARGET [ARG]: from pod I to pod TARGET's app.
-client() {
-	local i=$1 verb=$2 target=$3
-	shift 3
-	in_pod "$i" timeout 120 python3 "$TRAFFIC" "$verb" "$(pod_ip "$target")" \
+# client I VERB TARGET [ARG]: from pod I to pod TARGET's app; client6
+# the same over IPv6.
+client() { client_to pod_ip "$@"; }
+client6() { client_to pod_ip6 "$@"; }
+client_to() {
+	local addr=$1 i=$2 verb=$3 target=$4
+	shift 4
+	in_pod "$i" timeout 120 python3 "$TRAFFIC" "$verb" "$("$addr" "$target")" \
 	    "$APP_PORT" "$@"
 }
 

@@ -16,13 +16,6 @@
 H2PEER=$TOP/tests/helpers/h2peer.py
 H2PY=/usr/bin/python3	# Debian's python3-h2 imports under it only
 
-# client6 I VERB TARGET [ARG]: from pod I to pod TARGET's app over IPv6.
-client6() {
-	local i=$1 verb=$2 target=$3
-	shift 3
-	in_pod "$i" timeout 120 python3 "$TRAFFIC" "$verb" "$(pod_ip6 "$target")" \
-	    "$APP_PORT" "$@"
-}
 # The packets ip6tables counted on pod I's rule matching TEXT.
 ip6t_count() {
 	in_pod "$1" ip6tables-save -c | grep -F -- "$2" | head -n 1 |

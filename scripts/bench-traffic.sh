@@ -25,7 +25,9 @@
 #   connect  zt-load tcp-rtt: connect, one byte there and back, close, N
 #            times one after the other (p50, p99); zt-load tcp-rate: the
 #            same from PROCS processes at once (connections a second),
-#            and the proxies' CPU per connection over it
+#            and the proxies' CPU per connection over it; each client
+#            pod starts these with at most a quarter of its port range
+#            in TIME_WAIT (the bench waits, and says so)
 #   idle     zt-load tcp-hold: IDLE connections, a byte echoed on each,
 #            held; the proxies' memory per connection, the kernel's
 #            (sockets, pipes) with it (to within the memory counter's

@@ -323,7 +323,8 @@ field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
 # last run's TIME_WAITs mostly gone (at most a quarter of its range).
 # Ours leaves two per connection there, the app's and the daemon's own
 # to the same destination; runs closer than a minute apart would find
-# ours short of ports (EADDRNOTAVAIL), and slower ever before that.
+# ours short of ports (EADDRNOTAVAIL), its connects searching longer
+# for a free one well before that.
 settle() {
 	local lo hi tw i
 	read -r lo hi < <(in_client "$1" cat /proc/sys/net/ipv4/ip_local_port_range)

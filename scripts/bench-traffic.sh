@@ -320,16 +320,14 @@ idle() {
 }
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
 # settle CONFIG: its client pod starts the connection tests with the
-# last run's TIME_WAITs mostly gone (at most a quarter of its range).
-# Ours leaves two per connection there, the app's and the daemon's own
-# to the same destination; runs closer than a minute apart would find
-# ours short of ports (EADDRNOTAVAIL), its connects searching longer
-# for a free one well before that.
+# last run's TIME_WAITs in its port range mostly gone (at most a quarter
+# of it): every configuration's connects search that range, and runs
+# closer than a minute apart would otherwise find it fuller each time.
 settle() {
 	local lo hi tw i
 	read -r lo hi < <(in_client "$1" cat /proc/sys/net/ipv4/ip_local_port_range)
 	for i in $(seq 1 700); do
-		tw=$(in_client "$1" ss -Htan state time-wait | wc -l)
+		tw=$(in_client "$1" ss -Htan state time-wait "sport >= :$lo and sport <= :$hi" | wc -l)
 		[ "$tw" -le $(((hi - lo + 1) / 4)) ] && return 0
 		[ "$i" -gt 1 ] || echo "# $1: waiting for $tw TIME_WAITs to expire"
 		sleep 0.1

@@ -83,77 +83,104 @@ podsock_own_port(uint16_t port)
 	    port == ZT_PORT_OUTBOUND;
 }
 
+/* A range of source ports of ours, taken in turn. */
+struct ports {
+	uint16_t	lo, hi;
+	unsigned	next;
+	unsigned	skip;		/* connections left to the kernel's */
+};
+
 /*
- * The source port of a connection to the app from the client's address:
- * ours, from PODSOCK_IN_PORTS in turn, never one a client takes for
- * itself.  With the kernel's choice (bind(client, 0) gives an odd port
+ * IN: the source port of a connection to the app from the client's
+ * address.  With the kernel's choice (bind(client, 0) gives an odd port
  * of the pod's ephemeral range), a busy client whose even ports were all
  * in TIME_WAIT went on to odd ones: its SYN then met one of our
  * connections with the same tuple in the pod's conntrack, was taken for
  * part of it and answered with an ACK, and waited out its retries (a
- * 64 s open, our connection reset).  Taken in turn, a port comes round
- * again after (HI - LO + 1) connections, later than its TIME_WAIT ends
- * at any rate below 270 a second.
+ * 64 s open, our connection reset).  OUT: the source port of one out of
+ * a source pod (podsock.h).  Taken in turn, a port comes round again
+ * after (HI - LO + 1) connections, later than its TIME_WAIT ends at any
+ * rate below 230 a second.
  */
-static uint16_t
-next_in_port(void)
-{
-	static unsigned next;
+static struct ports in_ports = { PODSOCK_IN_PORTS_LO, PODSOCK_IN_PORTS_HI,
+    0, 0 };
+static struct ports out_ports = { PODSOCK_OUT_PORTS_LO, PODSOCK_OUT_PORTS_HI,
+    0, 0 };
 
-	next = (next + 1) % (PODSOCK_IN_PORTS_HI - PODSOCK_IN_PORTS_LO + 1);
-	return (uint16_t)(PODSOCK_IN_PORTS_LO + next);
+static uint16_t
+next_port(struct ports *p)
+{
+	p->next = (p->next + 1) % (unsigned)(p->hi - p->lo + 1);
+	return (uint16_t)(p->lo + p->next);
 }
 
+/* Where a connection of ours comes from. */
+struct source {
+	const union sockip	*addr;		/* bound to it; NULL: the pod's
+						 * own address, unbound */
+	int			 transparent;	/* addr is not the pod's */
+	struct ports		*ports;		/* on a port of these; NULL:
+						 * the kernel's */
+	uint16_t		 avoid;		/* never this port */
+};
+
 /*
- * Bind s to the client's address on a port of ours: one that is not the
- * client's own (the redirected connection we serve has that tuple in the
- * pod's conntrack), and one no socket of the pod holds.  SO_REUSEADDR, so
- * that an app of the pod that sets it too may still listen on the port;
- * a port whose TIME_WAIT is to this very destination fails at connect(),
- * and the caller takes another.  When every try fails, the kernel's own.
+ * Bind s to src's address on a port of its own: not the one to avoid
+ * (the client's own: the redirected connection we serve has that tuple
+ * in the pod's conntrack), and one no socket of the pod holds.
+ * SO_REUSEADDR, so that an app of the pod that sets it too may still
+ * listen on the port.  When every try fails, the kernel's own.
  */
 static int
-bind_client(int s, const struct pod_ref *pod, const union sockip *from)
+bind_ours(int s, const struct pod_ref *pod, const struct source *src)
 {
-	union sockip	sa = *from;
+	union sockip	sa = *src->addr;
 	uint16_t	port;
-	int		on = 1, v6 = from->sa.sa_family == AF_INET6, tries;
+	int		on = 1, tries;
 
-	/* Transparent is enough to bind an address that is not the pod's:
-	 * the kernel lets it bind as it would with FREEBIND. */
-	if (setsockopt(s, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT :
-	    IP_TRANSPARENT, &on, sizeof(on)) == -1 ||
-	    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
-		return -1;
-	for (tries = 0; tries < PODSOCK_PORT_TRIES; tries++) {
-		if ((port = next_in_port()) == sockip_port(from))
-			continue;
-		sockip_set_port(&sa, port);
-		if (bind(s, &sa.sa, sockip_len(&sa)) == 0)
-			return 0;
-		if (errno != EADDRINUSE)
+	if (src->ports != NULL) {
+		if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on)) == -1)
 			return -1;
+		for (tries = 0; tries < PODSOCK_PORT_TRIES; tries++) {
+			if ((port = next_port(src->ports)) == src->avoid)
+				continue;
+			sockip_set_port(&sa, port);
+			if (bind(s, &sa.sa, sockip_len(&sa)) == 0)
+				return 0;
+			if (errno != EADDRINUSE)
+				return -1;
+		}
+		log_debug("conn %s: no port of ours free: the kernel's",
+		    pod->label);
 	}
-	log_debug("conn %s: no port of ours free: the kernel's", pod->label);
 	sockip_set_port(&sa, 0);
 	return bind(s, &sa.sa, sockip_len(&sa));
 }
 
-/* Made in the pod, marked and tuned; from: bound to the client. */
+/* Made in the pod, marked and tuned, bound as src says, and connecting
+ * to `to`. */
 static int
-upstream(const struct pod_ref *pod, int family, const union sockip *from)
+connect_one(const struct pod_ref *pod, const struct source *src,
+    const union sockip *to)
 {
-	int s, mark = ZT_MARK, err;
+	int s, on = 1, mark = ZT_MARK, v6 = to->sa.sa_family == AF_INET6, err;
 
-	s = netns_socket(pod->nsfd, family,
+	s = netns_socket(pod->nsfd, to->sa.sa_family,
 	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s == -1 && errno == ENOTRECOVERABLE)
 		fatal("cannot return to our own network namespace");
 	if (s == -1)
 		return -1;
+	/* Transparent is enough to bind an address that is not the pod's:
+	 * the kernel lets it bind as it would with FREEBIND. */
 	if (setsockopt(s, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == -1 ||
 	    podsock_tune(s) == -1 ||
-	    (from != NULL && bind_client(s, pod, from) == -1)) {
+	    (src->transparent && setsockopt(s, v6 ? SOL_IPV6 : SOL_IP,
+	    v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &on, sizeof(on)) == -1) ||
+	    (src->addr != NULL && bind_ours(s, pod, src) == -1) ||
+	    (connect(s, &to->sa, sockip_len(to)) == -1 &&
+	    errno != EINPROGRESS)) {
 		err = errno;
 		close(s);
 		errno = err;
@@ -162,28 +189,64 @@ upstream(const struct pod_ref *pod, int family, const union sockip *from)
 	return s;
 }
 
+/*
+ * A port of ours whose TIME_WAIT is to this very destination fails at
+ * connect(): its range comes round faster than TIME_WAIT ends (over 230
+ * connections a second to one destination).  That connection, and the
+ * next PORTS_SKIP, take the kernel's port instead, so that a burst costs
+ * one wasted socket in PORTS_SKIP, not one each.
+ */
+#define PORTS_SKIP	64
+
+static int
+connect_from(const struct pod_ref *pod, const struct source *src,
+    const union sockip *to)
+{
+	struct source	kernel = *src;
+	int		s;
+
+	if (src->addr != NULL && src->ports != NULL) {
+		if (src->ports->skip == 0) {
+			if ((s = connect_one(pod, src, to)) != -1 ||
+			    errno != EADDRNOTAVAIL)
+				return s;
+			log_debug("conn %s: a port of ours in TIME_WAIT to "
+			    "this destination: the kernel's for %d",
+			    pod->label, PORTS_SKIP);
+			src->ports->skip = PORTS_SKIP;
+		} else
+			src->ports->skip--;
+	}
+	/* The kernel's port: on the client's address, or unbound. */
+	kernel.ports = NULL;
+	if (!kernel.transparent)
+		kernel.addr = NULL;
+	return connect_one(pod, &kernel, to);
+}
+
 int
 podsock_connect(const struct pod_ref *pod, const union sockip *from,
     const union sockip *to)
 {
-	int s, err, tries;
+	struct source src = { NULL, 0, &in_ports, 0 };
 
 	/* A source of the other family (an IPv6 tunnel to an IPv4 app)
 	 * cannot be the connection's: the pod's own address is. */
-	if (from != NULL && from->sa.sa_family != to->sa.sa_family)
-		from = NULL;
-	for (tries = 0; tries < 3; tries++) {
-		if ((s = upstream(pod, to->sa.sa_family, from)) == -1)
-			return -1;
-		if (connect(s, &to->sa, sockip_len(to)) == 0 ||
-		    errno == EINPROGRESS)
-			return s;
-		err = errno;
-		close(s);
-		errno = err;
-		/* Bound to a port in TIME_WAIT to this destination. */
-		if (from == NULL || err != EADDRNOTAVAIL)
-			return -1;
+	if (from != NULL && from->sa.sa_family == to->sa.sa_family) {
+		src.addr = from;
+		src.transparent = 1;
+		src.avoid = sockip_port(from);
 	}
-	return -1;
+	return connect_from(pod, &src, to);
+}
+
+int
+podsock_connect_out(const struct pod_ref *pod, const union sockip *self,
+    const union sockip *to)
+{
+	struct source src = { NULL, 0, &out_ports, 0 };
+
+	if (self != NULL && self->sa.sa_family == to->sa.sa_family)
+		src.addr = self;
+	return connect_from(pod, &src, to);
 }

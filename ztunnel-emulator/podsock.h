@@ -31,14 +31,24 @@ void	podsock_init(const struct podsock_opts *);
 int	podsock_tune(int fd);
 
 /*
- * The source ports of our connections to an app from its client's
- * address: outside the ephemeral range a client takes its own from
- * (Linux's ip_local_port_range, 32768-60999 unless it sets another), so
- * that no client's flow can ever have the tuple of one of ours.  Larger
- * than a destination's TIME_WAIT holds at 160 new connections a second.
+ * The source ports of our own connections, taken in turn, each range
+ * larger than a destination's TIME_WAIT holds at 160 new connections a
+ * second, and both outside the ephemeral range a pod's apps take theirs
+ * from (Linux's ip_local_port_range, 32768-60999 unless it sets another):
+ *  - IN: to an app from its client's address.  No client's flow can
+ *    have the tuple of one of ours, whether the client is an app (its
+ *    range) or a daemon's outbound connection (OUT).
+ *  - OUT: out of a source pod, to the app's destination.  The app's
+ *    socket keeps that destination too (the redirect rewrites packets,
+ *    not the socket), so with the kernel's choice the two shared the
+ *    pod's range: twice the TIME_WAITs, and each connect's port search
+ *    went through them all (at 12,000, seven times the CPU per
+ *    connection).  Below Istio's own ports (15000 and up).
  */
 #define PODSOCK_IN_PORTS_LO	16384
 #define PODSOCK_IN_PORTS_HI	32767
+#define PODSOCK_OUT_PORTS_LO	1024
+#define PODSOCK_OUT_PORTS_HI	14999
 #define PODSOCK_PORT_TRIES	64	/* ports tried before the kernel's */
 
 /*
@@ -46,13 +56,19 @@ int	podsock_tune(int fd);
  * namespace: non-blocking (the connect is under way, or done), with the
  * ztunnel mark, ZT_MARK (never captured again).  from: bind to that
  * client's address (IP_TRANSPARENT, enough to bind it) on a port of
- * PODSOCK_IN_PORTS other than the client's own (or, when
- * PODSOCK_PORT_TRIES of them in a row are taken, whatever port the kernel
- * gives); NULL: the pod's own address
- * and the kernel's port, as routing and the pod's range give them.  -1
- * with errno set.  A failed return to our own namespace is fatal.
+ * PODSOCK_IN_PORTS other than the client's own, or the port the kernel
+ * gives when PODSOCK_PORT_TRIES of them in a row are taken, or when ours
+ * come round faster than TIME_WAIT ends (one fails at connect: then for
+ * a few connections); NULL: the pod's own address and the kernel's
+ * port, as routing and the pod's range give them.  -1 with errno set.
+ * A failed return to our own namespace is fatal.
  */
 int	podsock_connect(const struct pod_ref *, const union sockip *from,
+	    const union sockip *to);
+/* The same from the pod's own address self (the app's), on a port of
+ * PODSOCK_OUT_PORTS (or, as above, the kernel's); self NULL, or of the
+ * other family: as podsock_connect(pod, NULL, to). */
+int	podsock_connect_out(const struct pod_ref *, const union sockip *self,
 	    const union sockip *to);
 
 /* The same on a listening socket, off where they are off: every socket

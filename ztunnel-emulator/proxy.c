@@ -123,9 +123,13 @@ proxy_accept(struct pod_ref *pod, uint16_t port, int c,
 	}
 	/* Inbound: from the client's address (any port but its own),
 	 * unless it is the pod's own (a hairpin), which a plain connect
-	 * gives anyway. */
-	s = podsock_connect(pod, dir == RELAY_INBOUND &&
-	    !sockip_same_ip(&src, &dst) ? &src : NULL, &dst);
+	 * gives anyway.  Outbound: from the app's address, on a port of
+	 * ours, not one of its pod's range (podsock.h). */
+	if (dir == RELAY_OUTBOUND)
+		s = podsock_connect_out(pod, &src, &dst);
+	else
+		s = podsock_connect(pod, !sockip_same_ip(&src, &dst) ?
+		    &src : NULL, &dst);
 	if (s == -1) {
 		turn_away(c, pod, strerror(errno));
 		return;

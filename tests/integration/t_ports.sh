@@ -54,6 +54,48 @@ t_sustained_one_destination() {
 	    ports_in 2 "src $(pod_ip 1) and dport = :$APP_PORT" 16384 32767
 }
 
+# enrol_apart I: pod I on a second daemon of the node, which the first
+# does not know: connections from the first's pods leave plain through
+# their 15001 and come in through pod I's 15006, as between two daemons
+# that share no mesh (bench-traffic's "plaintext").
+enrol_apart() {
+	nsenter "--net=/var/run/netns/$NODE" "${RUN_DAEMON[@]}" "$ZT" -v \
+	    --proxy "$WORK/zt2.sock" >"$WORK/zt2.out" 2>"$WORK/zt2.err" &
+	PIDS+=($!)
+	expect "the second daemon starts" wait_for "$START_SECONDS" \
+	    sh -c "'$CNI' -t 1 --list '$WORK/zt2.sock' >/dev/null 2>&1"
+	expect "pod $1 enrolled on it" "$CNI" --redirect "$WORK/zt2.sock" "$(pod_ns "$1")"
+}
+conns_apart() {
+	[ "$("$CNI" --list "$WORK/zt2.sock" | awk -v n="$(pod_ns "$1")" '$1 == n { print $3 }')" = "$2" ]
+}
+
+# The same load with A enrolled too (B on a daemon apart): A's daemon
+# makes a plain connection beside each of the app's, to the same
+# destination.  With the kernel's
+# ports the two shared A's range (twice the TIME_WAITs; each connect's
+# port search went through them); ours come from 1024-14999, the app's
+# search meets only its own.
+t_sustained_source_enrolled() {
+	local n=20000 rate=160 out
+	[ "${VALGRIND:-}" = 1 ] && n=1000 rate=20
+	node_up 2
+	in_pod 1 sh -c 'echo "32768 45000" >/proc/sys/net/ipv4/ip_local_port_range'
+	start_node_daemon
+	enrol 1
+	enrol_apart 2
+	app 2
+	out=$(in_pod 1 timeout 900 python3 "$TRAFFIC" sustain "$(pod_ip 2)" \
+	    "$APP_PORT" "$n" "$rate" 5000)
+	note "$out"
+	expect "every one opened and echoed ($out)" starts_with "$out" "sustain $n: 0 failed,"
+	expect "no SYN sent again" test "$(syn_retrans 1)" -eq 0
+	expect "A's daemon's own from 1024-14999" ports_in 1 \
+	    "dst $(pod_ip 2) and dport = :$APP_PORT and sport < :32768" 1024 14999
+	expect "the app's from its own range" ports_in 1 \
+	    "dst $(pod_ip 2) and dport = :$APP_PORT and sport >= :32768" 32768 45000
+}
+
 # Over both families: held connections from A (not in the mesh) to B's
 # app come in through B's 15006, and ours to the app take our ports.
 t_ours_apart_both_families() {
@@ -72,4 +114,30 @@ t_ours_apart_both_families() {
 	    "src [$(pod_ip6 1)] and dport = :$APP_PORT" 16384 32767
 }
 
-run_tests t_sustained_one_destination t_ours_apart_both_families
+# A and B on daemons apart, both families: in A, the daemon's
+# connections to B take 1024-14999 beside the app's own range; B sees
+# them come from there, and its own to the app take 16384-32767.
+t_ours_apart_source_enrolled() {
+	node_up 2
+	start_node_daemon
+	enrol 1
+	enrol_apart 2
+	app 2
+	pod_bg 1 "$WORK/hold4.out" python3 "$TRAFFIC" hold "$(pod_ip 2)" "$APP_PORT" 10
+	pod_bg 1 "$WORK/hold6.out" python3 "$TRAFFIC" hold "$(pod_ip6 2)" "$APP_PORT" 10
+	expect "20 held open out of A's 15001" wait_for 20 test_conns 1 20/20
+	expect "and through B's 15006" wait_for 20 conns_apart 2 20/20
+	expect "A's daemon's own, IPv4: 1024-14999" ports_in 1 \
+	    "dst $(pod_ip 2) and dport = :$APP_PORT and sport < :32768" 1024 14999
+	expect "A's daemon's own, IPv6: 1024-14999" ports_in 1 \
+	    "dst [$(pod_ip6 2)] and dport = :$APP_PORT and sport < :32768" 1024 14999
+	expect "B's 15006 took all 20 from there" test \
+	    "$(in_pod 2 ss -Htan "sport = :15006 and dport >= :1024 and dport <= :14999" | wc -l)" -eq 20
+	expect "B's to the app, IPv4: 16384-32767" ports_in 2 \
+	    "src $(pod_ip 1) and dport = :$APP_PORT" 16384 32767
+	expect "B's to the app, IPv6: 16384-32767" ports_in 2 \
+	    "src [$(pod_ip6 1)] and dport = :$APP_PORT" 16384 32767
+}
+
+run_tests t_sustained_one_destination t_sustained_source_enrolled \
+    t_ours_apart_both_families t_ours_apart_source_enrolled

@@ -32,28 +32,6 @@ ports_in() {
 	    '$1 < lo || $1 > hi { bad = 1 } END { exit bad }'
 }
 
-# 20,000 connections from one pod to one destination, 160 a second, each
-# held 5 s (800 open at once).  The client's own range is cut to 12,233
-# ports: its 6,117 even ones fill with TIME_WAIT within 40 s, and it goes
-# on to odd ones, as a busy client's does.
-t_sustained_one_destination() {
-	local n=20000 rate=160 out
-	# memcheck serves a few dozen connections a second.
-	[ "${VALGRIND:-}" = 1 ] && n=1000 rate=20
-	node_up 2
-	in_pod 1 sh -c 'echo "32768 45000" >/proc/sys/net/ipv4/ip_local_port_range'
-	start_node_daemon
-	enrol 2
-	app 2
-	out=$(in_pod 1 timeout 900 python3 "$TRAFFIC" sustain "$(pod_ip 2)" \
-	    "$APP_PORT" "$n" "$rate" 5000)
-	note "$out"
-	expect "every one opened and echoed ($out)" starts_with "$out" "sustain $n: 0 failed,"
-	expect "no SYN sent again: none met a flow of ours" test "$(syn_retrans 1)" -eq 0
-	expect "ours to the app from 16384-32767" \
-	    ports_in 2 "src $(pod_ip 1) and dport = :$APP_PORT" 16384 32767
-}
-
 # enrol_apart I: pod I on a second daemon of the node, which the first
 # does not know: connections from the first's pods leave plain through
 # their 15001 and come in through pod I's 15006, as between two daemons
@@ -70,26 +48,48 @@ conns_apart() {
 	[ "$("$CNI" --list "$WORK/zt2.sock" | awk -v n="$(pod_ns "$1")" '$1 == n { print $3 }')" = "$2" ]
 }
 
-# The same load with A enrolled too (B on a daemon apart): A's daemon
-# makes a plain connection beside each of the app's, to the same
-# destination.  With the kernel's
-# ports the two shared A's range (twice the TIME_WAITs; each connect's
-# port search went through them); ours come from 1024-14999, the app's
-# search meets only its own.
-t_sustained_source_enrolled() {
-	local n=20000 rate=160 out
-	[ "${VALGRIND:-}" = 1 ] && n=1000 rate=20
+# A node, pods 1 and 2, the daemon, and pod 1's own range cut to 12,233
+# ports: its 6,117 even ones fill with TIME_WAIT within 40 s, and it goes
+# on to odd ones, as a busy client's does.
+sustained_node() {
 	node_up 2
 	in_pod 1 sh -c 'echo "32768 45000" >/proc/sys/net/ipv4/ip_local_port_range'
 	start_node_daemon
-	enrol 1
-	enrol_apart 2
+}
+# 20,000 connections from pod 1 to pod 2's app, 160 a second, each held
+# 5 s (800 open at once): every one opens and echoes, and pod 1 sends no
+# SYN again (none met a flow of ours).
+sustained_run() {
+	local n=20000 rate=160 out
+	# memcheck serves a few dozen connections a second.
+	[ "${VALGRIND:-}" = 1 ] && n=1000 rate=20
 	app 2
 	out=$(in_pod 1 timeout 900 python3 "$TRAFFIC" sustain "$(pod_ip 2)" \
 	    "$APP_PORT" "$n" "$rate" 5000)
 	note "$out"
 	expect "every one opened and echoed ($out)" starts_with "$out" "sustain $n: 0 failed,"
 	expect "no SYN sent again" test "$(syn_retrans 1)" -eq 0
+}
+
+# B in the mesh, its clients' connections in through its 15006.
+t_sustained_one_destination() {
+	sustained_node
+	enrol 2
+	sustained_run
+	expect "ours to the app from 16384-32767" \
+	    ports_in 2 "src $(pod_ip 1) and dport = :$APP_PORT" 16384 32767
+}
+
+# A enrolled too (B on a daemon apart): A's daemon makes a plain
+# connection beside each of the app's, to the same destination.  With
+# the kernel's ports the two shared A's range (twice the TIME_WAITs;
+# each connect's port search went through them, and 7,768 failed); ours
+# come from 1024-14999, and the app's search meets only its own.
+t_sustained_source_enrolled() {
+	sustained_node
+	enrol 1
+	enrol_apart 2
+	sustained_run
 	expect "A's daemon's own from 1024-14999" ports_in 1 \
 	    "dst $(pod_ip 2) and dport = :$APP_PORT and sport < :32768" 1024 14999
 	expect "the app's from its own range" ports_in 1 \

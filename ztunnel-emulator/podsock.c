@@ -129,7 +129,9 @@ struct source {
  * (the client's own: the redirected connection we serve has that tuple
  * in the pod's conntrack), and one no socket of the pod holds.
  * SO_REUSEADDR, so that an app of the pod that sets it too may still
- * listen on the port.  When every try fails, the kernel's own.
+ * listen on the port.  When every try fails, the kernel's own: on the
+ * client's address for a transparent source, and for the pod's own
+ * address left unbound, as connect() then picks both.
  */
 static int
 bind_ours(int s, const struct pod_ref *pod, const struct source *src)
@@ -153,6 +155,8 @@ bind_ours(int s, const struct pod_ref *pod, const struct source *src)
 		}
 		log_debug("conn %s: no port of ours free: the kernel's",
 		    pod->label);
+		if (!src->transparent)
+			return 0;
 	}
 	sockip_set_port(&sa, 0);
 	return bind(s, &sa.sa, sockip_len(&sa));

@@ -48,6 +48,10 @@
 #   RUNS=3 SECONDS_EACH=5 N=2000 RATE_N=4000 PROCS=4 IDLE=1000 PROBES=2000
 #   ONLY="plain haproxy" (those configurations alone, with direct)
 #   STRACE_TABLES=DIR (keep each configuration's strace -c table there)
+#   PROFILES=DIR (perf, if here: each configuration's processes sampled
+#   over RATE_N connections from PROCS processes; DIR/perf.CONFIG is
+#   where their CPU went, by function, the kernel's with it, and
+#   DIR/perf.data.CONFIG the samples, for perf report -i)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -392,6 +396,44 @@ if [ -n "$CG" ] && command -v strace >/dev/null; then
 	for c in $CONFIGS; do
 		[ "$c" = direct ] || rec calls "$c" "$(syscalls "$c")"
 	done
+fi
+
+# profile CONFIG: perf samples of CONFIG's processes over RATE_N new
+# connections; the packets they send are processed as they send them,
+# so the capture's rules and conntrack show up in their samples.
+profile() {
+	local c=$1 procs
+	procs=$(paste -sd, "$(cg_dirs "$c" | awk '{ print $1 }')/cgroup.procs")
+	settle "$c" >/dev/null
+	# With a command, perf samples the processes while it runs, and
+	# starts it once the sampling is in place.
+	# shellcheck disable=SC2046  # IP PORT
+	if ! perf record -q -F 2000 -g -o "$DIR/perf.data" -p "$procs" -- \
+	    nsenter "--net=/var/run/netns/$(client "$c")" \
+	    "$LOAD" tcp-rate $(to "$c" 7007) "$RATE_N" "$PROCS" \
+	    >/dev/null 2>>"$DIR/bg.err"; then
+		echo "# PROFILES: perf record failed for $c: $(tail -1 "$DIR/bg.err")"
+		return
+	fi
+	{
+		echo "# $c: with what each calls (--children)"
+		perf report -q -i "$DIR/perf.data" --stdio --children -g none \
+		    --sort sym --percent-limit 2
+		echo "# $c: in each itself (--no-children)"
+		perf report -q -i "$DIR/perf.data" --stdio --no-children \
+		    -g none --sort sym --percent-limit 0.5
+	} >"$PROFILES/perf.$c" 2>/dev/null
+	mv "$DIR/perf.data" "$PROFILES/perf.data.$c"
+}
+if [ -n "${PROFILES:-}" ] && [ -n "$CG" ]; then
+	if command -v perf >/dev/null; then
+		mkdir -p "$PROFILES" || exit 1
+		for c in $CONFIGS; do
+			[ "$c" = direct ] || profile "$c"
+		done
+	else
+		echo "# PROFILES: skipped, perf not installed (apt-get install linux-perf)"
+	fi
 fi
 
 # stat METRIC CONFIG: "min median max" of its samples ("- - -" if none).

@@ -406,7 +406,8 @@ profile() {
 	procs=$(paste -sd, "$(cg_dirs "$c" | awk '{ print $1 }')/cgroup.procs")
 	settle "$c" >/dev/null
 	# With a command, perf samples the processes while it runs, and
-	# starts it once the sampling is in place.
+	# starts it once the sampling is in place; a program, so in_client's
+	# nsenter is spelt out.
 	# shellcheck disable=SC2046  # IP PORT
 	if ! perf record -q -F 2000 -g -o "$DIR/perf.data" -p "$procs" -- \
 	    nsenter "--net=/var/run/netns/$(client "$c")" \
@@ -425,8 +426,10 @@ profile() {
 	} >"$PROFILES/perf.$c" 2>/dev/null
 	mv "$DIR/perf.data" "$PROFILES/perf.data.$c"
 }
-if [ -n "${PROFILES:-}" ] && [ -n "$CG" ]; then
-	if command -v perf >/dev/null; then
+if [ -n "${PROFILES:-}" ]; then
+	if [ -z "$CG" ]; then
+		echo "# PROFILES: skipped, no cgroup to find each configuration's processes in"
+	elif command -v perf >/dev/null; then
 		mkdir -p "$PROFILES" || exit 1
 		for c in $CONFIGS; do
 			[ "$c" = direct ] || profile "$c"

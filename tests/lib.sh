@@ -189,9 +189,21 @@ fd_count() {
 	echo "$n"
 }
 
+# fds_settle_at PID N: the descriptor count comes to N.  A peer that has
+# its reply may close before the daemon reads the hangup and closes its
+# end, so a count taken at once can be one high for a while (longer under
+# valgrind); a leak stays high, and fails here after 10 s.
+fds_settle_at() {
+	wait_for 10 fds_are "$1" "$2" && return 0
+	echo "    $(fd_count "$1") descriptors, want $2" >&2
+	return 1
+}
+fds_are() { [ "$(fd_count "$1")" -eq "$2" ]; }
+
 # The count with nothing in flight, for a baseline taken while the daemon
-# retries something (a ZDS connect holds its socket for microseconds): a
-# transient descriptor only ever adds, so the least of several readings.
+# retries something (a ZDS connect holds its socket for microseconds) or
+# just after a peer (a --list) hung up: a transient descriptor only ever
+# adds, so the least of readings over half a second.
 fd_count_quiet() {
 	local n least=
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -199,6 +211,7 @@ fd_count_quiet() {
 		if [ -z "$least" ] || [ "$n" -lt "$least" ]; then
 			least=$n
 		fi
+		sleep 0.05
 	done
 	echo "$least"
 }

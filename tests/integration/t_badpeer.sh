@@ -18,7 +18,7 @@ send_expect_error() {
 
 # Every refusal leaves the daemon as it was.
 daemon_unchanged() {
-	daemon_alive && daemon_at_home && [ "$(fd_count "$ZPID")" -eq "$BASE_FDS" ]
+	daemon_alive && daemon_at_home && fds_settle_at "$ZPID" "$BASE_FDS"
 }
 
 setup_daemon() {
@@ -127,14 +127,14 @@ t_fd_count_after_many_handoffs() {
 	setup_daemon
 	expect "first add" "$CNI" "$SOCK" "$NS"
 	local after_one=$(( BASE_FDS + 3 ))
-	expect "3 fds per pod" test "$(fd_count "$ZPID")" -eq "$after_one"
+	expect "3 fds per pod" fds_settle_at "$ZPID" "$after_one"
 	for i in $(seq 1 100); do
 		"$CNI" "$SOCK" "$NS" || exit 1
 		peer send "$SOCK" --fd /etc/hostname >/dev/null || exit 1
 		peer send "$SOCK" --hex 01 --fd "/var/run/netns/$NS" --fd "/var/run/netns/$NS" >/dev/null || exit 1
 		peer send "$SOCK" --hex 01 --hangup || exit 1
 	done
-	expect "fd count unchanged after 400 handoffs" test "$(fd_count "$ZPID")" -eq "$after_one"
+	expect "fd count unchanged after 400 handoffs" fds_settle_at "$ZPID" "$after_one"
 	expect "no netns fd kept" test -z "$(find /proc/"$ZPID"/fd -lname 'net:*' -printf '%l\n' | grep -vF "$(readlink /proc/self/ns/net)")"
 	expect "at home" daemon_at_home
 }

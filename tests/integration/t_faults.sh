@@ -7,8 +7,6 @@
 . "$(dirname "$0")/../lib.sh"
 
 
-fds_are() { [ "$(fd_count "$ZPID")" -eq "$1" ]; }
-
 pod_state() {
 	"$CNI" --list "$SOCK" | awk -v n="$1" '$1 == n { print $2 }'
 }
@@ -116,7 +114,7 @@ t_out_of_fds_over_zds() {
 	pending=$("$CNI" --list "$SOCK" | grep -c " pending ")
 	# 3 per pod up, 1 (its netns) per pod pending, 1 for the agent.
 	expect "no descriptor leaked by the failures" \
-	    test "$(fd_count "$ZPID")" -eq $((base + 3 * up + pending + 1))
+	    fds_settle_at "$ZPID" $((base + 3 * up + pending + 1))
 	prlimit --pid "$ZPID" --nofile=4096: || exit 1
 	# Pending pods retry on their own every 5 s.
 	if [ "$pending" -gt 0 ]; then
@@ -172,7 +170,7 @@ t_connection_flood() {
 	expect "logged the shedding" grep -q "peers in flight, dropping" "$WORK/zt.err"
 	kill "$FLOOD_PID"
 	expect "back to baseline + 3 for the pod" \
-	    wait_for 10 fds_are $((base + 3))
+	    fds_settle_at "$ZPID" $((base + 3))
 	expect "alive" daemon_alive
 }
 

@@ -199,7 +199,7 @@ t_hostile_peers() {
 	# "streaming" as soon as its connect returns).
 	expect "open in A" wait_for 10 test_conns 1 1/1
 	expect "open in B" wait_for 10 test_conns 2 1/1
-	fds=$(fd_count "$ZPID")
+	fds=$(fd_count_quiet "$ZPID")
 	while read -r c want; do
 		got=$(h2 3 hostile "$b" 15008 "$c")
 		expect "$c: $want ($got)" test "$got" = "$want"

@@ -33,7 +33,7 @@ t_concurrent_adds_200() {
 	expect "all 200 adds succeed" test "$failed" -eq 0
 	expect "--list shows 200" test "$("$CNI" --list "$SOCK" | tail -n +2 | wc -l)" -eq 200
 	expect "3 listeners per pod, nothing else kept" \
-	    test "$(fd_count "$ZPID")" -eq $((base + 600))
+	    fds_settle_at "$ZPID" $((base + 600))
 	expect "at home" daemon_at_home
 }
 
@@ -105,7 +105,7 @@ t_out_of_fds_then_recovers() {
 	expect "some pods fit" test "$added" -ge 5
 	expect "the rest were refused" test "$refused" -ge 5
 	expect "no descriptor leaked by the failures: 3 per pod added" \
-	    test "$(fd_count "$ZPID")" -eq $((base + 3 * added))
+	    fds_settle_at "$ZPID" $((base + 3 * added))
 	expect "alive" daemon_alive
 	expect "still lists" "$CNI" --list "$SOCK" >/dev/null
 	expect "remove one" "$CNI" --del "$SOCK" "$RUN_ID-$TEST_NO-p1"

@@ -83,7 +83,7 @@ t_del_closes_and_releases() {
 	expect "listening" has_listeners "$NS"
 	expect "del" "$CNI" --del "$SOCK" "$NS"
 	expect "listeners closed" no_listeners "$NS"
-	expect "fd count back" test "$(fd_count "$ZPID")" -eq "$base"
+	expect "fd count back" fds_settle_at "$ZPID" "$base"
 	expect "no fd on the netns" no_fd_on_netns "$ino"
 	expect "not listed" test -z "$(list_names)"
 	expect "log line" file_has "$WORK/zt.err" "del $NS net:\[$ino\]: listeners closed"
@@ -132,7 +132,7 @@ t_add_del_cycles_fd_baseline() {
 		"$CNI" "$SOCK" "$NS" || exit 1
 		"$CNI" --del "$SOCK" "$NS" || exit 1
 	done
-	expect "fd count back to baseline" test "$(fd_count "$ZPID")" -eq "$base"
+	expect "fd count back to baseline" fds_settle_at "$ZPID" "$base"
 	expect "at home" daemon_at_home
 }
 

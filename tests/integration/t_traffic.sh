@@ -142,6 +142,11 @@ t_pod_removed_mid_transfer() {
 	expect "still open" test "$(conns_of 3)" = 1/1
 }
 
+# conns_are NETNS OPEN/TOTAL: the pod's connection counts in --list.
+conns_are() {
+	[ "$("$CNI" --list "$SOCK" | awk -v ns="$1" '$1 == ns { print $3 }')" = "$2" ]
+}
+
 t_10000_sequential_back_to_baseline() {
 	local n=10000 fds rss rss2
 	[ "${VALGRIND:-}" = 1 ] && n=2000	# memcheck is slow; leaks it finds itself
@@ -150,11 +155,12 @@ t_10000_sequential_back_to_baseline() {
 	enrol 1 2
 	app 2
 	expect "warm-up" client 1 seq 2 100
-	fds=$(fd_count "$ZPID")
+	expect "warm-up ended" wait_for 20 conns_are "$(pod_ns 1)" 0/100
+	fds=$(fd_count_quiet "$ZPID")
 	rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$ZPID/status")
 	expect "$n one after the other" client 1 seq 2 "$n"
-	expect "all ended" wait_for 20 sh -c "test \"\$('$CNI' --list '$SOCK' | awk '\$1 == \"$(pod_ns 1)\" { print \$3 }')\" = 0/$((n + 100))"
-	expect "descriptors at baseline" test "$(fd_count "$ZPID")" -eq "$fds"
+	expect "all ended" wait_for 20 conns_are "$(pod_ns 1)" 0/$((n + 100))
+	expect "descriptors at baseline" fds_settle_at "$ZPID" "$fds"
 	rss2=$(awk '/^VmRSS/ { print $2 }' "/proc/$ZPID/status")
 	# memcheck and AddressSanitizer hold freed blocks back on purpose
 	# (and find leaks themselves): their RSS says nothing about ours.

@@ -78,12 +78,13 @@ t_bare_netns_name() {
 t_readd_same_netns() {
 	mkns pod
 	start_daemon
+	local base
+	base=$(fd_count "$ZPID")
 	expect "first add" "$CNI" "$SOCK" "$NS"
-	local before
-	before=$(fd_count "$ZPID")
+	expect "three descriptors" fds_settle_at "$ZPID" $((base + 3))
 	expect "second add succeeds" "$CNI" "$SOCK" "$NS"
 	expect "still three listeners" has_listeners "$NS"
-	expect "no new descriptors" test "$(fd_count "$ZPID")" -eq "$before"
+	expect "no new descriptors" fds_settle_at "$ZPID" $((base + 3))
 }
 
 # The seed's own client: one byte, one fd, hang up without reading.

@@ -92,7 +92,7 @@ t_agent_restart_reconciles() {
 	expect "both up" wait_for 10 pod_state_is "$drop" up
 	expect "both up" pod_state_is "$keep" up
 	local fds
-	fds=$(fd_count "$ZPID")
+	fds=$(fd_count_quiet "$ZPID")
 	kill -TERM "$APID"
 	wait "$APID"
 	expect "daemon notices" wait_for 10 file_has "$WORK/zt.err" "node agent closed the connection"
@@ -104,7 +104,7 @@ t_agent_restart_reconciles() {
 	expect "its listeners closed" no_listeners "$drop"
 	expect "kept pod untouched" has_listeners "$keep"
 	expect "kept, not re-made" file_has "$WORK/zt.err" "add default/$keep .*already listening"
-	expect "3 fds fewer" test "$(fd_count "$ZPID")" -eq $((fds - 3))
+	expect "3 fds fewer" fds_settle_at "$ZPID" $((fds - 3))
 }
 
 t_pending_retry_after_port_freed() {
@@ -189,7 +189,7 @@ t_malformed_and_misuse() {
 	    file_has "$WORK/zt.err" "del default/a .*not in the snapshot"
 	expect "no pods left" test "$("$CNI" --list "$SOCK" | wc -l)" -eq 1
 	expect "no descriptor kept: just the connection" \
-	    test "$(fd_count "$ZPID")" -eq $((base + 1))
+	    fds_settle_at "$ZPID" $((base + 1))
 	expect "alive" daemon_alive
 	expect "at home" daemon_at_home
 }

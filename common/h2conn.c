@@ -4,10 +4,18 @@
  *
  * One connection is its socket, an input buffer of whole frames, an
  * output buffer, the HPACK decoder, and its tunnels by stream id.  Bytes
- * take the shortest way: a tunnel's socket is read (readv) straight into
- * DATA frames in the output buffer, and a DATA payload is written
- * straight from the input buffer to its tunnel's socket; only what the
- * socket does not take at once is kept, in the tunnel, and flow control
+ * take the shortest way.  HBONE here is HTTP/2 in the clear, so a bulk
+ * flow's DATA payloads never enter user space: only the 9-byte frame
+ * headers do.  Out, a tunnel whose reads come back full splices its
+ * socket into the connection's pipe, a frame at a time, and the header
+ * goes out just ahead of the payload (out_write).  In, a DATA frame
+ * whose payload is mostly still in the socket is spliced through the
+ * tunnel's pipe into its socket, and the next read takes a frame header
+ * alone, so that the next payload stays in the socket too.  Small
+ * frames, and bytes a slow socket does not take, are copied: readv
+ * straight into DATA frames in the output buffer, a payload written
+ * straight from the input buffer; what a socket does not take at once
+ * is kept, in the tunnel (its pipe, then a buffer), and flow control
  * bounds that (the window comes back as the socket takes it).
  *
  * All sockets are edge-triggered.  A reader goes on until EAGAIN or until
@@ -31,6 +39,7 @@
  * outlives what it names.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +89,9 @@
  * set. */
 #define MAX_IOV		(CHUNK / H2_DEFAULT_FRAME_SIZE)
 #define LINGER_MS	1000		/* after a GOAWAY, input discarded */
+#define SPLICE_MIN	(64 * KIB)	/* a DATA payload with this much still
+					 * in the socket moves by splice */
+#define PIPE_WANT	(1024 * KIB)	/* pipe-max-size's default */
 
 
 enum tun_state {
@@ -104,11 +116,17 @@ struct h2tun {
 	int			 end_sent;	/* END_STREAM out */
 	int			 end_recv;	/* END_STREAM in */
 	int			 fd_shut;	/* FIN given to the socket */
+	int			 bulk_out;	/* its last read was SPLICE_MIN or
+						 * more: the next goes by splice */
 	int64_t			 send_win;
 	int64_t			 recv_win;
 	uint32_t		 unacked;	/* taken by the socket, not yet
 						 * given back to the peer */
-	struct buf		 pend;		/* from the peer, not yet taken */
+	int			 pipe[2];	/* payloads spliced in: -1 until
+						 * the first; [0] read, [1] write */
+	size_t			 piped;		/* bytes in the pipe, not yet taken */
+	struct buf		 pend;		/* from the peer, not yet taken,
+						 * after what the pipe holds */
 	uint64_t		 sent, received;
 	int			 status;
 	char			*baggage;	/* for the 200, or NULL */
@@ -156,6 +174,17 @@ struct h2conn {
 	unsigned		 nstreams;
 	uint32_t		 max_list;	/* what we advertised */
 	struct buf		 in, out;
+	int			 opipe[2];	/* DATA payloads out: -1 until the
+						 * first; [0] read, [1] write */
+	size_t			 so_mark;	/* out bytes ahead of the pipe's... */
+	size_t			 so_left;	/* ...payload, still in the pipe */
+	uint32_t		 so_id;		/* the stream it is for */
+	struct h2tun		*sp_tun;	/* a DATA payload moving by splice
+						 * to this tunnel (NULL: dropped) */
+	size_t			 sp_left;	/* of it, still in the socket */
+	int			 sp_end;	/* it ends the stream */
+	int			 hdr_reads;	/* the last DATA was spliced: read
+						 * a frame header at a time */
 	uint8_t			*hb;		/* a header block being joined */
 	size_t			 hblen;
 	uint32_t		 hbstream;
@@ -202,6 +231,13 @@ conn_doom(struct h2conn *c, enum h2_error err, const char *why)
 		c->failing = why;
 		c->fail_code = err;
 	}
+}
+
+/* Bytes waiting to go out: the buffer's and a payload in the pipe. */
+static size_t
+out_queued(const struct h2conn *c)
+{
+	return c->out.len + c->so_left;
 }
 
 /* Reserve n bytes of output for a frame; NULL if the connection is
@@ -408,6 +444,7 @@ tun_new(struct h2conn *c, uint32_t id, int fd, enum tun_state state,
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	t->io.fd = -1;
+	t->pipe[0] = t->pipe[1] = -1;
 	if (ev_io_add(&t->io, fd, IO_EVENTS, on_tun, t) == -1) {
 		free(t);
 		return NULL;
@@ -461,6 +498,14 @@ tun_close(struct h2tun *t, const char *why)
 		c->idle_since = monotonic_ms();
 	ev_timer_stop(&t->deadline);
 	ev_io_del(&t->io);
+	if (t->pipe[0] != -1) {
+		close(t->pipe[0]);
+		close(t->pipe[1]);
+		t->pipe[0] = t->pipe[1] = -1;
+	}
+	/* A payload on its way here: the rest of it is dropped. */
+	if (c->sp_tun == t)
+		c->sp_tun = NULL;
 	/* A side still sending gets our FIN, never a reset (linger.h). */
 	if (t->fd_eof)
 		close(t->fd);
@@ -497,8 +542,8 @@ tun_end(struct h2tun *t, int rst, enum h2_error err, const char *why)
 
 	if (rst && !(t->end_sent && t->end_recv))
 		send_rst(c, t->id, err);
-	if (t->pend.len > 0)
-		give_back(c, NULL, t->pend.len);
+	if (t->pend.len + t->piped > 0)
+		give_back(c, NULL, t->pend.len + t->piped);
 	tun_close(t, why);
 }
 
@@ -513,6 +558,16 @@ tun_maybe_done(struct h2tun *t)
 	return 0;
 }
 
+/* The socket took w bytes of what came for it. */
+static void
+tun_took(struct h2tun *t, size_t w)
+{
+	ev_spend(w);
+	t->received += (uint64_t)w;
+	t->c->ops->bytes(t->arg, 1, w);
+	give_back(t->c, t, w);
+}
+
 /* Hand the socket what it will take of p; the rest is kept.  -1 if the
  * socket is gone (the tunnel ended). */
 static int
@@ -520,7 +575,8 @@ tun_deliver(struct h2tun *t, const uint8_t *p, size_t n)
 {
 	ssize_t w = 0;
 
-	if (t->pend.len == 0 && n > 0 && t->state == T_OPEN) {
+	if (t->piped == 0 && t->pend.len == 0 && n > 0 &&
+	    t->state == T_OPEN) {
 		w = send(t->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w == -1 && errno != EAGAIN && errno != EINTR) {
 			tun_end(t, 1, H2_CANCEL, strerror(errno));
@@ -528,10 +584,7 @@ tun_deliver(struct h2tun *t, const uint8_t *p, size_t n)
 		}
 		if (w < 0)
 			w = 0;
-		ev_spend((size_t)w);
-		t->received += (uint64_t)w;
-		t->c->ops->bytes(t->arg, 1, (size_t)w);
-		give_back(t->c, t, (size_t)w);
+		tun_took(t, (size_t)w);
 	}
 	if ((size_t)w < n) {
 		/* Flow control bounds this by our stream window. */
@@ -547,7 +600,8 @@ tun_deliver(struct h2tun *t, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* The socket can take more: what is kept, then the FIN if due. */
+/* The socket can take more: what the pipe holds, what is kept, then the
+ * FIN if due. */
 static int
 tun_flush(struct h2tun *t)
 {
@@ -555,6 +609,22 @@ tun_flush(struct h2tun *t)
 
 	if (t->state != T_OPEN)
 		return 0;		/* kept until the upstream is there */
+	while (t->piped > 0) {
+		if (ev_exhausted()) {
+			ev_io_again(&t->io, EPOLLOUT);
+			return 0;
+		}
+		w = splice(t->pipe[0], NULL, t->fd, NULL, t->piped,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (w == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (w <= 0) {
+			tun_end(t, 1, H2_CANCEL, strerror(errno));
+			return -1;
+		}
+		t->piped -= (size_t)w;
+		tun_took(t, (size_t)w);
+	}
 	while (t->pend.len > 0) {
 		if (ev_exhausted()) {
 			ev_io_again(&t->io, EPOLLOUT);
@@ -569,10 +639,7 @@ tun_flush(struct h2tun *t)
 			return -1;
 		}
 		buf_drop(&t->pend, (size_t)w);
-		ev_spend((size_t)w);
-		t->received += (uint64_t)w;
-		t->c->ops->bytes(t->arg, 1, (size_t)w);
-		give_back(t->c, t, (size_t)w);
+		tun_took(t, (size_t)w);
 	}
 	if (t->end_recv && !t->fd_shut) {
 		t->fd_shut = 1;
@@ -584,18 +651,101 @@ tun_flush(struct h2tun *t)
 	return 0;
 }
 
+/* A pipe of up to PIPE_WANT: fewer, larger splices.  Refused a larger
+ * size (pipe-max-size set lower), it works at the size it has.  -1 if
+ * there is none (out of descriptors): the bytes are copied instead. */
+static int
+pipe_open(int p[2])
+{
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == -1) {
+		p[0] = p[1] = -1;
+		return -1;
+	}
+	(void)fcntl(p[1], F_SETPIPE_SZ, PIPE_WANT);
+	return 0;
+}
+
+/*
+ * Up to want bytes of the socket as DATA frames in the output buffer:
+ * readv straight into the frames' payloads, one header ahead of each
+ * (the peer's MAX_FRAME_SIZE apart).  As readv, and *frames the number
+ * of frames made.
+ */
+static ssize_t
+pump_copy(struct h2conn *c, struct h2tun *t, size_t want, size_t *frames)
+{
+	struct iovec	 iov[MAX_IOV];
+	uint8_t		*base;
+	size_t		 fs = c->peer.max_frame_size, left, got, k, i, n;
+	ssize_t		 r;
+
+	k = (want + fs - 1) / fs;	/* <= MAX_IOV: want <= CHUNK */
+	if ((base = out_reserve(c, want + k * H2_FRAME_HDR)) == NULL) {
+		errno = ECANCELED;
+		return -1;
+	}
+	for (i = 0, left = want; i < k; i++) {
+		n = left < fs ? left : fs;
+		iov[i].iov_base = base + i * (H2_FRAME_HDR + fs) + H2_FRAME_HDR;
+		iov[i].iov_len = n;
+		left -= n;
+	}
+	if ((r = readv(t->fd, iov, (int)k)) <= 0)
+		return r;
+	/* Headers for the frames filled, the last one short. */
+	for (i = 0, got = (size_t)r; got > 0; i++) {
+		n = got < fs ? got : fs;
+		put_frame_hdr(base + i * (H2_FRAME_HDR + fs), n, H2_DATA, 0,
+		    t->id);
+		got -= n;
+		c->out.len += H2_FRAME_HDR + n;
+	}
+	*frames = i;
+	return r;
+}
+
+/*
+ * Up to want bytes of the socket as one DATA frame, its payload never
+ * copied: spliced into the connection's pipe, its header put in the
+ * output buffer.  out_write() sends what is queued up to that header,
+ * then the payload from the pipe, then the rest.  As readv.
+ */
+static ssize_t
+pump_splice(struct h2conn *c, struct h2tun *t, size_t want)
+{
+	uint8_t	*h;
+	ssize_t	 r;
+
+	if ((h = out_reserve(c, H2_FRAME_HDR)) == NULL) {
+		errno = ECANCELED;
+		return -1;
+	}
+	if (want > c->peer.max_frame_size)
+		want = c->peer.max_frame_size;
+	r = splice(t->fd, NULL, c->opipe[1], NULL, want,
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (r <= 0)
+		return r;
+	put_frame_hdr(h, (size_t)r, H2_DATA, 0, t->id);
+	c->out.len += H2_FRAME_HDR;
+	c->so_mark = c->out.len;
+	c->so_left = (size_t)r;
+	c->so_id = t->id;
+	return r;
+}
+
 /*
  * Read the socket into DATA frames while the windows and the output
- * buffer allow: readv straight into the frames' payloads, one header
- * ahead of each (the peer's MAX_FRAME_SIZE apart).
+ * buffer allow.  A flow that fills its reads (SPLICE_MIN or more) goes
+ * by splice, a frame at a time through the connection's one pipe; the
+ * rest, and any flow while another's payload holds the pipe, is copied.
  */
 static void
 tun_pump(struct h2conn *c, struct h2tun *t)
 {
-	struct iovec	 iov[MAX_IOV];
-	uint8_t		*base;
-	size_t		 want, fs, left, got, k, i, n;
+	size_t		 want, frames;
 	ssize_t		 r;
+	int		 by_splice;
 
 	while (t->state == T_OPEN && t->readable && !t->fd_eof &&
 	    !c->closed && !c->connecting) {
@@ -608,7 +758,8 @@ tun_pump(struct h2conn *c, struct h2tun *t)
 			c->win_blocked |= c->send_win <= 0;
 			return;		/* a WINDOW_UPDATE brings us back */
 		}
-		if (c->out.len >= OUT_HWM) {
+		if (out_queued(c) >= OUT_HWM ||
+		    (c->so_left > 0 && c->so_id == t->id)) {
 			c->out_blocked = 1;
 			return;		/* conn_flush brings us back */
 		}
@@ -616,25 +767,20 @@ tun_pump(struct h2conn *c, struct h2tun *t)
 			ev_io_again(&t->io, EPOLLIN);
 			return;		/* the loop brings us back */
 		}
-		fs = c->peer.max_frame_size;
-		k = (want + fs - 1) / fs;	/* <= MAX_IOV: want <= CHUNK */
-		if (out_reserve(c, want + k * H2_FRAME_HDR) == NULL)
-			return;
-		base = buf_tail(&c->out);
-		for (i = 0, left = want; i < k; i++) {
-			n = left < fs ? left : fs;
-			iov[i].iov_base = base + i * (H2_FRAME_HDR + fs) +
-			    H2_FRAME_HDR;
-			iov[i].iov_len = n;
-			left -= n;
-		}
-		r = readv(t->fd, iov, (int)k);
+		by_splice = t->bulk_out && c->so_left == 0 &&
+		    c->peer.max_frame_size >= SPLICE_MIN &&
+		    (c->opipe[0] != -1 || pipe_open(c->opipe) == 0);
+		frames = 1;
+		r = by_splice ? pump_splice(c, t, want) :
+		    pump_copy(c, t, want, &frames);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1 && errno == EAGAIN) {
 			t->readable = 0;
 			return;
 		}
+		if (r == -1 && errno == ECANCELED)
+			return;		/* the connection is failing */
 		if (r <= 0) {
 			/* EOF; a reset is the same to us (as ztunnel). */
 			t->fd_eof = 1;
@@ -648,18 +794,11 @@ tun_pump(struct h2conn *c, struct h2tun *t)
 				tun_half_closed(t);
 			return;
 		}
-		/* Headers for the frames filled, the last one short. */
-		for (i = 0, got = (size_t)r; got > 0; i++) {
-			n = got < fs ? got : fs;
-			put_frame_hdr(base + i * (H2_FRAME_HDR + fs), n, H2_DATA,
-			    0, t->id);
-			got -= n;
-			c->out.len += H2_FRAME_HDR + n;
-		}
+		t->bulk_out = r >= (ssize_t)SPLICE_MIN;
 		t->send_win -= r;
 		c->send_win -= r;
 		ev_spend((size_t)r);
-		flood_refund(c, i);
+		flood_refund(c, frames);
 		t->sent += (uint64_t)r;
 		c->ops->bytes(t->arg, 0, (size_t)r);
 		/* A short read is not the end of the edge: a FIN that came
@@ -1036,7 +1175,7 @@ on_rst(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
 	early = t->state == T_CONNECTING;
 	/* What the socket has not taken is lost; a FIN for the rest. */
 	t->end_sent = t->end_recv = 1;
-	if (t->pend.len == 0 && !t->fd_shut) {
+	if (t->piped == 0 && t->pend.len == 0 && !t->fd_shut) {
 		t->fd_shut = 1;
 		(void)shutdown(t->fd, SHUT_WR);
 	}
@@ -1228,13 +1367,140 @@ on_frame(struct h2conn *c, const struct h2_frame_hdr *h, const uint8_t *p)
 	}
 }
 
+/* ---- DATA payloads by splice ------------------------------------------ */
+
+/*
+ * The tunnel a DATA frame's payload can be spliced to: the frame is
+ * whole but for a payload of SPLICE_MIN or more still in the socket, it
+ * is in both windows, unpadded, and for an open stream that keeps
+ * nothing back.  Every other frame, and every frame that is refused,
+ * goes the usual way (on_data), whole.
+ */
+static struct h2tun *
+splice_target(struct h2conn *c, const struct h2_frame_hdr *h)
+{
+	struct h2tun *t;
+
+	if (h->type != H2_DATA || (h->flags & H2_PADDED) ||
+	    H2_FRAME_HDR + h->len - c->in.len < SPLICE_MIN ||
+	    c->recv_win < (int64_t)h->len)
+		return NULL;
+	t = tun_find(c, h->stream);
+	if (t == NULL || t->state != T_OPEN || t->end_recv ||
+	    t->pend.len > 0 || t->recv_win < (int64_t)h->len)
+		return NULL;
+	/* The tunnel's pipe, kept while it lives; none to be had (out of
+	 * descriptors): copied. */
+	if (t->pipe[0] == -1 && pipe_open(t->pipe) == -1)
+		return NULL;
+	return t;
+}
+
+/* The frame's header and the payload read with it are in the buffer:
+ * account for the whole frame, pass on what is here, and leave the
+ * rest to splice_step(). */
+static void
+splice_start(struct h2conn *c, struct h2tun *t, const struct h2_frame_hdr *h)
+{
+	size_t		 have = c->in.len - H2_FRAME_HDR;
+	const uint8_t	*p = c->in.p + c->in.off + H2_FRAME_HDR;
+
+	c->recv_win -= h->len;
+	t->recv_win -= h->len;
+	ev_spend(FRAME_WORK_MIN);
+	c->sp_tun = t;
+	c->sp_left = h->len - have;
+	c->sp_end = (h->flags & H2_END_STREAM) != 0;
+	c->hdr_reads = 1;
+	/* A tunnel that ends here is dropped from sp_tun by tun_close. */
+	(void)tun_deliver(t, p, have);
+	buf_drop(&c->in, c->in.len);
+}
+
+/* The payload is all in: the stream's end, if it carried it. */
+static void
+splice_done(struct h2conn *c)
+{
+	struct h2tun *t = c->sp_tun;
+
+	c->sp_tun = NULL;
+	if (t != NULL && c->sp_end) {
+		t->end_recv = 1;
+		(void)tun_flush(t);
+	}
+}
+
+/*
+ * More of a spliced payload out of the socket: into the tunnel's pipe
+ * and on to its socket, while nothing is kept ahead of the pipe; else
+ * (the pipe full, the socket slow) copied into what the tunnel keeps,
+ * after the pipe's bytes; or dropped, the tunnel gone, its window given
+ * back.  1: more may come at once; 0: wait for the socket; -1: the
+ * connection ended.
+ */
+static int
+splice_step(struct h2conn *c)
+{
+	struct h2tun	*t = c->sp_tun;
+	struct buf	*into;
+	size_t		 want = c->sp_left;
+	ssize_t		 n;
+
+	if (t != NULL && t->pend.len == 0) {
+		n = splice(c->fd, NULL, t->pipe[1], NULL, want,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			t->piped += (size_t)n;
+			c->sp_left -= (size_t)n;
+			(void)tun_flush(t);
+			goto moved;
+		}
+		if (n == -1 && errno == EINTR)
+			return 1;
+		if (n == -1 && errno == EAGAIN && t->piped == 0)
+			return 0;	/* an empty pipe: the socket is */
+		if (n == 0 || errno != EAGAIN)
+			goto failed;
+		/* The pipe is full, or the socket empty: copy to find out. */
+	}
+	into = t != NULL ? &t->pend : &c->in;
+	if (want > CHUNK)
+		want = CHUNK;
+	if (buf_reserve(into, want, H2_STREAM_WINDOW + 2 * CHUNK) == -1) {
+		conn_fail(c, H2_INTERNAL_ERROR, "out of memory");
+		return -1;
+	}
+	n = recv(c->fd, buf_tail(into), want, MSG_DONTWAIT);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return errno == EINTR;
+	if (n <= 0)
+		goto failed;
+	ev_spend((size_t)n);
+	c->sp_left -= (size_t)n;
+	if (t == NULL)
+		give_back(c, NULL, (size_t)n);	/* dropped */
+	else
+		t->pend.len += (size_t)n;
+moved:
+	if (c->sp_left == 0)
+		splice_done(c);
+	return 1;
+failed:
+	conn_fail(c, H2_NO_ERROR, n == 0 ? "peer closed" : strerror(errno));
+	return -1;
+}
+
+/* ---- frames in, whole ------------------------------------------------- */
+
 /* Whole frames out of the input buffer, while the quantum lasts (what
- * it leaves stays buffered).  -1: the connection ended. */
+ * it leaves stays buffered); a DATA frame that can be is left to
+ * splice_step() after its header.  -1: the connection ended. */
 static int
 conn_parse(struct h2conn *c)
 {
 	struct h2_frame_hdr	 h;
 	const uint8_t		*p;
+	struct h2tun		*t;
 
 	if (c->in.len == 0)
 		return 0;		/* nothing read yet, maybe no buffer */
@@ -1259,8 +1525,13 @@ conn_parse(struct h2conn *c)
 			conn_fail(c, H2_FRAME_SIZE_ERROR, "frame too big");
 			return -1;
 		}
-		if (c->in.len < H2_FRAME_HDR + h.len)
+		if (c->in.len < H2_FRAME_HDR + h.len) {
+			if ((t = splice_target(c, &h)) != NULL)
+				splice_start(c, t, &h);
+			else
+				c->hdr_reads = 0;	/* read it whole */
 			break;
+		}
 		buf_drop(&c->in, H2_FRAME_HDR + h.len);
 		/* A DATA payload counts as it is delivered; the rest by its
 		 * size, and no frame for nothing. */
@@ -1299,16 +1570,32 @@ in_room(struct h2conn *c)
 	    H2_FRAME_HDR + H2_OUR_FRAME_SIZE + IN_BULK);
 }
 
-/* Handle what is buffered, then read more, until EAGAIN or the end of
- * the quantum; then the loop calls us again. */
+/*
+ * Handle what is buffered, then read more, until EAGAIN or the end of
+ * the quantum; then the loop calls us again.  While DATA payloads move
+ * by splice, a read takes one frame header at a time, so that the next
+ * payload is still in the socket to be spliced.
+ */
 static void
 conn_read(struct h2conn *c)
 {
-	ssize_t n;
+	size_t	room;
+	ssize_t	n;
 
 	while (!c->closed) {
+		if (ev_exhausted()) {
+			ev_io_again(&c->io, EPOLLIN);
+			return;
+		}
+		if (c->sp_left > 0) {
+			if (splice_step(c) <= 0)
+				return;
+			continue;
+		}
 		if (conn_parse(c) == -1 || c->closed)
 			return;
+		if (c->sp_left > 0)
+			continue;
 		if (ev_exhausted()) {
 			ev_io_again(&c->io, EPOLLIN);
 			return;
@@ -1317,8 +1604,10 @@ conn_read(struct h2conn *c)
 			conn_fail(c, H2_INTERNAL_ERROR, "out of memory");
 			return;
 		}
-		n = recv(c->fd, buf_tail(&c->in),
-		    c->in.cap - c->in.off - c->in.len, MSG_DONTWAIT);
+		room = c->in.cap - c->in.off - c->in.len;
+		if (c->hdr_reads && c->in.len < H2_FRAME_HDR)
+			room = H2_FRAME_HDR - c->in.len;
+		n = recv(c->fd, buf_tail(&c->in), room, MSG_DONTWAIT);
 		if (n > 0) {
 			c->in.len += (size_t)n;
 			continue;
@@ -1335,6 +1624,49 @@ conn_read(struct h2conn *c)
 
 /* ---- the connection --------------------------------------------------- */
 
+/*
+ * A spliced payload's turn: what is queued ahead of it, then the
+ * payload from the pipe.  0: it is gone, or the socket is full
+ * (c->writable is 0 then); -1 if the socket is broken.
+ */
+static int
+out_splice(struct h2conn *c)
+{
+	ssize_t n;
+
+	while (c->so_mark > 0) {
+		n = send(c->fd, c->out.p + c->out.off, c->so_mark,
+		    MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			c->writable = 0;
+			return 0;
+		}
+		if (n <= 0)
+			return -1;
+		buf_drop(&c->out, (size_t)n);
+		c->so_mark -= (size_t)n;
+		ev_spend((size_t)n);
+	}
+	while (c->so_left > 0) {
+		n = splice(c->opipe[0], NULL, c->fd, NULL, c->so_left,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK |
+		    (c->out.len > 0 ? SPLICE_F_MORE : 0));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			c->writable = 0;
+			return 0;
+		}
+		if (n <= 0)
+			return -1;
+		c->so_left -= (size_t)n;
+		ev_spend((size_t)n);
+	}
+	return 0;
+}
+
 /* Write what is queued, without failing the connection: -1 if the
  * socket is broken. */
 static int
@@ -1345,6 +1677,12 @@ out_write(struct h2conn *c)
 
 	if (!c->writable || c->connecting)
 		return 0;
+	if (c->so_left > 0) {
+		if (out_splice(c) == -1)
+			return -1;
+		if (c->so_left > 0)
+			return 0;	/* the socket is full */
+	}
 	r = buf_send(&c->out, c->fd, &sent);
 	ev_spend(sent);
 	if (r == 1)
@@ -1372,8 +1710,8 @@ conn_flush(struct h2conn *c)
 			conn_fail(c, H2_NO_ERROR, strerror(errno));
 			return;
 		}
-		if (!(c->out_blocked || c->win_blocked) ||
-		    c->out.len >= OUT_HWM / 2 || c->send_win <= 0)
+		if (!(c->out_blocked || c->win_blocked) || c->so_left > 0 ||
+		    out_queued(c) >= OUT_HWM / 2 || c->send_win <= 0)
 			return;
 		if (ev_exhausted()) {
 			ev_io_again(&c->io, EPOLLOUT);
@@ -1393,6 +1731,10 @@ conn_free(void *arg)
 {
 	struct h2conn *c = arg;
 
+	if (c->opipe[0] != -1) {
+		close(c->opipe[0]);
+		close(c->opipe[1]);
+	}
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c->hb);
@@ -1447,7 +1789,7 @@ linger(struct h2conn *c)
 		linger_end(c);
 		return;
 	}
-	if (c->out.len == 0 && !c->shut_wr) {
+	if (out_queued(c) == 0 && !c->shut_wr) {
 		c->shut_wr = 1;
 		(void)shutdown(c->fd, SHUT_WR);
 	}
@@ -1620,6 +1962,7 @@ h2conn_new(int fd, enum h2_role role, const struct h2conn_ops *ops,
 		goto fail;
 	TAILQ_INIT(&c->tuns);
 	c->io.fd = -1;
+	c->opipe[0] = c->opipe[1] = -1;
 	c->fd = fd;
 	c->role = role;
 	c->ops = ops;

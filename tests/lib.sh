@@ -183,9 +183,12 @@ holds_netns() {
 	stat -L -c '%d %i' /proc/"$1"/fd/* 2>/dev/null | grep -qFx "$nsdev $2"
 }
 
+# fd_count PID [WHAT]: its descriptors, or those on WHAT only (as
+# /proc/PID/fd links name it: 'socket:*', 'pipe:*').
 fd_count() {
 	local n
-	n=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+	n=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -lname "${2:-*}" \
+	    2>/dev/null | wc -l)
 	echo "$n"
 }
 
@@ -203,11 +206,12 @@ fds_are() { [ "$(fd_count "$1")" -eq "$2" ]; }
 # The count with nothing in flight, for a baseline taken while the daemon
 # retries something (a ZDS connect holds its socket for microseconds) or
 # just after a peer (a --list) hung up: a transient descriptor only ever
-# adds, so the least of readings over half a second.
+# adds, so the least of readings over half a second.  fd_count_quiet PID
+# [WHAT], as fd_count.
 fd_count_quiet() {
 	local n least=
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		n=$(fd_count "$1")
+		n=$(fd_count "$1" "${2:-*}")
 		if [ -z "$least" ] || [ "$n" -lt "$least" ]; then
 			least=$n
 		fi

@@ -4,9 +4,11 @@
 /usr/bin/python3) as a stack that is not ours, and raw frames for what no
 well-behaved stack would send.
 
-  h2peer.py client HOST PORT AUTHORITY [N]
+  h2peer.py client HOST PORT AUTHORITY [N [SIZE]]
       open N (default 1) CONNECT streams for AUTHORITY on one connection;
-      on each, send "echo\\n" and a payload, then END_STREAM; print
+      on each, send "echo\\n" and a payload (SIZE random bytes: DATA
+      frames as large as the server's MAX_FRAME_SIZE and the windows
+      allow, sent as the windows open), then END_STREAM; print
       "status S" per stream and "echoed N" when every 200 came back whole
   h2peer.py server PORT LOG [STATUS]
       an HBONE server standing in for a remote pod's 15008: answer every
@@ -74,16 +76,32 @@ def h2_client(host, port, timeout=TIMEOUT):
     return h2, conn, sock
 
 
-def client(host, port, authority, n=1):
+def send_more(conn, streams):
+    """Each answered stream's payload, as far as the windows allow."""
+    for sid, st in streams.items():
+        while st["status"] == "200" and st["sent"] < len(st["payload"]):
+            n = min(conn.local_flow_control_window(sid),
+                    conn.max_outbound_frame_size,
+                    len(st["payload"]) - st["sent"])
+            if n <= 0:
+                break
+            end = st["sent"] + n == len(st["payload"])
+            conn.send_data(sid, st["payload"][st["sent"]:st["sent"] + n],
+                           end_stream=end)
+            st["sent"] += n
+
+
+def client(host, port, authority, n=1, size=0):
     h2, conn, sock = h2_client(host, port)
     streams = {}
     for i in range(n):
         sid = conn.get_next_available_stream_id()
         conn.send_headers(sid, [(":method", "CONNECT"),
                                 (":authority", authority)])
-        payload = b"echo\n" + (b"%d:" % i) * 50
+        payload = b"echo\n" + (os.urandom(size) if size else
+                               (b"%d:" % i) * 50)
         streams[sid] = {"want": payload[5:], "got": b"", "status": None,
-                        "done": False, "payload": payload}
+                        "done": False, "payload": payload, "sent": 0}
     sock.sendall(conn.data_to_send())
     ok = 0
     deadline = time.monotonic() + TIMEOUT
@@ -103,9 +121,6 @@ def client(host, port, authority, n=1):
                 print(f"status {st['status']}")
                 if "baggage" in hs:
                     print(f"baggage {hs['baggage']}")
-                if st["status"] == "200":
-                    conn.send_data(ev.stream_id, st["payload"],
-                                   end_stream=True)
             elif isinstance(ev, h2.events.DataReceived):
                 streams[ev.stream_id]["got"] += ev.data
                 conn.acknowledge_received_data(ev.flow_controlled_length,
@@ -119,6 +134,7 @@ def client(host, port, authority, n=1):
                 print(f"goaway {ev.error_code}")
                 for st in streams.values():
                     st["done"] = True
+        send_more(conn, streams)
         out = conn.data_to_send()
         if out:
             sock.sendall(out)
@@ -435,6 +451,17 @@ def stream_window_overrun(a):
 
 
 @case
+def stream_window_overrun_big(a):
+    # The same in frames of 1 MiB (our MAX_FRAME_SIZE), each arriving in
+    # pieces: the payloads the server splices, until the target's pipe
+    # is full and the rest is kept, up to the window.
+    host = a.rsplit(":", 1)[0]
+    out = PREFACE + settings() + headers(1, connect_block(host + ":9000"))
+    chunk = frame(0, 0, 1, b"w" * 1048576)
+    return out + chunk * 24
+
+
+@case
 def rst_flood_closed_streams(a):
     # RST_STREAM on a stream already closed is legal and ignored, one by
     # one; twenty thousand of them is a flood.
@@ -448,6 +475,7 @@ def rst_flood_closed_streams(a):
 # streams, stream 5 before stream 3's HEADERS, stream 1 before the flood
 # of resets that follows it.  Not the point.
 WATCH = {"too_many_streams": 401, "stream_window_overrun": 1,
+         "stream_window_overrun_big": 1,
          "rapid_reset": 0, "stream_id_goes_down": 0,
          "rst_flood_closed_streams": 0}
 
@@ -687,8 +715,9 @@ def flood(host, port, kind, tally):
 
 def main():
     a = sys.argv[1:]
-    if a and a[0] == "client" and len(a) in (4, 5):
-        return client(a[1], int(a[2]), a[3], int(a[4]) if len(a) == 5 else 1)
+    if a and a[0] == "client" and len(a) in (4, 5, 6):
+        return client(a[1], int(a[2]), a[3], int(a[4]) if len(a) >= 5 else 1,
+                      int(a[5]) if len(a) == 6 else 0)
     if a and a[0] == "server" and len(a) in (3, 4):
         return server(int(a[1]), a[2], int(a[3]) if len(a) == 4 else 200)
     if a and a[0] == "hold" and len(a) == 4:

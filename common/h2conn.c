@@ -89,8 +89,10 @@
  * set. */
 #define MAX_IOV		(CHUNK / H2_DEFAULT_FRAME_SIZE)
 #define LINGER_MS	1000		/* after a GOAWAY, input discarded */
+#ifndef SPLICE_MIN			/* (fuzz-h2conn sets a small one) */
 #define SPLICE_MIN	(64 * KIB)	/* a DATA payload with this much still
 					 * in the socket moves by splice */
+#endif
 #define PIPE_WANT	(1024 * KIB)	/* pipe-max-size's default */
 
 

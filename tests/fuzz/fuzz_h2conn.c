@@ -4,7 +4,11 @@
  * a hostile client sends.  The input goes down one end of a socketpair,
  * then EOF; the session runs in the real event loop until it ends.  An
  * even first byte puts the preface and an empty SETTINGS in front (to
- * get past the gate quickly); an odd one sends the input raw.  Requests
+ * get past the gate quickly); an odd one sends the input raw.  With bit
+ * 1 of the first byte set, the input goes in two pieces 1 ms apart,
+ * split where the first byte's upper bits say: a frame cut in two, whose
+ * payload's rest takes the splice paths (built with SPLICE_MIN 16, and
+ * the apps never read, so their pipes fill too).  Requests
  * for port 1 are refused (503); any other gets a tunnel to a socketpair,
  * so the stream paths run too.  Beyond ASan and UBSan: the connection
  * must end (every input ends in EOF), every tunnel must be ended before
@@ -93,6 +97,20 @@ static const struct h2conn_ops ops = {
 	on_request, on_malformed, on_bytes, on_tun_end, on_conn_end,
 };
 
+/* The input's second piece, and then EOF. */
+static const uint8_t	*rest;
+static size_t		 rest_len;
+static int		 feed_fd;
+
+static void
+on_rest(void *arg)
+{
+	(void)arg;
+	if (write(feed_fd, rest, rest_len) != (ssize_t)rest_len)
+		abort();
+	(void)shutdown(feed_fd, SHUT_WR);
+}
+
 static void
 on_deadline(void *arg)
 {
@@ -106,8 +124,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const uint8_t	 hello[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 				    "\0\0\0\4\0\0\0\0\0";
 	static int		 inited;
-	static struct ev_timer	 deadline;
+	static struct ev_timer	 deadline, second;
 	int			 sp[2], i;
+	size_t			 first = size - 1;
 
 	if (!inited) {
 		if (ev_init() == -1)
@@ -123,16 +142,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((data[0] & 1) == 0 &&
 	    write(sp[1], hello, sizeof(hello) - 1) != sizeof(hello) - 1)
 		abort();
+	if (data[0] & 2)
+		first = (size - 1) * (data[0] >> 2) / 64;
 	/* A socketpair's buffer takes 64 KiB: never a short write here. */
-	if (write(sp[1], data + 1, size - 1) != (ssize_t)(size - 1))
+	if (write(sp[1], data + 1, first) != (ssize_t)first)
 		abort();
-	(void)shutdown(sp[1], SHUT_WR);
+	feed_fd = sp[1];
+	rest = data + 1 + first;
+	rest_len = size - 1 - first;
+	ev_timer_init(&second, on_rest, NULL);
+	if (rest_len > 0)
+		ev_timer_at(&second, monotonic_ms() + 1);
+	else
+		(void)shutdown(sp[1], SHUT_WR);
 	if (h2conn_new(sp[0], H2_SERVER, &ops, NULL) == NULL)
 		abort();
 	ev_timer_init(&deadline, on_deadline, NULL);
 	ev_timer_at(&deadline, monotonic_ms() + 10000);
 	(void)ev_run();
 	ev_timer_stop(&deadline);
+	ev_timer_stop(&second);
 	if (!ended)
 		abort();
 	close(sp[1]);

@@ -751,7 +751,9 @@ tun_pump(struct h2conn *c, struct h2tun *t)
 
 	while (t->state == T_OPEN && t->readable && !t->fd_eof &&
 	    !c->closed && !c->connecting) {
-		want = CHUNK;
+		/* A spliced frame takes up to a pipe's worth (and the peer's
+		 * MAX_FRAME_SIZE): four times fewer calls than a CHUNK. */
+		want = t->bulk_out ? PIPE_WANT : CHUNK;
 		if ((int64_t)want > t->send_win)
 			want = t->send_win > 0 ? (size_t)t->send_win : 0;
 		if ((int64_t)want > c->send_win)
@@ -774,7 +776,7 @@ tun_pump(struct h2conn *c, struct h2tun *t)
 		    (c->opipe[0] != -1 || pipe_open(c->opipe) == 0);
 		frames = 1;
 		r = by_splice ? pump_splice(c, t, want) :
-		    pump_copy(c, t, want, &frames);
+		    pump_copy(c, t, want < CHUNK ? want : CHUNK, &frames);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1 && errno == EAGAIN) {

@@ -1638,25 +1638,14 @@ out_splice(struct h2conn *c)
 {
 	ssize_t n;
 
-	while (c->so_mark > 0) {
-		n = send(c->fd, c->out.p + c->out.off, c->so_mark,
-		    MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN) {
-			c->writable = 0;
-			return 0;
-		}
-		if (n <= 0)
-			return -1;
-		buf_drop(&c->out, (size_t)n);
-		c->so_mark -= (size_t)n;
-		ev_spend((size_t)n);
-	}
 	while (c->so_left > 0) {
-		n = splice(c->opipe[0], NULL, c->fd, NULL, c->so_left,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK |
-		    (c->out.len > 0 ? SPLICE_F_MORE : 0));
+		if (c->so_mark > 0)
+			n = send(c->fd, c->out.p + c->out.off, c->so_mark,
+			    MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE);
+		else
+			n = splice(c->opipe[0], NULL, c->fd, NULL, c->so_left,
+			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK |
+			    (c->out.len > 0 ? SPLICE_F_MORE : 0));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN) {
@@ -1665,8 +1654,12 @@ out_splice(struct h2conn *c)
 		}
 		if (n <= 0)
 			return -1;
-		c->so_left -= (size_t)n;
 		ev_spend((size_t)n);
+		if (c->so_mark > 0) {
+			buf_drop(&c->out, (size_t)n);
+			c->so_mark -= (size_t)n;
+		} else
+			c->so_left -= (size_t)n;
 	}
 	return 0;
 }

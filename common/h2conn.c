@@ -381,6 +381,31 @@ give_back(struct h2conn *c, struct h2tun *t, size_t n)
 
 /* ---- tunnels ---------------------------------------------------------- */
 
+/* A pipe of up to PIPE_WANT: fewer, larger splices.  Refused a larger
+ * size (pipe-max-size set lower), it works at the size it has.  -1 if
+ * there is none (out of descriptors): the bytes are copied instead. */
+static int
+pipe_open(int p[2])
+{
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == -1) {
+		p[0] = p[1] = -1;
+		return -1;
+	}
+	(void)fcntl(p[1], F_SETPIPE_SZ, PIPE_WANT);
+	return 0;
+}
+
+/* Close a pipe, with whatever it still holds; one never made: nothing. */
+static void
+pipe_close(int p[2])
+{
+	if (p[0] == -1)
+		return;
+	close(p[0]);
+	close(p[1]);
+	p[0] = p[1] = -1;
+}
+
 static struct h2tun *
 tun_find(const struct h2conn *c, uint32_t id)
 {
@@ -500,11 +525,7 @@ tun_close(struct h2tun *t, const char *why)
 		c->idle_since = monotonic_ms();
 	ev_timer_stop(&t->deadline);
 	ev_io_del(&t->io);
-	if (t->pipe[0] != -1) {
-		close(t->pipe[0]);
-		close(t->pipe[1]);
-		t->pipe[0] = t->pipe[1] = -1;
-	}
+	pipe_close(t->pipe);
 	/* A payload on its way here: the rest of it is dropped. */
 	if (c->sp_tun == t)
 		c->sp_tun = NULL;
@@ -650,20 +671,6 @@ tun_flush(struct h2tun *t)
 	if (tun_maybe_done(t))
 		return -1;
 	tun_half_closed(t);
-	return 0;
-}
-
-/* A pipe of up to PIPE_WANT: fewer, larger splices.  Refused a larger
- * size (pipe-max-size set lower), it works at the size it has.  -1 if
- * there is none (out of descriptors): the bytes are copied instead. */
-static int
-pipe_open(int p[2])
-{
-	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == -1) {
-		p[0] = p[1] = -1;
-		return -1;
-	}
-	(void)fcntl(p[1], F_SETPIPE_SZ, PIPE_WANT);
 	return 0;
 }
 
@@ -1728,10 +1735,7 @@ conn_free(void *arg)
 {
 	struct h2conn *c = arg;
 
-	if (c->opipe[0] != -1) {
-		close(c->opipe[0]);
-		close(c->opipe[1]);
-	}
+	pipe_close(c->opipe);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c->hb);

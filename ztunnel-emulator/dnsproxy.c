@@ -263,7 +263,8 @@ dnsproxy_serve(int fds[DNSP_NFDS], struct pod_ref *owner,
 		goto fail;
 	set->owner = owner;
 	set->naddrs = naddrs < DNSP_ADDRS_MAX ? naddrs : DNSP_ADDRS_MAX;
-	memcpy(set->addrs, addrs, set->naddrs * sizeof(*addrs));
+	if (addrs != NULL)	/* none read: NULL */
+		memcpy(set->addrs, addrs, set->naddrs * sizeof(*addrs));
 	LIST_INIT(&set->fwds);
 	LIST_INIT(&set->conns);
 	for (i = 0; i < DNSP_NFDS; i++) {

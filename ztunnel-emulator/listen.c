@@ -42,7 +42,7 @@ struct lset {
 	uint64_t	 served;	/* answered "ok" */
 	int		 addrs_read;	/* read_addrs() done */
 	unsigned	 naddrs;
-	struct ipaddr	 addrs[LISTEN_ADDRS_MAX];
+	struct ipaddr	*addrs;		/* naddrs of them, from read_addrs() */
 	struct dnsset	*dns;		/* 15053, with the DNS proxy on */
 	int		 stopped;	/* listen_stop(): closed */
 	int		 migrate_nsfd;	/* its namespace while tcp_migrate_req
@@ -100,6 +100,7 @@ static int	loopback_up(int sock);
 static void	serve(void *, uint32_t);
 static int	accept_some(struct listener *, int max);
 static void	read_addrs(struct lset *, int nl);
+static void	lset_free(void *);
 
 /*
  * The handoff proper.  nsfd is the pod's namespace, already checked to be
@@ -350,8 +351,8 @@ listen_addrs(struct lset *ls, struct ipaddr *addrs, unsigned max)
 	if (!ls->addrs_read)
 		read_addrs(ls, -1);
 	n = ls->naddrs < max ? ls->naddrs : max;
-
-	memcpy(addrs, ls->addrs, n * sizeof(*addrs));
+	if (n > 0)
+		memcpy(addrs, ls->addrs, n * sizeof(*addrs));
 	return n;
 }
 
@@ -364,29 +365,31 @@ listen_served(const struct lset *ls)
 /* Without --proxy: the IPv4 ones, from SIOCGIFCONF on one of its
  * listeners (ioctls act in the socket's namespace; the seed's pods have
  * no others, and their namespace is not ours to keep). */
-static void
-ifconf_addrs(struct lset *ls, int fd)
+static int
+ifconf_addrs(int fd, struct ipaddr *addrs, unsigned max)
 {
 	struct ifreq	 ifr[16];
 	struct ifconf	 ifc = { .ifc_len = sizeof(ifr), .ifc_req = ifr };
 	struct ipaddr	*a;
 	size_t		 i, n;
+	unsigned	 got = 0;
 
 	memset(ifr, 0, sizeof(ifr));
 	if (ioctl(fd, SIOCGIFCONF, &ifc) == -1)
-		return;
+		return -1;
 	n = (size_t)ifc.ifc_len / sizeof(ifr[0]);
-	for (i = 0; i < n && ls->naddrs < LISTEN_ADDRS_MAX; i++) {
+	for (i = 0; i < n && got < max; i++) {
 		if (ifr[i].ifr_addr.sa_family != AF_INET)
 			continue;
-		a = &ls->addrs[ls->naddrs];
+		a = &addrs[got];
 		memset(a, 0, sizeof(*a));
 		a->family = AF_INET;
 		memcpy(a->addr, &((struct sockaddr_in *)(void *)&ifr[i].
 		    ifr_addr)->sin_addr, 4);
 		if (a->addr[0] != IN_LOOPBACKNET)
-			ls->naddrs++;
+			got++;
 	}
+	return (int)got;
 }
 
 /*
@@ -399,28 +402,36 @@ ifconf_addrs(struct lset *ls, int fd)
 static void
 read_addrs(struct lset *ls, int nl)
 {
-	size_t	i;
-	int	fd = -1, n;
+	struct ipaddr	 got[LISTEN_ADDRS_MAX];
+	size_t		 i;
+	int		 fd = -1, n = -1;
 
 	for (i = 0; i < ZT_NPORTS && fd == -1; i++)
 		fd = ls->lis[i].io.fd;	/* any of its sockets will do */
 	if (ls->addrs_read || fd == -1)
 		goto done;
 	ls->addrs_read = 1;
-	ls->naddrs = 0;
-	if (ls->owner->nsfd == -1) {
-		ifconf_addrs(ls, fd);
-		goto done;
+	if (ls->owner->nsfd == -1)
+		n = ifconf_addrs(fd, got, LISTEN_ADDRS_MAX);
+	else {
+		if (nl == -1 && (nl = netns_socket(ls->owner->nsfd,
+		    AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)) == -1 &&
+		    errno == ENOTRECOVERABLE)
+			fatal("cannot return to our own network namespace");
+		if (nl != -1)
+			n = ipaddr_list(nl, got, LISTEN_ADDRS_MAX);
 	}
-	if (nl == -1 && (nl = netns_socket(ls->owner->nsfd, AF_NETLINK,
-	    SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)) == -1 &&
-	    errno == ENOTRECOVERABLE)
-		fatal("cannot return to our own network namespace");
-	if (nl == -1 || (n = ipaddr_list(nl, ls->addrs,
-	    LISTEN_ADDRS_MAX)) == -1)
+	if (n == -1)
 		log_warn("%s: reading its addresses", ls->owner->label);
-	else
+	/* Kept as many as there are: a pod with none (or never asked)
+	 * costs nothing here. */
+	else if (n > 0 &&
+	    (ls->addrs = calloc((size_t)n, sizeof(*ls->addrs))) == NULL)
+		log_warn("%s: keeping its addresses", ls->owner->label);
+	else if (n > 0) {
+		memcpy(ls->addrs, got, (size_t)n * sizeof(*ls->addrs));
 		ls->naddrs = (unsigned)n;
+	}
 done:
 	if (nl != -1)
 		close(nl);
@@ -617,7 +628,16 @@ listen_close(struct lset *ls)
 		ev_io_close(&ls->lis[i].io);
 	dnsproxy_close(ls->dns);
 	ls->dns = NULL;
-	ev_defer_free(&ls->dead, free, ls);
+	ev_defer_free(&ls->dead, lset_free, ls);
+}
+
+static void
+lset_free(void *arg)
+{
+	struct lset *ls = arg;
+
+	free(ls->addrs);
+	free(ls);
 }
 
 static void

@@ -61,12 +61,12 @@ struct pod {
 						 * added or kept it */
 	uint64_t		 added_ms;
 	struct relay_stats	 conns;		/* --proxy: its connections */
-	char			 ns[TEXT_NAME_MAX + 1];	/* ref.ns */
 	const char		*workload;	/* ZDS "namespace/name", in
 						 * name[]; else "" */
 	const char		*sa;		/* ZDS's service account, in
 						 * name[]; else "default" */
-	char			 name[];	/* the key: a name, or a ZDS uid */
+	char			 name[];	/* the key: a name, or a ZDS uid;
+						 * then workload, sa, ref.ns */
 };
 
 #define POD(e)	((struct pod *)(void *)((char *)(e) - offsetof(struct pod, te)))
@@ -738,18 +738,28 @@ pod_new(const struct pod_req *req, const char *name, const struct nsid *ns)
 {
 	const char	*sa = req->service_account != NULL &&
 	    req->service_account[0] != '\0' ? req->service_account : "default";
+	const char	*label = req->workload[0] != '\0' ? req->workload : name;
+	const char	*slash = strchr(label, '/');
 	size_t		 len = strlen(name) + 1;
 	size_t		 wlen = strlen(req->workload) + 1, slen = strlen(sa) + 1;
+	size_t		 nslen = (slash != NULL ? (size_t)(slash - label) :
+			    strlen(TEXT_DEFAULT_NS)) + 1;
 	struct pod	*p;
+	char		*nsname;
 
-	/* One allocation: the struct, then its strings. */
-	if ((p = calloc(1, sizeof(*p) + len + wlen + slen)) == NULL)
+	/*
+	 * One allocation: the struct, then its strings, each as long as it
+	 * is.  A pod is the daemon's largest record per pod, and on a VM
+	 * every fresh page it touches is a fault; RESULTS.md.
+	 */
+	if ((p = calloc(1, sizeof(*p) + len + wlen + slen + nslen)) == NULL)
 		return NULL;
 	memcpy(p->name, name, len);
 	memcpy(p->name + len, req->workload, wlen);
 	memcpy(p->name + len + wlen, sa, slen);
 	p->workload = p->name + len;
 	p->sa = p->workload + wlen;
+	nsname = p->name + len + wlen + slen;
 	p->te.name = p->name;
 	p->te.ns = *ns;
 	p->origin = req->origin;
@@ -761,8 +771,8 @@ pod_new(const struct pod_req *req, const char *name, const struct nsid *ns)
 	 * name from that ("default" for a bare name, as kubectl has it);
 	 * baggage only for what ZDS told us. */
 	p->ref.label = p->workload[0] != '\0' ? p->workload : p->name;
-	text_workload_split(p->ref.label, p->ns, sizeof(p->ns), &p->ref.name);
-	p->ref.ns = p->ns;
+	text_workload_split(p->ref.label, nsname, nslen, &p->ref.name);
+	p->ref.ns = nsname;
 	p->ref.baggage = strchr(p->workload, '/') != NULL;
 	p->ref.nsfd = -1;
 	p->ref.conns = &p->conns;

@@ -115,19 +115,21 @@ text_escape(const char *s, char *out, size_t size, int flags)
 	return out;
 }
 
-void
+size_t
 text_workload_split(const char *wl, char *ns, size_t nssize,
     const char **name)
 {
-	const char *slash = strchr(wl, '/');
+	const char	*slash = strchr(wl, '/');
+	int		 n;
 
 	if (slash == NULL) {
-		snprintf(ns, nssize, "%s", TEXT_DEFAULT_NS);
+		n = snprintf(ns, nssize, "%s", TEXT_DEFAULT_NS);
 		*name = wl;
-		return;
+	} else {
+		n = snprintf(ns, nssize, "%.*s", (int)(slash - wl), wl);
+		*name = slash + 1;
 	}
-	snprintf(ns, nssize, "%.*s", (int)(slash - wl), wl);
-	*name = slash + 1;
+	return n > 0 ? (size_t)n : 0;
 }
 
 int

@@ -27,12 +27,13 @@ int	text_name_ok_len(const void *s, size_t len);
 
 /* A workload, "namespace/name" or a bare name, into its parts: the
  * namespace into ns ("default" for a bare name, as kubectl assumes), and
- * *name pointing into wl. */
+ * *name pointing into wl.  Returns the namespace's length, as snprintf:
+ * with ns NULL and nssize 0, what to allocate for it (plus the NUL). */
 #define TEXT_DEFAULT_NS	"default"
 /* A DNS domain ("cluster.local"): host-name labels of 1..63 bytes,
  * lowercased into out, without a final dot.  -1 if it is not one. */
 int	text_dns_domain(const char *s, char *out, size_t size);
-void	text_workload_split(const char *wl, char *ns, size_t nssize,
+size_t	text_workload_split(const char *wl, char *ns, size_t nssize,
 	    const char **name);
 
 /* s into out as well-formed UTF-8: each byte that is not part of a

@@ -423,14 +423,15 @@ read_addrs(struct lset *ls, int nl)
 	}
 	if (n == -1)
 		log_warn("%s: reading its addresses", ls->owner->label);
-	/* Kept as many as there are: a pod with none (or never asked)
-	 * costs nothing here. */
-	else if (n > 0 &&
-	    (ls->addrs = calloc((size_t)n, sizeof(*ls->addrs))) == NULL)
-		log_warn("%s: keeping its addresses", ls->owner->label);
 	else if (n > 0) {
-		memcpy(ls->addrs, got, (size_t)n * sizeof(*ls->addrs));
-		ls->naddrs = (unsigned)n;
+		/* Kept as many as there are: a pod with none (or never
+		 * asked) costs nothing here. */
+		if ((ls->addrs = calloc((size_t)n, sizeof(*ls->addrs))) == NULL)
+			log_warn("%s: keeping its addresses", ls->owner->label);
+		else {
+			memcpy(ls->addrs, got, (size_t)n * sizeof(*ls->addrs));
+			ls->naddrs = (unsigned)n;
+		}
 	}
 done:
 	if (nl != -1)

@@ -739,11 +739,10 @@ pod_new(const struct pod_req *req, const char *name, const struct nsid *ns)
 	const char	*sa = req->service_account != NULL &&
 	    req->service_account[0] != '\0' ? req->service_account : "default";
 	const char	*label = req->workload[0] != '\0' ? req->workload : name;
-	const char	*slash = strchr(label, '/');
+	const char	*base;
 	size_t		 len = strlen(name) + 1;
 	size_t		 wlen = strlen(req->workload) + 1, slen = strlen(sa) + 1;
-	size_t		 nslen = (slash != NULL ? (size_t)(slash - label) :
-			    strlen(TEXT_DEFAULT_NS)) + 1;
+	size_t		 nslen = text_workload_split(label, NULL, 0, &base) + 1;
 	struct pod	*p;
 	char		*nsname;
 
@@ -770,7 +769,7 @@ pod_new(const struct pod_req *req, const char *name, const struct nsid *ns)
 	 * own name ("ns/name" or bare), in logs and metrics; namespace and
 	 * name from that ("default" for a bare name, as kubectl has it);
 	 * baggage only for what ZDS told us. */
-	p->ref.label = p->workload[0] != '\0' ? p->workload : p->name;
+	p->ref.label = label == name ? p->name : p->workload;
 	text_workload_split(p->ref.label, nsname, nslen, &p->ref.name);
 	p->ref.ns = nsname;
 	p->ref.baggage = strchr(p->workload, '/') != NULL;

@@ -36,10 +36,10 @@
  *                                           NS_GET_NSTYPE), SO_REUSEPORT
  *                                           (upgrades), lo up?, the
  *                                           "listeners ready" line
- *   zt-load zds-bare SOCK checks BYTES      the same, keeping BYTES of fresh
- *                                           heap per pod as the daemon's
- *                                           records do (what memory per pod
- *                                           costs; RESULTS.md)
+ *   zt-load zds-bare SOCK checks BYTES      the same, keeping BYTES (8 or
+ *                                           more) of fresh heap per pod as
+ *                                           the daemon's records do (what
+ *                                           memory per pod costs; RESULTS.md)
  *   zt-load tcp-echo PORT                   an app: echo each connection's
  *                                           bytes, all connections on one
  *                                           epoll loop, for ever

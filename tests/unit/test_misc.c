@@ -316,6 +316,23 @@ test_text_dns_domain(void)
 	CHECK(text_dns_domain(label, out, sizeof(out)) == 0);
 }
 
+/* A workload's namespace and name; its length sizes a pod's record. */
+static void
+test_text_workload_split(void)
+{
+	const char	*name;
+	char		 ns[8];
+
+	CHECK(text_workload_split("shop/web", ns, sizeof(ns), &name) == 4 &&
+	    strcmp(ns, "shop") == 0 && strcmp(name, "web") == 0);
+	CHECK(text_workload_split("web", ns, sizeof(ns), &name) == 7 &&
+	    strcmp(ns, TEXT_DEFAULT_NS) == 0 && strcmp(name, "web") == 0);
+	CHECK(text_workload_split("a-long-one/x", NULL, 0, &name) == 10 &&
+	    strcmp(name, "x") == 0);
+	CHECK(text_workload_split("a-long-one/x", ns, sizeof(ns), &name) ==
+	    10 && strcmp(ns, "a-long-") == 0);	/* cut, as snprintf */
+}
+
 static void
 test_text_escape(void)
 {
@@ -385,6 +402,7 @@ const struct unit_test misc_tests[] = {
 	UNIT_TEST(test_buf),
 	UNIT_TEST(test_text_names),
 	UNIT_TEST(test_text_dns_domain),
+	UNIT_TEST(test_text_workload_split),
 	UNIT_TEST(test_text_escape),
 	UNIT_TEST(test_netns_resolve),
 	UNIT_TEST(test_netns_check_own),

@@ -78,6 +78,7 @@ ZT		= ztunnel-emulator/ztunnel-emulator
 UNIT		= tests/unit/unit-tests
 LOAD		= tests/bench/zt-load
 TRUE		= tests/bench/true
+SOMARK		= tests/bench/somark.so
 
 all: $(CNI) $(ZT)
 
@@ -95,6 +96,12 @@ $(LOAD): tests/bench/zt-load.o $(COMMON_OBJS)
 
 $(TRUE): tests/bench/true.o
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^)
+
+# Preloaded into haproxy by bench-traffic: a shared object, from source,
+# never sanitized (a sanitizer's runtime must come first in a program).
+$(SOMARK): tests/bench/somark.c common/ambient.h ztunnel-emulator/podsock.h
+	$(CC) -std=c11 -D_GNU_SOURCE -Icommon -Iztunnel-emulator $(WARNINGS) \
+	    -O2 -fPIC -shared -o $@ $<
 
 # Objects remember the flags they were built with: change CC, CFLAGS or
 # SANITIZE and everything is rebuilt, never mixed.
@@ -141,12 +148,12 @@ test-scale: all $(LOAD)
 	@scripts/scale.sh
 
 # Speed against the kernel floor, repeated; tables and a CSV (root).
-bench: all $(LOAD) $(TRUE)
+bench: all $(LOAD) $(TRUE) $(SOMARK)
 	@scripts/bench.sh
 
 # Pod-to-pod traffic: direct, through the mesh, through two socat hops
 # (root; iptables, iperf3, socat).  Also the last part of make bench.
-bench-traffic: all $(LOAD)
+bench-traffic: all $(LOAD) $(SOMARK)
 	@scripts/bench-traffic.sh
 
 # What an upgrade costs: --handover against Istio's way, 10 and 1000
@@ -219,7 +226,7 @@ uninstall:
 	    $(DESTDIR)$(UNITDIR)/cni-emulator-agent.service
 
 clean:
-	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) $(TRUE) $(FUZZERS) */*.o */*.d tests/*/*.o \
+	rm -f $(CNI) $(ZT) $(UNIT) $(LOAD) $(TRUE) $(SOMARK) $(FUZZERS) */*.o */*.d tests/*/*.o \
 	    tests/*/*.d .build-flags
 
 .PHONY: all test test-scale bench bench-traffic bench-upgrade bench-dns demo demo-zds demo-traffic demo-hbone demo-upgrade fuzz golden lint install uninstall clean FORCE

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # make bench-traffic (and the end of make bench): pod-to-pod traffic on
-# nodes of its own (scripts/topology.sh), in one run, seven ways; each
+# nodes of its own (scripts/topology.sh), in one run, eight ways; each
 # pair of pods is a client and a server pod, every proxy two hops (one
 # in each pod's path), as in the mesh:
 #   direct   pod 1 -> pod 2, no rules, no proxy
@@ -15,6 +15,14 @@
 #            the link between them
 #   haproxy  haproxy in pod 7 -> haproxy in pod 8 -> the app (mode tcp,
 #            splice forced both ways, one thread)
+#   hacap    the same haproxy placed as ours, behind istio-cni's rules
+#            in pods 14 and 15: on 15001 and 15006 where the rules send
+#            the app's connections, onward to their original
+#            destination, from the client's address when inbound, with
+#            ztunnel's mark and, from the client's address, ports of
+#            our range (tests/bench/somark.so, preloaded: haproxy 2.6
+#            has no option for either): the yardstick that pays for the
+#            capture as ours does
 #   nginx    nginx stream in pod 9 -> nginx stream in pod 10 -> the app
 #            (one worker)
 #   splice   the bare splice relay (zt-load tcp-splice) in pod 11 -> in
@@ -74,6 +82,11 @@ TOPOS=("$P" "${P}n")
 CONFIGS="direct plain hbone hbone2"
 if command -v haproxy >/dev/null; then
 	CONFIGS="$CONFIGS haproxy"
+	if [ -f tests/bench/somark.so ]; then
+		CONFIGS="$CONFIGS hacap"
+	else
+		echo "# hacap: skipped, tests/bench/somark.so not built (make bench-traffic builds it)"
+	fi
 else
 	echo "# haproxy: skipped, not installed (apt-get install haproxy)"
 fi
@@ -158,7 +171,7 @@ bg() {
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-"$TOPO" up "$P" 13 >/dev/null || exit 1
+"$TOPO" up "$P" 15 >/dev/null || exit 1
 "$TOPO" up2 "${P}n" 1 >/dev/null || exit 1
 for c in $STARTED; do
 	[ "$c" = direct ] || cg_make "$c"
@@ -193,9 +206,19 @@ daemon "${P}n-node1" hbone2 "$DIR/n1.sock" --peers "$DIR/peers1"
 daemon "${P}n-node2" hbone2 "$DIR/n2.sock" --peers "$DIR/peers2"
 enrol "$DIR/n1.sock" "${P}n-n1pod1"
 enrol "$DIR/n2.sock" "${P}n-n2pod1"
+# hacap's pods: istio-cni's rules put in by an enrolment, and the pods
+# taken out of that daemon with the rules left (--del without
+# --redirect), so that its listeners leave 15001 and 15006 to haproxy.
+if [[ " $STARTED " == *" hacap "* ]]; then
+	daemon "$P-node" - "$DIR/rules.sock"
+	for i in 14 15; do
+		enrol "$DIR/rules.sock" "$P-pod$i"
+		cni-emulator/cni-emulator --del "$DIR/rules.sock" "$P-pod$i" >/dev/null || exit 1
+	done
+fi
 
 # Each server pod: iperf3 on 5201, the echo app on 7007.
-for ns in "$P-pod2" "$P-pod4" "$P-pod6" "$P-pod8" "$P-pod10" "$P-pod12" "${P}n-n2pod1"; do
+for ns in "$P-pod2" "$P-pod4" "$P-pod6" "$P-pod8" "$P-pod10" "$P-pod12" "$P-pod15" "${P}n-n2pod1"; do
 	bg "$ns" - iperf3 -s -p 5201
 	bg "$ns" - "$LOAD" tcp-echo 7007
 done
@@ -203,14 +226,27 @@ bg "$P-pod6" - python3 tests/helpers/traffic.py serve 8080
 
 # The peers, two hops each: in the client pod on 127.0.0.1:PORT+0 (bulk)
 # and PORT+10 (echo), to the server pod's PORT+1 and PORT+11, to the app.
-haproxy_cfg() {	# LISTEN UPSTREAM ...
+haproxy_head() {
 	printf 'global\n\tmaxconn 4096\n\tnbthread 1\n'
 	printf 'defaults\n\tmode tcp\n\ttimeout connect 5s\n\ttimeout client 1h\n\ttimeout server 1h\n'
 	printf '\toption splice-request\n\toption splice-response\n'
+}
+haproxy_cfg() {	# LISTEN UPSTREAM ...
+	haproxy_head
 	while [ $# -gt 0 ]; do
 		printf 'listen l%s\n\tbind %s\n\tserver up %s\n' "${1##*:}" "$1" "$2"
 		shift 2
 	done
+}
+# haproxy_capture_cfg PORT [usesrc]: haproxy where the rules send a pod's
+# connections (15001 out, 15006 in); "server 0.0.0.0" is each one's
+# original destination (SO_ORIGINAL_DST), and "usesrc clientip" connects
+# from the client's address (IP_TRANSPARENT), as our 15006 does.
+haproxy_capture_cfg() {
+	haproxy_head
+	printf 'listen l%s\n\tbind :%s\n' "$1" "$1"
+	[ $# -lt 2 ] || printf '\tsource 0.0.0.0 usesrc clientip\n'
+	printf '\tserver up 0.0.0.0\n'
 }
 nginx_cfg() {	# NAME LISTEN UPSTREAM ...
 	printf 'load_module %s;\ndaemon off;\nworker_processes 1;\n' "$NGINX_STREAM"
@@ -229,6 +265,12 @@ if [[ " $STARTED " == *" haproxy "* ]]; then
 	bg "$P-pod7" haproxy haproxy -db -f "$DIR/ha7.cfg"
 	bg "$P-pod8" haproxy haproxy -db -f "$DIR/ha8.cfg"
 fi
+if [[ " $STARTED " == *" hacap "* ]]; then
+	haproxy_capture_cfg 15001 >"$DIR/hc14.cfg"
+	haproxy_capture_cfg 15006 usesrc >"$DIR/hc15.cfg"
+	bg "$P-pod14" hacap env "LD_PRELOAD=$PWD/tests/bench/somark.so" haproxy -db -f "$DIR/hc14.cfg"
+	bg "$P-pod15" hacap env "LD_PRELOAD=$PWD/tests/bench/somark.so" haproxy -db -f "$DIR/hc15.cfg"
+fi
 if [[ " $STARTED " == *" nginx "* ]]; then
 	nginx_cfg ng9 127.0.0.1:9201 "$(ip_of 10):9202" 127.0.0.1:9211 "$(ip_of 10):9212" >"$DIR/ng9.conf"
 	nginx_cfg ng10 "$(ip_of 10):9202" 127.0.0.1:5201 "$(ip_of 10):9212" 127.0.0.1:7007 >"$DIR/ng10.conf"
@@ -246,6 +288,7 @@ client() {
 	case $1 in
 	direct) echo "$P-pod1" ;; plain) echo "$P-pod3" ;; hbone) echo "$P-pod5" ;;
 	hbone2) echo "${P}n-n1pod1" ;; haproxy) echo "$P-pod7" ;;
+	hacap) echo "$P-pod14" ;;
 	nginx) echo "$P-pod9" ;; splice) echo "$P-pod11" ;;
 	esac
 }
@@ -255,6 +298,7 @@ to() {
 	direct) echo "$(ip_of 2) $2" ;; plain) echo "$(ip_of 4) $2" ;;
 	hbone) echo "$(ip_of 6) $2" ;; hbone2) echo "$B2 $2" ;;
 	haproxy) echo "127.0.0.1 $((9101 + k))" ;;
+	hacap) echo "$(ip_of 15) $2" ;;
 	nginx) echo "127.0.0.1 $((9201 + k))" ;;
 	splice) echo "127.0.0.1 $((9301 + k))" ;;
 	esac
@@ -454,6 +498,7 @@ label() {
 	hbone) echo "ours, HBONE, one node" ;;
 	hbone2) echo "ours, HBONE, two nodes" ;;
 	haproxy) echo "haproxy, two hops, splice" ;;
+	hacap) echo "haproxy, behind the capture" ;;
 	nginx) echo "nginx stream, two hops" ;;
 	splice) echo "bare splice relay, two hops" ;;
 	esac
@@ -486,7 +531,7 @@ ratio() {
 }
 added() { awk -v a="$(med p50 "$1")" -v d="$(med p50 direct)" 'BEGIN { if (a == "-") print "-"; else printf "%.0f", a - d }'; }
 PEERS=
-for c in direct haproxy nginx splice; do
+for c in direct haproxy hacap nginx splice; do
 	[[ " $CONFIGS " == *" $c "* ]] && PEERS="$PEERS $c"
 done
 for ours in plain hbone hbone2; do
@@ -515,6 +560,12 @@ echo "#   plaintext idle memory <= 12 KiB:     $(med mem plain) KiB"
 echo "#   plaintext bulk >= 0.9x the splice yardstick: 1 stream $(ratio plain splice bulk1), 4 streams $(ratio plain splice bulk4)"
 echo "#   HBONE bulk >= 0.8x plaintext, 1 stream: $(ratio hbone plain bulk1) (two nodes $(ratio hbone2 plain bulk1))"
 echo "#   HBONE CPU per GB <= 1.1x plaintext's: $(ratio hbone plain cpugb)"
+if [[ " $CONFIGS " == *" hacap "* ]]; then
+	echo "# and against haproxy behind the same rules as ours (the capture's cost on both):"
+	echo "#   plaintext added p50: $(added plain) us vs $(added hacap) us"
+	echo "#   plaintext CPU per connection: $(med cpu plain) us vs $(med cpu hacap) us"
+	echo "#   plaintext connections/s: $(ratio plain hacap cps)"
+fi
 
 # --- fairness: one loop, every pod ------------------------------------------
 

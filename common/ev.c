@@ -145,18 +145,36 @@ ev_io_del(struct ev_io *io)
 	io->fd = -1;
 }
 
-void
-ev_io_close(struct ev_io *io)
+static void
+io_close(struct ev_io *io, int sole)
 {
 	int fd = io->fd;
 
 	if (fd == -1)
 		return;
-	/* Out of the set first: close() alone leaves it there while
-	 * another descriptor shares the open file, and one handed to the
-	 * next instance of the daemon does. */
-	ev_io_del(io);
+	/* Out of the set first, unless this is the file's last
+	 * descriptor: close() releases the file, and the item with it.
+	 * Otherwise close() alone leaves it there while another
+	 * descriptor shares the open file, and one handed to the next
+	 * instance of the daemon does. */
+	if (sole) {
+		again_unlink(io);
+		io->fd = -1;
+	} else
+		ev_io_del(io);
 	close(fd);
+}
+
+void
+ev_io_close(struct ev_io *io)
+{
+	io_close(io, 0);
+}
+
+void
+ev_io_close_sole(struct ev_io *io)
+{
+	io_close(io, 1);
 }
 
 /* --- fairness ------------------------------------------------------------ */

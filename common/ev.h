@@ -81,6 +81,10 @@ void	ev_io_del(struct ev_io *);
  * close() alone would leave it there while another descriptor, say one
  * handed to another process, shares its open file). */
 void	ev_io_close(struct ev_io *);
+/* ev_io_close() for a descriptor that is the only one on its open file
+ * (never duplicated, never passed to another process): close() alone
+ * then takes it out of the set, one system call instead of two. */
+void	ev_io_close_sole(struct ev_io *);
 
 /* The work a callback may do per call: see "Fairness" above. */
 #define EV_QUANTUM	((size_t)256 * 1024)

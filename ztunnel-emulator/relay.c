@@ -69,6 +69,9 @@ struct relay {
 	int			 connecting;
 	int			 again;		/* its quantum ran out: pump
 						 * both ways next turn */
+	int			 shared;	/* its sockets were handed over
+						 * (or to us): another process
+						 * may hold them too */
 	struct half		 up, down;	/* client->upstream, back */
 	union sockip		 src, dst;
 	uint64_t		 start_ms;
@@ -318,9 +321,10 @@ fail:
 /* Move what can move in one direction, without blocking, within the
  * quantum: -1 if the destination is gone, -2 if no pipe could be had
  * (errno says why), 1 if the quantum ran out first (the caller asks to
- * be called again), else 0. */
+ * be called again), else 0.  last: the other way is done, so this one's
+ * end is the session's, and relay_end()'s close() sends the FIN. */
 static int
-half_pump(struct half *h, int from, int to)
+half_pump(struct half *h, int from, int to, int last)
 {
 	ssize_t n;
 
@@ -357,7 +361,8 @@ half_pump(struct half *h, int from, int to)
 	}
 	if (h->eof && h->held == 0 && !h->shut) {
 		h->shut = 1;
-		(void)shutdown(to, SHUT_WR);
+		if (!last)
+			(void)shutdown(to, SHUT_WR);
 	}
 	return 0;
 }
@@ -394,14 +399,14 @@ pump(struct relay *r, uint32_t cev, uint32_t uev)
 		cev = uev = ALL_EVENTS;
 	}
 	if (half_wants(&r->up, cev, uev) &&
-	    (up = half_pump(&r->up, r->cfd, r->ufd)) < 0) {
+	    (up = half_pump(&r->up, r->cfd, r->ufd, r->down.shut)) < 0) {
 		snprintf(why, sizeof(why), "%s: %s", up == -1 ? "upstream" :
 		    "no pipe", strerror(errno));
 		relay_end(r, why);
 		return 1;
 	}
 	if (half_wants(&r->down, uev, cev) &&
-	    (down = half_pump(&r->down, r->ufd, r->cfd)) < 0) {
+	    (down = half_pump(&r->down, r->ufd, r->cfd, r->up.shut)) < 0) {
 		snprintf(why, sizeof(why), "%s: %s", down == -1 ? "client" :
 		    "no pipe", strerror(errno));
 		relay_end(r, why);
@@ -529,23 +534,33 @@ relay_free(void *arg)
 	free(arg);
 }
 
+/*
+ * One side's socket, at the end.  Still sending (done 0): our FIN, never
+ * a reset (linger.h).  Else closed, and when no other process can hold
+ * it, by close() alone: that takes it out of the epoll set as well.
+ */
+static void
+side_close(const struct relay *r, struct ev_io *io, int fd, int done)
+{
+	if (!done) {
+		ev_io_del(io);
+		linger_close(fd);
+	} else if (!r->shared && io->fd == fd)
+		ev_io_close_sole(io);
+	else {
+		ev_io_del(io);
+		close(fd);
+	}
+}
+
 /* The one way out: log once, close everything, free after the batch. */
 static void
 relay_end(struct relay *r, const char *how)
 {
 	struct tcp_end end;
 
-	ev_io_del(&r->c);
-	ev_io_del(&r->u);
-	/* A side still sending gets our FIN, never a reset (linger.h). */
-	if (r->up.eof)
-		close(r->cfd);
-	else
-		linger_close(r->cfd);
-	if (r->down.eof || r->connecting)
-		close(r->ufd);
-	else
-		linger_close(r->ufd);
+	side_close(r, &r->c, r->cfd, r->up.eof);
+	side_close(r, &r->u, r->ufd, r->down.eof || r->connecting);
 	ev_timer_stop(&r->timer);
 	pipe_drop(&r->up);
 	pipe_drop(&r->down);
@@ -644,6 +659,7 @@ relay_forget(struct relay *r)
 static int
 relay_watch(struct relay *r, struct relay_stats *s, const char *label)
 {
+	r->shared = 1;
 	r->stats = s;
 	r->label = label;
 	TAILQ_INSERT_TAIL(&s->open, r, entry);

@@ -9,8 +9,8 @@
  * through our memory.  A direction ends when its source says EOF (or
  * resets) and its pipe has drained; then its destination gets a FIN
  * (shutdown SHUT_WR), so a half-closed connection stays half-open the
- * other way.  The session ends when both directions have, or when a
- * write fails.  Like ztunnel, we never send a reset on purpose: what the
+ * other way.  The session ends when both directions have (the second
+ * FIN goes with the close), or when a write fails.  Like ztunnel, we never send a reset on purpose: what the
  * kernel still holds unread is drained before the close.
  *
  * A bulk flow moves at most a quantum (ev.h) per wake-up, then waits its

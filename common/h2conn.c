@@ -528,18 +528,9 @@ tun_close(struct h2tun *t, const char *why)
 	/* A payload on its way here: the rest of it is dropped. */
 	if (c->sp_tun == t)
 		c->sp_tun = NULL;
-	/* A side still sending gets our FIN, never a reset (linger.h).  One
-	 * done is closed; a tunnel's socket is never passed on, so when it
-	 * is watched, close() alone takes it out of the set too. */
-	if (!t->fd_eof) {
-		ev_io_del(&t->io);
-		linger_close(t->fd);
-	} else if (t->io.fd == t->fd)
-		ev_io_close_sole(&t->io);
-	else {
-		ev_io_del(&t->io);
-		close(t->fd);
-	}
+	/* A side still sending gets our FIN, never a reset (linger.h); a
+	 * tunnel's socket is never passed on (sole). */
+	linger_side_end(&t->io, t->fd, t->fd_eof, 1);
 	memset(&e, 0, sizeof(e));
 	e.sent = t->sent;
 	e.received = t->received;

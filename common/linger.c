@@ -91,6 +91,20 @@ linger_close(int fd)
 	n++;
 }
 
+void
+linger_side_end(struct ev_io *io, int fd, int done, int sole)
+{
+	if (!done) {
+		ev_io_del(io);
+		linger_close(fd);
+	} else if (sole && io->fd == fd)
+		ev_io_close_sole(io);
+	else {
+		ev_io_del(io);
+		close(fd);
+	}
+}
+
 unsigned
 linger_count(void)
 {

@@ -24,6 +24,12 @@
 /* Take fd (a connected stream socket, out of the epoll set): it is ours
  * to close, whatever happens. */
 void		linger_close(int fd);
+/* One side of a connection at its end: fd, watched by io or not (io's fd
+ * -1).  Still sending (done 0): out of the set, and linger_close().  Else
+ * closed; sole: no other descriptor shares its file (never passed to
+ * another process), so close() alone takes it out of the set. */
+struct ev_io;
+void		linger_side_end(struct ev_io *io, int fd, int done, int sole);
 /* How many linger now: a program about to exit waits for none. */
 unsigned	linger_count(void);
 /* At exit: close them all now. */

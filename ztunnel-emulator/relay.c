@@ -10,8 +10,9 @@
  * resets) and its pipe has drained; then its destination gets a FIN
  * (shutdown SHUT_WR), so a half-closed connection stays half-open the
  * other way.  The session ends when both directions have (the second
- * FIN goes with the close), or when a write fails.  Like ztunnel, we never send a reset on purpose: what the
- * kernel still holds unread is drained before the close.
+ * FIN goes with the close), or when a write fails.  Like ztunnel, we
+ * never send a reset on purpose: what the kernel still holds unread is
+ * drained before the close.
  *
  * A bulk flow moves at most a quantum (ev.h) per wake-up, then waits its
  * turn: one busy connection never holds the loop the node shares.
@@ -534,33 +535,16 @@ relay_free(void *arg)
 	free(arg);
 }
 
-/*
- * One side's socket, at the end.  Still sending (done 0): our FIN, never
- * a reset (linger.h).  Else closed, and when no other process can hold
- * it, by close() alone: that takes it out of the epoll set as well.
- */
-static void
-side_close(const struct relay *r, struct ev_io *io, int fd, int done)
-{
-	if (!done) {
-		ev_io_del(io);
-		linger_close(fd);
-	} else if (!r->shared && io->fd == fd)
-		ev_io_close_sole(io);
-	else {
-		ev_io_del(io);
-		close(fd);
-	}
-}
-
 /* The one way out: log once, close everything, free after the batch. */
 static void
 relay_end(struct relay *r, const char *how)
 {
 	struct tcp_end end;
 
-	side_close(r, &r->c, r->cfd, r->up.eof);
-	side_close(r, &r->u, r->ufd, r->down.eof || r->connecting);
+	/* A side still sending gets our FIN, never a reset (linger.h). */
+	linger_side_end(&r->c, r->cfd, r->up.eof, !r->shared);
+	linger_side_end(&r->u, r->ufd, r->down.eof || r->connecting,
+	    !r->shared);
 	ev_timer_stop(&r->timer);
 	pipe_drop(&r->up);
 	pipe_drop(&r->down);

@@ -119,7 +119,9 @@ struct h2tun {
 	int			 end_recv;	/* END_STREAM in */
 	int			 fd_shut;	/* FIN given to the socket */
 	int			 bulk_out;	/* its last read was SPLICE_MIN or
-						 * more: the next goes by splice */
+						 * more, or all the windows let
+						 * it take: the next goes by
+						 * splice */
 	int64_t			 send_win;
 	int64_t			 recv_win;
 	uint32_t		 unacked;	/* taken by the socket, not yet
@@ -802,7 +804,10 @@ tun_pump(struct h2conn *c, struct h2tun *t)
 				tun_half_closed(t);
 			return;
 		}
-		t->bulk_out = r >= (ssize_t)SPLICE_MIN;
+		/* A read cut short by the windows, not by the socket, says
+		 * nothing of the flow: a bulk one stays bulk, and its next
+		 * frame is spliced, not copied. */
+		t->bulk_out = r >= (ssize_t)SPLICE_MIN || (size_t)r == want;
 		t->send_win -= r;
 		c->send_win -= r;
 		ev_spend((size_t)r);

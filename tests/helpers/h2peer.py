@@ -4,12 +4,15 @@
 /usr/bin/python3) as a stack that is not ours, and raw frames for what no
 well-behaved stack would send.
 
-  h2peer.py client HOST PORT AUTHORITY [N [SIZE]]
+  h2peer.py client HOST PORT AUTHORITY [N [SIZE [WINDOW]]]
       open N (default 1) CONNECT streams for AUTHORITY on one connection;
       on each, send "echo\\n" and a payload (SIZE random bytes: DATA
       frames as large as the server's MAX_FRAME_SIZE and the windows
       allow, sent as the windows open), then END_STREAM; print
-      "status S" per stream and "echoed N" when every 200 came back whole
+      "status S" per stream and "echoed N" when every 200 came back whole.
+      With WINDOW: our SETTINGS give each stream a window of WINDOW bytes
+      and allow frames of up to 1 MiB, and the connection is held open
+      after "echoed N" until we are killed
   h2peer.py server PORT LOG [STATUS]
       an HBONE server standing in for a remote pod's 15008: answer every
       CONNECT with STATUS (default 200), echo its bytes back, END_STREAM
@@ -91,8 +94,12 @@ def send_more(conn, streams):
             st["sent"] += n
 
 
-def client(host, port, authority, n=1, size=0):
+def client(host, port, authority, n=1, size=0, window=0):
     h2, conn, sock = h2_client(host, port)
+    if window:
+        conn.update_settings({
+            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window,
+            h2.settings.SettingCodes.MAX_FRAME_SIZE: 1 << 20})
     streams = {}
     for i in range(n):
         sid = conn.get_next_available_stream_id()
@@ -139,6 +146,13 @@ def client(host, port, authority, n=1, size=0):
         if out:
             sock.sendall(out)
     print(f"echoed {ok}")
+    sock.settimeout(None)
+    while window:           # held, PINGs answered, until killed
+        data = sock.recv(65536)
+        if not data:
+            break
+        conn.receive_data(data)
+        sock.sendall(conn.data_to_send())
     sock.close()
     return 0 if ok == n else 1
 
@@ -715,9 +729,10 @@ def flood(host, port, kind, tally):
 
 def main():
     a = sys.argv[1:]
-    if a and a[0] == "client" and len(a) in (4, 5, 6):
+    if a and a[0] == "client" and len(a) in (4, 5, 6, 7):
         return client(a[1], int(a[2]), a[3], int(a[4]) if len(a) >= 5 else 1,
-                      int(a[5]) if len(a) == 6 else 0)
+                      int(a[5]) if len(a) >= 6 else 0,
+                      int(a[6]) if len(a) == 7 else 0)
     if a and a[0] == "server" and len(a) in (3, 4):
         return server(int(a[1]), a[2], int(a[3]) if len(a) == 4 else 200)
     if a and a[0] == "hold" and len(a) == 4:

@@ -40,6 +40,7 @@ h2_bg() {
 
 # The pipes, and the sockets, process $1 holds.
 pipes_of() { fd_count "$1" 'pipe:*'; }
+pipes_are() { [ "$(pipes_of "$1")" -eq "$2" ]; }
 sockets_are() { [ "$(fd_count "$1" 'socket:*')" -eq "$2" ]; }
 
 # Established TCP connections in pod I to (or from) port 15008.
@@ -92,6 +93,28 @@ t_python_h2_client_large_frames() {
 	expect "3000005 bytes to the app, each" lines_are "$WORK/zt.err" \
 	    "connection complete.*direction=\"inbound\" bytes_sent=3000005 bytes_recv=3000000 " 3
 	expect "each tunnel's pipe gone with it" fds_settle_at "$ZPID" "$base"
+}
+
+# A peer whose stream window (40,000 bytes) cuts every read the daemon
+# makes of the app to less than SPLICE_MIN: the flow is still bulk, so
+# its frames still go by splice (the connection's pipe, held while the
+# connection lives), and arrive whole.
+t_small_window_still_spliced() {
+	node_up 3
+	start_node_daemon
+	enrol 2
+	app 2
+	local b base pid
+	b=$(pod_ip 2)
+	base=$(pipes_of "$ZPID")
+	h2_bg 3 "$WORK/small" client "$b" 15008 "$b:$APP_PORT" 3 1000000 40000
+	pid=$!
+	expect "three streams of 1 MB through 40,000-byte windows, echoed whole" \
+	    wait_for 60 file_has "$WORK/small" "^echoed 3"
+	expect "the connection's pipe, its tunnels' gone ($(pipes_of "$ZPID") vs $base)" \
+	    wait_for 10 pipes_are "$ZPID" $((base + 2))
+	kill "$pid" && wait "$pid" 2>/dev/null
+	expect "the connection's pipe gone with it" wait_for 10 pipes_are "$ZPID" "$base"
 }
 
 # ztunnel's answers (DATAPATH.md 3.3); the stream ends with no body.
@@ -409,7 +432,7 @@ t_baggage_for_zds_pods() {
 }
 
 run_tests t_python_h2_client_five_streams t_python_h2_client_large_frames \
-    t_statuses_as_ztunnel \
+    t_small_window_still_spliced t_statuses_as_ztunnel \
     t_outbound_to_python_h2_server t_non_200_ends_with_no_bytes \
     t_pool_100_streams_a_connection t_sigterm_drains_with_goaway \
     t_hostile_peers t_peer_allowing_no_streams t_two_nodes t_peers_reread_on_sighup \

@@ -360,13 +360,13 @@ send_ok(struct h2conn *c, uint32_t id, const char *baggage)
 	send_headers(c, id, 0, f, baggage != NULL ? 2 : 1);
 }
 
-/* Give back what a socket took, once a quarter of a window has
- * gathered: one WINDOW_UPDATE for many frames. */
+/* Give back what a socket took, once half a window has gathered, as
+ * ztunnel's h2 does: one WINDOW_UPDATE for many frames. */
 static void
 give_back(struct h2conn *c, struct h2tun *t, size_t n)
 {
 	c->unacked += (uint32_t)n;
-	if (c->unacked >= H2_CONN_WINDOW / 4) {
+	if (c->unacked >= H2_CONN_WINDOW / 2) {
 		send_window(c, 0, c->unacked);
 		c->recv_win += c->unacked;
 		c->unacked = 0;
@@ -374,7 +374,7 @@ give_back(struct h2conn *c, struct h2tun *t, size_t n)
 	if (t == NULL || t->end_recv)
 		return;
 	t->unacked += (uint32_t)n;
-	if (t->unacked >= H2_STREAM_WINDOW / 4) {
+	if (t->unacked >= H2_STREAM_WINDOW / 2) {
 		send_window(c, t->id, t->unacked);
 		t->recv_win += t->unacked;
 		t->unacked = 0;

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # make bench-traffic (and the end of make bench): pod-to-pod traffic on
-# nodes of its own (scripts/topology.sh), in one run, eight ways; each
+# nodes of its own (scripts/topology.sh), in one run, ten ways; each
 # pair of pods is a client and a server pod, every proxy two hops (one
 # in each pod's path), as in the mesh:
 #   direct   pod 1 -> pod 2, no rules, no proxy
@@ -27,6 +27,11 @@
 #            (one worker)
 #   splice   the bare splice relay (zt-load tcp-splice) in pod 11 -> in
 #            pod 12 -> the app: the yardstick for ours
+#   big      the same relay with 1 MiB pipes, as HBONE's, pod 16 -> 17
+#   framed   the bare relay framing its bytes in HTTP/2 DATA frames
+#            (zt-load tcp-splice frame, unframe), pod 18 -> 19: HBONE's
+#            bytes with no flow control, no streams, no copying; framed
+#            over big is what the framing itself costs the kernel
 # What is measured, RUNS times, the configurations taking turns:
 #   bulk     iperf3, SECONDS_EACH s, 1 stream and 4; Gbit/s received,
 #            and the proxies' CPU per GB over the one-stream run
@@ -96,7 +101,7 @@ if command -v nginx >/dev/null && [ -f "$NGINX_STREAM" ]; then
 else
 	echo "# nginx: skipped, nginx or its stream module not installed (apt-get install nginx-light libnginx-mod-stream)"
 fi
-CONFIGS="$CONFIGS splice"
+CONFIGS="$CONFIGS splice big framed"
 # ONLY="plain haproxy": those alone (and direct, every ratio's base)
 # are measured; every installed one is set up.
 STARTED=$CONFIGS
@@ -171,7 +176,7 @@ bg() {
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-"$TOPO" up "$P" 15 >/dev/null || exit 1
+"$TOPO" up "$P" 19 >/dev/null || exit 1
 "$TOPO" up2 "${P}n" 1 >/dev/null || exit 1
 for c in $STARTED; do
 	[ "$c" = direct ] || cg_make "$c"
@@ -218,7 +223,8 @@ if [[ " $STARTED " == *" hacap "* ]]; then
 fi
 
 # Each server pod: iperf3 on 5201, the echo app on 7007.
-for ns in "$P-pod2" "$P-pod4" "$P-pod6" "$P-pod8" "$P-pod10" "$P-pod12" "$P-pod15" "${P}n-n2pod1"; do
+for ns in "$P-pod2" "$P-pod4" "$P-pod6" "$P-pod8" "$P-pod10" "$P-pod12" "$P-pod15" \
+    "$P-pod17" "$P-pod19" "${P}n-n2pod1"; do
 	bg "$ns" - iperf3 -s -p 5201
 	bg "$ns" - "$LOAD" tcp-echo 7007
 done
@@ -281,6 +287,13 @@ bg "$P-pod11" splice "$LOAD" tcp-splice 9301 "$(ip_of 12)" 9302
 bg "$P-pod11" splice "$LOAD" tcp-splice 9311 "$(ip_of 12)" 9312
 bg "$P-pod12" splice "$LOAD" tcp-splice 9302 127.0.0.1 5201
 bg "$P-pod12" splice "$LOAD" tcp-splice 9312 127.0.0.1 7007
+for app in 5201 7007; do
+	k=$((app == 5201 ? 0 : 10))
+	bg "$P-pod16" big "$LOAD" tcp-splice $((9401 + k)) "$(ip_of 17)" $((9402 + k)) big
+	bg "$P-pod17" big "$LOAD" tcp-splice $((9402 + k)) 127.0.0.1 "$app" big
+	bg "$P-pod18" framed "$LOAD" tcp-splice $((9501 + k)) "$(ip_of 19)" $((9502 + k)) frame
+	bg "$P-pod19" framed "$LOAD" tcp-splice $((9502 + k)) 127.0.0.1 "$app" unframe
+done
 
 # client CONFIG: the client pod's namespace; to CONFIG PORT: where that
 # pod's client connects for the app on PORT (5201 or 7007).
@@ -290,6 +303,7 @@ client() {
 	hbone2) echo "${P}n-n1pod1" ;; haproxy) echo "$P-pod7" ;;
 	hacap) echo "$P-pod14" ;;
 	nginx) echo "$P-pod9" ;; splice) echo "$P-pod11" ;;
+	big) echo "$P-pod16" ;; framed) echo "$P-pod18" ;;
 	esac
 }
 to() {
@@ -301,6 +315,8 @@ to() {
 	hacap) echo "$(ip_of 15) $2" ;;
 	nginx) echo "127.0.0.1 $((9201 + k))" ;;
 	splice) echo "127.0.0.1 $((9301 + k))" ;;
+	big) echo "127.0.0.1 $((9401 + k))" ;;
+	framed) echo "127.0.0.1 $((9501 + k))" ;;
 	esac
 }
 in_client() {
@@ -501,6 +517,8 @@ label() {
 	hacap) echo "haproxy, behind the capture" ;;
 	nginx) echo "nginx stream, two hops" ;;
 	splice) echo "bare splice relay, two hops" ;;
+	big) echo "bare splice relay, 1 MiB pipes" ;;
+	framed) echo "bare DATA-frame relay, 1 MiB pipes" ;;
 	esac
 }
 table() {	# METRIC TITLE
@@ -531,7 +549,7 @@ ratio() {
 }
 added() { awk -v a="$(med p50 "$1")" -v d="$(med p50 direct)" 'BEGIN { if (a == "-") print "-"; else printf "%.0f", a - d }'; }
 PEERS=
-for c in direct haproxy hacap nginx splice; do
+for c in direct haproxy hacap nginx splice big framed; do
 	[[ " $CONFIGS " == *" $c "* ]] && PEERS="$PEERS $c"
 done
 for ours in plain hbone hbone2; do
@@ -560,6 +578,7 @@ echo "#   plaintext idle memory <= 12 KiB:     $(med mem plain) KiB"
 echo "#   plaintext bulk >= 0.9x the splice yardstick: 1 stream $(ratio plain splice bulk1), 4 streams $(ratio plain splice bulk4)"
 echo "#   HBONE bulk >= 0.8x plaintext, 1 stream: $(ratio hbone plain bulk1) (two nodes $(ratio hbone2 plain bulk1))"
 echo "#   HBONE CPU per GB <= 1.1x plaintext's: $(ratio hbone plain cpugb)"
+echo "#     the framing's own cost, bare relays with 1 MiB pipes: $(ratio framed big cpugb)"
 if [[ " $CONFIGS " == *" hacap "* ]]; then
 	echo "# and against haproxy behind the same rules as ours (the capture's cost on both):"
 	echo "#   plaintext added p50: $(added plain) us vs $(added hacap) us"

@@ -50,9 +50,12 @@
  *   zt-load tcp-hold IP PORT COUNT          COUNT connections, a byte echoed
  *                                           on each, then held open ("held
  *                                           COUNT") until killed
- *   zt-load tcp-splice LPORT IP PORT        the bare splice relay (the
+ *   zt-load tcp-splice LPORT IP PORT [MODE] the bare splice relay (the
  *                                           yardstick): LPORT to IP:PORT,
- *                                           two pipes per connection
+ *                                           two pipes per connection;
+ *                                           MODE bare (the default), big,
+ *                                           frame or unframe (below, at
+ *                                           tcp_splice)
  *
  * Prints one line of statistics per timed operation:
  *   OP n=COUNT p50=US p90=US p99=US mean=US  (microseconds)
@@ -935,7 +938,24 @@ tcp_hold(const char *ip, const char *port, long count)
  * epoll loop, edge-triggered, two pipes per connection made at accept,
  * each direction pumped only when its socket signalled.  Nothing else: no
  * capture, no original destination, no pool, no limits.
+ *
+ * Its other modes are the yardstick for HBONE's bytes (issue 20, part 3),
+ * all with 1 MiB pipes, as the daemon's HBONE path has:
+ *   big      the same relay, 1 MiB pipes, up to 1 MiB a splice
+ *   frame    what LPORT's clients send goes on in HTTP/2 DATA frames,
+ *            the payload spliced and only the 9-byte header written
+ *            (MSG_MORE), as the daemon sends them; a frame of 0 bytes
+ *            with END_STREAM for the FIN; what comes back is unframed
+ *   unframe  the other end: LPORT's clients send frames, their payloads
+ *            go on spliced, each header read alone (9 bytes), as the
+ *            daemon takes them; what comes back is framed
+ * Two relays, frame then unframe, are HBONE's two hops without its
+ * flow control, its streams or its copying path: what the framing itself
+ * costs the kernel.
  */
+enum splice_mode { SP_BARE, SP_BIG, SP_FRAME, SP_UNFRAME };
+enum { FRAME_HDR = 9, BIG_PIPE = 1 << 20 };
+
 struct splice_conn;
 struct splice_end {
 	struct splice_conn	*conn;
@@ -946,6 +966,13 @@ struct splice_conn {
 	int			 pipe[2][2];	/* [from side][read, write] */
 	size_t			 held[2];	/* bytes in pipe[side] */
 	int			 eof[2];	/* side sent its FIN */
+	int			 shut[2];	/* our FIN sent to side */
+	int			 framed[2];	/* side's bytes come framed */
+	uint8_t			 hdr[2][FRAME_HDR];	/* [from side] */
+	size_t			 hdr_at[2];	/* header bytes read, written */
+	size_t			 hdr_left[2];	/* header bytes to write */
+	size_t			 payload[2];	/* framed payload still to read */
+	size_t			 want;		/* the most a splice takes */
 	int			 dead;
 	struct splice_end	 end[2];
 	struct splice_conn	*next_dead;
@@ -968,15 +995,60 @@ splice_kill(struct splice_conn *c, struct splice_conn **dead)
 	*dead = c;
 }
 
+/* A DATA frame's header for len bytes on stream 1; END_STREAM with 0. */
+static void
+frame_hdr(uint8_t h[FRAME_HDR], size_t len)
+{
+	h[0] = (uint8_t)(len >> 16);
+	h[1] = (uint8_t)(len >> 8);
+	h[2] = (uint8_t)len;
+	h[3] = 0;				/* DATA */
+	h[4] = len == 0 ? 1 : 0;		/* END_STREAM */
+	h[5] = h[6] = h[7] = 0;
+	h[8] = 1;
+}
+
+/* Side FROM's next frame header, read alone.  1: there is a payload to
+ * splice, or the stream ended; 0: wait; -1: an error. */
+static int
+unframe_next(struct splice_conn *c, int from)
+{
+	uint8_t	*h = c->hdr[from];
+	ssize_t	 n;
+
+	n = recv(c->fd[from], h + c->hdr_at[from], FRAME_HDR - c->hdr_at[from],
+	    MSG_DONTWAIT);
+	if (n == -1)
+		return errno == EAGAIN ? 0 : -1;
+	if (n > 0 && (c->hdr_at[from] += (size_t)n) < FRAME_HDR)
+		return 1;
+	c->hdr_at[from] = 0;
+	c->payload[from] = n == 0 ? 0 :
+	    (size_t)h[0] << 16 | (size_t)h[1] << 8 | h[2];
+	if (c->payload[from] == 0)
+		c->eof[from] = 1;		/* END_STREAM, or a FIN */
+	return 1;
+}
+
 /* Move what side FROM sent to the other side until either would block.
  * -1: the connection is over (an error, or both FINs through). */
 static int
 splice_pump(struct splice_conn *c, int from)
 {
-	int	to = !from;
+	int	to = !from, framing = c->framed[to];
+	size_t	want;
 	ssize_t	n;
 
 	for (;;) {
+		if (c->hdr_left[from] > 0) {
+			n = send(c->fd[to], c->hdr[from] + FRAME_HDR -
+			    c->hdr_left[from], c->hdr_left[from],
+			    MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
+			if (n == -1)
+				return errno == EAGAIN ? 0 : -1;
+			c->hdr_left[from] -= (size_t)n;
+			continue;
+		}
 		if (c->held[from] > 0) {
 			n = splice(c->pipe[from][0], NULL, c->fd[to], NULL,
 			    c->held[from], SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -985,24 +1057,42 @@ splice_pump(struct splice_conn *c, int from)
 			c->held[from] -= (size_t)n;
 			continue;
 		}
-		if (c->eof[from])
-			return c->eof[to] && c->held[to] == 0 ? -1 : 0;
-		n = splice(c->fd[from], NULL, c->pipe[from][1], NULL, 1 << 16,
+		if (c->eof[from]) {
+			if (!c->shut[to] && shutdown(c->fd[to], SHUT_WR) == -1)
+				return -1;
+			c->shut[to] = 1;
+			return c->eof[to] && c->held[to] == 0 &&
+			    c->hdr_left[to] == 0 ? -1 : 0;
+		}
+		want = c->want;
+		if (c->framed[from]) {
+			if (c->payload[from] == 0) {
+				if ((n = unframe_next(c, from)) <= 0)
+					return (int)n;
+				continue;
+			}
+			if (want > c->payload[from])
+				want = c->payload[from];
+		}
+		n = splice(c->fd[from], NULL, c->pipe[from][1], NULL, want,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == -1)
 			return errno == EAGAIN ? 0 : -1;
-		if (n == 0) {
+		if (n == 0)
 			c->eof[from] = 1;
-			if (shutdown(c->fd[to], SHUT_WR) == -1)
-				return -1;
-			continue;
-		}
+		else if (c->framed[from])
+			c->payload[from] -= (size_t)n;
 		c->held[from] += (size_t)n;
+		if (framing) {
+			frame_hdr(c->hdr[from], (size_t)n);
+			c->hdr_left[from] = FRAME_HDR;
+		}
 	}
 }
 
 static struct splice_conn *
-splice_open(int ep, int client, const struct sockaddr_in *up)
+splice_open(int ep, int client, const struct sockaddr_in *up,
+    enum splice_mode mode)
 {
 	struct splice_conn	*c;
 	struct epoll_event	 ev;
@@ -1021,6 +1111,15 @@ splice_open(int ep, int client, const struct sockaddr_in *up)
 		goto fail_up;
 	if (pipe2(c->pipe[1], O_CLOEXEC | O_NONBLOCK) == -1)
 		goto fail_pipe;
+	c->want = 1 << 16;
+	if (mode != SP_BARE) {
+		if (fcntl(c->pipe[0][1], F_SETPIPE_SZ, BIG_PIPE) == -1 ||
+		    fcntl(c->pipe[1][1], F_SETPIPE_SZ, BIG_PIPE) == -1)
+			goto fail_both;
+		c->want = BIG_PIPE;
+	}
+	c->framed[1] = mode == SP_FRAME;
+	c->framed[0] = mode == SP_UNFRAME;
 	for (i = 0; i < 2; i++) {
 		c->end[i].conn = c;
 		c->end[i].side = i;
@@ -1045,14 +1144,21 @@ fail:
 }
 
 static void
-tcp_splice(const char *lport, const char *ip, const char *port)
+tcp_splice(const char *lport, const char *ip, const char *port,
+    const char *how)
 {
+	static const char *const modes[] = { "bare", "big", "frame",
+	    "unframe" };
+	enum splice_mode	 mode = SP_BARE;
 	struct sockaddr_in	 up = tcp_addr(ip, port);
 	struct epoll_event	 evs[64];
 	struct splice_conn	*dead, *c;
 	struct splice_end	*e, listener = { NULL, -1 };
 	int			 l, ep, fd, i, k;
 
+	while (strcmp(how, modes[mode]) != 0)
+		if (++mode > SP_UNFRAME)
+			diex("tcp-splice: mode: bare, big, frame or unframe");
 	ep = tcp_listen_epoll(lport, (epoll_data_t){ .ptr = &listener }, &l);
 	for (;;) {
 		k = wait_events(ep, evs, 64);
@@ -1062,7 +1168,7 @@ tcp_splice(const char *lport, const char *ip, const char *port)
 			if (e == &listener) {
 				while ((fd = accept4(l, NULL, NULL,
 				    SOCK_CLOEXEC | SOCK_NONBLOCK)) != -1)
-					(void)splice_open(ep, fd, &up);
+					(void)splice_open(ep, fd, &up, mode);
 				continue;
 			}
 			c = e->conn;
@@ -1117,8 +1223,9 @@ main(int argc, char *argv[])
 		tcp_rate(argv[2], argv[3], num(argv[4]), num(argv[5]));
 	else if (argc == 5 && strcmp(argv[1], "tcp-hold") == 0)
 		tcp_hold(argv[2], argv[3], num(argv[4]));
-	else if (argc == 5 && strcmp(argv[1], "tcp-splice") == 0)
-		tcp_splice(argv[2], argv[3], argv[4]);
+	else if ((argc == 5 || argc == 6) && strcmp(argv[1], "tcp-splice") == 0)
+		tcp_splice(argv[2], argv[3], argv[4], argc == 6 ? argv[5] :
+		    "bare");
 	else if (argc == 3 && strcmp(argv[1], "zds-bare") == 0)
 		zds_bare(argv[2], 0, 0);
 	else if (argc == 4 && strcmp(argv[1], "zds-bare") == 0 &&

@@ -969,7 +969,7 @@ struct splice_conn {
 	int			 shut[2];	/* our FIN sent to side */
 	int			 framed[2];	/* side's bytes come framed */
 	uint8_t			 hdr[2][FRAME_HDR];	/* [from side] */
-	size_t			 hdr_at[2];	/* header bytes read, written */
+	size_t			 hdr_at[2];	/* header bytes read so far */
 	size_t			 hdr_left[2];	/* header bytes to write */
 	size_t			 payload[2];	/* framed payload still to read */
 	size_t			 want;		/* the most a splice takes */

@@ -82,6 +82,7 @@
 #include <sys/wait.h>
 
 #include "fdpass.h"
+#include "h2frame.h"
 #include "netns.h"
 #include "udsock.h"
 #include "wire.h"
@@ -954,7 +955,7 @@ tcp_hold(const char *ip, const char *port, long count)
  * costs the kernel.
  */
 enum splice_mode { SP_BARE, SP_BIG, SP_FRAME, SP_UNFRAME };
-enum { FRAME_HDR = 9, BIG_PIPE = 1 << 20 };
+enum { BIG_PIPE = 1 << 20 };
 
 struct splice_conn;
 struct splice_end {
@@ -968,7 +969,7 @@ struct splice_conn {
 	int			 eof[2];	/* side sent its FIN */
 	int			 shut[2];	/* our FIN sent to side */
 	int			 framed[2];	/* side's bytes come framed */
-	uint8_t			 hdr[2][FRAME_HDR];	/* [from side] */
+	uint8_t			 hdr[2][H2_FRAME_HDR];	/* [from side] */
 	size_t			 hdr_at[2];	/* header bytes read so far */
 	size_t			 hdr_left[2];	/* header bytes to write */
 	size_t			 payload[2];	/* framed payload still to read */
@@ -997,15 +998,14 @@ splice_kill(struct splice_conn *c, struct splice_conn **dead)
 
 /* A DATA frame's header for len bytes on stream 1; END_STREAM with 0. */
 static void
-frame_hdr(uint8_t h[FRAME_HDR], size_t len)
+frame_hdr(uint8_t b[H2_FRAME_HDR], size_t len)
 {
-	h[0] = (uint8_t)(len >> 16);
-	h[1] = (uint8_t)(len >> 8);
-	h[2] = (uint8_t)len;
-	h[3] = 0;				/* DATA */
-	h[4] = len == 0 ? 1 : 0;		/* END_STREAM */
-	h[5] = h[6] = h[7] = 0;
-	h[8] = 1;
+	struct h2_frame_hdr h = {
+		.len = (uint32_t)len, .type = H2_DATA,
+		.flags = len == 0 ? H2_END_STREAM : 0, .stream = 1,
+	};
+
+	h2_hdr_encode(b, &h);
 }
 
 /* Side FROM's next frame header, read alone.  1: there is a payload to
@@ -1013,18 +1013,19 @@ frame_hdr(uint8_t h[FRAME_HDR], size_t len)
 static int
 unframe_next(struct splice_conn *c, int from)
 {
-	uint8_t	*h = c->hdr[from];
-	ssize_t	 n;
+	struct h2_frame_hdr	 h;
+	uint8_t			*b = c->hdr[from];
+	ssize_t			 n;
 
-	n = recv(c->fd[from], h + c->hdr_at[from], FRAME_HDR - c->hdr_at[from],
-	    MSG_DONTWAIT);
+	n = recv(c->fd[from], b + c->hdr_at[from],
+	    H2_FRAME_HDR - c->hdr_at[from], MSG_DONTWAIT);
 	if (n == -1)
 		return errno == EAGAIN ? 0 : -1;
-	if (n > 0 && (c->hdr_at[from] += (size_t)n) < FRAME_HDR)
+	if (n > 0 && (c->hdr_at[from] += (size_t)n) < H2_FRAME_HDR)
 		return 1;
 	c->hdr_at[from] = 0;
-	c->payload[from] = n == 0 ? 0 :
-	    (size_t)h[0] << 16 | (size_t)h[1] << 8 | h[2];
+	h2_hdr_decode(b, &h);
+	c->payload[from] = n == 0 ? 0 : h.len;
 	if (c->payload[from] == 0)
 		c->eof[from] = 1;		/* END_STREAM, or a FIN */
 	return 1;
@@ -1041,7 +1042,7 @@ splice_pump(struct splice_conn *c, int from)
 
 	for (;;) {
 		if (c->hdr_left[from] > 0) {
-			n = send(c->fd[to], c->hdr[from] + FRAME_HDR -
+			n = send(c->fd[to], c->hdr[from] + H2_FRAME_HDR -
 			    c->hdr_left[from], c->hdr_left[from],
 			    MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
 			if (n == -1)
@@ -1085,7 +1086,7 @@ splice_pump(struct splice_conn *c, int from)
 		c->held[from] += (size_t)n;
 		if (framing) {
 			frame_hdr(c->hdr[from], (size_t)n);
-			c->hdr_left[from] = FRAME_HDR;
+			c->hdr_left[from] = H2_FRAME_HDR;
 		}
 	}
 }

@@ -9,9 +9,10 @@ well-behaved stack would send.
       on each, send "echo\\n" and a payload (SIZE random bytes: DATA
       frames as large as the server's MAX_FRAME_SIZE and the windows
       allow, sent as the windows open), then END_STREAM; print
-      "status S" per stream, then "window updates: stream S, connection C"
-      (the WINDOW_UPDATEs that came for the streams, and for the
-      connection), and "echoed N" when every 200 came back whole.
+      "status S" per stream, then "window updates: stream S (least L),
+      connection C" (the WINDOW_UPDATEs that came for the streams, the
+      smallest increment among them, and those for the connection), and
+      "echoed N" when every 200 came back whole.
       With WINDOW: our SETTINGS give each stream a window of WINDOW bytes
       and allow frames of up to 1 MiB, and the connection is held open
       after "echoed N" until we are killed
@@ -114,6 +115,7 @@ def client(host, port, authority, n=1, size=0, window=0):
     sock.sendall(conn.data_to_send())
     ok = 0
     updates = [0, 0]                # the streams', the connection's
+    least = 0                       # the streams' smallest increment
     deadline = time.monotonic() + TIMEOUT
     while not all(s["done"] for s in streams.values()):
         if time.monotonic() > deadline:
@@ -146,11 +148,14 @@ def client(host, port, authority, n=1, size=0, window=0):
                     st["done"] = True
             elif isinstance(ev, h2.events.WindowUpdated):
                 updates[ev.stream_id == 0] += 1
+                if ev.stream_id != 0 and (least == 0 or ev.delta < least):
+                    least = ev.delta
         send_more(conn, streams)
         out = conn.data_to_send()
         if out:
             sock.sendall(out)
-    print(f"window updates: stream {updates[0]}, connection {updates[1]}")
+    print(f"window updates: stream {updates[0]} (least {least}), "
+          f"connection {updates[1]}")
     print(f"echoed {ok}")
     sock.settimeout(None)
     while window:           # held, PINGs answered, until killed

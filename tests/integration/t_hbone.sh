@@ -93,18 +93,19 @@ t_python_h2_client_large_frames() {
 	expect "3000005 bytes to the app, each" lines_are "$WORK/zt.err" \
 	    "connection complete.*direction=\"inbound\" bytes_sent=3000005 bytes_recv=3000000 " 3
 	expect "each tunnel's pipe gone with it" fds_settle_at "$ZPID" "$base"
-	# A WINDOW_UPDATE for each half window (2 MiB) the app took, as
-	# ztunnel's h2 sends them, until END_STREAM: 10 MB through a 4 MiB
-	# window needs three before the client can end, and the app can
-	# have taken at most four half windows by then (at a quarter window,
-	# six or more).
-	local wu
+	# A WINDOW_UPDATE once half a window (2 MiB) has gathered, as
+	# ztunnel's h2 sends them, never for less: 10 MB through a 4 MiB
+	# window cannot end without some (at a quarter window, the first
+	# gave back 1 to 2 MiB).
+	local wu least
 	out=$(h2 3 client "$b" 15008 "$b:$APP_PORT" 1 10000000)
-	wu=$(echo "$out" | sed -n 's/^window updates: stream \([0-9]*\),.*/\1/p')
+	wu=$(echo "$out" | sed -n 's/^window updates: stream \([0-9]*\) .*/\1/p')
+	least=$(echo "$out" | sed -n 's/^window updates: .*(least \([0-9]*\)).*/\1/p')
 	expect "10 MB echoed whole ($(echo "$out" | tail -n 1))" \
 	    test "$(echo "$out" | tail -n 1)" = "echoed 1"
-	expect "at least 3 WINDOW_UPDATEs for it ($wu)" test "${wu:-0}" -ge 3
-	expect "at most 4, one a half window" test "${wu:-0}" -le 4
+	expect "WINDOW_UPDATEs for the stream ($wu)" test "${wu:-0}" -ge 1
+	expect "each for half a window or more (least $least)" \
+	    test "${least:-0}" -ge 2097152
 }
 
 # A peer whose stream window (40,000 bytes) cuts every read the daemon
